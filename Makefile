@@ -1,0 +1,49 @@
+# cmoc: set-up, report, tests. Every target builds the virtual environment first if needed.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+EVIDENCE  ?= evidence/ioc
+SEED      ?= 20211
+PYTEST_ARGS ?=
+
+.PHONY: all setup report test test-fast lint format bench clean distclean
+
+all: report
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@py=$$(.ci/find-python) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+## Build the report for the bundled evidence base (validates, fits or reuses the fit, summarises).
+report: $(STAMP)
+	$(VENV)/bin/cmoc report $(EVIDENCE) --seed $(SEED)
+
+## Run the test suite (slow sampling tests included).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Quick tests only (skips the slow recovery and coverage runs).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks analyses
+	$(VENV)/bin/ruff format --check src tests benchmarks analyses
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks analyses
+	$(VENV)/bin/ruff check --fix src tests benchmarks analyses
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_fit.py
+
+clean:
+	rm -rf reports/build .pytest_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV)

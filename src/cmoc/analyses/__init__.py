@@ -1,0 +1,35 @@
+"""Analyses: fit, summarise, check and simulate (uses :mod:`cmoc.evidence` and :mod:`cmoc.models`)."""
+
+from .classify import STATUSES, classify
+from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
+from .provenance import package_versions, provenance
+from .results import FitMismatchError, default_fit_path, fit_mismatches, load_fit, save_fit
+from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
+from .simulate import SimulationSpec, simulate, simulate_tables
+from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
+
+__all__ = [
+    "DEFAULT_CI",
+    "SAMPLERS",
+    "STATUSES",
+    "SUMMARY_COLUMNS",
+    "ConvergenceCheck",
+    "FitMismatchError",
+    "GateThresholds",
+    "SamplerConfig",
+    "SamplerError",
+    "SimulationSpec",
+    "check_convergence",
+    "classify",
+    "default_fit_path",
+    "fit",
+    "fit_mismatches",
+    "load_fit",
+    "package_versions",
+    "provenance",
+    "sample_model",
+    "save_fit",
+    "simulate",
+    "simulate_tables",
+    "summarize",
+]

@@ -1,0 +1,61 @@
+"""Provenance of a fit: what produced it, stamped on every group of the result."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import PackageNotFoundError, version
+
+import xarray as xr
+
+from ..evidence import EvidenceBase
+from ..models import ModelConfig
+
+__all__ = ["PACKAGES", "package_versions", "provenance", "stamp"]
+
+PACKAGES = ("cmoc", "pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> dict[str, str]:
+    """Build the attrs that identify a fit.
+
+    Returns
+    -------
+    dict of str to str
+        ``cmoc_version``, ``evidence_name``, ``evidence_hash``, ``evidence_waves``,
+        ``model_name``, ``model_id``, ``model_config`` (JSON), ``sampler`` (JSON with sampler,
+        seed, chains, draws, tune), ``packages`` (JSON).
+    """
+    versions = package_versions()
+    return {
+        "cmoc_version": versions["cmoc"],
+        "evidence_name": evidence.config.name,
+        "evidence_hash": evidence.evidence_hash,
+        "evidence_waves": json.dumps(evidence.waves),
+        "model_name": config.name,
+        "model_id": config.id,
+        "model_config": config.to_json(),
+        "sampler": json.dumps(sampler, sort_keys=True),
+        "packages": json.dumps(versions, sort_keys=True),
+    }
+
+
+def stamp(
+    idata: xr.DataTree, evidence: EvidenceBase, config: ModelConfig, sampler: dict
+) -> xr.DataTree:
+    """Write provenance into the attrs of the tree and of each of its groups."""
+    attrs = provenance(evidence, config, sampler)
+    idata.attrs.update(attrs)
+    for node in idata.children.values():
+        node.attrs.update(attrs)
+    return idata

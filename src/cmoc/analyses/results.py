@@ -1,0 +1,121 @@
+"""Fits on disk: netCDF DataTrees written atomically, loaded with a check against the evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from ..evidence import EvidenceBase
+from ..models import ModelConfig
+
+__all__ = ["FitMismatchError", "default_fit_path", "fit_mismatches", "load_fit", "save_fit"]
+
+
+class FitMismatchError(ValueError):
+    """A saved fit that does not belong to the evidence or model it is used with."""
+
+
+def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
+    """Where ``cmoc fit DIR`` keeps its result: ``DIR/.cmoc/fit.nc`` (``fit-<wave>.nc``)."""
+    name = "fit.nc" if wave is None else f"fit-{wave}.nc"
+    return Path(evidence_dir) / ".cmoc" / name
+
+
+def save_fit(idata: xr.DataTree, path: str | Path) -> Path:
+    """Write a fit as netCDF, atomically: the previous file survives any interruption.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def fit_mismatches(
+    idata: xr.DataTree, evidence: EvidenceBase, config: ModelConfig | None = None
+) -> list[str]:
+    """Say how a fit differs from the evidence (and model config) it is used with.
+
+    Returns
+    -------
+    list of str
+        Empty when the fit was made from exactly this evidence (and config).
+    """
+    out = []
+    attrs = idata.attrs
+    if attrs.get("evidence_hash") != evidence.evidence_hash:
+        out.append(
+            f"the evidence changed since the fit (fit made from evidence "
+            f"{str(attrs.get('evidence_hash', '?'))[:12]}, evidence is now "
+            f"{evidence.evidence_hash[:12]})"
+        )
+    if config is not None and attrs.get("model_id") != config.id:
+        out.append(
+            f"the model configuration differs (fit {attrs.get('model_id')}, asked {config.id})"
+        )
+    return out
+
+
+def load_fit(
+    path: str | Path,
+    evidence: EvidenceBase | None = None,
+    config: ModelConfig | None = None,
+) -> xr.DataTree:
+    """Load a saved fit; with ``evidence`` (and ``config``), refuse one that does not match.
+
+    Parameters
+    ----------
+    path : str or Path
+    evidence : EvidenceBase, optional
+    config : ModelConfig, optional
+
+    Returns
+    -------
+    xarray.DataTree
+
+    Raises
+    ------
+    FitMismatchError
+        When the fit was made from other evidence or another model configuration.
+    FileNotFoundError
+        When there is no fit at ``path``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no fit at {path}")
+    idata = xr.open_datatree(path, engine="h5netcdf").load()
+    idata.close()
+    if "model_config" not in idata.attrs:
+        raise FitMismatchError(f"{path} is not a cmoc fit (no provenance attrs)")
+    if evidence is not None:
+        problems = fit_mismatches(idata, evidence, config)
+        if problems:
+            raise FitMismatchError(f"{path}: " + "; ".join(problems) + "; run `cmoc fit` again")
+    return idata
+
+
+def fit_config(idata: xr.DataTree) -> tuple[ModelConfig, dict]:
+    """Return the model configuration and sampler settings stored in a fit."""
+    return (
+        ModelConfig.model_validate_json(idata.attrs["model_config"]),
+        json.loads(idata.attrs["sampler"]),
+    )

@@ -1,0 +1,198 @@
+"""Fitting: one place that validates the sampler and its settings, then samples."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import pymc as pm
+import xarray as xr
+
+from ..evidence import EvidenceBase
+from ..models import DEFAULT_CONFIG, ModelConfig, build_model
+from .provenance import stamp
+
+__all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
+
+SAMPLERS = ("nutpie", "pymc")
+"""NUTS implementations cmoc can use: nutpie (compiled with numba, the default) or PyMC's own."""
+
+
+class SamplerError(ValueError):
+    """A sampler that is unknown, not installed, or given impossible settings."""
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How to sample: always explicit, so that a fit can be reproduced.
+
+    Attributes
+    ----------
+    sampler : {"nutpie", "pymc"}
+    seed : int
+    chains, draws, tune : int
+    cores : int or None
+        Chains run in parallel on this many cores (default: all, at most ``chains``).
+    target_accept : float
+        Target acceptance rate of NUTS step-size adaptation (PyMC sampler only; nutpie adapts
+        to its own default).
+    """
+
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    seed: int = 20211
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    cores: int | None = None
+    target_accept: float = 0.9
+
+    def validated(self) -> SamplerConfig:
+        """Check the settings and that the sampler's package is installed."""
+        if self.sampler not in SAMPLERS:
+            raise SamplerError(
+                f"unknown sampler {self.sampler!r}: expected one of {', '.join(SAMPLERS)}"
+            )
+        for name in ("chains", "draws"):
+            if getattr(self, name) < 1:
+                raise SamplerError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.tune < 0:
+            raise SamplerError(f"tune must be at least 0 (got {self.tune})")
+        if not 0 <= self.seed < 2**32:
+            raise SamplerError(f"seed must be a whole number in [0, 2**32) (got {self.seed})")
+        if self.sampler == "nutpie":
+            try:
+                importlib.import_module("nutpie")
+            except ImportError as err:
+                raise SamplerError(
+                    "sampler 'nutpie' is not installed: pip install nutpie, "
+                    "or use --sampler pymc"
+                ) from err
+        return self
+
+    @property
+    def n_cores(self) -> int:
+        """Cores to use."""
+        return max(1, min(self.cores or os.cpu_count() or 1, self.chains))
+
+
+def _progress(total: int, enabled: bool):
+    """A rich progress bar on stderr for sampling; returns (callback, context manager)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("sampling"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} draws"),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+    task = progress.add_task("sampling", total=total, note="")
+
+    def callback(chains) -> None:
+        done = sum(c.finished_draws for c in chains)
+        div = sum(c.divergences for c in chains)
+        tuning = any(c.tuning for c in chains)
+        note = ("tuning" if tuning else "drawing") + (f", {div} divergent" if div else "")
+        progress.update(task, completed=done, note=note)
+
+    return callback, progress
+
+
+def sample_model(
+    model: pm.Model, sampler: SamplerConfig, *, progress: bool = False
+) -> xr.DataTree:
+    """Sample a PyMC model with the given, explicit sampler settings.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    sampler : SamplerConfig
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` and ``sample_stats`` groups.
+    """
+    s = sampler.validated()
+    if s.sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        callback, bar = _progress(s.chains * (s.draws + s.tune), progress)
+        with bar:
+            idata = nutpie.sample(
+                compiled,
+                draws=s.draws,
+                tune=s.tune,
+                chains=s.chains,
+                cores=s.n_cores,
+                seed=s.seed,
+                save_warmup=False,
+                progress_bar=False,
+                progress_callback=callback,
+                progress_rate=250,
+            )
+        keep = {k: idata[k] for k in ("posterior", "sample_stats") if k in idata.children}
+        idata = xr.DataTree.from_dict({k: v.to_dataset() for k, v in keep.items()})
+    else:
+        idata = pm.sample(
+            model=model,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            cores=s.n_cores,
+            random_seed=s.seed,
+            nuts_sampler="pymc",
+            target_accept=s.target_accept,
+            progressbar=progress,
+            compute_convergence_checks=False,
+        )
+        keep = {k: idata[k].to_dataset() for k in ("posterior", "sample_stats")}
+        idata = xr.DataTree.from_dict(keep)
+    for name in ("posterior", "sample_stats"):
+        ds = idata[name].to_dataset()
+        ds.attrs = {}
+        idata[name] = xr.DataTree(ds)
+    return idata
+
+
+def fit(
+    evidence: EvidenceBase,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    progress: bool = False,
+) -> xr.DataTree:
+    """Fit the hierarchical model to an evidence base.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase
+    config : ModelConfig, optional
+        Model configuration (default :data:`cmoc.models.DEFAULT_CONFIG`).
+    sampler : SamplerConfig, optional
+        Sampler, seed, chains, draws, tune (default ``SamplerConfig()``).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    xarray.DataTree
+        Posterior and sample stats, with provenance (cmoc version, evidence hash, model name,
+        config and id, sampler settings, package versions) in the attrs of the tree and of every
+        group. Explore it with ArviZ (``az.summary(idata, var_names=["support_cmoc"])``) or
+        summarise it with :func:`cmoc.analyses.summarize`.
+    """
+    cfg = config or DEFAULT_CONFIG
+    s = (sampler or SamplerConfig()).validated()
+    model = build_model(evidence, cfg)
+    idata = sample_model(model, s, progress=progress)
+    return stamp(idata, evidence, cfg, asdict(s))

@@ -1,0 +1,104 @@
+"""Summaries of a fit: one row per target (CMOC or mechanism) and wave."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..evidence import EvidenceBase, observed_codes
+from .classify import classify
+from .diagnostics import check_convergence
+
+__all__ = ["DEFAULT_CI", "SUMMARY_COLUMNS", "summarize"]
+
+DEFAULT_CI = 0.9
+"""Default probability of the equal-tailed credible interval."""
+
+SUMMARY_COLUMNS = [
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "origin",
+    "wave",
+    "support_mean",
+    "support_sd",
+    "support_lo",
+    "support_hi",
+    "p_supported",
+    "codes",
+    "evidence_level",
+    "status",
+    "ess_bulk",
+    "ess_tail",
+    "r_hat",
+    "converged",
+]
+
+
+def _support_draws(idata: xr.DataTree) -> xr.DataArray:
+    """Support draws of all targets along one ``target`` dimension (CMOCs then mechanisms)."""
+    post = idata["posterior"].to_dataset()
+    parts = []
+    if "support_cmoc" in post:
+        parts.append(post["support_cmoc"].rename(cmoc="target"))
+    parts.append(post["support_mechanism"].rename(mechanism="target"))
+    return xr.concat(parts, dim="target")
+
+
+def summarize(
+    idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI
+) -> pd.DataFrame:
+    """Summarise support per CMOC and mechanism for the newest wave of a fit.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit of ``evidence`` (from :func:`cmoc.analyses.fit` or :func:`load_fit`).
+    evidence : EvidenceBase
+        The evidence the fit was made from.
+    ci : float
+        Probability of the equal-tailed credible interval (default 0.9).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SUMMARY_COLUMNS`: support (posterior mean, sd, interval), ``p_supported`` =
+        P(support > 1/2), the codes and evidence level of the wave, status, and the convergence
+        diagnostics of the target's support (``converged`` is the whole fit's gate).
+    """
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    draws = _support_draws(idata)
+    dims = ("chain", "draw")
+    alpha = (1 - ci) / 2
+    q = draws.quantile([alpha, 1 - alpha], dim=dims)
+    ds = draws.to_dataset(name="support")
+    rhat = az.rhat(ds)["support"] if draws.sizes["chain"] > 1 else draws.isel(chain=0, draw=0) * np.nan
+    frame = pd.DataFrame(
+        {
+            "target_id": draws["target"].values,
+            "support_mean": draws.mean(dims).values,
+            "support_sd": draws.std(dims).values,
+            "support_lo": q.isel(quantile=0).values,
+            "support_hi": q.isel(quantile=1).values,
+            "p_supported": (draws > 0.5).mean(dims).values,
+            "ess_bulk": az.ess(ds, method="bulk")["support"].values,
+            "ess_tail": az.ess(ds, method="tail")["support"].values,
+            "r_hat": np.asarray(rhat),
+        }
+    ).set_index("target_id")
+    targets = evidence.targets.reindex(frame.index)
+    frame["target_type"] = targets["target_type"]
+    frame["mechanism_id"] = targets["mechanism_id"]
+    frame["origin"] = targets["origin"]
+    newest = evidence.waves[-1]
+    frame["wave"] = newest
+    codes = observed_codes(evidence)
+    codes = codes[codes["wave"] == newest].set_index("target_id")
+    frame["codes"] = codes["codes"].reindex(frame.index)
+    frame["evidence_level"] = codes["evidence_level"].reindex(frame.index)
+    frame["status"] = classify(evidence, frame["p_supported"])
+    frame["converged"] = check_convergence(idata).passed
+    return frame.reset_index()[SUMMARY_COLUMNS]

@@ -1,0 +1,32 @@
+"""Evidence: loading, validating, describing and writing evidence bases (no PyMC here)."""
+
+from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
+from .describe import describe, group_levels_table, mechanism_bands
+from .levels import LEVELS, band_text, level_of_band, level_of_count, observed_codes
+from .load import load_evidence, validate_evidence
+from .problems import EvidenceError, Problem
+from .schema import EvidenceConfig, Thresholds
+from .writing import atomic_write_bytes, atomic_write_text, write_directory
+
+__all__ = [
+    "EVIDENCE_FILES",
+    "LEVELS",
+    "EvidenceBase",
+    "EvidenceConfig",
+    "EvidenceError",
+    "Problem",
+    "Thresholds",
+    "band_text",
+    "describe",
+    "group_levels_table",
+    "group_prefixes",
+    "level_of_band",
+    "level_of_count",
+    "load_evidence",
+    "mechanism_bands",
+    "observed_codes",
+    "validate_evidence",
+    "write_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+]

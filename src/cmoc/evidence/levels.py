@@ -1,0 +1,101 @@
+"""Evidence levels (limited / moderate / significant) from code counts and bands."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .schema import Thresholds
+
+__all__ = ["LEVELS", "band_text", "level_of_band", "level_of_count", "observed_codes"]
+
+LEVELS = ("none", "limited", "moderate", "significant")
+"""Evidence levels, weakest first."""
+
+
+def level_of_count(count: float, thresholds: Thresholds) -> str:
+    """Return the evidence level of a code count.
+
+    Parameters
+    ----------
+    count : float
+        Number of codes.
+    thresholds : Thresholds
+        Counts at which each level starts.
+
+    Returns
+    -------
+    str
+        One of :data:`LEVELS`.
+    """
+    if count >= thresholds.significant:
+        return "significant"
+    if count >= thresholds.moderate:
+        return "moderate"
+    if count >= thresholds.limited:
+        return "limited"
+    return "none"
+
+
+def level_of_band(lo: int, hi: int | None, thresholds: Thresholds) -> str:
+    """Return the level of a band of counts ``[lo, hi]`` (``hi`` None: unbounded).
+
+    A band that spans levels gives ``"limited-moderate"``; an unbounded band that reaches
+    beyond its lowest level gives ``"at least limited"``.
+    """
+    low = level_of_count(lo, thresholds)
+    high = level_of_count(math.inf if hi is None else hi, thresholds)
+    if low == high:
+        return low
+    return f"at least {low}" if hi is None else f"{low}-{high}"
+
+
+def band_text(lo: int, hi: int | None) -> str:
+    """Return a band as text: ``3``, ``3-4`` or ``>=5``."""
+    if hi is None:
+        return f">={lo}"
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def observed_codes(base) -> pd.DataFrame:
+    """Supporting codes per target and wave, as known from the codings, with their level.
+
+    Exact counts add up; a banded row adds its bounds (an unbounded band makes the sum
+    unbounded). Targets without any row in a wave have 0 codes there.
+
+    Parameters
+    ----------
+    base : EvidenceBase
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target and wave: ``target_id, wave, codes_min, codes_max`` (missing when
+        unbounded), ``codes`` (as text) and ``evidence_level``.
+    """
+    cod = base.codings.assign(wave=base.coding_waves())
+    sup = cod[cod["stance"] == "supports"]
+    rows = []
+    grouped = {k: g for k, g in sup.groupby(["target_id", "wave"])}
+    for t in base.targets.index:
+        for w in base.waves:
+            g = grouped.get((t, w))
+            if g is None:
+                lo, hi = 0, 0
+            else:
+                lo = int(g["count_min"].sum())
+                hi = None if g["count_max"].isna().any() else int(g["count_max"].sum())
+            rows.append(
+                {
+                    "target_id": t,
+                    "wave": w,
+                    "codes_min": lo,
+                    "codes_max": hi,
+                    "codes": band_text(lo, hi),
+                    "evidence_level": level_of_band(lo, hi, base.config.thresholds),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["codes_max"] = out["codes_max"].astype("Int64")
+    return out

@@ -1,0 +1,202 @@
+"""Reading the files of an evidence base into validated rows, collecting every problem."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .problems import Problem
+from .schema import EvidenceConfig, TableSpec
+
+__all__ = ["read_config", "read_table"]
+
+_EXPECT = {
+    "sign": "'+' or '-'",
+    "origin": "'prior' or 'novel' (empty means prior)",
+    "stance": "'supports' or 'refutes'",
+    "basis": "'reported' or 'inferred' (or empty)",
+    "count": "a whole number >= 0 (or empty when count_min/count_max are given)",
+    "count_min": "a whole number >= 0",
+    "count_max": "a whole number >= 0, or empty for unbounded",
+    "weight": "a number in (0, 1] (an appraisal weight), or empty for 1",
+    "exposure": "a positive number (amount of material), or empty for 1",
+    "year": "a whole number (a year), or empty",
+    "rests_on": "one or more cmoc or mechanism ids separated by ';'",
+}
+
+
+def _decode(path: Path, problems: list[Problem]) -> str | None:
+    """Read ``path`` as UTF-8 text; on failure record where the first bad byte is."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        problems.append(
+            Problem(
+                path.name,
+                line,
+                None,
+                repr(data[err.start : err.start + 4])[2:-1],
+                f"UTF-8 text (undecodable byte at character {col}; save the file as UTF-8)",
+            )
+        )
+        return None
+
+
+def _pydantic_problems(
+    file: str, line: int, raw: dict[str, str], err: ValidationError
+) -> list[Problem]:
+    out = []
+    for e in err.errors():
+        column = str(e["loc"][0]) if e["loc"] else None
+        value = raw.get(column) if column else None
+        if column and (value is None or not str(value).strip()) and e["type"] != "extra_forbidden":
+            expected = f"a value for {column!r} (the cell is empty)"
+        elif column in _EXPECT:
+            expected = _EXPECT[column]
+        elif e["type"] == "string_pattern_mismatch":
+            expected = "an id: no ';' and no leading or trailing spaces"
+        else:
+            expected = e["msg"]
+        out.append(Problem(file, line, column, value, expected))
+    return out
+
+
+def read_table(
+    directory: Path, spec: TableSpec, problems: list[Problem]
+) -> list[tuple[int, Any]] | None:
+    """Read one CSV table of an evidence base.
+
+    Parameters
+    ----------
+    directory : Path
+        The evidence base directory.
+    spec : TableSpec
+        What the file must hold.
+    problems : list of Problem
+        Problems found are appended here.
+
+    Returns
+    -------
+    list of (int, row) or None
+        Validated rows with their 1-based line numbers (only the rows that passed), or None when
+        the file is absent and optional.
+    """
+    path = directory / spec.file
+    if not path.is_file():
+        if spec.needed:
+            problems.append(Problem(spec.file, None, None, None, "the file exists (it is missing)"))
+        return None
+    text = _decode(path, problems)
+    if text is None:
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        problems.append(Problem(spec.file, 1, None, None, f"a CSV header ({err})"))
+        return []
+    if header is None or not any(h.strip() for h in header):
+        problems.append(
+            Problem(spec.file, 1, None, None, f"a header row ({', '.join(spec.required)})")
+        )
+        return []
+    header = [h.strip() for h in header]
+    bad_header = False
+    seen: set[str] = set()
+    for pos, name in enumerate(header, start=1):
+        if name in seen:
+            problems.append(Problem(spec.file, 1, name, name, "each column once (duplicate)"))
+            bad_header = True
+        seen.add(name)
+        if name not in spec.columns:
+            problems.append(
+                Problem(
+                    spec.file,
+                    1,
+                    name or f"#{pos}",
+                    name,
+                    f"only the columns {', '.join(spec.columns)} (stray column {pos})",
+                )
+            )
+            bad_header = True
+    for name in spec.required:
+        if name not in seen:
+            problems.append(Problem(spec.file, 1, name, None, "this required column (missing)"))
+            bad_header = True
+    if bad_header:
+        return []
+    rows: list[tuple[int, Any]] = []
+    try:
+        for raw_cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in raw_cells):
+                continue
+            if len(raw_cells) != len(header):
+                problems.append(
+                    Problem(
+                        spec.file,
+                        line,
+                        None,
+                        ",".join(raw_cells),
+                        f"{len(header)} fields as in the header (found {len(raw_cells)})",
+                    )
+                )
+                continue
+            raw = dict(zip(header, raw_cells, strict=True))
+            try:
+                rows.append((line, spec.row.model_validate(raw)))
+            except ValidationError as err:
+                problems.extend(_pydantic_problems(spec.file, line, raw, err))
+    except csv.Error as err:
+        problems.append(Problem(spec.file, reader.line_num, None, None, f"valid CSV ({err})"))
+    if not rows and not any(p.file == spec.file and p.line for p in problems):
+        problems.append(Problem(spec.file, 2, None, None, "at least one row (the file is empty)"))
+    return rows
+
+
+def _toml_line(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith((f"{key} ", f"{key}=", f"[{key}]")):
+            return number
+    return None
+
+
+def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | None:
+    """Read and validate ``evidence.toml``; append problems and return None on failure."""
+    file = "evidence.toml"
+    path = directory / file
+    if not path.is_file():
+        problems.append(Problem(file, None, None, None, "the file exists (it is missing)"))
+        return None
+    text = _decode(path, problems)
+    if text is None:
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        problems.append(Problem(file, getattr(err, "lineno", None), None, None, f"TOML ({err})"))
+        return None
+    try:
+        return EvidenceConfig.model_validate(data)
+    except ValidationError as err:
+        for e in err.errors():
+            loc = [str(x) for x in e["loc"]]
+            key = ".".join(loc) if loc else None
+            value = e.get("input")
+            shown = None if isinstance(value, dict) or value is None else str(value)
+            if e["type"] == "missing":
+                shown = None
+            line = _toml_line(text, loc[-1]) if loc else None
+            if not loc and "format" in e["msg"]:
+                key, shown, line = "format", str(data.get("format")), _toml_line(text, "format")
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append(Problem(file, line, key, shown, msg))
+        return None

@@ -1,0 +1,121 @@
+"""Model configuration: priors and likelihood choices, merged from documented defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_CONFIG", "ModelConfig", "Prior"]
+
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Prior(BaseModel):
+    """A prior by family name and parameters (``Normal(mu, sigma)``, ``HalfNormal(sigma)``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dist: Literal["Normal", "HalfNormal", "Exponential"]
+    mu: float = 0.0
+    sigma: Positive = 1.0
+
+    def __str__(self) -> str:
+        if self.dist == "Normal":
+            return f"Normal({self.mu:g}, {self.sigma:g})"
+        if self.dist == "HalfNormal":
+            return f"HalfNormal({self.sigma:g})"
+        return f"Exponential(rate={1 / self.sigma:g})"
+
+
+class ModelConfig(BaseModel):
+    """Everything that defines the hierarchical model besides the evidence.
+
+    Defaults are weakly informative on the log-odds and log-rate scales; ARCHITECTURE.md gives
+    the equations. Override any field: ``ModelConfig(likelihood="poisson")`` or
+    ``DEFAULT_CONFIG.merged({"support_mean": {"dist": "Normal", "sigma": 2}})``.
+
+    Attributes
+    ----------
+    likelihood : {"negbin", "poisson"}
+        ``negbin``: each source's talkativeness has a Gamma(phi, phi) multiplier, integrated out
+        (a negative-multinomial source likelihood); ``poisson``: no such extra variation.
+    pooling : {"normal", "logistic"}
+        Distribution of a CMOC's standardised deviation from its mechanism's support. With
+        ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
+    group_effects : {"auto", "all", "none"}
+        Levels of the group paths that get talkativeness effects. ``auto`` keeps the outer
+        levels whose groups hold enough sources with their own non-zero counts to identify
+        them (see ``cmoc.models.data``).
+    support_mean, support_sd_mechanism, support_sd_cmoc : Prior
+        Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
+        their mechanism.
+    salience_sd_mechanism, salience_sd_cmoc : Prior
+        Spread of mechanisms' log coding rates around zero, and of CMOCs around their mechanism.
+    kind_rate : Prior
+        Log rate of codes per source and target for each source kind.
+    kind_lean_sd : Prior
+        Scale of the (zero-sum) lean of each source kind on support.
+    group_sd : Prior
+        Scale of group effects on talkativeness, one scale per level of the group path.
+    inv_dispersion : Prior
+        Prior on ``1/phi``, the variance of the Gamma talkativeness multiplier (negbin only).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["hierarchical"] = "hierarchical"
+    likelihood: Literal["negbin", "poisson"] = "negbin"
+    pooling: Literal["normal", "logistic"] = "normal"
+    group_effects: Literal["auto", "all", "none"] = "auto"
+    support_mean: Prior = Prior(dist="Normal", mu=0.0, sigma=1.5)
+    support_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
+    support_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
+    salience_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
+    salience_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
+    kind_rate: Prior = Prior(dist="Normal", mu=-2.0, sigma=2.0)
+    kind_lean_sd: Prior = Prior(dist="HalfNormal", sigma=0.5)
+    group_sd: Prior = Prior(dist="HalfNormal", sigma=0.5)
+    inv_dispersion: Prior = Prior(dist="HalfNormal", sigma=1.0)
+
+    def merged(self, overrides: dict | None) -> ModelConfig:
+        """Return a copy with ``overrides`` (nested dicts allowed) applied and validated."""
+        data = self.model_dump()
+        for key, value in (overrides or {}).items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return ModelConfig.model_validate(data)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys) for storing in a result's attrs."""
+        return json.dumps(self.model_dump(), sort_keys=True)
+
+    @property
+    def id(self) -> str:
+        """Short hash identifying this configuration."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def describe_priors(self) -> list[tuple[str, str]]:
+        """Return ``(parameter, prior)`` pairs in plain text, for printing and reports."""
+        return [
+            ("global mean support (log-odds), mu_0", str(self.support_mean)),
+            ("mechanism support spread, tau_mu", str(self.support_sd_mechanism)),
+            ("CMOC support spread within mechanism, sigma_eta", str(self.support_sd_cmoc)),
+            ("CMOC pooling distribution", self.pooling),
+            ("mechanism salience spread, tau_theta", str(self.salience_sd_mechanism)),
+            ("CMOC salience spread within mechanism, sigma_lambda", str(self.salience_sd_cmoc)),
+            ("log coding rate per source kind, rho_k", str(self.kind_rate)),
+            ("kind lean on support (zero-sum) scale, sigma_delta", str(self.kind_lean_sd)),
+            ("group effect scale per level, sigma_g", str(self.group_sd)),
+            ("group levels with effects", self.group_effects),
+            ("talkativeness variance 1/phi", str(self.inv_dispersion)),
+            ("likelihood", self.likelihood),
+        ]
+
+
+DEFAULT_CONFIG = ModelConfig()
+"""The default model configuration."""

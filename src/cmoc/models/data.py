@@ -1,0 +1,305 @@
+"""Sufficient statistics of an evidence base, as the arrays the model needs.
+
+The likelihood is built so that its cost grows with the number of non-zero codings and of
+aggregate rows, never with sources x targets: zero cells enter through per-source totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from ..evidence import EvidenceBase, group_prefixes
+
+__all__ = ["ModelData", "model_data"]
+
+STANCES = ("supports", "refutes")
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Arrays for :func:`cmoc.models.build_model`.
+
+    Targets are the CMOCs followed by the mechanisms; index ``t`` runs over both.
+
+    Attributes
+    ----------
+    cmocs, mechanisms, kinds, waves, sources, groups : list of str
+        Coordinates.
+    group_level : numpy.ndarray
+        Level (0-based) of each group node.
+    target_mech : numpy.ndarray
+        For each target, the index of its mechanism.
+    target_intro : numpy.ndarray
+        For each target, the first wave in whose theory it is (sources of that wave and later are
+        coded against it).
+    src_kind, src_wave, src_weight, src_log_exposure : numpy.ndarray
+        Per source.
+    src_groups : numpy.ndarray
+        ``(n_sources, n_levels)`` group node of each source at each level, -1 where none.
+    cell_src, cell_tgt, cell_stance, cell_count : numpy.ndarray
+        Exact, non-zero, source-level counts (stance 0 supports, 1 refutes).
+    src_total : numpy.ndarray
+        Sum of the exact counts of each source.
+    src_log_fact : numpy.ndarray
+        Sum of ``log(n!)`` over each source's exact counts.
+    src_pattern : numpy.ndarray
+        Index of each source's aggregation pattern.
+    pat_tgt, pat_stance, pat_id : numpy.ndarray
+        Cells ``(target, stance)`` that are not exact for sources of each pattern (they are
+        covered by a wave or group total), flattened with the pattern index ``pat_id``.
+    pat_kind : numpy.ndarray
+        Source kind of each pattern.
+    agg_tgt, agg_stance, agg_lo, agg_hi, agg_weight : numpy.ndarray
+        Aggregate rows (totals over a wave or group, net of exact rows inside them): target,
+        stance, lower bound, upper bound (-1 unbounded; equal to ``lo`` for an exact count) and
+        mean appraisal weight of the sources covered.
+    agg_row, agg_src : numpy.ndarray
+        Membership pairs (aggregate row, source) of the sources each total covers.
+    agg_label : list of str
+        ``file:line`` of each aggregate row, its coordinate.
+    """
+
+    cmocs: list[str]
+    mechanisms: list[str]
+    kinds: list[str]
+    waves: list[str]
+    sources: list[str]
+    groups: list[str]
+    group_level: np.ndarray
+    n_levels: int
+    target_mech: np.ndarray
+    target_intro: np.ndarray
+    src_kind: np.ndarray
+    src_wave: np.ndarray
+    src_weight: np.ndarray
+    src_log_exposure: np.ndarray
+    src_groups: np.ndarray
+    cell_src: np.ndarray
+    cell_tgt: np.ndarray
+    cell_stance: np.ndarray
+    cell_count: np.ndarray
+    src_total: np.ndarray
+    src_log_fact: np.ndarray
+    src_pattern: np.ndarray
+    pat_tgt: np.ndarray
+    pat_stance: np.ndarray
+    pat_id: np.ndarray
+    pat_kind: np.ndarray
+    agg_tgt: np.ndarray
+    agg_stance: np.ndarray
+    agg_lo: np.ndarray
+    agg_hi: np.ndarray
+    agg_weight: np.ndarray
+    agg_row: np.ndarray
+    agg_src: np.ndarray
+    agg_label: list[str]
+
+    @property
+    def targets(self) -> list[str]:
+        """Target ids: CMOCs then mechanisms."""
+        return self.cmocs + self.mechanisms
+
+    @property
+    def n_cells(self) -> int:
+        """Number of non-zero exact source-level counts."""
+        return len(self.cell_count)
+
+
+def _intro_waves(base: EvidenceBase, targets: list[str]) -> np.ndarray:
+    """First wave whose theory holds each target: wave 0 for prior origin, else first coded."""
+    first = {}
+    waves = base.coding_waves()
+    for t, w in zip(base.codings["target_id"], waves, strict=True):
+        k = base.wave_index(w)
+        first[t] = min(first.get(t, k), k)
+    origin = base.targets["origin"]
+    last = len(base.waves) - 1
+    return np.array(
+        [0 if origin[t] == "prior" else first.get(t, last) for t in targets], dtype=np.int64
+    )
+
+
+def _informative_levels(base: EvidenceBase, paths: list[list[str]], mode: str) -> int:
+    """How many levels of the group paths to model (outermost first).
+
+    ``all`` models every level, ``none`` none. ``auto`` keeps the outer levels at which at
+    least two groups each hold two or more sources with non-zero source-level counts: only
+    then can the data tell a group's effect from its sources' own talkativeness (with totals
+    over waves or groups alone, group effects are not identified and only slow the sampler).
+    """
+    depth = max((len(p) for p in paths), default=0)
+    if mode == "all" or depth == 0:
+        return depth
+    if mode == "none":
+        return 0
+    cod = base.codings
+    coded = set(cod.loc[(cod["scope"] == "source") & (cod["count_min"] > 0), "source_id"])
+    keep = 0
+    for level in range(depth):
+        per_group: dict[str, int] = {}
+        for sid, p in zip(base.sources.index, paths, strict=True):
+            if len(p) > level and sid in coded:
+                per_group[p[level]] = per_group.get(p[level], 0) + 1
+        if sum(n >= 2 for n in per_group.values()) < 2:
+            break
+        keep = level + 1
+    return keep
+
+
+def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
+    """Compute the model's arrays from an evidence base.
+
+    Parameters
+    ----------
+    base : EvidenceBase
+    group_effects : {"auto", "all", "none"}
+        Which levels of the group paths get effects (see :func:`_informative_levels`).
+
+    Returns
+    -------
+    ModelData
+    """
+    cmocs = list(base.cmocs.index)
+    mechanisms = list(base.mechanisms.index)
+    targets = cmocs + mechanisms
+    t_index = {t: i for i, t in enumerate(targets)}
+    m_index = {m: i for i, m in enumerate(mechanisms)}
+    target_mech = np.array(
+        [m_index[m] for m in base.cmocs["mechanism_id"]] + list(range(len(mechanisms))),
+        dtype=np.int64,
+    )
+    src = base.sources
+    sources = list(src.index)
+    s_index = {s: i for i, s in enumerate(sources)}
+    kinds = sorted(set(src["kind"]))
+    k_index = {k: i for i, k in enumerate(kinds)}
+    waves = base.waves
+
+    # group nodes, one set of effects per level of the path
+    paths = [group_prefixes(g) for g in src["group"]]
+    n_levels = _informative_levels(base, paths, group_effects)
+    paths = [p[:n_levels] for p in paths]
+    groups = sorted({label for p in paths for label in p}, key=lambda s: (s.count("/"), s))
+    g_index = {g: i for i, g in enumerate(groups)}
+    src_groups = np.full((len(sources), max(n_levels, 1)), -1, dtype=np.int64)
+    for j, p in enumerate(paths):
+        for level, label in enumerate(p):
+            src_groups[j, level] = g_index[label]
+    group_level = np.array([g.count("/") for g in groups], dtype=np.int64)
+
+    cod = base.codings
+    is_src = cod["scope"] == "source"
+    exact_src = cod[is_src & ~cod["banded"]]
+    banded_src = cod[is_src & cod["banded"]]
+
+    # a banded source-level row is a total over one source: treat it like an aggregate row
+    agg_rows = pd.concat([cod[~is_src], banded_src])
+
+    # exact non-zero cells
+    nz = exact_src[exact_src["count_min"] > 0]
+    cell_src = nz["source_id"].map(s_index).to_numpy(np.int64)
+    cell_tgt = nz["target_id"].map(t_index).to_numpy(np.int64)
+    cell_stance = (nz["stance"] == "refutes").to_numpy(np.int64)
+    cell_count = nz["count_min"].to_numpy(np.int64)
+    src_total = np.bincount(cell_src, weights=cell_count, minlength=len(sources))
+    src_log_fact = np.bincount(cell_src, weights=gammaln(cell_count + 1), minlength=len(sources))
+
+    # cells covered by totals, per source: they are not exact zeros for that source
+    exact_by_cell: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for o in cod[~cod["banded"]].itertuples():
+        exact_by_cell.setdefault((o.target_id, o.stance), []).append(
+            (o.source_id, int(o.count_min))
+        )
+    covered: dict[int, set[tuple[int, int]]] = {}
+    a_tgt, a_stance, a_lo, a_hi, a_w, a_row, a_src, a_label = [], [], [], [], [], [], [], []
+    members_of = {label: base.members(label) for label in set(agg_rows["source_id"])}
+    # maximal exact totals inside each aggregate (for subtraction)
+    for r in agg_rows.itertuples():
+        members = members_of[r.source_id]
+        mset = set(members)
+        stance = STANCES.index(r.stance)
+        tgt = t_index[r.target_id]
+        inner_exact = [
+            (inner, n)
+            for sid, n in exact_by_cell.get((r.target_id, r.stance), [])
+            if sid != r.source_id
+            and (inner := set(base.members(sid)) if sid not in s_index else {sid}) <= mset
+        ]
+        inner_exact = [
+            (s, n)
+            for s, n in inner_exact
+            if not any(s < s2 for s2, _ in inner_exact)  # keep maximal ones only
+        ]
+        taken = set().union(*(s for s, _ in inner_exact)) if inner_exact else set()
+        sub = sum(n for _, n in inner_exact)
+        rest = [s_index[s] for s in members if s not in taken]
+        for j in rest:
+            covered.setdefault(j, set()).add((tgt, stance))
+        if not rest:
+            continue
+        a_tgt.append(tgt)
+        a_stance.append(stance)
+        a_lo.append(max(int(r.count_min) - sub, 0))
+        a_hi.append(-1 if pd.isna(r.count_max) else int(r.count_max) - sub)
+        a_w.append(float(src["weight"].iloc[rest].mean()))
+        a_row.extend([len(a_tgt) - 1] * len(rest))
+        a_src.extend(rest)
+        a_label.append(f"codings.csv:{r.line}")
+
+    # aggregation patterns: sources of one kind and one set of covered cells share a pattern
+    pattern_of: dict[tuple[int, frozenset], int] = {}
+    src_pattern = np.zeros(len(sources), dtype=np.int64)
+    src_kind = src["kind"].map(k_index).to_numpy(np.int64)
+    for j in range(len(sources)):
+        key = (int(src_kind[j]), frozenset(covered.get(j, ())))
+        src_pattern[j] = pattern_of.setdefault(key, len(pattern_of))
+    pat_tgt, pat_stance, pat_id = [], [], []
+    pat_kind = np.zeros(len(pattern_of), dtype=np.int64)
+    for (kind, cells), p in pattern_of.items():
+        pat_kind[p] = kind
+        for tgt, stance in sorted(cells):
+            pat_tgt.append(tgt)
+            pat_stance.append(stance)
+            pat_id.append(p)
+
+    i64 = np.int64
+    return ModelData(
+        cmocs=cmocs,
+        mechanisms=mechanisms,
+        kinds=kinds,
+        waves=waves,
+        sources=sources,
+        groups=groups,
+        group_level=group_level,
+        n_levels=n_levels,
+        target_mech=target_mech,
+        target_intro=_intro_waves(base, targets),
+        src_kind=src_kind,
+        src_wave=src["wave"].map(base.wave_index).to_numpy(i64),
+        src_weight=src["weight"].to_numpy(float),
+        src_log_exposure=np.log(src["exposure"].to_numpy(float)),
+        src_groups=src_groups,
+        cell_src=cell_src,
+        cell_tgt=cell_tgt,
+        cell_stance=cell_stance,
+        cell_count=cell_count,
+        src_total=src_total,
+        src_log_fact=src_log_fact,
+        src_pattern=src_pattern,
+        pat_tgt=np.array(pat_tgt, dtype=i64),
+        pat_stance=np.array(pat_stance, dtype=i64),
+        pat_id=np.array(pat_id, dtype=i64),
+        pat_kind=pat_kind,
+        agg_tgt=np.array(a_tgt, dtype=i64),
+        agg_stance=np.array(a_stance, dtype=i64),
+        agg_lo=np.array(a_lo, dtype=i64),
+        agg_hi=np.array(a_hi, dtype=i64),
+        agg_weight=np.array(a_w, dtype=float),
+        agg_row=np.array(a_row, dtype=i64),
+        agg_src=np.array(a_src, dtype=i64),
+        agg_label=a_label,
+    )

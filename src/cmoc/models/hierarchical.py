@@ -1,0 +1,234 @@
+"""The hierarchical model: mechanisms as latent variables, CMOCs pooled within them.
+
+Equations and dimension names are in ARCHITECTURE.md ("The model"). In short, for target ``t``
+(a CMOC or a mechanism), source ``j`` of kind ``k``:
+
+- support ``p_tk = logistic(eta_t + delta_k)``, CMOC ``eta_c = mu_m + sigma_eta z_c``,
+  mechanism ``eta_m = mu_m = mu_0 + tau_mu z_m``;
+- coding rate ``r_jt = u_j exp(o_j + lambda_t)`` with ``o_j = rho_k + group effects + log
+  exposure_j`` and ``u_j ~ Gamma(phi, phi)`` integrated out;
+- supports ``~ Poisson(r_jt p_tk)``, refutes ``~ Poisson(r_jt (1 - p_tk))``;
+- totals over a wave or group: negative binomial with matched mean and variance, as exact or
+  interval-censored terms; a source's log-likelihood is multiplied by its appraisal weight.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from ..evidence import EvidenceBase
+from .config import DEFAULT_CONFIG, ModelConfig, Prior
+from .data import ModelData, model_data
+
+__all__ = ["build_model"]
+
+
+def _prior(name: str, prior: Prior, **kwargs):
+    if prior.dist == "Normal":
+        return pm.Normal(name, mu=prior.mu, sigma=prior.sigma, **kwargs)
+    if prior.dist == "HalfNormal":
+        return pm.HalfNormal(name, sigma=prior.sigma, **kwargs)
+    return pm.Exponential(name, lam=1 / prior.sigma, **kwargs)
+
+
+def _segment_sum(n: int, index: np.ndarray, values) -> pt.TensorVariable:
+    return pt.inc_subtensor(pt.zeros(n)[index], values)
+
+
+def _count_logcdf(dist, value) -> pt.TensorVariable:
+    return pm.logcdf(dist, value)
+
+
+def _totals_logp(value, mean, alpha, weight, *, lo, hi, poisson):
+    """Log-likelihood of each total: exact, or censored to ``[lo, hi]`` (hi -1: unbounded)."""
+    n = lo.shape[0]
+    out = pt.zeros(n)
+
+    def dist(idx):
+        if poisson:
+            return pm.Poisson.dist(mu=mean[idx])
+        return pm.NegativeBinomial.dist(mu=mean[idx], alpha=alpha[idx])
+
+    exact = np.flatnonzero(hi == lo)
+    upper = np.flatnonzero((lo == 0) & (hi > 0))
+    lower = np.flatnonzero((lo > 0) & (hi < 0))
+    both = np.flatnonzero((lo > 0) & (hi > lo))
+    if exact.size:
+        out = pt.set_subtensor(out[exact], pm.logp(dist(exact), lo[exact]))
+    if upper.size:
+        out = pt.set_subtensor(out[upper], _count_logcdf(dist(upper), hi[upper]))
+    if lower.size:
+        below = _count_logcdf(dist(lower), lo[lower] - 1)
+        out = pt.set_subtensor(out[lower], pm.math.log1mexp(below))
+    if both.size:
+        d = dist(both)
+        out = pt.set_subtensor(
+            out[both],
+            pm.math.logdiffexp(_count_logcdf(d, hi[both]), _count_logcdf(d, lo[both] - 1)),
+        )
+    return weight * out
+
+
+def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
+    """Per-source log-likelihood of the exact counts, talkativeness integrated out."""
+    if poisson:
+        return weight * (cell_term - rate)
+    return weight * (
+        cell_term
+        + pt.gammaln(phi + value)
+        - pt.gammaln(phi)
+        - phi * pt.log1p(rate / phi)
+        - value * pt.log(phi + rate)
+    )
+
+
+def build_model(
+    evidence: EvidenceBase | ModelData, config: ModelConfig | None = None
+) -> pm.Model:
+    """Build the hierarchical PyMC model for an evidence base.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase or ModelData
+        The evidence (its sufficient statistics are computed if needed).
+    config : ModelConfig, optional
+        Priors and likelihood; :data:`DEFAULT_CONFIG` when omitted.
+
+    Returns
+    -------
+    pymc.Model
+        With dims ``mechanism``, ``cmoc``, ``kind``, ``group``, ``group_level``, ``source`` and
+        ``aggregate``; ``support_cmoc`` and ``support_mechanism`` are the supports on the
+        probability scale.
+    """
+    cfg = config or DEFAULT_CONFIG
+    d = (
+        evidence
+        if isinstance(evidence, ModelData)
+        else model_data(evidence, group_effects=cfg.group_effects)
+    )
+    n_c, n_m, n_k = len(d.cmocs), len(d.mechanisms), len(d.kinds)
+    n_t, n_j = n_c + n_m, len(d.sources)
+    poisson = cfg.likelihood == "poisson"
+    coords = {
+        "mechanism": d.mechanisms,
+        "cmoc": d.cmocs,
+        "kind": d.kinds,
+        "source": d.sources,
+        "group": d.groups,
+        "group_level": [f"level {i + 1}" for i in range(d.n_levels)],
+        "aggregate": d.agg_label,
+    }
+    cmoc_mech = d.target_mech[:n_c]
+    with pm.Model(coords=coords) as model:
+        # support: mechanisms around a global mean, CMOCs around their mechanism
+        mu_0 = _prior("support_mean", cfg.support_mean)
+        tau_mu = _prior("support_sd_mechanism", cfg.support_sd_mechanism)
+        z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+        mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+        # salience: log coding rates, mechanisms around zero, CMOCs around their mechanism
+        tau_theta = _prior("salience_sd_mechanism", cfg.salience_sd_mechanism)
+        z_theta = pm.Normal("z_salience_mechanism", 0.0, 1.0, dims="mechanism")
+        theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
+        if n_c:
+            sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
+            if cfg.pooling == "logistic":
+                z_eta = pm.Logistic("z_support_cmoc", 0.0, 1.0, dims="cmoc")
+            else:
+                z_eta = pm.Normal("z_support_cmoc", 0.0, 1.0, dims="cmoc")
+            eta = pm.Deterministic("eta", mu[cmoc_mech] + sigma_eta * z_eta, dims="cmoc")
+            sigma_lam = _prior("salience_sd_cmoc", cfg.salience_sd_cmoc)
+            z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, dims="cmoc")
+            lam = pm.Deterministic(
+                "salience_cmoc", theta[cmoc_mech] + sigma_lam * z_lam, dims="cmoc"
+            )
+            pm.Deterministic("support_cmoc", pm.math.sigmoid(eta), dims="cmoc")
+            logit_t = pt.concatenate([eta, mu])
+            lam_t = pt.concatenate([lam, theta])
+        else:
+            logit_t, lam_t = mu, theta
+        pm.Deterministic("support_mechanism", pm.math.sigmoid(mu), dims="mechanism")
+
+        # sources: rate by kind, lean on support by kind (zero-sum), nested group effects
+        rho = _prior("kind_rate", cfg.kind_rate, dims="kind")
+        if n_k > 1:
+            sigma_delta = _prior("kind_lean_sd", cfg.kind_lean_sd)
+            z_delta = pm.ZeroSumNormal("z_kind_lean", sigma=1.0, dims="kind")
+            delta = pm.Deterministic("kind_lean", sigma_delta * z_delta, dims="kind")
+        else:
+            delta = pt.zeros(1)
+        offset = rho[d.src_kind] + d.src_log_exposure
+        if d.groups:
+            sigma_g = _prior("group_sd", cfg.group_sd, dims="group_level")
+            z_g = pm.Normal("z_group", 0.0, 1.0, dims="group")
+            gamma = pm.Deterministic("group_effect", sigma_g[d.group_level] * z_g, dims="group")
+            gamma_pad = pt.concatenate([gamma, pt.zeros(1)])  # index -1 -> no group
+            offset = offset + gamma_pad[d.src_groups].sum(axis=1)
+        if poisson:
+            phi = pt.as_tensor(np.inf)
+        else:
+            inv_phi = _prior("inv_dispersion", cfg.inv_dispersion)
+            phi = pm.Deterministic("dispersion", 1.0 / inv_phi)
+
+        logit_tk = logit_t[:, None] + delta[None, :]
+        log_p = pt.stack([-pt.softplus(-logit_tk), -pt.softplus(logit_tk)])
+        exp_lam = pt.exp(lam_t)
+
+        # exact non-zero counts, summed per source
+        k_cell = d.src_kind[d.cell_src]
+        log_rate_cell = (
+            offset[d.cell_src] + lam_t[d.cell_tgt] + log_p[d.cell_stance, d.cell_tgt, k_cell]
+        )
+        cell_term = _segment_sum(n_j, d.cell_src, d.cell_count * log_rate_cell) - d.src_log_fact
+        # total expected codes of each source over its exact cells (zeros included)
+        in_theory = (d.target_intro[None, :] <= np.arange(len(d.waves))[:, None]).astype(float)
+        per_wave = pt.dot(in_theory, exp_lam)
+        n_pat = len(d.pat_kind)
+        if d.pat_id.size:
+            k_pat = d.pat_kind[d.pat_id]
+            covered = _segment_sum(
+                n_pat,
+                d.pat_id,
+                exp_lam[d.pat_tgt] * pt.exp(log_p[d.pat_stance, d.pat_tgt, k_pat]),
+            )
+            base_rate = pt.maximum(per_wave[d.src_wave] - covered[d.src_pattern], 0.0)
+        else:
+            base_rate = per_wave[d.src_wave]
+        rate = pt.exp(offset) * base_rate
+        pm.CustomDist(
+            "source_codes",
+            cell_term,
+            rate,
+            phi,
+            d.src_weight,
+            logp=partial(_sources_logp, poisson=poisson),
+            observed=d.src_total,
+            dims="source",
+        )
+
+        # totals over waves and groups (and banded rows of single sources)
+        if d.agg_label:
+            k_pair = d.src_kind[d.agg_src]
+            tgt_pair = d.agg_tgt[d.agg_row]
+            e_pair = pt.exp(offset[d.agg_src] + log_p[d.agg_stance[d.agg_row], tgt_pair, k_pair])
+            n_r = len(d.agg_label)
+            mean = exp_lam[d.agg_tgt] * _segment_sum(n_r, d.agg_row, e_pair)
+            if poisson:
+                alpha = pt.ones(n_r)
+            else:
+                sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, d.agg_row, e_pair**2)
+                alpha = phi * mean**2 / sq
+            pm.CustomDist(
+                "total_codes",
+                mean,
+                alpha,
+                d.agg_weight,
+                logp=partial(_totals_logp, lo=d.agg_lo, hi=d.agg_hi, poisson=poisson),
+                observed=d.agg_lo,
+                dims="aggregate",
+            )
+    return model
