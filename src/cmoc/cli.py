@@ -1,13 +1,14 @@
-"""The ``cmoc`` command line: a thin layer over :mod:`cmoc.evidence`, :mod:`cmoc.analyses` and
-:mod:`cmoc.reports`.
+"""The ``cmoc`` command line, a thin layer over evidence, analyses and reports.
 
 Exit status: 0 on success, 2 on bad input (messages on stderr), 1 on an internal error.
-Results go to stdout, messages to stderr.
+Results go to stdout, messages to stderr. Heavy modules (PyMC) are imported only by the
+commands that sample, so ``cmoc validate`` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
 ) -> None:
     """Bayesian evidence synthesis for realist reviews and evaluations."""
 
@@ -34,11 +37,54 @@ class UserError(Exception):
     """Bad input from the user: reported without a traceback, exit status 2."""
 
 
+class Sampler(StrEnum):
+    """Samplers offered on the command line."""
+
+    nutpie = "nutpie"
+    pymc = "pymc"
+
+
+class Format(StrEnum):
+    """Summary output formats."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-DirArg = Annotated[Path, typer.Argument(help="Evidence base directory.")]
+def _is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+DirArg = Annotated[Path, typer.Argument(help="Evidence base directory.", show_default=False)]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (same seed, same numbers).")]
+DrawsOpt = Annotated[int, typer.Option(help="Draws per chain after tuning.", min=1)]
+TuneOpt = Annotated[int, typer.Option(help="Tuning steps per chain.", min=0)]
+ChainsOpt = Annotated[int, typer.Option(help="Number of chains.", min=1)]
+SamplerOpt = Annotated[Sampler, typer.Option(help="NUTS implementation.")]
+
+
+def _sampler(sampler: Sampler, seed: int, draws: int, tune: int, chains: int):
+    from .analyses import SamplerConfig, SamplerError
+
+    try:
+        return SamplerConfig(
+            sampler=sampler.value, seed=seed, draws=draws, tune=tune, chains=chains
+        ).validated()
+    except SamplerError as err:
+        raise UserError(str(err)) from err
+
+
+def _evidence_for(base, wave: str | None):
+    if wave is None:
+        return base
+    if wave not in base.waves:
+        raise UserError(f"wave {wave!r} is not one of {', '.join(base.waves)}")
+    return base.up_to(wave)
 
 
 @app.command()
@@ -47,6 +93,153 @@ def validate(directory: DirArg) -> None:
     base = load_evidence(directory)
     typer.echo(describe(base))
     typer.echo("valid")
+
+
+@app.command()
+def fit(
+    directory: DirArg,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to save the fit (default DIR/.cmoc/fit.nc).")
+    ] = None,
+    seed: SeedOpt = 20211,
+    draws: DrawsOpt = 1000,
+    tune: TuneOpt = 1000,
+    chains: ChainsOpt = 4,
+    sampler: SamplerOpt = Sampler.nutpie,
+    wave: Annotated[str | None, typer.Option(help="Fit the evidence up to this wave only.")] = None,
+) -> None:
+    """Fit the hierarchical model and save the posterior (netCDF, written atomically)."""
+    base = _evidence_for(load_evidence(directory), wave)
+    s = _sampler(sampler, seed, draws, tune, chains)
+    from .analyses import check_convergence, default_fit_path, save_fit
+    from .analyses import fit as fit_model
+
+    path = out or default_fit_path(directory, wave)
+    idata = fit_model(base, sampler=s, progress=_is_tty())
+    save_fit(idata, path)
+    check = check_convergence(idata)
+    if not check.passed:
+        _err(f"WARNING: {check.text}")
+    else:
+        _err(check.text)
+    typer.echo(str(path))
+
+
+@app.command()
+def summary(
+    target: Annotated[Path, typer.Argument(help="Evidence base directory, or a saved fit (.nc).")],
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    wave: Annotated[
+        str | None, typer.Option(help="Summarise the fit of the evidence up to this wave.")
+    ] = None,
+    ci: Annotated[
+        float, typer.Option(help="Probability of the equal-tailed credible interval.")
+    ] = 0.9,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(help="Evidence base of a saved fit given as FILE (default: where it was)."),
+    ] = None,
+) -> None:
+    """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
+    if not 0 < ci < 1:
+        raise UserError(f"--ci must be between 0 and 1 (got {ci})")
+    from .analyses import (
+        FitMismatchError,
+        check_convergence,
+        default_fit_path,
+        load_fit,
+        summarize,
+    )
+    from .reports import render_summary
+
+    if target.is_dir():
+        directory, path = target, default_fit_path(target, wave)
+    else:
+        if not target.is_file():
+            raise UserError(f"{target}: no such evidence directory or fit file")
+        path = target
+        directory = evidence
+    if not path.is_file():
+        hint = f" --wave {wave}" if wave else ""
+        raise UserError(f"no fit at {path}: run `cmoc fit {target}{hint}` first")
+    if directory is None:
+        import xarray as xr
+
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            stored = tree.attrs.get("evidence_path")
+        if not stored:
+            raise UserError(f"{path} does not say where its evidence is: give --evidence DIR")
+        directory = Path(stored)
+    base = _evidence_for(load_evidence(directory), wave)
+    try:
+        idata = load_fit(path, base)
+    except FitMismatchError as err:
+        raise UserError(str(err)) from err
+    frame = summarize(idata, base, ci=ci)
+    check = check_convergence(idata)
+    if not check.passed:
+        _err(f"WARNING: {check.text}")
+    meta = {
+        "evidence": base.config.name,
+        "wave": base.waves[-1],
+        "ci": ci,
+        "converged": check.passed,
+        "convergence": check.text,
+        "evidence_hash": base.evidence_hash,
+    }
+    typer.echo(render_summary(frame, format.value, meta), nl=False)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="New directory for the simulated evidence base.")],
+    seed: SeedOpt = 0,
+    mechanisms: Annotated[int, typer.Option(min=1, help="Number of mechanisms.")] = 8,
+    cmocs: Annotated[int, typer.Option(min=1, help="Number of CMOCs.")] = 40,
+    sources: Annotated[int, typer.Option(min=2, help="Number of sources.")] = 300,
+    waves: Annotated[int, typer.Option(min=1, help="Number of waves.")] = 2,
+) -> None:
+    """Write a synthetic evidence base with known truth (truth.csv) for tests and examples."""
+    from .analyses import SimulationSpec
+    from .analyses import simulate as run
+
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not empty: choose a new directory")
+    spec = SimulationSpec(mechanisms=mechanisms, cmocs=cmocs, sources=sources, waves=waves)
+    base = run(out, spec, seed=seed)
+    typer.echo(describe(base))
+    typer.echo(str(out))
+
+
+@app.command()
+def report(
+    directory: DirArg,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default reports/build/<evidence name>)."),
+    ] = None,
+    seed: SeedOpt = 20211,
+    draws: DrawsOpt = 1000,
+    tune: TuneOpt = 1000,
+    chains: ChainsOpt = 4,
+    sampler: SamplerOpt = Sampler.nutpie,
+) -> None:
+    """Build the report: validate, fit (or reuse the saved fit), summarise, write the files."""
+    base = load_evidence(directory)
+    s = _sampler(sampler, seed, draws, tune, chains)
+    from .analyses import check_convergence, default_fit_path, fit_or_reuse, summarize
+    from .reports import build_report
+
+    idata, how = fit_or_reuse(base, default_fit_path(directory), sampler=s, progress=_is_tty())
+    _err(how)
+    frame = summarize(idata, base)
+    check = check_convergence(idata)
+    if not check.passed:
+        _err(f"WARNING: {check.text}")
+    target = out or Path("reports") / "build" / base.config.name
+    written = build_report(base, idata, frame, check, target)
+    for path in written:
+        typer.echo(str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         _err(f"error: {err}")
         return 2
+    except KeyboardInterrupt:
+        _err("interrupted: files already saved are intact")
+        return 130
     except Exception as err:
         if "--debug" in args:
             raise

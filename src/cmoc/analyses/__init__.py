@@ -1,9 +1,17 @@
-"""Analyses: fit, summarise, check and simulate (uses :mod:`cmoc.evidence` and :mod:`cmoc.models`)."""
+"""Analyses: fit, summarise, check and simulate (uses ``cmoc.evidence`` and ``cmoc.models``)."""
 
 from .classify import STATUSES, classify
 from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
+from .pipeline import fit_or_reuse
 from .provenance import package_versions, provenance
-from .results import FitMismatchError, default_fit_path, fit_mismatches, load_fit, save_fit
+from .results import (
+    FitMismatchError,
+    default_fit_path,
+    fit_config,
+    fit_mismatches,
+    load_fit,
+    save_fit,
+)
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
 from .simulate import SimulationSpec, simulate, simulate_tables
 from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
@@ -23,7 +31,9 @@ __all__ = [
     "classify",
     "default_fit_path",
     "fit",
+    "fit_config",
     "fit_mismatches",
+    "fit_or_reuse",
     "load_fit",
     "package_versions",
     "provenance",

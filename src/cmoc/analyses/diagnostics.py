@@ -124,8 +124,7 @@ def check_convergence(
     passed = not failures
     if passed:
         text = (
-            f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, "
-            "no divergences"
+            f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, no divergences"
         )
     else:
         text = "NOT CONVERGED: " + "; ".join(failures)

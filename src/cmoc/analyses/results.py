@@ -12,7 +12,14 @@ import xarray as xr
 from ..evidence import EvidenceBase
 from ..models import ModelConfig
 
-__all__ = ["FitMismatchError", "default_fit_path", "fit_mismatches", "load_fit", "save_fit"]
+__all__ = [
+    "FitMismatchError",
+    "default_fit_path",
+    "fit_config",
+    "fit_mismatches",
+    "load_fit",
+    "save_fit",
+]
 
 
 class FitMismatchError(ValueError):
@@ -51,7 +58,10 @@ def save_fit(idata: xr.DataTree, path: str | Path) -> Path:
 
 
 def fit_mismatches(
-    idata: xr.DataTree, evidence: EvidenceBase, config: ModelConfig | None = None
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    config: ModelConfig | None = None,
+    sampler: dict | None = None,
 ) -> list[str]:
     """Say how a fit differs from the evidence (and model config) it is used with.
 
@@ -72,6 +82,15 @@ def fit_mismatches(
         out.append(
             f"the model configuration differs (fit {attrs.get('model_id')}, asked {config.id})"
         )
+    if sampler is not None:
+        stored = json.loads(attrs.get("sampler", "{}"))
+        diff = sorted(k for k in sampler if stored.get(k) != sampler[k])
+        if diff:
+            out.append(
+                "the sampler settings differ ("
+                + ", ".join(f"{k}: fit {stored.get(k)!r}, asked {sampler[k]!r}" for k in diff)
+                + ")"
+            )
     return out
 
 

@@ -66,8 +66,7 @@ class SamplerConfig:
                 importlib.import_module("nutpie")
             except ImportError as err:
                 raise SamplerError(
-                    "sampler 'nutpie' is not installed: pip install nutpie, "
-                    "or use --sampler pymc"
+                    "sampler 'nutpie' is not installed: pip install nutpie, or use --sampler pymc"
                 ) from err
         return self
 
@@ -78,7 +77,7 @@ class SamplerConfig:
 
 
 def _progress(total: int, enabled: bool):
-    """A rich progress bar on stderr for sampling; returns (callback, context manager)."""
+    """Make a rich progress bar on stderr; return (nutpie callback, context manager)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -104,9 +103,7 @@ def _progress(total: int, enabled: bool):
     return callback, progress
 
 
-def sample_model(
-    model: pm.Model, sampler: SamplerConfig, *, progress: bool = False
-) -> xr.DataTree:
+def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = False) -> xr.DataTree:
     """Sample a PyMC model with the given, explicit sampler settings.
 
     Parameters

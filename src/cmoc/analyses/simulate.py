@@ -119,8 +119,10 @@ def simulate_tables(spec: SimulationSpec, seed: int) -> dict[str, pd.DataFrame |
     group = np.where(
         kind == "review",
         "",
-        np.char.add(np.where(kind == "interview", "interviews/site", "focus groups/site"),
-                    np.char.zfill(site.astype(str), 2)),
+        np.char.add(
+            np.where(kind == "interview", "interviews/site", "focus groups/site"),
+            np.char.zfill(site.astype(str), 2),
+        ),
     )
     site_effect = {g: spec.group_sd * rng.standard_normal() for g in sorted(set(group)) if g}
     weight = np.where(kind == "review", np.round(rng.uniform(0.5, 1.0, n_j), 2), 1.0)
@@ -158,7 +160,7 @@ def simulate_tables(spec: SimulationSpec, seed: int) -> dict[str, pd.DataFrame |
         for m in range(n_m):
             if rng.random() < spec.banded_fraction:
                 banded_cells.add((w, n_c + m))
-    for (w, t) in sorted(banded_cells):
+    for w, t in sorted(banded_cells):
         js = np.flatnonzero(src_wave == w)
         s = int(sup[js, t].sum())
         lo, hi = (0, 0) if s == 0 else (1, 2) if s <= 2 else (3, 4) if s <= 4 else (5, None)

@@ -75,7 +75,9 @@ def summarize(
     alpha = (1 - ci) / 2
     q = draws.quantile([alpha, 1 - alpha], dim=dims)
     ds = draws.to_dataset(name="support")
-    rhat = az.rhat(ds)["support"] if draws.sizes["chain"] > 1 else draws.isel(chain=0, draw=0) * np.nan
+    rhat = (
+        az.rhat(ds)["support"] if draws.sizes["chain"] > 1 else draws.isel(chain=0, draw=0) * np.nan
+    )
     frame = pd.DataFrame(
         {
             "target_id": draws["target"].values,

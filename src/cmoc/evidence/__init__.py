@@ -16,6 +16,8 @@ __all__ = [
     "EvidenceError",
     "Problem",
     "Thresholds",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "band_text",
     "describe",
     "group_levels_table",
@@ -27,6 +29,4 @@ __all__ = [
     "observed_codes",
     "validate_evidence",
     "write_directory",
-    "atomic_write_bytes",
-    "atomic_write_text",
 ]

@@ -138,7 +138,5 @@ def describe(base: EvidenceBase) -> str:
             lines.append(f"  {mid} {name[:38]:<38} " + "; ".join(cells))
         for w in shown:
             counts = bands[(w, "level")].replace("", pd.NA).dropna().value_counts()
-            lines.append(
-                f"  {w}: " + ", ".join(f"{n} {lvl}" for lvl, n in sorted(counts.items()))
-            )
+            lines.append(f"  {w}: " + ", ".join(f"{n} {lvl}" for lvl, n in sorted(counts.items())))
     return "\n".join(lines)

@@ -116,7 +116,7 @@ def _dupes(file: str, rows: list[tuple[int, Any]], key: str) -> list[Problem]:
 def _cross_check(
     config: EvidenceConfig, rows: dict[str, list[tuple[int, Any]] | None]
 ) -> list[Problem]:
-    """Checks that need more than one row or file."""
+    """Run the checks that need more than one row or file."""
     out: list[Problem] = []
     for name, spec in TABLES.items():
         if spec.key and rows[name]:
@@ -141,7 +141,11 @@ def _cross_check(
         if r.revises is not None and (r.revises not in cmoc or r.revises == r.cmoc_id):
             out.append(
                 Problem(
-                    "cmocs.csv", line, "revises", r.revises, "another cmoc_id of cmocs.csv, or empty"
+                    "cmocs.csv",
+                    line,
+                    "revises",
+                    r.revises,
+                    "another cmoc_id of cmocs.csv, or empty",
                 )
             )
     waves = set(config.waves)
@@ -166,7 +170,11 @@ def _cross_check(
             if any(not p.strip() for p in r.group.split("/")):
                 out.append(
                     Problem(
-                        "sources.csv", line, "group", r.group, "group levels joined by '/', none empty"
+                        "sources.csv",
+                        line,
+                        "group",
+                        r.group,
+                        "group levels joined by '/', none empty",
                     )
                 )
                 continue

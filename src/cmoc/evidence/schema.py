@@ -51,7 +51,9 @@ Ident = Annotated[_IdStr, BeforeValidator(_blank_to_none)]
 OptIdent = Annotated[_IdStr | None, BeforeValidator(_blank_to_none)]
 OptCount = Annotated[NonNegativeInt | None, BeforeValidator(_blank_to_none)]
 Basis = Annotated[Literal["reported", "inferred"] | None, BeforeValidator(_blank_to_none)]
-Origin = Annotated[Literal["prior", "novel"], BeforeValidator(lambda v: _blank_to_none(v) or "prior")]
+Origin = Annotated[
+    Literal["prior", "novel"], BeforeValidator(lambda v: _blank_to_none(v) or "prior")
+]
 
 
 class _Row(BaseModel):
@@ -128,9 +130,9 @@ class ActionRow(_Row):
     rests_on: Annotated[
         tuple[str, ...],
         BeforeValidator(
-            lambda v: tuple(p.strip() for p in v.split(";") if p.strip())
-            if isinstance(v, str)
-            else v
+            lambda v: (
+                tuple(p.strip() for p in v.split(";") if p.strip()) if isinstance(v, str) else v
+            )
         ),
         Field(min_length=1),
     ]

@@ -86,9 +86,7 @@ def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
     )
 
 
-def build_model(
-    evidence: EvidenceBase | ModelData, config: ModelConfig | None = None
-) -> pm.Model:
+def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None = None) -> pm.Model:
     """Build the hierarchical PyMC model for an evidence base.
 
     Parameters
@@ -111,8 +109,7 @@ def build_model(
         if isinstance(evidence, ModelData)
         else model_data(evidence, group_effects=cfg.group_effects)
     )
-    n_c, n_m, n_k = len(d.cmocs), len(d.mechanisms), len(d.kinds)
-    n_t, n_j = n_c + n_m, len(d.sources)
+    n_c, n_k, n_j = len(d.cmocs), len(d.kinds), len(d.sources)
     poisson = cfg.likelihood == "poisson"
     coords = {
         "mechanism": d.mechanisms,

@@ -1,0 +1,103 @@
+"""Rendering summaries as text tables, CSV and JSON (no sampling here)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+
+__all__ = ["FORMATS", "render_summary", "rounded"]
+
+FORMATS = ("table", "csv", "json")
+
+_DIGITS = {
+    "support_mean": 4,
+    "support_sd": 4,
+    "support_lo": 4,
+    "support_hi": 4,
+    "p_supported": 4,
+    "ess_bulk": 0,
+    "ess_tail": 0,
+    "r_hat": 4,
+}
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Round numeric columns to the digits shown in every output (stable across runs)."""
+    out = frame.copy()
+    for col, digits in _DIGITS.items():
+        if col in out:
+            out[col] = out[col].astype(float).round(digits)
+            if digits == 0:
+                out[col] = out[col].astype("Int64")
+    return out
+
+
+def render_summary(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> str:
+    """Render a summary frame.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`cmoc.analyses.summarize`.
+    fmt : {"table", "csv", "json"}
+    meta : dict
+        Fit-level facts shown with the table (``converged``, ``convergence``, ``evidence``,
+        ``wave``, ``ci``): JSON puts them beside the rows; the table prints them above.
+
+    Returns
+    -------
+    str
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    data = rounded(frame)
+    if fmt == "csv":
+        return data.to_csv(index=False, lineterminator="\n")
+    if fmt == "json":
+        records = json.loads(data.to_json(orient="records"))
+        return json.dumps({**meta, "rows": records}, indent=2, sort_keys=False) + "\n"
+    return _table(data, meta)
+
+
+def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=140, force_terminal=False, color_system=None)
+    if not meta.get("converged", True):
+        console.print(f"WARNING: {meta.get('convergence')}", markup=False)
+        console.print("These estimates are not reliable until the fit converges.", markup=False)
+    else:
+        console.print(str(meta.get("convergence", "")), markup=False)
+    ci = float(meta.get("ci", 0.9))
+    table = Table(
+        title=f"{meta.get('evidence', '')}: support after wave {meta.get('wave', '')!s}",
+        show_lines=False,
+    )
+    cols = [
+        ("target_id", "target"),
+        ("target_type", "type"),
+        ("mechanism_id", "mech"),
+        ("support_mean", "support"),
+        ("interval", f"{ci:.0%} interval"),
+        ("p_supported", "P(>1/2)"),
+        ("codes", "codes"),
+        ("evidence_level", "evidence"),
+        ("status", "status"),
+        ("ess_bulk", "ESS"),
+        ("r_hat", "R-hat"),
+    ]
+    for _, label in cols:
+        table.add_column(label, no_wrap=True)
+    for r in data.itertuples(index=False):
+        row = r._asdict()
+        row["interval"] = f"[{row['support_lo']:.2f}, {row['support_hi']:.2f}]"
+        row["support_mean"] = f"{row['support_mean']:.2f}"
+        row["p_supported"] = f"{row['p_supported']:.2f}"
+        row["r_hat"] = f"{row['r_hat']:.3f}"
+        table.add_row(*(str(row[c]) for c, _ in cols))
+    console.print(table)
+    return buf.getvalue()
