@@ -4,6 +4,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 EVIDENCE  ?= evidence/ioc
 SEED      ?= 20211
+REPORT_OUT ?=
 PYTEST_ARGS ?=
 
 .PHONY: all setup report test test-fast lint format bench clean distclean
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## Build the report for the bundled evidence base (validates, fits or reuses the fit, summarises).
 report: $(STAMP)
-	$(VENV)/bin/cmoc report $(EVIDENCE) --seed $(SEED)
+	$(VENV)/bin/cmoc report $(EVIDENCE) --seed $(SEED) $(if $(REPORT_OUT),--out $(REPORT_OUT))
 
 ## Run the test suite (slow sampling tests included).
 test: $(STAMP)

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from cmoc.analyses import SamplerConfig, SimulationSpec, fit, simulate
-
 ROOT = Path(__file__).resolve().parents[1]
 IOC = ROOT / "evidence" / "ioc"
 
-# tiny draws: for wiring tests, where sampling quality is not under test
-TINY = SamplerConfig(seed=7, chains=2, draws=60, tune=60)
+
+def tiny_sampler():
+    """Tiny draws: for wiring tests, where sampling quality is not under test."""
+    from cmoc.analyses import SamplerConfig
+
+    return SamplerConfig(seed=7, chains=2, draws=60, tune=60)
 
 
 @pytest.fixture(scope="session")
 def small_base(tmp_path_factory):
     """A small simulated base (60 sources, 12 CMOCs, 2 waves) with banded totals."""
+    from cmoc.analyses import SimulationSpec, simulate
+
     out = tmp_path_factory.mktemp("sim") / "small"
     spec = SimulationSpec(mechanisms=3, cmocs=12, sources=60, waves=2, banded_fraction=0.5)
     return simulate(out, spec, seed=3)
@@ -26,4 +30,6 @@ def small_base(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_fit(small_base):
     """A tiny-draw fit of ``small_base`` (wiring only)."""
-    return fit(small_base, sampler=TINY)
+    from cmoc.analyses import fit
+
+    return fit(small_base, sampler=tiny_sampler())

@@ -155,6 +155,8 @@ class EvidenceBase:
 
     def wave_index(self, wave: str) -> int:
         """Position of ``wave`` in the order of arrival (0 for the first wave)."""
+        if wave not in self.config.waves:
+            raise ValueError(f"wave {wave!r} is not one of {', '.join(self.config.waves)}")
         return self.config.waves.index(wave)
 
     def target_type(self, target_id: str) -> str:

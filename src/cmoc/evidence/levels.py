@@ -48,6 +48,8 @@ def level_of_band(lo: int, hi: int | None, thresholds: Thresholds) -> str:
     high = level_of_count(math.inf if hi is None else hi, thresholds)
     if low == high:
         return low
+    if hi is None and low == "none":
+        return "unknown"
     return f"at least {low}" if hi is None else f"{low}-{high}"
 
 

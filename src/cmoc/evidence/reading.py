@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .problems import Problem
 from .schema import EvidenceConfig, TableSpec
@@ -109,6 +110,19 @@ def read_table(
         )
         return []
     header = [h.strip() for h in header]
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        sep = "';'" if ";" in header[0] else "a tab"
+        problems.append(
+            Problem(
+                spec.file,
+                1,
+                None,
+                header[0],
+                f"comma-separated columns (this file looks separated by {sep}: save it as CSV "
+                "with commas)",
+            )
+        )
+        return []
     bad_header = False
     seen: set[str] = set()
     for pos, name in enumerate(header, start=1):
@@ -134,9 +148,10 @@ def read_table(
     if bad_header:
         return []
     rows: list[tuple[int, Any]] = []
+    last = reader.line_num
     try:
         for raw_cells in reader:
-            line = reader.line_num
+            line, last = last + 1, reader.line_num  # a quoted cell may span lines
             if not any(c.strip() for c in raw_cells):
                 continue
             if len(raw_cells) != len(header):
@@ -157,16 +172,48 @@ def read_table(
                 problems.extend(_pydantic_problems(spec.file, line, raw, err))
     except csv.Error as err:
         problems.append(Problem(spec.file, reader.line_num, None, None, f"valid CSV ({err})"))
-    if not rows and not any(p.file == spec.file and p.line for p in problems):
+    if not rows and spec.needed and not any(p.file == spec.file and p.line for p in problems):
         problems.append(Problem(spec.file, 2, None, None, "at least one row (the file is empty)"))
     return rows
 
 
-def _toml_line(text: str, key: str) -> int | None:
+def _toml_line(text: str, loc: list[str]) -> int | None:
+    """Line of a key in TOML text: top-level keys before the first table, others in theirs."""
+    section: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith((f"{key} ", f"{key}=", f"[{key}]")):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[] ")
+            if len(loc) == 1 and section == loc[0]:
+                return number
+            continue
+        in_place = section is None if len(loc) == 1 else section == loc[0]
+        if in_place and stripped.split("=")[0].strip() == loc[-1]:
             return number
     return None
+
+
+_TOML_EXPECT = {
+    "name": 'a short name for the evidence base (name = "...")',
+    "title": 'a title (title = "...")',
+    "citation": 'a citation (citation = "...")',
+    "format": "the format version, 1 (format = 1)",
+    "waves": 'a list of wave labels in order of arrival (waves = ["review", ...])',
+}
+
+
+def _toml_expected(e: dict, key: str | None, model: type[BaseModel]) -> str:
+    if e["type"] == "missing":
+        return f"{_TOML_EXPECT.get(key or '', 'this key')} (missing)"
+    if e["type"] == "extra_forbidden":
+        loc = [str(x) for x in e["loc"]]
+        fields = model.model_fields
+        if len(loc) > 1 and loc[0] in fields:
+            fields = getattr(fields[loc[0]].annotation, "model_fields", fields)
+        return f"only the keys {', '.join(fields)} (unknown key)"
+    if key in _TOML_EXPECT and e["type"] != "value_error":
+        return _TOML_EXPECT[key]
+    return str(e["msg"]).removeprefix("Value error, ")
 
 
 def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | None:
@@ -182,7 +229,9 @@ def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | No
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        problems.append(Problem(file, getattr(err, "lineno", None), None, None, f"TOML ({err})"))
+        at = re.search(r"at line (\d+)", str(err))
+        line = getattr(err, "lineno", None) or (int(at[1]) if at else None)
+        problems.append(Problem(file, line, None, None, f"valid TOML ({err})"))
         return None
     try:
         return EvidenceConfig.model_validate(data)
@@ -194,9 +243,6 @@ def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | No
             shown = None if isinstance(value, dict) or value is None else str(value)
             if e["type"] == "missing":
                 shown = None
-            line = _toml_line(text, loc[-1]) if loc else None
-            if not loc and "format" in e["msg"]:
-                key, shown, line = "format", str(data.get("format")), _toml_line(text, "format")
-            msg = e["msg"].removeprefix("Value error, ")
-            problems.append(Problem(file, line, key, shown, msg))
+            line = _toml_line(text, loc) if loc else None
+            problems.append(Problem(file, line, key, shown, _toml_expected(e, key, EvidenceConfig)))
         return None

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -78,7 +79,7 @@ class CmocRow(_Row):
     mechanism_id: Ident
     context: Text
     outcome: Text
-    sign: Literal["+", "-"]
+    sign: Annotated[Literal["+", "-"], BeforeValidator(_blank_to_none)]
     origin: Origin
     statement: OptText = None
     revises: OptIdent = None
@@ -113,7 +114,7 @@ class CodingRow(_Row):
 
     source_id: Ident
     target_id: Ident
-    stance: Literal["supports", "refutes"]
+    stance: Annotated[Literal["supports", "refutes"], BeforeValidator(_blank_to_none)]
     count: OptCount = None
     count_min: OptCount = None
     count_max: OptCount = None
@@ -179,16 +180,25 @@ class EvidenceConfig(BaseModel):
     classification: Classification = Classification()
     group_levels: list[str] | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> EvidenceConfig:
-        if self.format not in FORMATS:
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: int) -> int:
+        if value not in FORMATS:
             raise ValueError(
-                f"format {self.format} is not one this cmoc reads (known: "
-                f"{', '.join(map(str, FORMATS))}); upgrade cmoc or convert the evidence base"
+                f"a format this cmoc reads ({', '.join(map(str, FORMATS))}); upgrade cmoc or "
+                "convert the evidence base"
             )
-        if len(set(self.waves)) != len(self.waves):
-            raise ValueError("waves must be distinct labels")
-        return self
+        return value
+
+    @field_validator("waves")
+    @classmethod
+    def _distinct_waves(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for w in value:
+            if w in seen:
+                raise ValueError(f"distinct wave labels ({w!r} appears twice)")
+            seen.add(w)
+        return value
 
 
 @dataclass(frozen=True)

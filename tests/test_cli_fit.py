@@ -1,0 +1,169 @@
+"""The command line end to end: simulate, fit, summary, report; exit codes and outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from cmoc.cli import main
+from conftest import IOC, ROOT
+
+TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "sim"
+    args = ["simulate", "--out", str(out), "--seed", "4", "--sources", "40", "--cmocs", "8"]
+    assert main([*args, "--mechanisms", "2"]) == 0
+    return out
+
+
+def test_simulate_writes_a_valid_base_with_truth(sim_dir, capsys):
+    assert (sim_dir / "truth.csv").is_file()
+    assert main(["validate", str(sim_dir)]) == 0
+    assert "CMOCs: 8" in capsys.readouterr().out
+    truth = pd.read_csv(sim_dir / "truth.csv")
+    assert set(truth.columns) >= {"target_id", "target_type", "support"}
+    assert len(truth) == 10
+
+
+def test_simulate_refuses_a_non_empty_directory(sim_dir, capsys):
+    assert main(["simulate", "--out", str(sim_dir)]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_summary_before_fit_says_what_to_do(sim_dir, capsys):
+    assert main(["summary", str(sim_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "no fit" in err and "cmoc fit" in err
+
+
+def test_fit_then_summary_csv(sim_dir, capsys):
+    assert main(["fit", str(sim_dir), *TINY]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("fit.nc")
+    assert "WARNING: NOT CONVERGED" in captured.err  # 60 draws cannot pass the gate
+    assert main(["summary", str(sim_dir), "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    frame = pd.read_csv(io.StringIO(captured.out))
+    required = [
+        "target_id",
+        "target_type",
+        "wave",
+        "support_mean",
+        "support_lo",
+        "support_hi",
+        "p_supported",
+        "evidence_level",
+        "status",
+        "ess_bulk",
+        "r_hat",
+    ]
+    assert all(c in frame.columns for c in required)
+    assert len(frame) == 10
+    assert frame[required].notna().all().all()
+    assert "WARNING" in captured.err
+
+
+def test_summary_table_and_json(sim_dir, capsys):
+    assert main(["summary", str(sim_dir), "--format", "json", "--ci", "0.5"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ci"] == 0.5 and doc["converged"] is False and len(doc["rows"]) == 10
+    assert main(["summary", str(sim_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("WARNING: NOT CONVERGED")
+    assert "C001" in out and "50% interval" not in out
+
+
+def test_summary_of_a_fit_file(sim_dir, capsys):
+    assert main(["summary", str(sim_dir / ".cmoc" / "fit.nc"), "--format", "csv"]) == 0
+    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 10
+
+
+def test_summary_refuses_changed_evidence(sim_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(sim_dir, copy)
+    with open(copy / "codings.csv", "a") as fh:
+        fh.write("S0001,C001,refutes,7,,\n")
+    assert main(["summary", str(copy)]) == 2
+    assert "evidence changed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["fit", "{d}", "--sampler", "stan"], "stan"),
+        (["fit", "{d}", "--chains", "0"], "chains"),
+        (["summary", "{d}", "--format", "xml"], "xml"),
+        (["summary", "{d}", "--ci", "1.5"], "--ci"),
+        (["summary", "{d}", "--wave", "nope"], "nope"),
+    ],
+)
+def test_bad_options_exit_2(sim_dir, capsys, args, needle):
+    assert main([a.format(d=sim_dir) for a in args]) == 2
+    captured = capsys.readouterr()
+    assert needle in captured.err and "Traceback" not in captured.err
+
+
+def test_fit_of_an_earlier_wave(sim_dir, capsys):
+    assert main(["fit", str(sim_dir), "--wave", "review", *TINY]) == 0
+    assert (sim_dir / ".cmoc" / "fit-review.nc").is_file()
+    capsys.readouterr()
+    assert main(["summary", str(sim_dir), "--wave", "review", "--format", "csv"]) == 0
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(frame["wave"]) == {"review"}
+
+
+def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
+    base = tmp_path / "base"
+    shutil.copytree(sim_dir, base, ignore=shutil.ignore_patterns(".cmoc"))
+    out1, out2 = tmp_path / "r1", tmp_path / "r2"
+    assert main(["report", str(base), "--out", str(out1), *TINY]) == 0
+    assert "fitted (no saved fit)" in capsys.readouterr().err
+    assert main(["report", str(base), "--out", str(out2), *TINY]) == 0
+    assert "reused the saved fit" in capsys.readouterr().err
+    shutil.rmtree(base / ".cmoc")
+    out3 = tmp_path / "r3"
+    assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
+    names = ["summary.csv", "summary.json", "report.md"]
+    for name in names:
+        assert (
+            (out1 / name).read_bytes() == (out2 / name).read_bytes() == (out3 / name).read_bytes()
+        )
+    report = (out1 / "report.md").read_text()
+    assert "WARNING: NOT CONVERGED" in report.split("##")[0]  # at the top
+    with open(base / "codings.csv", "a") as fh:
+        fh.write("S0001,C001,refutes,7,,\n")
+    assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
+    assert "evidence changed" in capsys.readouterr().err
+
+
+def test_readme_first_command_builds_the_ioc_report(tmp_path):
+    """`make report` (the README's first command) on a copy of the bundled base."""
+    base = tmp_path / "ioc"
+    shutil.copytree(IOC, base, ignore=shutil.ignore_patterns(".cmoc"))
+    out = tmp_path / "report"
+    run = subprocess.run(
+        ["make", "--no-print-directory", "report", f"EVIDENCE={base}", f"REPORT_OUT={out}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 45 + 14
+    assert summary["converged"].all()
+    mech = summary[summary["target_type"] == "mechanism"].set_index("target_id")
+    assert mech["evidence_level"].value_counts().to_dict() == {
+        "moderate": 9,
+        "significant": 4,
+        "limited": 1,
+    }
+    assert "WARNING" not in (out / "report.md").read_text()
