@@ -13,9 +13,14 @@ import pandas as pd
 import xarray as xr
 
 from ..evidence import EvidenceBase, atomic_write_text, describe
+from ..models import ModelConfig
 from .tables import render_summary, rounded
 
 __all__ = ["build_report"]
+
+
+def _priors(idata: xr.DataTree) -> list[tuple[str, str]]:
+    return ModelConfig.model_validate_json(idata.attrs["model_config"]).describe_priors()
 
 
 def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check) -> str:
@@ -56,6 +61,10 @@ def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check
         "",
         f"Convergence: {check.text}.",
         "",
+        "Priors and model choices:",
+        "",
+        *[f"- {name}: {prior}" for name, prior in _priors(idata)],
+        "",
         "## Reproducibility",
         "",
         f"- evidence hash: `{idata.attrs.get('evidence_hash')}`",
@@ -63,8 +72,9 @@ def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check
         "- sampler: "
         + ", ".join(f"{k} {sampler[k]}" for k in sorted(sampler) if sampler[k] is not None),
         "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())),
-        f"- command: `cmoc report {base.path.name if base.path else '<in memory>'} "
-        f"--seed {sampler.get('seed')}`",
+        f"- command: `cmoc report <evidence dir {base.config.name}> --seed {sampler.get('seed')} "
+        f"--draws {sampler.get('draws')} --tune {sampler.get('tune')} "
+        f"--chains {sampler.get('chains')} --sampler {sampler.get('sampler')}`",
         "",
     ]
     return "\n".join(lines)
