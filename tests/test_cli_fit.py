@@ -167,3 +167,42 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
         "limited": 1,
     }
     assert "WARNING" not in (out / "report.md").read_text()
+
+
+def test_priors_are_printed_and_configurable(tmp_path, capsys):
+    assert main(["priors"]) == 0
+    out = capsys.readouterr().out
+    assert "Normal(0, 1.5)" in out and "likelihood" in out and "negbin" in out
+    model = tmp_path / "model.toml"
+    model.write_text('likelihood = "poisson"\n[support_mean]\nmu = 0.5\nsigma = 2\n')
+    assert main(["priors", "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "Normal(0.5, 2)" in out and "poisson" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[support_mean]\nsigma = -1\n", "support_mean.sigma"),
+        ('likelihood = "binomial"\n', "likelihood"),
+        ("colour = 1\n", "colour"),
+        ("likelihood = \n", "not valid TOML"),
+    ],
+)
+def test_bad_model_file_exit_2(tmp_path, capsys, text, needle):
+    model = tmp_path / "model.toml"
+    model.write_text(text)
+    assert main(["priors", "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_fit_uses_the_model_file(sim_dir, tmp_path, capsys):
+    model = tmp_path / "model.toml"
+    model.write_text('likelihood = "poisson"\n')
+    out = tmp_path / "fit.nc"
+    assert main(["fit", str(sim_dir), "--model", str(model), "--out", str(out), *TINY]) == 0
+    from cmoc.analyses import fit_config, load_fit
+
+    cfg, sampler = fit_config(load_fit(out))
+    assert cfg.likelihood == "poisson" and sampler["seed"] == 7

@@ -79,6 +79,30 @@ def _sampler(sampler: Sampler, seed: int, draws: int, tune: int, chains: int):
         raise UserError(str(err)) from err
 
 
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="TOML file overriding the model's defaults (priors, likelihood); see `cmoc priors`.",
+    ),
+]
+
+
+def _model_config(path: Path | None):
+    from .models import DEFAULT_CONFIG, ModelConfig
+
+    if path is None:
+        return DEFAULT_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read the model file ({err})") from err
+    try:
+        return ModelConfig.from_toml(text)
+    except ValueError as err:
+        raise UserError(f"{path}: bad model configuration:\n{err}") from err
+
+
 def _evidence_for(base, wave: str | None):
     if wave is None:
         return base
@@ -107,15 +131,17 @@ def fit(
     chains: ChainsOpt = 4,
     sampler: SamplerOpt = Sampler.nutpie,
     wave: Annotated[str | None, typer.Option(help="Fit the evidence up to this wave only.")] = None,
+    model: ModelOpt = None,
 ) -> None:
     """Fit the hierarchical model and save the posterior (netCDF, written atomically)."""
     base = _evidence_for(load_evidence(directory), wave)
     s = _sampler(sampler, seed, draws, tune, chains)
+    cfg = _model_config(model)
     from .analyses import check_convergence, default_fit_path, save_fit
     from .analyses import fit as fit_model
 
     path = out or default_fit_path(directory, wave)
-    idata = fit_model(base, sampler=s, progress=_is_tty())
+    idata = fit_model(base, cfg, sampler=s, progress=_is_tty())
     save_fit(idata, path)
     check = check_convergence(idata)
     if not check.passed:
@@ -123,6 +149,16 @@ def fit(
     else:
         _err(check.text)
     typer.echo(str(path))
+
+
+@app.command()
+def priors(model: ModelOpt = None) -> None:
+    """Print the model's priors and choices (the defaults, or with the overrides of --model)."""
+    cfg = _model_config(model)
+    width = max(len(name) for name, _ in cfg.describe_priors())
+    for name, prior in cfg.describe_priors():
+        typer.echo(f"{name:<{width}}  {prior}")
+    typer.echo(f"model config id: {cfg.id}")
 
 
 @app.command()
@@ -223,14 +259,16 @@ def report(
     tune: TuneOpt = 1000,
     chains: ChainsOpt = 4,
     sampler: SamplerOpt = Sampler.nutpie,
+    model: ModelOpt = None,
 ) -> None:
     """Build the report: validate, fit (or reuse the saved fit), summarise, write the files."""
     base = load_evidence(directory)
     s = _sampler(sampler, seed, draws, tune, chains)
+    cfg = _model_config(model)
     from .analyses import check_convergence, default_fit_path, fit_or_reuse, summarize
     from .reports import build_report
 
-    idata, how = fit_or_reuse(base, default_fit_path(directory), sampler=s, progress=_is_tty())
+    idata, how = fit_or_reuse(base, default_fit_path(directory), cfg, sampler=s, progress=_is_tty())
     _err(how)
     frame = summarize(idata, base)
     check = check_convergence(idata)

@@ -100,6 +100,41 @@ class ModelConfig(BaseModel):
                 data[key] = value
         return ModelConfig.model_validate(data)
 
+    @classmethod
+    def from_toml(cls, text: str) -> ModelConfig:
+        """Parse overrides of the defaults from TOML text (the file is read by the caller).
+
+        Example::
+
+            likelihood = "poisson"
+            [support_mean]
+            dist = "Normal"
+            mu = 0.5
+            sigma = 1.0
+
+        Raises
+        ------
+        ValueError
+            With every problem, one per line (``key: what was expected``).
+        """
+        import tomllib
+
+        from pydantic import ValidationError
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"not valid TOML: {err}") from err
+        try:
+            return DEFAULT_CONFIG.merged(data)
+        except ValidationError as err:
+            lines = [
+                f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
+                + (f" (got {e['input']!r})" if e["type"] != "missing" else "")
+                for e in err.errors()
+            ]
+            raise ValueError("\n".join(lines)) from err
+
     def to_json(self) -> str:
         """Canonical JSON (sorted keys) for storing in a result's attrs."""
         return json.dumps(self.model_dump(), sort_keys=True)
