@@ -114,8 +114,20 @@ def _evidence_for(base, wave: str | None):
 @app.command()
 def validate(directory: DirArg) -> None:
     """Validate an evidence base and print a one-screen summary of it."""
+    from .evidence.ledger import check_ledger, read_ledger
+
     base = load_evidence(directory)
+    for note in base.notes:
+        _err(note)
     typer.echo(describe(base))
+    entries = read_ledger(directory)
+    if entries:
+        edits = check_ledger(base, entries)
+        waves = sorted({e.wave for e in entries}, key=lambda w: (w not in base.waves, w))
+        typer.echo(f"ledger: {len(waves)} waves recorded ({', '.join(waves)})")
+        for message in edits:
+            typer.echo(f"WARNING: {message}")
+            _err(f"WARNING: {message}")
     typer.echo("valid")
 
 
@@ -132,11 +144,27 @@ def fit(
     sampler: SamplerOpt = Sampler.nutpie,
     wave: Annotated[str | None, typer.Option(help="Fit the evidence up to this wave only.")] = None,
     model: ModelOpt = None,
+    all_waves: Annotated[
+        bool,
+        typer.Option(
+            "--all-waves", help="Fit the evidence known after each wave (reusing saved fits)."
+        ),
+    ] = False,
 ) -> None:
     """Fit the hierarchical model and save the posterior (netCDF, written atomically)."""
     base = _evidence_for(load_evidence(directory), wave)
     s = _sampler(sampler, seed, draws, tune, chains)
     cfg = _model_config(model)
+    if all_waves:
+        if wave is not None or out is not None:
+            raise UserError("--all-waves fits every wave to DIR/.cmoc: no --wave or --out")
+        from .analyses import check_convergence, fit_waves
+
+        for label, (_, idata, how) in fit_waves(directory, cfg, s, progress=_is_tty()).items():
+            _err(f"{label}: {how}")
+            check = check_convergence(idata)
+            _err(f"{label}: {'WARNING: ' if not check.passed else ''}{check.text}")
+        return
     from .analyses import check_convergence, default_fit_path, save_fit
     from .analyses import fit as fit_model
 
@@ -173,7 +201,9 @@ def summary(
     ] = 0.9,
     evidence: Annotated[
         Path | None,
-        typer.Option(help="Evidence base of a saved fit given as FILE (default: where it was)."),
+        typer.Option(
+            help="Evidence base of a fit given as FILE (default: DIR for DIR/.cmoc/*.nc)."
+        ),
     ] = None,
 ) -> None:
     """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
@@ -199,13 +229,11 @@ def summary(
         hint = f" --wave {wave}" if wave else ""
         raise UserError(f"no fit at {path}: run `cmoc fit {target}{hint}` first")
     if directory is None:
-        import xarray as xr
-
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            stored = tree.attrs.get("evidence_path")
-        if not stored:
-            raise UserError(f"{path} does not say where its evidence is: give --evidence DIR")
-        directory = Path(stored)
+        # a fit kept in DIR/.cmoc/ belongs to DIR; elsewhere, say where the evidence is
+        guess = path.resolve().parent.parent
+        if path.resolve().parent.name != ".cmoc" or not (guess / "evidence.toml").is_file():
+            raise UserError(f"which evidence base is {path} a fit of? give --evidence DIR")
+        directory = guess
     base = _evidence_for(load_evidence(directory), wave)
     try:
         idata = load_fit(path, base)
@@ -224,6 +252,38 @@ def summary(
         "evidence_hash": base.evidence_hash,
     }
     typer.echo(render_summary(frame, format.value, meta), nl=False)
+
+
+@app.command()
+def update(
+    directory: DirArg,
+    add: Annotated[
+        Path, typer.Option("--add", help="Batch directory: sources.csv, codings.csv (+ theory).")
+    ],
+    wave: Annotated[
+        str | None, typer.Option(help="Label of the new wave (default: the batch's wave).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Change report format.")] = (
+        Format.table
+    ),
+    seed: SeedOpt = 20211,
+    draws: DrawsOpt = 1000,
+    tune: TuneOpt = 1000,
+    chains: ChainsOpt = 4,
+    sampler: SamplerOpt = Sampler.nutpie,
+    model: ModelOpt = None,
+) -> None:
+    """Append a batch of evidence as a new wave, refit, and print what the new wave changed."""
+    s = _sampler(sampler, seed, draws, tune, chains)
+    cfg = _model_config(model)
+    from .analyses import update as run
+    from .reports import render_changes
+
+    result = run(directory, add, wave, cfg, s, progress=_is_tty())
+    for message in result.messages:
+        _err(message)
+    if result.changes is not None:
+        typer.echo(render_changes(result.changes, format.value), nl=False)
 
 
 @app.command()

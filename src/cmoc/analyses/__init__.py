@@ -15,8 +15,10 @@ from .results import (
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
 from .simulate import SimulationSpec, simulate, simulate_tables
 from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
+from .update import CHANGE_COLUMNS, UpdateResult, change_report, fit_waves, update
 
 __all__ = [
+    "CHANGE_COLUMNS",
     "DEFAULT_CI",
     "SAMPLERS",
     "STATUSES",
@@ -27,6 +29,8 @@ __all__ = [
     "SamplerConfig",
     "SamplerError",
     "SimulationSpec",
+    "UpdateResult",
+    "change_report",
     "check_convergence",
     "classify",
     "default_fit_path",
@@ -34,6 +38,7 @@ __all__ = [
     "fit_config",
     "fit_mismatches",
     "fit_or_reuse",
+    "fit_waves",
     "load_fit",
     "package_versions",
     "provenance",
@@ -42,4 +47,5 @@ __all__ = [
     "simulate",
     "simulate_tables",
     "summarize",
+    "update",
 ]

@@ -32,8 +32,8 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
     Returns
     -------
     dict of str to str
-        ``cmoc_version``, ``evidence_name``, ``evidence_hash``, ``evidence_path``,
-        ``evidence_waves``, ``model_name``, ``model_id``, ``model_config`` (JSON), ``sampler``
+        ``cmoc_version``, ``evidence_name``, ``evidence_hash``, ``evidence_waves``,
+       , ``model_name``, ``model_id``, ``model_config`` (JSON), ``sampler``
         (JSON with sampler, seed, chains, draws, tune), ``packages`` (JSON).
     """
     versions = package_versions()
@@ -41,7 +41,6 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
         "cmoc_version": versions["cmoc"],
         "evidence_name": evidence.config.name,
         "evidence_hash": evidence.evidence_hash,
-        "evidence_path": str(evidence.path) if evidence.path else "",
         "evidence_waves": json.dumps(evidence.waves),
         "model_name": config.name,
         "model_id": config.id,

@@ -64,6 +64,8 @@ class EvidenceBase:
         Where the base was read from.
     file_hashes : dict of str to str
         SHA-256 of each file read (empty for bases built in memory).
+    notes : tuple of str
+        What loading had to do first (such as rolling back an interrupted update).
     """
 
     config: EvidenceConfig
@@ -74,6 +76,7 @@ class EvidenceBase:
     actions: pd.DataFrame
     path: Path | None = None
     file_hashes: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def waves(self) -> list[str]:

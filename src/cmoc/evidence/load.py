@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
+from .journal import recover
 from .problems import EvidenceError, Problem
 from .reading import read_config, read_table
 from .schema import TABLES, EvidenceConfig
@@ -40,6 +42,7 @@ def load_evidence(path: str | Path) -> EvidenceBase:
         raise EvidenceError(
             [Problem(str(directory), None, None, None, "an evidence base directory (not found)")]
         )
+    recovered = recover(directory)
     problems: list[Problem] = []
     config = read_config(directory, problems)
     rows = {name: read_table(directory, spec, problems) for name, spec in TABLES.items()}
@@ -52,7 +55,8 @@ def load_evidence(path: str | Path) -> EvidenceBase:
         for name in EVIDENCE_FILES
         if (directory / name).is_file()
     }
-    return _build(config, rows, directory.resolve(), hashes)
+    base = _build(config, rows, directory.resolve(), hashes)
+    return replace(base, notes=(recovered,)) if recovered else base
 
 
 def validate_evidence(path: str | Path) -> list[Problem]:

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "render_summary", "rounded"]
+__all__ = ["FORMATS", "render_changes", "render_summary", "rounded"]
 
 FORMATS = ("table", "csv", "json")
 
@@ -20,6 +20,14 @@ _DIGITS = {
     "ess_bulk": 0,
     "ess_tail": 0,
     "r_hat": 4,
+    "support_before": 4,
+    "support_before_lo": 4,
+    "support_before_hi": 4,
+    "support_after": 4,
+    "support_after_lo": 4,
+    "support_after_hi": 4,
+    "shift": 4,
+    "shift_sd": 4,
 }
 
 
@@ -99,5 +107,50 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         row["p_supported"] = f"{row['p_supported']:.2f}"
         row["r_hat"] = f"{row['r_hat']:.3f}"
         table.add_row(*(str(row[c]) for c, _ in cols))
+    console.print(table)
+    return buf.getvalue()
+
+
+def render_changes(frame: pd.DataFrame, fmt: str) -> str:
+    """Render a change report (:func:`cmoc.analyses.change_report`) as table, CSV or JSON."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    data = rounded(frame)
+    if fmt == "csv":
+        return data.to_csv(index=False, lineterminator="\n")
+    if fmt == "json":
+        return json.dumps(json.loads(data.to_json(orient="records")), indent=2) + "\n"
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=150, force_terminal=False, color_system=None)
+    table = Table(title="What the newest wave changed")
+    for label in (
+        "target",
+        "status",
+        "codes",
+        "evidence",
+        "support before",
+        "support after",
+        "shift",
+    ):
+        table.add_column(label, no_wrap=True)
+
+    def fmt_support(mean, lo, hi):
+        return "-" if pd.isna(mean) else f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    for r in data.itertuples(index=False):
+        before = "(new)" if pd.isna(r.status_before) else r.status_before
+        status = r.status_after if before == r.status_after else f"{before} -> {r.status_after}"
+        table.add_row(
+            r.target_id,
+            status,
+            f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
+            f"{'-' if pd.isna(r.level_before) else r.level_before} -> {r.level_after}",
+            fmt_support(r.support_before, r.support_before_lo, r.support_before_hi),
+            fmt_support(r.support_after, r.support_after_lo, r.support_after_hi),
+            "-" if pd.isna(r.shift) else f"{r.shift:+.2f} ± {r.shift_sd:.2f}",
+        )
     console.print(table)
     return buf.getvalue()

@@ -1,0 +1,216 @@
+"""Updating as evidence arrives: append a wave, refit, and say what the new wave changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
+from ..evidence.append import AppendPlan, apply_plan, plan_append
+from ..models import ModelConfig
+from .pipeline import fit_or_reuse
+from .results import default_fit_path
+from .sampling import SamplerConfig
+from .summary import summarize
+
+__all__ = ["CHANGE_COLUMNS", "UpdateResult", "change_report", "fit_waves", "update"]
+
+CHANGE_COLUMNS = [
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "status_before",
+    "status_after",
+    "codes_before",
+    "codes_after",
+    "level_before",
+    "level_after",
+    "support_before",
+    "support_before_lo",
+    "support_before_hi",
+    "support_after",
+    "support_after_lo",
+    "support_after_hi",
+    "shift",
+    "shift_sd",
+    "status_changed",
+]
+
+
+def change_report(
+    before: EvidenceBase,
+    before_fit: xr.DataTree,
+    after: EvidenceBase,
+    after_fit: xr.DataTree,
+    *,
+    ci: float = 0.9,
+) -> pd.DataFrame:
+    """Compare what was known after the previous wave with what is known after the newest.
+
+    Parameters
+    ----------
+    before, after : EvidenceBase
+        The evidence up to the previous wave, and up to the newest.
+    before_fit, after_fit : xarray.DataTree
+        Their fits (exact refits on the accumulated evidence).
+    ci : float
+        Probability of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CHANGE_COLUMNS`, one row per target of ``after``: status, codes and evidence level
+        of the target in each of the two waves, support with its interval before and after, the
+        shift in posterior mean support and its standard deviation (``sqrt(sd_before**2 +
+        sd_after**2)``, the two fits treated as independent). Targets new in the newest wave have
+        no "before" values.
+    """
+    b = summarize(before_fit, before, ci=ci).set_index("target_id")
+    a = summarize(after_fit, after, ci=ci).set_index("target_id")
+    out = pd.DataFrame(index=a.index)
+    out["target_type"] = a["target_type"]
+    out["mechanism_id"] = a["mechanism_id"]
+    out["status_before"] = b["status"].reindex(a.index)
+    out["status_after"] = a["status"]
+    out["codes_before"] = b["codes"].reindex(a.index)
+    out["codes_after"] = a["codes"]
+    out["level_before"] = b["evidence_level"].reindex(a.index)
+    out["level_after"] = a["evidence_level"]
+    for when, frame in (("before", b.reindex(a.index)), ("after", a)):
+        out[f"support_{when}"] = frame["support_mean"]
+        out[f"support_{when}_lo"] = frame["support_lo"]
+        out[f"support_{when}_hi"] = frame["support_hi"]
+    out["shift"] = out["support_after"] - out["support_before"]
+    out["shift_sd"] = np.sqrt(b["support_sd"].reindex(a.index) ** 2 + a["support_sd"] ** 2)
+    out["status_changed"] = out["status_before"].fillna("(new)") != out["status_after"]
+    return out.reset_index()[CHANGE_COLUMNS]
+
+
+def fit_waves(
+    directory: str | Path,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    progress: bool = False,
+) -> dict[str, tuple[EvidenceBase, xr.DataTree, str]]:
+    """Fit the evidence known after each wave (exact refits on the accumulated evidence).
+
+    Saved fits are reused while evidence, model and sampler settings match: the newest wave's
+    is ``DIR/.cmoc/fit.nc``, earlier waves' ``DIR/.cmoc/fit-<wave>.nc``.
+
+    Returns
+    -------
+    dict
+        Wave label to ``(evidence up to that wave, fit, how it was obtained)``, in wave order.
+    """
+    base = load_evidence(directory)
+    out = {}
+    for wave in base.waves:
+        newest = wave == base.waves[-1]
+        ev = base if newest else base.up_to(wave)
+        path = default_fit_path(directory, None if newest else wave)
+        idata, how = fit_or_reuse(ev, path, config, sampler, progress=progress)
+        out[wave] = (ev, idata, how)
+    return out
+
+
+@dataclass
+class UpdateResult:
+    """What ``cmoc update`` did.
+
+    Attributes
+    ----------
+    plan : AppendPlan
+        The files written (empty when the batch was already in the base).
+    changes : pandas.DataFrame or None
+        :func:`change_report` of the previous wave against the new one.
+    messages : list of str
+        How each fit was obtained, and anything else worth saying.
+    """
+
+    plan: AppendPlan
+    changes: pd.DataFrame | None
+    messages: list[str]
+
+
+def update(
+    directory: str | Path,
+    batch: str | Path,
+    wave: str | None = None,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    progress: bool = False,
+) -> UpdateResult:
+    """Append a batch of evidence as a new wave, refit, and report what changed.
+
+    The batch is validated against the base before anything is written; on any problem an
+    ``EvidenceError`` is raised and no file changes. Rows already present and identical are
+    skipped (a batch made only of those changes nothing).
+
+    Parameters
+    ----------
+    directory : str or Path
+        The evidence base.
+    batch : str or Path
+        Directory with ``sources.csv`` and ``codings.csv`` (and optionally new theory rows).
+    wave : str, optional
+        Label of the new wave (default: the wave named in the batch).
+    config : ModelConfig, optional
+    sampler : SamplerConfig, optional
+    progress : bool
+
+    Returns
+    -------
+    UpdateResult
+    """
+    directory = Path(directory)
+    base = load_evidence(directory)
+    plan = plan_append(base, batch, wave)
+    if plan.changes_nothing:
+        return UpdateResult(
+            plan, None, ["every row of the batch is already in the evidence base: nothing changed"]
+        )
+    work = directory / ".cmoc"
+    work.mkdir(exist_ok=True)
+    # fit the updated base in a scratch copy first: until the files are switched at the end,
+    # an interruption (even a kill) leaves the evidence base and its saved fits as they were
+    with tempfile.TemporaryDirectory(prefix="update-", dir=work) as tmp:
+        scratch = Path(tmp) / "base"
+        scratch.mkdir()
+        for name in EVIDENCE_FILES:
+            if name in plan.files:
+                (scratch / name).write_bytes(plan.files[name])
+            elif (directory / name).is_file():
+                shutil.copyfile(directory / name, scratch / name)
+        (scratch / ".cmoc").mkdir()
+        for saved in work.glob("fit*.nc"):
+            shutil.copyfile(saved, scratch / ".cmoc" / saved.name)
+        fits = fit_waves(scratch, config, sampler, progress=progress)
+        waves = list(fits)
+        (before, before_fit, how_b), (after, after_fit, how_a) = (
+            fits[waves[-2]],
+            fits[waves[-1]],
+        )
+        changes = change_report(before, before_fit, after, after_fit)
+        apply_plan(directory, plan)
+        for fitted in (scratch / ".cmoc").glob("fit*.nc"):
+            os.replace(fitted, work / fitted.name)
+    added = ", ".join(f"{n} {f}" for f, n in plan.added.items() if n)
+    where = str(work)
+    return UpdateResult(
+        plan,
+        changes,
+        [
+            f"added wave {plan.wave!r}: {added}",
+            f"{waves[-2]}: {how_b.replace(str(scratch / '.cmoc'), where)}",
+            f"{waves[-1]}: {how_a.replace(str(scratch / '.cmoc'), where)}",
+        ],
+    )
