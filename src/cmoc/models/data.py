@@ -46,6 +46,9 @@ class ModelData:
         ``(n_sources, n_levels)`` group node of each source at each level, -1 where none.
     cell_src, cell_tgt, cell_stance, cell_count : numpy.ndarray
         Exact, non-zero, source-level counts (stance 0 supports, 1 refutes).
+    tks_tgt, tks_kind, tks_stance, tks_wcount : numpy.ndarray
+        The exact counts summed per (target, source kind, stance), each weighted by its
+        source's appraisal weight: all the likelihood needs of them besides per-source totals.
     src_total : numpy.ndarray
         Sum of the exact counts of each source.
     src_log_fact : numpy.ndarray
@@ -88,6 +91,10 @@ class ModelData:
     cell_tgt: np.ndarray
     cell_stance: np.ndarray
     cell_count: np.ndarray
+    tks_tgt: np.ndarray
+    tks_kind: np.ndarray
+    tks_stance: np.ndarray
+    tks_wcount: np.ndarray
     src_total: np.ndarray
     src_log_fact: np.ndarray
     src_pattern: np.ndarray
@@ -222,6 +229,20 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
     cell_stance = (nz["stance"] == "refutes").to_numpy(np.int64)
     cell_count = nz["count_min"].to_numpy(np.int64)
     src_total = np.bincount(cell_src, weights=cell_count, minlength=len(sources))
+    src_kind_arr = src["kind"].map(k_index).to_numpy(np.int64)
+    tks = (
+        pd.DataFrame(
+            {
+                "t": cell_tgt,
+                "k": src_kind_arr[cell_src],
+                "s": cell_stance,
+                "w": cell_count * src["weight"].to_numpy(float)[cell_src],
+            }
+        )
+        .groupby(["t", "k", "s"], sort=True)["w"]
+        .sum()
+        .reset_index()
+    )
     src_log_fact = np.bincount(cell_src, weights=gammaln(cell_count + 1), minlength=len(sources))
 
     # cells covered by totals, per source: they are not exact zeros for that source
@@ -307,6 +328,10 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
         cell_tgt=cell_tgt,
         cell_stance=cell_stance,
         cell_count=cell_count,
+        tks_tgt=tks["t"].to_numpy(np.int64),
+        tks_kind=tks["k"].to_numpy(np.int64),
+        tks_stance=tks["s"].to_numpy(np.int64),
+        tks_wcount=tks["w"].to_numpy(float),
         src_total=src_total,
         src_log_fact=src_log_fact,
         src_pattern=src_pattern,

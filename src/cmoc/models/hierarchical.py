@@ -74,7 +74,12 @@ def _totals_logp(value, mean, alpha, weight, *, lo, hi, poisson):
 
 
 def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
-    """Per-source log-likelihood of the exact counts, talkativeness integrated out."""
+    """Per-source log-likelihood of the exact counts, talkativeness integrated out.
+
+    ``value`` is the source's total count ``N_j``, ``rate`` its total expected count ``M_j``;
+    ``cell_term`` holds the per-source part of ``sum n log(rate of the cell)``, the rest being
+    in the ``cell_codes`` potential.
+    """
     if poisson:
         return weight * (cell_term - rate)
     return weight * (
@@ -109,7 +114,7 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         if isinstance(evidence, ModelData)
         else model_data(evidence, group_effects=cfg.group_effects)
     )
-    n_c, n_k, n_j = len(d.cmocs), len(d.kinds), len(d.sources)
+    n_c, n_k = len(d.cmocs), len(d.kinds)
     poisson = cfg.likelihood == "poisson"
     coords = {
         "mechanism": d.mechanisms,
@@ -194,12 +199,14 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         log_p = pt.stack([-pt.softplus(-logit_tk), -pt.softplus(logit_tk)])
         exp_lam = pt.exp(lam_t)
 
-        # exact non-zero counts, summed per source
-        k_cell = d.src_kind[d.cell_src]
-        log_rate_cell = (
-            offset[d.cell_src] + lam_t[d.cell_tgt] + log_p[d.cell_stance, d.cell_tgt, k_cell]
+        # exact non-zero counts: sum over cells of w_j n (o_j + lambda_t + log p) splits into a
+        # per-source part (N_j o_j) and a part that needs only the weighted counts per
+        # (target, kind, stance), so the cost does not grow with the number of codings
+        pm.Potential(
+            "cell_codes",
+            pt.sum(d.tks_wcount * (lam_t[d.tks_tgt] + log_p[d.tks_stance, d.tks_tgt, d.tks_kind])),
         )
-        cell_term = _segment_sum(n_j, d.cell_src, d.cell_count * log_rate_cell) - d.src_log_fact
+        cell_term = d.src_total * offset - d.src_log_fact
         # total expected codes of each source over its exact cells (zeros included)
         in_theory = (d.target_intro[None, :] <= np.arange(len(d.waves))[:, None]).astype(float)
         per_wave = pt.dot(in_theory, exp_lam)
@@ -215,15 +222,9 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         else:
             base_rate = per_wave[d.src_wave]
         rate = pt.exp(offset) * base_rate
-        pm.CustomDist(
+        pm.Potential(
             "source_codes",
-            cell_term,
-            rate,
-            phi,
-            d.src_weight,
-            logp=partial(_sources_logp, poisson=poisson),
-            observed=d.src_total,
-            dims="source",
+            pt.sum(_sources_logp(d.src_total, cell_term, rate, phi, d.src_weight, poisson=poisson)),
         )
 
         # totals over waves and groups (and banded rows of single sources)
