@@ -66,14 +66,30 @@ DrawsOpt = Annotated[int, typer.Option(help="Draws per chain after tuning.", min
 TuneOpt = Annotated[int, typer.Option(help="Tuning steps per chain.", min=0)]
 ChainsOpt = Annotated[int, typer.Option(help="Number of chains.", min=1)]
 SamplerOpt = Annotated[Sampler, typer.Option(help="NUTS implementation.")]
+AcceptOpt = Annotated[
+    float,
+    typer.Option(
+        "--target-accept",
+        min=0.5,
+        max=0.999,
+        help="NUTS target acceptance; raise it (0.95, 0.99) if a fit reports divergences.",
+    ),
+]
 
 
-def _sampler(sampler: Sampler, seed: int, draws: int, tune: int, chains: int):
+def _sampler(
+    sampler: Sampler, seed: int, draws: int, tune: int, chains: int, target_accept: float = 0.9
+):
     from .analyses import SamplerConfig, SamplerError
 
     try:
         return SamplerConfig(
-            sampler=sampler.value, seed=seed, draws=draws, tune=tune, chains=chains
+            sampler=sampler.value,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
         ).validated()
     except SamplerError as err:
         raise UserError(str(err)) from err
@@ -142,6 +158,7 @@ def fit(
     tune: TuneOpt = 1000,
     chains: ChainsOpt = 4,
     sampler: SamplerOpt = Sampler.nutpie,
+    target_accept: AcceptOpt = 0.9,
     wave: Annotated[str | None, typer.Option(help="Fit the evidence up to this wave only.")] = None,
     model: ModelOpt = None,
     all_waves: Annotated[
@@ -153,7 +170,7 @@ def fit(
 ) -> None:
     """Fit the hierarchical model and save the posterior (netCDF, written atomically)."""
     base = _evidence_for(load_evidence(directory), wave)
-    s = _sampler(sampler, seed, draws, tune, chains)
+    s = _sampler(sampler, seed, draws, tune, chains, target_accept)
     cfg = _model_config(model)
     if all_waves:
         if wave is not None or out is not None:
@@ -271,10 +288,11 @@ def update(
     tune: TuneOpt = 1000,
     chains: ChainsOpt = 4,
     sampler: SamplerOpt = Sampler.nutpie,
+    target_accept: AcceptOpt = 0.9,
     model: ModelOpt = None,
 ) -> None:
     """Append a batch of evidence as a new wave, refit, and print what the new wave changed."""
-    s = _sampler(sampler, seed, draws, tune, chains)
+    s = _sampler(sampler, seed, draws, tune, chains, target_accept)
     cfg = _model_config(model)
     from .analyses import update as run
     from .reports import render_changes
@@ -319,11 +337,12 @@ def report(
     tune: TuneOpt = 1000,
     chains: ChainsOpt = 4,
     sampler: SamplerOpt = Sampler.nutpie,
+    target_accept: AcceptOpt = 0.9,
     model: ModelOpt = None,
 ) -> None:
     """Build the report: validate, fit (or reuse the saved fit), summarise, write the files."""
     base = load_evidence(directory)
-    s = _sampler(sampler, seed, draws, tune, chains)
+    s = _sampler(sampler, seed, draws, tune, chains, target_accept)
     cfg = _model_config(model)
     from .analyses import check_convergence, default_fit_path, fit_or_reuse, summarize
     from .reports import build_report

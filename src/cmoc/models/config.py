@@ -8,10 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CENTER_MIN_CODES", "DEFAULT_CONFIG", "ModelConfig", "Prior"]
+__all__ = ["CENTER_MIN_CODES", "CENTER_MIN_GROUPS", "DEFAULT_CONFIG", "ModelConfig", "Prior"]
 
 CENTER_MIN_CODES = 20
-"""Median exact codes per mechanism from which ``mechanisms="auto"`` centres that level."""
+"""Median exact codes per mechanism (CMOC) from which ``"auto"`` centres that level."""
+
+CENTER_MIN_GROUPS = 5
+"""Mechanisms needed before ``mechanisms="auto"`` centres them: with fewer, their spread is
+poorly identified and the centred form meets the funnel at small spreads."""
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -54,10 +58,14 @@ class ModelConfig(BaseModel):
         them (see ``cmoc.models.data``).
     mechanisms : {"auto", "centered", "noncentered"}
         Parametrisation of the mechanism level (support ``mu_m`` and salience ``theta_m``).
-        ``auto`` centres it when the median mechanism has at least
-        :data:`CENTER_MIN_CODES` exact source-level codes (its own and its CMOCs'), where the
-        data pin each mechanism down and the centred form samples better; otherwise (little
-        or only aggregate evidence, as in the IOC base) it stays non-centred.
+        ``auto`` centres it when there are at least :data:`CENTER_MIN_GROUPS` mechanisms and
+        the median one has at least :data:`CENTER_MIN_CODES` exact source-level codes (its own
+        and its CMOCs'), where the data pin each mechanism down and the centred form samples
+        better; otherwise (few mechanisms, little or only aggregate evidence, as in the IOC
+        base) it stays non-centred.
+    cmocs : {"auto", "centered", "noncentered"}
+        The same for the CMOC level (``eta_c``, ``lambda_c``), from the median exact codes per
+        CMOC.
     support_mean, support_sd_mechanism, support_sd_cmoc : Prior
         Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
         their mechanism.
@@ -80,6 +88,7 @@ class ModelConfig(BaseModel):
     pooling: Literal["normal", "logistic"] = "normal"
     group_effects: Literal["auto", "all", "none"] = "auto"
     mechanisms: Literal["auto", "centered", "noncentered"] = "auto"
+    cmocs: Literal["auto", "centered", "noncentered"] = "auto"
     support_mean: Prior = Prior(dist="Normal", mu=0.0, sigma=1.5)
     support_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
     support_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
@@ -158,6 +167,7 @@ class ModelConfig(BaseModel):
             ("group effect scale per level, sigma_g", str(self.group_sd)),
             ("group levels with effects", self.group_effects),
             ("mechanism-level parametrisation", self.mechanisms),
+            ("CMOC-level parametrisation", self.cmocs),
             ("talkativeness variance 1/phi", str(self.inv_dispersion)),
             ("likelihood", self.likelihood),
         ]

@@ -37,6 +37,8 @@ class ModelData:
         For each target, the index of its mechanism.
     mech_codes : numpy.ndarray
         Exact source-level codes per mechanism (its own and its CMOCs'), both stances.
+    target_codes : numpy.ndarray
+        Exact source-level codes per target, both stances.
     target_intro : numpy.ndarray
         For each target, the first wave in whose theory it is (sources of that wave and later are
         coded against it).
@@ -81,6 +83,7 @@ class ModelData:
     group_levels: list[int]
     target_mech: np.ndarray
     mech_codes: np.ndarray
+    target_codes: np.ndarray
     target_intro: np.ndarray
     src_kind: np.ndarray
     src_wave: np.ndarray
@@ -315,6 +318,7 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
         n_levels=n_levels,
         group_levels=levels,
         target_mech=target_mech,
+        target_codes=np.bincount(cell_tgt, weights=cell_count, minlength=len(targets)),
         mech_codes=np.bincount(
             target_mech[cell_tgt], weights=cell_count, minlength=len(mechanisms)
         ),

@@ -21,7 +21,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..evidence import EvidenceBase
-from .config import CENTER_MIN_CODES, DEFAULT_CONFIG, ModelConfig, Prior
+from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, DEFAULT_CONFIG, ModelConfig, Prior
 from .data import ModelData, model_data
 
 __all__ = ["build_model"]
@@ -127,7 +127,13 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
     }
     cmoc_mech = d.target_mech[:n_c]
     centered = cfg.mechanisms == "centered" or (
-        cfg.mechanisms == "auto" and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
+        cfg.mechanisms == "auto"
+        and len(d.mechanisms) >= CENTER_MIN_GROUPS
+        and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
+    )
+    cmoc_codes = d.target_codes[:n_c]
+    cmocs_centered = cfg.cmocs == "centered" or (
+        cfg.cmocs == "auto" and n_c > 0 and float(np.median(cmoc_codes)) >= CENTER_MIN_CODES
     )
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
@@ -150,16 +156,21 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
             theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
         if n_c:
             sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
-            if cfg.pooling == "logistic":
-                z_eta = pm.Logistic("z_support_cmoc", 0.0, 1.0, dims="cmoc")
-            else:
-                z_eta = pm.Normal("z_support_cmoc", 0.0, 1.0, dims="cmoc")
-            eta = pm.Deterministic("eta", mu[cmoc_mech] + sigma_eta * z_eta, dims="cmoc")
             sigma_lam = _prior("salience_sd_cmoc", cfg.salience_sd_cmoc)
-            z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, dims="cmoc")
-            lam = pm.Deterministic(
-                "salience_cmoc", theta[cmoc_mech] + sigma_lam * z_lam, dims="cmoc"
-            )
+            if cmocs_centered:
+                family = pm.Logistic if cfg.pooling == "logistic" else pm.Normal
+                eta = family("eta", mu[cmoc_mech], sigma_eta, dims="cmoc")
+                lam = pm.Normal("salience_cmoc", theta[cmoc_mech], sigma_lam, dims="cmoc")
+            else:
+                if cfg.pooling == "logistic":
+                    z_eta = pm.Logistic("z_support_cmoc", 0.0, 1.0, dims="cmoc")
+                else:
+                    z_eta = pm.Normal("z_support_cmoc", 0.0, 1.0, dims="cmoc")
+                eta = pm.Deterministic("eta", mu[cmoc_mech] + sigma_eta * z_eta, dims="cmoc")
+                z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, dims="cmoc")
+                lam = pm.Deterministic(
+                    "salience_cmoc", theta[cmoc_mech] + sigma_lam * z_lam, dims="cmoc"
+                )
             pm.Deterministic("support_cmoc", pm.math.sigmoid(eta), dims="cmoc")
             logit_t = pt.concatenate([eta, mu])
             lam_t = pt.concatenate([lam, theta])
