@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EvidenceBase, observed_codes
+from ..evidence import EvidenceBase
 from .classify import classify
 from .diagnostics import check_convergence
+from .levels import predictive_levels
 
 __all__ = ["DEFAULT_CI", "SUMMARY_COLUMNS", "summarize"]
 
@@ -29,6 +32,8 @@ SUMMARY_COLUMNS = [
     "p_supported",
     "codes",
     "evidence_level",
+    "evidence_level_p",
+    "expected_codes",
     "status",
     "ess_bulk",
     "ess_tail",
@@ -65,8 +70,10 @@ def summarize(
     -------
     pandas.DataFrame
         :data:`SUMMARY_COLUMNS`: support (posterior mean, sd, interval), ``p_supported`` =
-        P(support > 1/2), the codes and evidence level of the wave, status, and the convergence
-        diagnostics of the target's support (``converged`` is the whole fit's gate).
+        P(support > 1/2), the codes of the wave and its evidence level (for a band spanning
+        levels, the most probable level under the posterior predictive, with its probability
+        ``evidence_level_p``; ``expected_codes`` is the predictive mean), status, and the
+        convergence diagnostics of the target's support (``converged``: the whole fit's gate).
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -97,10 +104,10 @@ def summarize(
     frame["origin"] = targets["origin"]
     newest = evidence.waves[-1]
     frame["wave"] = newest
-    codes = observed_codes(evidence)
-    codes = codes[codes["wave"] == newest].set_index("target_id")
-    frame["codes"] = codes["codes"].reindex(frame.index)
-    frame["evidence_level"] = codes["evidence_level"].reindex(frame.index)
+    seed = int(json.loads(idata.attrs.get("sampler", "{}")).get("seed", 0))
+    levels = predictive_levels(idata, evidence, newest, seed=seed)
+    for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
+        frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify(evidence, frame["p_supported"])
     frame["converged"] = check_convergence(idata).passed
     return frame.reset_index()[SUMMARY_COLUMNS]

@@ -249,7 +249,8 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
                 alpha = pt.ones(n_r)
             else:
                 sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, d.agg_row, e_pair**2)
-                alpha = phi * mean**2 / sq
+                alpha = pm.Deterministic("total_alpha", phi * mean**2 / sq, dims="aggregate")
+            mean = pm.Deterministic("total_mean", mean, dims="aggregate")
             pm.CustomDist(
                 "total_codes",
                 mean,

@@ -20,6 +20,8 @@ _DIGITS = {
     "ess_bulk": 0,
     "ess_tail": 0,
     "r_hat": 4,
+    "evidence_level_p": 3,
+    "expected_codes": 2,
     "support_before": 4,
     "support_before_lo": 4,
     "support_before_hi": 4,
