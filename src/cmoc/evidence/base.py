@@ -176,15 +176,21 @@ class EvidenceBase:
 
     def coding_waves(self) -> pd.Series:
         """Wave of each coding row (a group spanning several waves gets its first wave)."""
+        return self._coding_waves.copy()
+
+    @cached_property
+    def _coding_waves(self) -> pd.Series:
         src_wave = self.sources["wave"]
-        out = []
-        for sid in self.codings["source_id"]:
-            if sid in self.config.waves:
-                out.append(sid)
+        labels = self.codings["source_id"]
+        out = labels.map(src_wave)
+        waves = set(self.config.waves)
+        for label in set(labels[out.isna()]):
+            if label in waves:
+                wave = label
             else:
-                waves = src_wave.loc[self.members(sid)]
-                out.append(min(waves, key=self.wave_index))
-        return pd.Series(out, index=self.codings.index, name="wave")
+                wave = min(src_wave.loc[self.members(label)], key=self.wave_index)
+            out[labels == label] = wave
+        return pd.Series(out.to_numpy(dtype=object), index=self.codings.index, name="wave")
 
     def up_to(self, wave: str) -> EvidenceBase:
         """Return the evidence known after ``wave``: that wave and all before it.
