@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,9 +96,14 @@ def _vm_hwm() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _tree_stats(stats) -> dict:
@@ -154,6 +160,7 @@ def run_case(case: Case) -> dict:
 
         sampling.build_model, nutpie.compile_pymc_model = timed_build, timed_compile
         s = SamplerConfig(seed=case.seed, chains=case.chains, draws=case.draws, tune=case.tune)
+        cpu0 = _cpu_s()
         t0 = time.perf_counter()
         idata = fit(base, sampler=s)
         wall = time.perf_counter() - t0
@@ -167,6 +174,7 @@ def run_case(case: Case) -> dict:
         if info["aggregate_rows"]:
             raise ValueError("the baseline needs a base whose model data has no aggregate rows")
         cores = max(1, min(os.cpu_count() or 1, case.chains))
+        cpu0 = _cpu_s()
         t0 = time.perf_counter()
         dense = dense_data(base)
         model = build_baseline(dense)
@@ -184,6 +192,7 @@ def run_case(case: Case) -> dict:
         )
         wall = time.perf_counter() - t0
         info["dense_cells"] = int(dense.n_cells)
+    cpu = _cpu_s() - cpu0
     phases["sampling"] = wall - sum(phases.values())  # includes PyMC's compilation for baseline
     post = idata["posterior"]
     ess = az.ess(post["support_cmoc"].to_dataset(), method="bulk")["support_cmoc"]
@@ -191,8 +200,6 @@ def run_case(case: Case) -> dict:
     stats = idata["sample_stats"].to_dataset()
     tree = _tree_stats(stats)
     gradients = tree["mean_leapfrog_steps"] * case.chains * (case.draws + case.tune)
-    import resource
-
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     min_ess = float(ess.min())
     return {
@@ -200,6 +207,7 @@ def run_case(case: Case) -> dict:
         **info,
         "cores": cores,
         "wall_s": wall,
+        "cpu_s": cpu,
         "phases_s": phases,
         "min_ess_bulk_support_cmoc": min_ess,
         "ess_per_s": min_ess / wall,
@@ -211,9 +219,13 @@ def run_case(case: Case) -> dict:
         "approx_ms_per_gradient": 1e3 * phases["sampling"] * cores / gradients,
         "peak_rss_bytes": _vm_hwm(),
         "children_peak_rss_bytes": children,
+        "git": _git(),  # the model code may change between fits of one run: record it per fit
         "loadavg_before": load_before[0],
         "loadavg_after": os.getloadavg()[0],
     }
+
+
+PARTIAL: list[Path] = []  # where spawn() appends each result as it comes (JSON lines)
 
 
 def spawn(case: Case) -> dict:
@@ -228,7 +240,15 @@ def spawn(case: Case) -> dict:
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             out = json.loads(line[len(MARK) :])
-            print(f"    {out['wall_s']:.1f} s", flush=True, file=sys.stderr)
+            print(
+                f"    {out['wall_s']:.1f} s wall ({_phases(out)}), {out['cpu_s']:.0f} s CPU, "
+                f"{out['divergences']} divergent, load {out['loadavg_before']:.1f}",
+                flush=True,
+                file=sys.stderr,
+            )
+            for path in PARTIAL:
+                with path.open("a") as f:
+                    f.write(json.dumps(out) + "\n")
             return out
     raise RuntimeError(f"{case.label} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
@@ -327,6 +347,7 @@ def print_a(res: dict) -> None:
         "tune",
         "draws",
         "wall s",
+        "CPU s",
         "phases s",
         "min ESS",
         "ESS/s",
@@ -343,6 +364,7 @@ def print_a(res: dict) -> None:
             str(r["tune"]),
             str(r["draws"]),
             f"{r['wall_s']:.1f}",
+            f"{r['cpu_s']:.0f}",
             _phases(r),
             f"{r['min_ess_bulk_support_cmoc']:.0f}",
             f"{r['ess_per_s']:.3f}",
@@ -357,7 +379,8 @@ def print_a(res: dict) -> None:
     print(_table(head, rows))
     print(
         "phases: cmoc data+build/compile/sampling; baseline build/sampling (PyMC compiles inside "
-        "pm.sample). ms/grad is approximate (sampling wall x cores / leapfrog steps)."
+        "pm.sample). CPU s: user + system of the fit's process and its children. ms/grad is "
+        "approximate (sampling wall x cores / leapfrog steps of the draws, tuning assumed alike)."
     )
     if (bl["draws"], bl["tune"]) != (cm["draws"], cm["tune"]):
         print(
@@ -365,6 +388,10 @@ def print_a(res: dict) -> None:
             f"{cm['tune']} + {cm['draws']}) to keep its run short; the metric is per second."
         )
     print(f"ratio cmoc / baseline (ESS per second): {res['ratio']:.1f}x  (target >= 10x)")
+    cpu_ratio = (cm["min_ess_bulk_support_cmoc"] / cm["cpu_s"]) / (
+        bl["min_ess_bulk_support_cmoc"] / bl["cpu_s"]
+    )
+    print(f"same per CPU second (less sensitive to other load on the machine): {cpu_ratio:.1f}x")
 
 
 def print_b(res: dict) -> None:
@@ -377,6 +404,7 @@ def print_b(res: dict) -> None:
         "non-zero",
         "agg",
         "wall s",
+        "CPU s",
         "phases s",
         "s/1k nz",
         "x smallest",
@@ -403,6 +431,7 @@ def print_b(res: dict) -> None:
             str(r["nonzero_cells"]),
             str(r["aggregate_rows"]),
             f"{r['wall_s']:.1f}",
+            f"{r['cpu_s']:.0f}",
             _phases(r),
             f"{1000 * r['wall_s'] / nz:.2f}" if nz else "-",
             f"{r['wall_s'] / ref['wall_s']:.2f}",
@@ -433,6 +462,19 @@ def print_b(res: dict) -> None:
 # main
 
 
+def _git() -> dict:
+    """Commit of the working tree and whether ``src/`` has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        except OSError:
+            return ""
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "src_dirty": bool(git("status", "--short", "src"))}
+
+
 def machine_info() -> dict:
     """CPU count, platform and package versions."""
     from importlib.metadata import version
@@ -446,6 +488,7 @@ def machine_info() -> dict:
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "packages": {**package_versions(), "numba": version("numba")},
+        "git": _git(),
         "loadavg_at_start": os.getloadavg(),
     }
 
@@ -471,7 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print(f"cmoc fit benchmark, {info['date']}, {info['cpu_count']} cores, {info['platform']}")
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
+    dirty = " (src/ has uncommitted changes)" if info["git"]["src_dirty"] else ""
+    print(f"commit {info['git']['commit'][:12]}{dirty}")
     out: dict = {"machine": info, "quick": args.quick, "command": " ".join(sys.argv)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"bench_fit_{args.part}{'_quick' if args.quick else ''}_{stamp}.json"
+    PARTIAL.append(args.out / (name + "l.partial"))  # each fit as it finishes
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cmoc-bench-") as tmp:
         root = Path(tmp)
@@ -483,10 +532,8 @@ def main(argv: list[str] | None = None) -> int:
             print_b(out["part_b"])
     out["total_s"] = time.perf_counter() - t0
     out["machine"]["loadavg_at_end"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"bench_fit_{args.part}{'_quick' if args.quick else ''}_{stamp}.json"
     (args.out / name).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    PARTIAL[0].unlink(missing_ok=True)
     print(f"\ntotal {out['total_s']:.0f} s; results written to {args.out / name}")
     return 0
 

@@ -217,3 +217,17 @@ def test_killed_update_leaves_the_base_as_it_was(tmp_path):
             assert after.waves == ["review", "wave2"]
             outcomes.add("updated")
     assert "untouched" in outcomes
+
+
+def test_summary_changes_view(updated, capsys):
+    base, _, _, result = updated
+    assert main(["summary", str(base), "--changes", "--format", "csv"]) == 0
+    import io
+
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(frame.columns) == CHANGE_COLUMNS
+    expected = result.changes.round(4)
+    assert frame["target_id"].tolist() == expected["target_id"].tolist()
+    assert frame["status_after"].tolist() == expected["status_after"].tolist()
+    assert main(["summary", str(base), "--changes", "--wave", "review"]) == 2
+    assert "first wave" in capsys.readouterr().err

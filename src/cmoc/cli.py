@@ -222,10 +222,19 @@ def summary(
             help="Evidence base of a fit given as FILE (default: DIR for DIR/.cmoc/*.nc)."
         ),
     ] = None,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes", help="What the wave (default: the newest) changed since the one before."
+        ),
+    ] = False,
 ) -> None:
     """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
     if not 0 < ci < 1:
         raise UserError(f"--ci must be between 0 and 1 (got {ci})")
+    if changes:
+        _changes(target, wave, ci, format)
+        return
     from .analyses import (
         FitMismatchError,
         check_convergence,
@@ -269,6 +278,37 @@ def summary(
         "evidence_hash": base.evidence_hash,
     }
     typer.echo(render_summary(frame, format.value, meta), nl=False)
+
+
+def _changes(directory: Path, wave: str | None, ci: float, fmt: Format) -> None:
+    from .analyses import FitMismatchError, change_report, default_fit_path, load_fit
+    from .reports import render_changes
+
+    if not directory.is_dir():
+        raise UserError("--changes needs the evidence base directory")
+    base = load_evidence(directory)
+    after_wave = wave or base.waves[-1]
+    if after_wave not in base.waves:
+        raise UserError(f"wave {after_wave!r} is not one of {', '.join(base.waves)}")
+    k = base.wave_index(after_wave)
+    if k == 0:
+        raise UserError(f"{after_wave!r} is the first wave: nothing came before it")
+    before_wave = base.waves[k - 1]
+    fits = []
+    for w in (before_wave, after_wave):
+        newest = w == base.waves[-1]
+        ev = base if newest else base.up_to(w)
+        path = default_fit_path(directory, None if newest else w)
+        if not path.is_file():
+            raise UserError(
+                f"no fit of the evidence up to {w!r}: run `cmoc fit {directory} --all-waves`"
+            )
+        try:
+            fits.append((ev, load_fit(path, ev)))
+        except FitMismatchError as err:
+            raise UserError(f"{err} (`cmoc fit {directory} --all-waves` refits)") from err
+    frame = change_report(fits[0][0], fits[0][1], fits[1][0], fits[1][1], ci=ci)
+    typer.echo(render_changes(frame, fmt.value), nl=False)
 
 
 @app.command()

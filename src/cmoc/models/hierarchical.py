@@ -39,8 +39,20 @@ def _segment_sum(n: int, index: np.ndarray, values) -> pt.TensorVariable:
     return pt.inc_subtensor(pt.zeros(n)[index], values)
 
 
-def _count_logcdf(dist, value) -> pt.TensorVariable:
-    return pm.logcdf(dist, value)
+_SUM_MAX = 64
+"""Bands whose bounds are at most this are summed term by term (cheap, exact gradients);
+beyond it the incomplete-beta CDF is used, whose gradient in ``alpha`` is costly."""
+
+
+def _count_logcdf(make_dist, idx: np.ndarray, value: np.ndarray) -> pt.TensorVariable:
+    """``log P(T <= value)`` for the totals ``idx``."""
+    top = int(value.max())
+    if top > _SUM_MAX:
+        return pm.logcdf(make_dist(idx), value)
+    ks = np.arange(top + 1)
+    terms = pm.logp(make_dist(idx, column=True), ks[None, :])
+    terms = pt.where(ks[None, :] <= value[:, None], terms, -np.inf)
+    return pm.math.logsumexp(terms, axis=1, keepdims=False)
 
 
 def _totals_logp(value, mean, alpha, weight, *, lo, hi, poisson):
@@ -48,10 +60,12 @@ def _totals_logp(value, mean, alpha, weight, *, lo, hi, poisson):
     n = lo.shape[0]
     out = pt.zeros(n)
 
-    def dist(idx):
+    def dist(idx, column=False):
+        m = mean[idx][:, None] if column else mean[idx]
         if poisson:
-            return pm.Poisson.dist(mu=mean[idx])
-        return pm.NegativeBinomial.dist(mu=mean[idx], alpha=alpha[idx])
+            return pm.Poisson.dist(mu=m)
+        a = alpha[idx][:, None] if column else alpha[idx]
+        return pm.NegativeBinomial.dist(mu=m, alpha=a)
 
     exact = np.flatnonzero(hi == lo)
     upper = np.flatnonzero((lo == 0) & (hi > 0))
@@ -60,15 +74,16 @@ def _totals_logp(value, mean, alpha, weight, *, lo, hi, poisson):
     if exact.size:
         out = pt.set_subtensor(out[exact], pm.logp(dist(exact), lo[exact]))
     if upper.size:
-        out = pt.set_subtensor(out[upper], _count_logcdf(dist(upper), hi[upper]))
+        out = pt.set_subtensor(out[upper], _count_logcdf(dist, upper, hi[upper]))
     if lower.size:
-        below = _count_logcdf(dist(lower), lo[lower] - 1)
+        below = _count_logcdf(dist, lower, lo[lower] - 1)
         out = pt.set_subtensor(out[lower], pm.math.log1mexp(below))
     if both.size:
-        d = dist(both)
         out = pt.set_subtensor(
             out[both],
-            pm.math.logdiffexp(_count_logcdf(d, hi[both]), _count_logcdf(d, lo[both] - 1)),
+            pm.math.logdiffexp(
+                _count_logcdf(dist, both, hi[both]), _count_logcdf(dist, both, lo[both] - 1)
+            ),
         )
     return weight * out
 
