@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +62,8 @@ class Case:
     chains, draws, tune : int
     seed : int
         Sampler seed.
+    warmup : bool
+        Only build and compile (filling the compilation cache), do not sample.
     """
 
     label: str
@@ -71,6 +73,7 @@ class Case:
     draws: int = 1000
     tune: int = 1000
     seed: int = FIT_SEED
+    warmup: bool = False
 
 
 def mechanisms_for(cmocs: int) -> int:
@@ -117,6 +120,37 @@ def _tree_stats(stats) -> dict:
         "mean_leapfrog_steps": float(stats["n_steps"].mean()),
         "mean_step_size": float(stats["step_size"].mean()),
     }
+
+
+def warm_up(case: Case) -> dict:
+    """Build and compile what the fit of ``case`` will compile, and time it."""
+    from cmoc.evidence import load_evidence
+
+    base = load_evidence(case.path)
+    t0 = time.perf_counter()
+    if case.model == "cmoc":
+        import nutpie
+
+        from cmoc.models import build_model
+
+        nutpie.compile_pymc_model(build_model(base), backend="numba")
+    else:
+        import pymc as pm
+
+        sys.path.insert(0, str(HERE))
+        from baseline import build_baseline
+
+        pm.sample(  # compiles what pm.sample compiles; one draw
+            model=build_baseline(base),
+            draws=1,
+            tune=1,
+            chains=1,
+            cores=1,
+            nuts_sampler="pymc",
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    return {"cold_compile_s": time.perf_counter() - t0}
 
 
 def run_case(case: Case) -> dict:
@@ -226,31 +260,54 @@ def run_case(case: Case) -> dict:
 
 
 PARTIAL: list[Path] = []  # where spawn() appends each result as it comes (JSON lines)
+CACHE: dict = {"mode": "warm", "root": None, "n": 0}  # see --cache
 
 
-def spawn(case: Case) -> dict:
-    """Run one case in a fresh subprocess and return its measurements."""
-    print(f"  running {case.label} ({case.model}) ...", flush=True, file=sys.stderr)
+def _worker(case: Case, cache_dir: Path) -> dict:
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache_dir}"}
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(asdict(case))],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
-            out = json.loads(line[len(MARK) :])
-            print(
-                f"    {out['wall_s']:.1f} s wall ({_phases(out)}), {out['cpu_s']:.0f} s CPU, "
-                f"{out['divergences']} divergent, load {out['loadavg_before']:.1f}",
-                flush=True,
-                file=sys.stderr,
-            )
-            for path in PARTIAL:
-                with path.open("a") as f:
-                    f.write(json.dumps(out) + "\n")
-            return out
+            return json.loads(line[len(MARK) :])
     raise RuntimeError(f"{case.label} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def spawn(case: Case) -> dict:
+    """Run one case in a fresh subprocess and return its measurements.
+
+    The compilation cache (PyTensor's ``base_compiledir``, which holds numba's and the C
+    backend's caches) is private to the benchmark: with ``--cache warm`` each fit gets a fresh
+    one, filled first by a compile-only run in another process (whose time is reported as the
+    cold compile); ``cold`` gives each fit a fresh, empty one; ``shared`` one for the whole run.
+    """
+    mode, root = CACHE["mode"], Path(CACHE["root"])
+    CACHE["n"] += 1
+    cache_dir = root / ("shared" if mode == "shared" else f"case{CACHE['n']}")
+    cold = None
+    if mode == "warm":
+        print(
+            f"  compiling {case.label} ({case.model}), cold cache ...", flush=True, file=sys.stderr
+        )
+        cold = _worker(replace(case, warmup=True), cache_dir)["cold_compile_s"]
+        print(f"    {cold:.1f} s", flush=True, file=sys.stderr)
+    print(f"  running {case.label} ({case.model}) ...", flush=True, file=sys.stderr)
+    out = {**_worker(case, cache_dir), "cache": mode, "cold_compile_s": cold}
+    print(
+        f"    {out['wall_s']:.1f} s wall ({_phases(out)}), {out['cpu_s']:.0f} s CPU, "
+        f"{out['divergences']} divergent, load {out['loadavg_before']:.1f}",
+        flush=True,
+        file=sys.stderr,
+    )
+    for path in PARTIAL:
+        with path.open("a") as f:
+            f.write(json.dumps(out) + "\n")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +390,20 @@ def _phases(r: dict) -> str:
     return "/".join(f"{p[k]:.0f}" for k in ("build", "compile", "sampling") if k in p)
 
 
+def _cold(r: dict) -> str:
+    return "-" if r.get("cold_compile_s") is None else f"{r['cold_compile_s']:.0f}"
+
+
+CACHE_NOTE = {
+    "warm": "wall times are with a warm compilation cache (each fit's own, filled by a "
+    "compile-only run first); 'cold comp s' is that run's build + compile with an empty cache "
+    "(a first fit takes about wall - compile + cold comp)",
+    "cold": "wall times are with an empty compilation cache (every fit compiles from scratch)",
+    "shared": "one compilation cache for the whole run (the first fit compiles cold, later ones "
+    "reuse what they share with earlier ones)",
+}
+
+
 def print_a(res: dict) -> None:
     cm, bl = res["rows"]
     print("\nPart A: smallest bulk ESS of support_cmoc per second (wall, compile included)")
@@ -349,6 +420,7 @@ def print_a(res: dict) -> None:
         "wall s",
         "CPU s",
         "phases s",
+        "cold comp s",
         "min ESS",
         "ESS/s",
         "div",
@@ -366,6 +438,7 @@ def print_a(res: dict) -> None:
             f"{r['wall_s']:.1f}",
             f"{r['cpu_s']:.0f}",
             _phases(r),
+            _cold(r),
             f"{r['min_ess_bulk_support_cmoc']:.0f}",
             f"{r['ess_per_s']:.3f}",
             str(r["divergences"]),
@@ -377,6 +450,7 @@ def print_a(res: dict) -> None:
         for r in (cm, bl)
     ]
     print(_table(head, rows))
+    print(CACHE_NOTE[cm["cache"]] + ".")
     print(
         "phases: cmoc data+build/compile/sampling; baseline build/sampling (PyMC compiles inside "
         "pm.sample). CPU s: user + system of the fit's process and its children. ms/grad is "
@@ -406,6 +480,7 @@ def print_b(res: dict) -> None:
         "wall s",
         "CPU s",
         "phases s",
+        "cold comp s",
         "s/1k nz",
         "x smallest",
         "peak GiB",
@@ -433,6 +508,7 @@ def print_b(res: dict) -> None:
             f"{r['wall_s']:.1f}",
             f"{r['cpu_s']:.0f}",
             _phases(r),
+            _cold(r),
             f"{1000 * r['wall_s'] / nz:.2f}" if nz else "-",
             f"{r['wall_s'] / ref['wall_s']:.2f}",
             f"{r['peak_rss_bytes'] / GIB:.2f}",
@@ -455,6 +531,7 @@ def print_b(res: dict) -> None:
         "first row of the series (flagship: over the smallest sized run); phases: "
         "data+build/compile/sampling; load: 1-min load average when the fit started."
     )
+    print(CACHE_NOTE[res["bases"][0]["cache"]] + ".")
     print("targets: IOC < 20 s; 300 sources < 60 s; 2000 x 500 < 300 s and < 4 GiB; 0 divergent")
 
 
@@ -500,11 +577,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes and draws (smoke run)")
     p.add_argument("--baseline-draws", type=int, help="baseline draws per chain")
     p.add_argument("--baseline-tune", type=int, help="baseline tuning steps per chain")
+    p.add_argument(
+        "--cache",
+        choices=["warm", "cold", "shared"],
+        help="compilation cache of each fit: fresh and pre-filled by a compile-only run (warm, "
+        "the default), fresh and empty (cold), or one for the whole run (shared, the default "
+        "with --quick)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON results")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        result = run_case(Case(**json.loads(args.worker)))
+        case = Case(**json.loads(args.worker))
+        result = warm_up(case) if case.warmup else run_case(case)
         print(MARK + json.dumps(result), flush=True)
         return 0
 
@@ -522,8 +607,11 @@ def main(argv: list[str] | None = None) -> int:
     name = f"bench_fit_{args.part}{'_quick' if args.quick else ''}_{stamp}.json"
     PARTIAL.append(args.out / (name + "l.partial"))  # each fit as it finishes
     t0 = time.perf_counter()
+    CACHE["mode"] = out["cache"] = args.cache or ("shared" if args.quick else "warm")
+    print(f"compilation cache: {CACHE['mode']} (see --cache)")
     with tempfile.TemporaryDirectory(prefix="cmoc-bench-") as tmp:
         root = Path(tmp)
+        CACHE["root"] = str(root / "pytensor-cache")
         if args.part in ("a", "all"):
             out["part_a"] = part_a(root, args.quick, b_draws, b_tune)
             print_a(out["part_a"])

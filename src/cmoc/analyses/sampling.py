@@ -16,6 +16,9 @@ from .provenance import stamp
 
 __all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
 
+LOW_RANK_MAX_DIM = 400
+"""Largest number of parameters for which ``adaptation="auto"`` uses low-rank adaptation."""
+
 SAMPLERS = ("nutpie", "pymc")
 """NUTS implementations cmoc can use: nutpie (compiled with numba, the default) or PyMC's own."""
 
@@ -38,10 +41,12 @@ class SamplerConfig:
     target_accept : float
         Target acceptance rate of NUTS step-size adaptation (0.9: smaller steps than the usual
         0.8, fewer divergences in the weakly identified corners of hierarchical models).
-    adaptation : {"low_rank", "diag"}
+    adaptation : {"auto", "low_rank", "diag"}
         nutpie's mass-matrix adaptation. ``low_rank`` learns the few strongly correlated
         directions of the posterior as well (the hierarchy's mean against its members), which
-        roughly doubles ESS per second here; ``diag`` is the classic diagonal one.
+        roughly doubles ESS per second on small and medium models; its cost grows with the
+        number of parameters (a 1,100-parameter model sampled 4.5x slower than with ``diag``).
+        ``auto`` takes ``low_rank`` up to :data:`LOW_RANK_MAX_DIM` parameters, else ``diag``.
     """
 
     sampler: Literal["nutpie", "pymc"] = "nutpie"
@@ -51,7 +56,7 @@ class SamplerConfig:
     tune: int = 1000
     cores: int | None = None
     target_accept: float = 0.9
-    adaptation: Literal["low_rank", "diag"] = "low_rank"
+    adaptation: Literal["auto", "low_rank", "diag"] = "auto"
 
     def validated(self) -> SamplerConfig:
         """Check the settings and that the sampler's package is installed."""
@@ -128,6 +133,10 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model, backend="numba")
+        adaptation = s.adaptation
+        if adaptation == "auto":
+            ndim = sum(int(v.size) for v in model.initial_point().values())
+            adaptation = "low_rank" if ndim <= LOW_RANK_MAX_DIM else "diag"
         callback, bar = _progress(s.chains * (s.draws + s.tune), progress)
         with bar:
             idata = nutpie.sample(
@@ -138,7 +147,7 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
                 cores=s.n_cores,
                 seed=s.seed,
                 target_accept=s.target_accept,
-                adaptation=s.adaptation,
+                adaptation=adaptation,
                 save_warmup=False,
                 progress_bar=False,
                 progress_callback=callback,

@@ -64,8 +64,8 @@ class ModelConfig(BaseModel):
         better; otherwise (few mechanisms, little or only aggregate evidence, as in the IOC
         base) it stays non-centred.
     cmocs : {"auto", "centered", "noncentered"}
-        The same for the CMOC level (``eta_c``, ``lambda_c``), from the median exact codes per
-        CMOC.
+        The same for the CMOC level (``eta_c``, ``lambda_c``); ``auto`` decides per CMOC:
+        centred when the CMOC itself has at least :data:`CENTER_MIN_CODES` exact codes.
     support_mean, support_sd_mechanism, support_sd_cmoc : Prior
         Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
         their mechanism.

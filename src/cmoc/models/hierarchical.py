@@ -146,10 +146,12 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         and len(d.mechanisms) >= CENTER_MIN_GROUPS
         and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
     )
-    cmoc_codes = d.target_codes[:n_c]
-    cmocs_centered = cfg.cmocs == "centered" or (
-        cfg.cmocs == "auto" and n_c > 0 and float(np.median(cmoc_codes)) >= CENTER_MIN_CODES
-    )
+    # per CMOC: centred where its own exact codes pin it down, non-centred elsewhere
+    if cfg.cmocs == "auto":
+        cen = d.target_codes[:n_c] >= CENTER_MIN_CODES
+    else:
+        cen = np.full(n_c, cfg.cmocs == "centered")
+    cen_idx, nc_idx = np.flatnonzero(cen), np.flatnonzero(~cen)
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
         mu_0 = _prior("support_mean", cfg.support_mean)
@@ -172,20 +174,22 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         if n_c:
             sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
             sigma_lam = _prior("salience_sd_cmoc", cfg.salience_sd_cmoc)
-            if cmocs_centered:
-                family = pm.Logistic if cfg.pooling == "logistic" else pm.Normal
-                eta = family("eta", mu[cmoc_mech], sigma_eta, dims="cmoc")
-                lam = pm.Normal("salience_cmoc", theta[cmoc_mech], sigma_lam, dims="cmoc")
-            else:
-                if cfg.pooling == "logistic":
-                    z_eta = pm.Logistic("z_support_cmoc", 0.0, 1.0, dims="cmoc")
-                else:
-                    z_eta = pm.Normal("z_support_cmoc", 0.0, 1.0, dims="cmoc")
-                eta = pm.Deterministic("eta", mu[cmoc_mech] + sigma_eta * z_eta, dims="cmoc")
-                z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, dims="cmoc")
-                lam = pm.Deterministic(
-                    "salience_cmoc", theta[cmoc_mech] + sigma_lam * z_lam, dims="cmoc"
-                )
+            family = pm.Logistic if cfg.pooling == "logistic" else pm.Normal
+            eta, lam = pt.zeros(n_c), pt.zeros(n_c)
+            if cen_idx.size:
+                m_c = cmoc_mech[cen_idx]
+                eta_c = family("eta_centred", mu[m_c], sigma_eta, shape=cen_idx.size)
+                lam_c = pm.Normal("salience_centred", theta[m_c], sigma_lam, shape=cen_idx.size)
+                eta = pt.set_subtensor(eta[cen_idx], eta_c)
+                lam = pt.set_subtensor(lam[cen_idx], lam_c)
+            if nc_idx.size:
+                m_n = cmoc_mech[nc_idx]
+                z_eta = family("z_support_cmoc", 0.0, 1.0, shape=nc_idx.size)
+                z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, shape=nc_idx.size)
+                eta = pt.set_subtensor(eta[nc_idx], mu[m_n] + sigma_eta * z_eta)
+                lam = pt.set_subtensor(lam[nc_idx], theta[m_n] + sigma_lam * z_lam)
+            eta = pm.Deterministic("eta", eta, dims="cmoc")
+            lam = pm.Deterministic("salience_cmoc", lam, dims="cmoc")
             pm.Deterministic("support_cmoc", pm.math.sigmoid(eta), dims="cmoc")
             logit_t = pt.concatenate([eta, mu])
             lam_t = pt.concatenate([lam, theta])
