@@ -10,6 +10,27 @@ ROOT = Path(__file__).resolve().parents[1]
 IOC = ROOT / "evidence" / "ioc"
 
 
+def write_base(
+    directory: Path,
+    sources: str,
+    codings: str,
+    cmocs: str = "C1,M1,c,o,+,prior\n",
+    waves: str = '"w1"',
+) -> Path:
+    """Write a one-mechanism evidence base; ``sources``/``codings`` are full CSV texts."""
+    directory.mkdir(parents=True)
+    (directory / "evidence.toml").write_text(
+        f'name = "t"\ntitle = "test base"\ncitation = "test"\nformat = 1\nwaves = [{waves}]\n'
+    )
+    (directory / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\n")
+    (directory / "cmocs.csv").write_text(
+        "cmoc_id,mechanism_id,context,outcome,sign,origin\n" + cmocs
+    )
+    (directory / "sources.csv").write_text(sources)
+    (directory / "codings.csv").write_text(codings)
+    return directory
+
+
 def tiny_sampler():
     """Tiny draws: for wiring tests, where sampling quality is not under test."""
     from cmoc.analyses import SamplerConfig

@@ -11,19 +11,11 @@ from scipy import integrate, stats
 from cmoc.analyses import SamplerConfig, sample_model
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig, build_model
+from conftest import write_base
 
 
 def _write(base_dir, sources: str, codings: str) -> None:
-    base_dir.mkdir()
-    (base_dir / "evidence.toml").write_text(
-        'name = "c"\ntitle = "conjugate"\ncitation = "test"\nformat = 1\nwaves = ["w1"]\n'
-    )
-    (base_dir / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\n")
-    (base_dir / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\nC1,M1,c,o,+,prior\n"
-    )
-    (base_dir / "sources.csv").write_text(sources)
-    (base_dir / "codings.csv").write_text(codings)
+    write_base(base_dir, sources, codings)
 
 
 def _fixed(model: pm.Model) -> pm.Model:

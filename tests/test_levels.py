@@ -11,25 +11,19 @@ from scipy import stats
 
 from cmoc.analyses.levels import predictive_levels
 from cmoc.evidence import load_evidence
+from conftest import write_base
 
 
 @pytest.fixture
 def banded(tmp_path):
-    d = tmp_path / "b"
-    d.mkdir()
-    (d / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "c"\nformat = 1\nwaves = ["w1"]\n'
-    )
-    (d / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\n")
-    (d / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\nC1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\n"
-    )
-    (d / "sources.csv").write_text("source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\n")
-    (d / "codings.csv").write_text(
+    d = write_base(
+        tmp_path / "b",
+        "source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\n",
         "source_id,target_id,stance,count,count_min,count_max\n"
         "w1,C1,supports,,1,\n"
         "w1,M1,supports,,3,4\n"
-        "S1,C2,supports,2,,\n"
+        "S1,C2,supports,2,,\n",
+        cmocs="C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\n",
     )
     return load_evidence(d)
 

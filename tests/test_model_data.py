@@ -11,6 +11,7 @@ from scipy import integrate, stats
 from cmoc.analyses import SimulationSpec, simulate
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig, build_model, model_data
+from conftest import write_base
 
 
 def _logp_fn(model, *names):
@@ -140,22 +141,12 @@ def test_negbin_likelihood_matches_numerical_integral(exact_base):
 
 def test_totals_subtract_exact_rows_inside(tmp_path):
     """A wave total minus the exact source rows inside it leaves the rest of the wave."""
-    base_dir = tmp_path / "b"
-    base_dir.mkdir()
-    (base_dir / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "c"\nformat = 1\nwaves = ["w1"]\n'
-    )
-    (base_dir / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\n")
-    (base_dir / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\nC1,M1,c,o,+,prior\n"
-    )
-    (base_dir / "sources.csv").write_text(
-        "source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\nS3,interview,w1\n"
-    )
-    (base_dir / "codings.csv").write_text(
+    base_dir = write_base(
+        tmp_path / "b",
+        "source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\nS3,interview,w1\n",
         "source_id,target_id,stance,count,count_min,count_max\n"
         "w1,C1,supports,,5,8\n"
-        "S1,C1,supports,2,,\n"
+        "S1,C1,supports,2,,\n",
     )
     d = model_data(load_evidence(base_dir))
     assert list(d.agg_lo) == [3] and list(d.agg_hi) == [6]
@@ -165,20 +156,12 @@ def test_totals_subtract_exact_rows_inside(tmp_path):
 
 def test_banded_log_likelihood_is_interval_probability(tmp_path):
     """A banded total's term is log P(lo <= T <= hi) under its Poisson mean."""
-    base_dir = tmp_path / "b"
-    base_dir.mkdir()
-    (base_dir / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "c"\nformat = 1\nwaves = ["w1"]\n'
-    )
-    (base_dir / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\n")
-    (base_dir / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\nC1,M1,c,o,+,prior\n"
-    )
-    (base_dir / "sources.csv").write_text("source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\n")
-    (base_dir / "codings.csv").write_text(
+    base_dir = write_base(
+        tmp_path / "b",
+        "source_id,kind,wave\nS1,interview,w1\nS2,interview,w1\n",
         "source_id,target_id,stance,count,count_min,count_max\n"
         "w1,C1,supports,,3,4\n"
-        "w1,M1,supports,,5,\n"
+        "w1,M1,supports,,5,\n",
     )
     base = load_evidence(base_dir)
     model = build_model(base, ModelConfig(likelihood="poisson"))

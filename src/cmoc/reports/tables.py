@@ -44,6 +44,20 @@ def rounded(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _plain(frame: pd.DataFrame, fmt: str, meta: dict | None) -> tuple[pd.DataFrame, str | None]:
+    """Round the frame; return it with its CSV or JSON text (None for the table format)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    data = rounded(frame)
+    if fmt == "csv":
+        return data, data.to_csv(index=False, lineterminator="\n")
+    if fmt == "json":
+        records = json.loads(data.to_json(orient="records"))
+        doc = records if meta is None else {**meta, "rows": records}
+        return data, json.dumps(doc, indent=2) + "\n"
+    return data, None
+
+
 def render_summary(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> str:
     """Render a summary frame.
 
@@ -60,15 +74,8 @@ def render_summary(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> st
     -------
     str
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    data = rounded(frame)
-    if fmt == "csv":
-        return data.to_csv(index=False, lineterminator="\n")
-    if fmt == "json":
-        records = json.loads(data.to_json(orient="records"))
-        return json.dumps({**meta, "rows": records}, indent=2, sort_keys=False) + "\n"
-    return _table(data, meta)
+    data, text = _plain(frame, fmt, meta)
+    return text if text is not None else _table(data, meta)
 
 
 def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
@@ -115,13 +122,9 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
 
 def render_changes(frame: pd.DataFrame, fmt: str) -> str:
     """Render a change report (:func:`cmoc.analyses.change_report`) as table, CSV or JSON."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    data = rounded(frame)
-    if fmt == "csv":
-        return data.to_csv(index=False, lineterminator="\n")
-    if fmt == "json":
-        return json.dumps(json.loads(data.to_json(orient="records")), indent=2) + "\n"
+    data, text = _plain(frame, fmt, None)
+    if text is not None:
+        return text
     from rich.console import Console
     from rich.table import Table
 
