@@ -63,6 +63,8 @@ def test_update_appends_a_wave(updated):
         assert _snapshot(base)[name].startswith(before[name])
     assert (base / ".cmoc" / "fit.nc").is_file() and (base / ".cmoc" / "fit-review.nc").is_file()
     assert not list((base / ".cmoc").glob("update-*"))
+    # the fits behind the change report are checked, and tiny draws cannot pass the gate
+    assert sum("WARNING: NOT CONVERGED" in m for m in result.messages) == 2
 
 
 def test_change_report(updated):
@@ -231,3 +233,17 @@ def test_summary_changes_view(updated, capsys):
     assert frame["status_after"].tolist() == expected["status_after"].tolist()
     assert main(["summary", str(base), "--changes", "--wave", "review"]) == 2
     assert "first wave" in capsys.readouterr().err
+
+
+def test_scratch_of_a_killed_update_is_cleaned(tmp_path):
+    base, _ = _split(tmp_path)
+    stale = base / ".cmoc" / "update-dead"
+    (stale / "base").mkdir(parents=True)
+    (stale / ".owner").write_text("999999999")  # no such process
+    alive = base / ".cmoc" / "update-alive"
+    alive.mkdir()
+    import os
+
+    (alive / ".owner").write_text(str(os.getpid()))
+    load_evidence(base)
+    assert not stale.exists() and alive.exists()

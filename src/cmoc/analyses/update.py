@@ -15,6 +15,7 @@ import xarray as xr
 from ..evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
 from ..evidence.append import AppendPlan, apply_plan, plan_append
 from ..models import ModelConfig
+from .diagnostics import check_convergence
 from .pipeline import fit_or_reuse
 from .results import default_fit_path
 from .sampling import SamplerConfig
@@ -183,6 +184,7 @@ def update(
     # fit the updated base in a scratch copy first: until the files are switched at the end,
     # an interruption (even a kill) leaves the evidence base and its saved fits as they were
     with tempfile.TemporaryDirectory(prefix="update-", dir=work) as tmp:
+        (Path(tmp) / ".owner").write_text(str(os.getpid()))
         scratch = Path(tmp) / "base"
         scratch.mkdir()
         for name in EVIDENCE_FILES:
@@ -205,12 +207,12 @@ def update(
             os.replace(fitted, work / fitted.name)
     added = ", ".join(f"{n} {f}" for f, n in plan.added.items() if n)
     where = str(work)
-    return UpdateResult(
-        plan,
-        changes,
-        [
-            f"added wave {plan.wave!r}: {added}",
-            f"{waves[-2]}: {how_b.replace(str(scratch / '.cmoc'), where)}",
-            f"{waves[-1]}: {how_a.replace(str(scratch / '.cmoc'), where)}",
-        ],
-    )
+    messages = [
+        f"added wave {plan.wave!r}: {added}",
+        f"{waves[-2]}: {how_b.replace(str(scratch / '.cmoc'), where)}",
+        f"{waves[-1]}: {how_a.replace(str(scratch / '.cmoc'), where)}",
+    ]
+    for label, idata in ((waves[-2], before_fit), (waves[-1], after_fit)):
+        check = check_convergence(idata)
+        messages.append(f"{label}: {'' if check.passed else 'WARNING: '}{check.text}")
+    return UpdateResult(plan, changes, messages)

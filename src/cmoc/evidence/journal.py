@@ -64,6 +64,16 @@ def _cleanup(work: Path) -> None:
     shutil.rmtree(work / "backup", ignore_errors=True)
 
 
+def _owner_alive(scratch: Path) -> bool:
+    """Whether the process that made a scratch directory (pid in ``.owner``) still runs."""
+    try:
+        pid = int((scratch / ".owner").read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def recover(directory: str | Path) -> str | None:
     """Roll back a change that was interrupted before it finished.
 
@@ -75,6 +85,10 @@ def recover(directory: str | Path) -> str | None:
     directory = Path(directory)
     work = directory / _WORK
     path = work / _JOURNAL
+    if work.is_dir():  # scratch copies left by an update that was killed while fitting
+        for stale in work.glob("update-*"):
+            if stale.is_dir() and not _owner_alive(stale):
+                shutil.rmtree(stale, ignore_errors=True)
     if not path.is_file():
         if (work / "pending").exists() or (work / "backup").exists():
             _cleanup(work)
