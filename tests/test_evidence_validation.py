@@ -795,7 +795,7 @@ TOML = BASE_FILES["evidence.toml"]
 WAVES_EXPECTED = 'a list of wave labels in order of arrival (waves = ["review", ...])'
 TOP_KEYS = (
     "only the keys name, title, citation, format, waves, thresholds, classification, "
-    "group_levels (unknown key)"
+    "confidence, group_levels (unknown key)"
 )
 
 TOML_CASES = [

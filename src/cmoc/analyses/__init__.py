@@ -1,6 +1,7 @@
 """Analyses: fit, summarise, check and simulate (uses ``cmoc.evidence`` and ``cmoc.models``)."""
 
 from .classify import STATUSES, classify
+from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, confidence
 from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
 from .pipeline import fit_or_reuse
 from .provenance import package_versions, provenance
@@ -19,7 +20,11 @@ from .update import CHANGE_COLUMNS, UpdateResult, change_report, fit_waves, upda
 
 __all__ = [
     "CHANGE_COLUMNS",
+    "CONCERNS",
+    "CONCERN_TEXT",
+    "CONFIDENCE_COLUMNS",
     "DEFAULT_CI",
+    "GRADES",
     "SAMPLERS",
     "STATUSES",
     "SUMMARY_COLUMNS",
@@ -33,6 +38,7 @@ __all__ = [
     "change_report",
     "check_convergence",
     "classify",
+    "confidence",
     "default_fit_path",
     "fit",
     "fit_config",

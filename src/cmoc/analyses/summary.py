@@ -11,6 +11,7 @@ import xarray as xr
 
 from ..evidence import EvidenceBase
 from .classify import classify
+from .confidence import confidence
 from .diagnostics import check_convergence
 from .levels import predictive_levels
 
@@ -39,7 +40,22 @@ SUMMARY_COLUMNS = [
     "ess_tail",
     "r_hat",
     "converged",
+    "own_codes",
+    "own_sources",
+    "ci90_width",
+    "dissent",
+    "dissent_sources",
+    "mean_weight",
+    "indirect_share",
+    "adequacy",
+    "coherence",
+    "limitations",
+    "relevance",
+    "confidence",
 ]
+
+CONFIDENCE_IN_SUMMARY = SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("own_codes") :]
+"""The columns the summary takes from :func:`cmoc.analyses.confidence`."""
 
 
 def _support_draws(idata: xr.DataTree) -> xr.DataArray:
@@ -73,7 +89,9 @@ def summarize(
         P(support > 1/2), the codes of the wave and its evidence level (for a band spanning
         levels, the most probable level under the posterior predictive, with its probability
         ``evidence_level_p``; ``expected_codes`` is the predictive mean), status, and the
-        convergence diagnostics of the target's support (``converged``: the whole fit's gate).
+        convergence diagnostics of the target's support (``converged``: the whole fit's gate),
+        and the confidence grade with its components and the numbers behind them (see
+        :func:`cmoc.analyses.confidence`; ``ungraded`` when the fit failed the gate).
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -110,4 +128,8 @@ def summarize(
         frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify(evidence, frame["p_supported"])
     frame["converged"] = check_convergence(idata).passed
-    return frame.reset_index()[SUMMARY_COLUMNS]
+    frame = frame.reset_index()
+    grades = confidence(idata, evidence, frame).set_index("target_id")
+    for col in CONFIDENCE_IN_SUMMARY:
+        frame[col] = grades[col].reindex(frame["target_id"]).to_numpy()
+    return frame[SUMMARY_COLUMNS]

@@ -2,7 +2,8 @@
 
 The column sets here are the contract of the design brief (``../shared/design.md`` §3) plus the
 documented extensions (``basis``/``citation``/``note`` on ``sources.csv`` and ``codings.csv``,
-``group_levels`` and ``[classification]`` in ``evidence.toml``); see ARCHITECTURE.md.
+``group_levels``, ``[classification]`` and ``[confidence]`` in ``evidence.toml``); see
+ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ __all__ = [
     "FORMATS",
     "TABLES",
     "ActionRow",
+    "Classification",
     "CmocRow",
     "CodingRow",
+    "ConfidenceKinds",
     "EvidenceConfig",
     "MechanismRow",
     "SourceRow",
@@ -166,6 +169,40 @@ class Classification(BaseModel):
     refute: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
 
 
+class ConfidenceKinds(BaseModel):
+    """How directly each source kind speaks to the programme's question (``[confidence]``).
+
+    Used for the relevance component of the confidence grade (``cmoc.analyses.confidence``).
+    Kinds not named here are direct evidence; ``direct`` only documents the choice.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direct: list[Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]] = []
+    partial: list[Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]] = []
+    indirect: list[Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]] = []
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ConfidenceKinds:
+        seen: dict[str, str] = {}
+        for name in ("direct", "partial", "indirect"):
+            for kind in getattr(self, name):
+                if kind in seen:
+                    raise ValueError(
+                        f"each kind in one list only ({kind!r} is both {seen[kind]} and {name})"
+                    )
+                seen[kind] = name
+        return self
+
+    def relevance_of(self, kind: str) -> str:
+        """Return ``direct``, ``partial`` or ``indirect`` for a source kind."""
+        if kind in self.indirect:
+            return "indirect"
+        if kind in self.partial:
+            return "partial"
+        return "direct"
+
+
 class EvidenceConfig(BaseModel):
     """The contents of ``evidence.toml``."""
 
@@ -178,6 +215,7 @@ class EvidenceConfig(BaseModel):
     waves: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
     thresholds: Thresholds = Thresholds()
     classification: Classification = Classification()
+    confidence: ConfidenceKinds = ConfidenceKinds()
     group_levels: list[str] | None = None
 
     @field_validator("format")

@@ -30,7 +30,15 @@ _DIGITS = {
     "support_after_hi": 4,
     "shift": 4,
     "shift_sd": 4,
+    "own_codes": 0,
+    "ci90_width": 4,
+    "dissent": 4,
+    "dissent_sources": 4,
+    "mean_weight": 4,
+    "indirect_share": 4,
 }
+
+_COMPONENTS = ("adequacy", "coherence", "limitations", "relevance")
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -107,6 +115,9 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         ("ess_bulk", "ESS"),
         ("r_hat", "R-hat"),
     ]
+    graded = "confidence" in data
+    if graded:
+        cols.append(("confidence", "confidence"))
     for _, label in cols:
         table.add_column(label, no_wrap=True)
     for r in data.itertuples(index=False):
@@ -117,7 +128,54 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         row["r_hat"] = f"{row['r_hat']:.3f}"
         table.add_row(*(str(row[c]) for c, _ in cols))
     console.print(table)
+    if graded:
+        _confidence_table(console, data)
     return buf.getvalue()
+
+
+def _confidence_table(console, data: pd.DataFrame) -> None:
+    """Print the confidence components and the numbers behind them, one row per target."""
+    from rich.table import Table
+
+    from ..analyses.confidence import CONCERN_TEXT, UNGRADED
+
+    table = Table(title="Confidence and its components", show_lines=False)
+    cols = [
+        ("target_id", "target"),
+        ("own_codes", "own codes"),
+        ("own_sources", "sources"),
+        ("ci90_width", "90% width"),
+        ("adequacy", "adequacy"),
+        ("dissent", "dissent"),
+        ("coherence", "coherence"),
+        ("mean_weight", "weight"),
+        ("limitations", "limitations"),
+        ("indirect_share", "indirect"),
+        ("relevance", "relevance"),
+        ("confidence", "confidence"),
+    ]
+    for _, label in cols:
+        table.add_column(label, no_wrap=True)
+    for r in data.itertuples(index=False):
+        row = r._asdict()
+        for c in ("ci90_width", "dissent", "mean_weight", "indirect_share"):
+            row[c] = "-" if pd.isna(row[c]) else f"{row[c]:.2f}"
+        for c in _COMPONENTS:
+            row[c] = "-" if pd.isna(row[c]) else row[c]
+        table.add_row(*(str(row[c]) for c, _ in cols))
+    console.print(table)
+    legend = "; ".join(f"{k} = {v}" for k, v in CONCERN_TEXT.items())
+    console.print(
+        "Confidence in the spirit of GRADE-CERQual (adequacy, coherence, methodological "
+        f"limitations, relevance; ARCHITECTURE.md, 'Confidence grade'). Concerns: {legend}; "
+        "- = no own codes to judge.",
+        markup=False,
+    )
+    if (data["confidence"] == UNGRADED).any():
+        console.print(
+            f"{UNGRADED}: the fit failed the convergence gate, so no grade is given.",
+            markup=False,
+        )
 
 
 def render_changes(frame: pd.DataFrame, fmt: str) -> str:
