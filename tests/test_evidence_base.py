@@ -581,3 +581,34 @@ def test_ioc_published_targets(ioc):
         "significant": 4,
         "limited": 1,
     }
+
+
+def test_atomic_writes_keep_modes_and_respect_the_umask(tmp_path):
+    """Atomic writes go through a private temp file, but the result is not left private."""
+    import os
+    import stat
+
+    from cmoc.evidence import atomic_write_text, write_directory
+
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.txt"
+        atomic_write_text(new, "x")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        atomic_write_text(kept, "new")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "new"
+        out = write_directory(tmp_path / "dir", {"a.csv": "a\n1\n"})
+        assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    finally:
+        os.umask(old)
+
+
+def test_observed_codes_do_not_count_rows_nested_in_a_total_twice(tmp_path):
+    """I1 is in case study/Org A, whose total (1-3) already holds I1's code for C2."""
+    codings = BASE_FILES["codings.csv"] + "I1,C2,supports,1,,,,,\n"
+    obs = observed_codes(load_evidence(make_base(tmp_path, **{"codings.csv": codings})))
+    c2 = obs.set_index(["target_id", "wave"]).loc[("C2", "interviews")]
+    assert (c2["codes_min"], c2["codes_max"], c2["codes"]) == (3, 5, "3-5")  # not 4-6

@@ -11,7 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cmoc.analyses import CHANGE_COLUMNS, SimulationSpec, simulate_tables, update
+from cmoc.analyses import (
+    CHANGE_COLUMNS,
+    SimulationSpec,
+    evidence_units,
+    simulate_tables,
+    update,
+)
 from cmoc.cli import main
 from cmoc.evidence import EvidenceError, load_evidence
 from cmoc.evidence.append import apply_plan, plan_append
@@ -77,6 +83,11 @@ def test_change_report(updated):
     assert novel["support_after"].notna().all() and novel["shift"].isna().all()
     known = ch[ch["status_before"].notna()]
     assert (known["shift"] - (known["support_after"] - known["support_before"])).abs().max() < 1e-12
+    # the units named as having moved a target most are all from the newest wave
+    named = [p.split()[0] for text in ch["moved_most"] if text for p in text.split("; ")]
+    assert named
+    units = evidence_units(load_evidence(updated[0]))
+    assert set(units.loc[named, "wave"]) == {"wave2"}
 
 
 def test_ledger_records_and_detects_edits(updated, tmp_path):

@@ -3,7 +3,16 @@
 from .classify import STATUSES, classify
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, confidence
 from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
+from .influence import (
+    INFLUENCE_COLUMNS,
+    KHAT_MAX,
+    evidence_units,
+    influence,
+    moved_most,
+    pointwise_loglik,
+)
 from .pipeline import fit_or_reuse
+from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
 from .provenance import package_versions, provenance
 from .results import (
     FitMismatchError,
@@ -25,6 +34,9 @@ __all__ = [
     "CONFIDENCE_COLUMNS",
     "DEFAULT_CI",
     "GRADES",
+    "INFLUENCE_COLUMNS",
+    "KHAT_MAX",
+    "PPC_COLUMNS",
     "SAMPLERS",
     "STATUSES",
     "SUMMARY_COLUMNS",
@@ -40,13 +52,19 @@ __all__ = [
     "classify",
     "confidence",
     "default_fit_path",
+    "evidence_units",
     "fit",
     "fit_config",
     "fit_mismatches",
     "fit_or_reuse",
     "fit_waves",
+    "influence",
     "load_fit",
+    "moved_most",
     "package_versions",
+    "pointwise_loglik",
+    "posterior_predictive",
+    "ppc_summary",
     "provenance",
     "sample_model",
     "save_fit",

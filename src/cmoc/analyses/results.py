@@ -9,7 +9,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..evidence import EvidenceBase
+from ..evidence import EvidenceBase, file_mode
 from ..models import ModelConfig
 
 __all__ = [
@@ -47,6 +47,7 @@ def save_fit(idata: xr.DataTree, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, file_mode(path))
     os.close(fd)
     try:
         idata.to_netcdf(tmp, engine="h5netcdf")

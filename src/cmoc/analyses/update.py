@@ -16,6 +16,7 @@ from ..evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
 from ..evidence.append import AppendPlan, apply_plan, plan_append
 from ..models import ModelConfig
 from .diagnostics import check_convergence
+from .influence import influence, moved_most
 from .pipeline import fit_or_reuse
 from .results import default_fit_path
 from .sampling import SamplerConfig
@@ -42,6 +43,7 @@ CHANGE_COLUMNS = [
     "shift",
     "shift_sd",
     "status_changed",
+    "moved_most",
 ]
 
 
@@ -70,8 +72,10 @@ def change_report(
         :data:`CHANGE_COLUMNS`, one row per target of ``after``: status, codes and evidence level
         of the target in each of the two waves, support with its interval before and after, the
         shift in posterior mean support and its standard deviation (``sqrt(sd_before**2 +
-        sd_after**2)``, the two fits treated as independent). Targets new in the newest wave have
-        no "before" values.
+        sd_after**2)``, the two fits treated as independent), and ``moved_most``: the units of
+        the newest wave (sources, or totals over the wave) that moved the target's support most,
+        with their contributions (:func:`cmoc.analyses.influence.moved_most`; ``*`` marks an
+        unreliable PSIS estimate). Targets new in the newest wave have no "before" values.
     """
     b = summarize(before_fit, before, ci=ci).set_index("target_id")
     a = summarize(after_fit, after, ci=ci).set_index("target_id")
@@ -91,6 +95,8 @@ def change_report(
     out["shift"] = out["support_after"] - out["support_before"]
     out["shift_sd"] = np.sqrt(b["support_sd"].reindex(a.index) ** 2 + a["support_sd"] ** 2)
     out["status_changed"] = out["status_before"].fillna("(new)") != out["status_after"]
+    table = influence(after_fit, after, wave=after.waves[-1])
+    out["moved_most"] = moved_most(table).reindex(out.index).fillna("")
     return out.reset_index()[CHANGE_COLUMNS]
 
 

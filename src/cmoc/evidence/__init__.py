@@ -6,7 +6,7 @@ from .levels import LEVELS, band_text, level_of_band, level_of_count, observed_c
 from .load import load_evidence, validate_evidence
 from .problems import EvidenceError, Problem
 from .schema import EvidenceConfig, Thresholds
-from .writing import atomic_write_bytes, atomic_write_text, write_directory
+from .writing import atomic_write_bytes, atomic_write_text, file_mode, write_directory
 
 __all__ = [
     "EVIDENCE_FILES",
@@ -20,6 +20,7 @@ __all__ = [
     "atomic_write_text",
     "band_text",
     "describe",
+    "file_mode",
     "group_levels_table",
     "group_prefixes",
     "level_of_band",

@@ -60,11 +60,26 @@ def band_text(lo: int, hi: int | None) -> str:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
+def _outermost(base, rows: pd.DataFrame) -> pd.DataFrame:
+    """Drop the rows whose sources all lie inside another row's (the loader forbids crossings)."""
+    if len(rows) < 2:
+        return rows
+    sources = set(base.sources.index)
+    sets = [
+        frozenset([sid]) if sid in sources else frozenset(base.members(sid))
+        for sid in rows["source_id"]
+    ]
+    keep = [not any(a < b for b in sets) for a in sets]
+    return rows[keep]
+
+
 def observed_codes(base) -> pd.DataFrame:
     """Supporting codes per target and wave, as known from the codings, with their level.
 
-    Exact counts add up; a banded row adds its bounds (an unbounded band makes the sum
-    unbounded). Targets without any row in a wave have 0 codes there.
+    Rows over disjoint sets of sources add up: exact counts as they are, a banded row by its
+    bounds (an unbounded band makes the sum unbounded). A row nested inside a total over a
+    group or wave (its sources a subset of the total's) is already counted in that total and
+    is not added again. Targets without any row in a wave have 0 codes there.
 
     Parameters
     ----------
@@ -86,6 +101,7 @@ def observed_codes(base) -> pd.DataFrame:
             if g is None:
                 lo, hi = 0, 0
             else:
+                g = _outermost(base, g)
                 lo = int(g["count_min"].sum())
                 hi = None if g["count_max"].isna().any() else int(g["count_max"].sum())
             rows.append(

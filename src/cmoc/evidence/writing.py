@@ -10,7 +10,21 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_directory"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "file_mode", "write_directory"]
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def file_mode(path: str | Path) -> int:
+    """Mode for a file written at ``path``: the replaced file's, else 0666 under the umask."""
+    try:
+        return Path(path).stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -26,6 +40,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file private (0600): keep the mode of the file replaced, or give
+        # a new file the usual mode under the umask, as open() would
+        os.fchmod(fd, file_mode(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -73,6 +90,7 @@ def write_directory(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a new directory is not
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else _csv_bytes(content)
             (tmp / name).write_bytes(data)

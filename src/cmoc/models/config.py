@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CENTER_MIN_CODES", "CENTER_MIN_GROUPS", "DEFAULT_CONFIG", "ModelConfig", "Prior"]
+__all__ = [
+    "CENTER_MIN_CODES",
+    "CENTER_MIN_GROUPS",
+    "DEFAULT_CONFIG",
+    "KIND_CENTER_MIN_CODES",
+    "ModelConfig",
+    "Prior",
+]
 
 CENTER_MIN_CODES = 20
 """Median exact codes per mechanism (CMOC) from which ``"auto"`` centres that level."""
@@ -16,6 +23,12 @@ CENTER_MIN_CODES = 20
 CENTER_MIN_GROUPS = 5
 """Mechanisms needed before ``mechanisms="auto"`` centres them: with fewer, their spread is
 poorly identified and the centred form meets the funnel at small spreads."""
+
+KIND_CENTER_MIN_CODES = 200
+"""Weighted exact codes every source kind needs before ``kind_leans="auto"`` centres the kind
+leans: then each lean is pinned to within about 0.15 on the log-odds scale, well inside its
+prior scale, and the non-centred form would trade a pinned lean for a banana between its
+standardised value and the poorly identified scale (only a few kinds inform it)."""
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -66,6 +79,11 @@ class ModelConfig(BaseModel):
     cmocs : {"auto", "centered", "noncentered"}
         The same for the CMOC level (``eta_c``, ``lambda_c``); ``auto`` decides per CMOC:
         centred when the CMOC itself has at least :data:`CENTER_MIN_CODES` exact codes.
+    kind_leans : {"auto", "centered", "noncentered"}
+        The same for the kinds' zero-sum lean on support (``delta_k``): ``auto`` centres it
+        when every kind has at least :data:`KIND_CENTER_MIN_CODES` weighted exact codes (a
+        data-rich base, where the non-centred form's standardised leans and scale form a
+        narrow banana), and keeps it non-centred otherwise (small bases, totals only).
     support_mean, support_sd_mechanism, support_sd_cmoc : Prior
         Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
         their mechanism.
@@ -89,6 +107,7 @@ class ModelConfig(BaseModel):
     group_effects: Literal["auto", "all", "none"] = "auto"
     mechanisms: Literal["auto", "centered", "noncentered"] = "auto"
     cmocs: Literal["auto", "centered", "noncentered"] = "auto"
+    kind_leans: Literal["auto", "centered", "noncentered"] = "auto"
     support_mean: Prior = Prior(dist="Normal", mu=0.0, sigma=1.5)
     support_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
     support_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
@@ -168,6 +187,7 @@ class ModelConfig(BaseModel):
             ("group levels with effects", self.group_effects),
             ("mechanism-level parametrisation", self.mechanisms),
             ("CMOC-level parametrisation", self.cmocs),
+            ("kind-lean parametrisation", self.kind_leans),
             ("talkativeness variance 1/phi", str(self.inv_dispersion)),
             ("likelihood", self.likelihood),
         ]

@@ -21,7 +21,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..evidence import EvidenceBase
-from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, DEFAULT_CONFIG, ModelConfig, Prior
+from .config import (
+    CENTER_MIN_CODES,
+    CENTER_MIN_GROUPS,
+    DEFAULT_CONFIG,
+    KIND_CENTER_MIN_CODES,
+    ModelConfig,
+    Prior,
+)
 from .data import ModelData, model_data
 
 __all__ = ["build_model"]
@@ -106,7 +113,12 @@ def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
     )
 
 
-def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None = None) -> pm.Model:
+def build_model(
+    evidence: EvidenceBase | ModelData,
+    config: ModelConfig | None = None,
+    *,
+    pointwise: bool = False,
+) -> pm.Model:
     """Build the hierarchical PyMC model for an evidence base.
 
     Parameters
@@ -115,6 +127,12 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         The evidence (its sufficient statistics are computed if needed).
     config : ModelConfig, optional
         Priors and likelihood; :data:`DEFAULT_CONFIG` when omitted.
+    pointwise : bool
+        Also define ``loglik_unit`` (dim ``unit``): the log-likelihood of each unit of evidence,
+        the sources (their exact counts, zeros included) and then the aggregate rows, which sum
+        to the model's whole log-likelihood; and ``source_rate`` (dim ``source``): each
+        source's expected total of exact codes. Off for sampling; used for leave-one-out and
+        posterior predictive checks.
 
     Returns
     -------
@@ -140,6 +158,8 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         "group_level": [f"level {i + 1}" for i in d.group_levels],
         "aggregate": d.agg_label,
     }
+    if pointwise:
+        coords["unit"] = d.sources + d.agg_label
     cmoc_mech = d.target_mech[:n_c]
     centered = cfg.mechanisms == "centered" or (
         cfg.mechanisms == "auto"
@@ -201,8 +221,14 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         rho = _prior("kind_rate", cfg.kind_rate, dims="kind")
         if n_k > 1:
             sigma_delta = _prior("kind_lean_sd", cfg.kind_lean_sd)
-            z_delta = pm.ZeroSumNormal("z_kind_lean", sigma=1.0, dims="kind")
-            delta = pm.Deterministic("kind_lean", sigma_delta * z_delta, dims="kind")
+            kind_codes = np.bincount(d.tks_kind, weights=d.tks_wcount, minlength=n_k)
+            if cfg.kind_leans == "centered" or (
+                cfg.kind_leans == "auto" and kind_codes.min() >= KIND_CENTER_MIN_CODES
+            ):
+                delta = pm.ZeroSumNormal("kind_lean", sigma=sigma_delta, dims="kind")
+            else:
+                z_delta = pm.ZeroSumNormal("z_kind_lean", sigma=1.0, dims="kind")
+                delta = pm.Deterministic("kind_lean", sigma_delta * z_delta, dims="kind")
         else:
             delta = pt.zeros(1)
         offset = rho[d.src_kind] + d.src_log_exposure
@@ -252,10 +278,19 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
         else:
             base_rate = per_wave[d.src_wave]
         rate = pt.exp(offset) * base_rate
-        pm.Potential(
-            "source_codes",
-            pt.sum(_sources_logp(d.src_total, cell_term, rate, phi, d.src_weight, poisson=poisson)),
-        )
+        src_ll = _sources_logp(d.src_total, cell_term, rate, phi, d.src_weight, poisson=poisson)
+        pm.Potential("source_codes", pt.sum(src_ll))
+        units = []
+        if pointwise:
+            # the cells' share of each source: w_j n (lambda_t + log p), as in "cell_codes"
+            k_cell = d.src_kind[d.cell_src]
+            cell_ll = (
+                d.src_weight[d.cell_src]
+                * d.cell_count
+                * (lam_t[d.cell_tgt] + log_p[d.cell_stance, d.cell_tgt, k_cell])
+            )
+            units.append(src_ll + _segment_sum(len(d.sources), d.cell_src, cell_ll))
+            pm.Deterministic("source_rate", rate, dims="source")
 
         # totals over waves and groups (and banded rows of single sources)
         if d.agg_label:
@@ -270,13 +305,18 @@ def build_model(evidence: EvidenceBase | ModelData, config: ModelConfig | None =
                 sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, d.agg_row, e_pair**2)
                 alpha = pm.Deterministic("total_alpha", phi * mean**2 / sq, dims="aggregate")
             mean = pm.Deterministic("total_mean", mean, dims="aggregate")
+            totals_logp = partial(_totals_logp, lo=d.agg_lo, hi=d.agg_hi, poisson=poisson)
             pm.CustomDist(
                 "total_codes",
                 mean,
                 alpha,
                 d.agg_weight,
-                logp=partial(_totals_logp, lo=d.agg_lo, hi=d.agg_hi, poisson=poisson),
+                logp=totals_logp,
                 observed=d.agg_lo,
                 dims="aggregate",
             )
+            if pointwise:
+                units.append(totals_logp(d.agg_lo, mean, alpha, d.agg_weight))
+        if pointwise:
+            pm.Deterministic("loglik_unit", pt.concatenate(units), dims="unit")
     return model

@@ -197,8 +197,9 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
         "support before",
         "support after",
         "shift",
+        "moved most by (newest wave)",
     ):
-        table.add_column(label, no_wrap=True)
+        table.add_column(label, no_wrap=label != "moved most by (newest wave)")
 
     def fmt_support(mean, lo, hi):
         return "-" if pd.isna(mean) else f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
@@ -214,6 +215,14 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
             fmt_support(r.support_before, r.support_before_lo, r.support_before_hi),
             fmt_support(r.support_after, r.support_after_lo, r.support_after_hi),
             "-" if pd.isna(r.shift) else f"{r.shift:+.2f} ± {r.shift_sd:.2f}",
+            r.moved_most or "-",
         )
     console.print(table)
+    console.print(
+        "moved most by: the newest wave's units (sources, or totals over the wave) whose "
+        "leave-one-out (PSIS) removal changes the posterior mean support most, with the "
+        "support they added; * = PSIS unreliable there (Pareto k > 0.7), refit without it to "
+        "be sure.",
+        markup=False,
+    )
     return buf.getvalue()

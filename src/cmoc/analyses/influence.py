@@ -1,0 +1,267 @@
+"""Which units of evidence move each target's support: leave-one-unit-out through PSIS.
+
+A *unit* is what the likelihood can lose in one piece: a source (all its exact codes, zeros
+included) or an aggregate row (a total over a wave or group, or a banded row of one source).
+Each unit's log-likelihood is computed from the posterior draws (:func:`pointwise_loglik`);
+Pareto-smoothed importance sampling (PSIS, Vehtari et al. 2024) then reweights the draws to
+approximate the posterior without that unit, so the contribution of every unit to every
+target's support comes from one fit, without refitting.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from ..evidence import EvidenceBase
+from ..models import build_model
+from .results import fit_config
+from .summary import _support_draws as support_draws
+
+__all__ = [
+    "INFLUENCE_COLUMNS",
+    "KHAT_MAX",
+    "evidence_units",
+    "influence",
+    "moved_most",
+    "pointwise_loglik",
+    "pointwise_values",
+]
+
+KHAT_MAX = 0.7
+"""Pareto k-hat above which a unit's leave-one-out estimate is flagged as unreliable."""
+
+INFLUENCE_COLUMNS = [
+    "target_id",
+    "unit",
+    "unit_type",
+    "label",
+    "wave",
+    "codes",
+    "support_mean",
+    "support_loo",
+    "contribution",
+    "contribution_z",
+    "contribution_mcse",
+    "pareto_k",
+    "reliable",
+]
+
+_SAMPLE_DIMS = ("chain", "draw")
+
+
+def evidence_units(evidence: EvidenceBase) -> pd.DataFrame:
+    """List the units of evidence in the order of the model's ``unit`` dimension.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``unit`` (a source id, or ``codings.csv:LINE`` for an aggregate row), with
+        ``unit_type`` (``source`` or ``total``), a readable ``label`` and the ``wave``.
+    """
+    from ..models.data import model_data
+
+    d = model_data(evidence)
+    src = evidence.sources
+    rows = [
+        {
+            "unit": s,
+            "unit_type": "source",
+            "label": f"{s} ({src.at[s, 'kind']})",
+            "wave": src.at[s, "wave"],
+        }
+        for s in d.sources
+    ]
+    cod = evidence.codings.reset_index(drop=True)
+    waves = evidence.coding_waves().reset_index(drop=True)
+    by_line = {int(line): i for i, line in enumerate(cod["line"])}
+    for label in d.agg_label:
+        i = by_line[int(label.split(":")[1])]
+        r = cod.iloc[i]
+        rows.append(
+            {
+                "unit": label,
+                "unit_type": "total",
+                "label": f"{r['source_id']}: {r['target_id']} {r['stance']} ({label})",
+                "wave": waves.iloc[i],
+            }
+        )
+    return pd.DataFrame(rows).set_index("unit")
+
+
+def _unit_codes(evidence: EvidenceBase, units: pd.DataFrame) -> pd.DataFrame:
+    """Codes (lower bounds, both stances) each unit has on each target it codes directly."""
+    cod = evidence.codings
+    exact = cod[(cod["scope"] == "source") & ~cod["banded"]]
+    direct = exact.groupby(["source_id", "target_id"])["count_min"].sum()
+    pairs = [((u, t), int(n)) for (u, t), n in direct.items() if u in units.index]
+    for unit in units.index[units["unit_type"] == "total"]:
+        row = cod[cod["line"] == int(unit.split(":")[1])].iloc[0]
+        pairs.append(((unit, row["target_id"]), int(row["count_min"])))
+    index = pd.MultiIndex.from_tuples([p for p, _ in pairs], names=["unit", "target_id"])
+    return pd.Series([n for _, n in pairs], index=index, name="codes", dtype="Int64").to_frame()
+
+
+def pointwise_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArray:
+    """Log-likelihood of each unit of evidence at each posterior draw.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit of ``evidence``; its stored model configuration rebuilds the model.
+    evidence : EvidenceBase
+        The evidence the fit was made from.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loglik_unit`` with dims ``(chain, draw, unit)``; summed over ``unit`` it is the
+        model's whole log-likelihood (appraisal weights included).
+    """
+    return pointwise_values(idata, evidence, ["loglik_unit"])["loglik_unit"]
+
+
+def pointwise_values(idata: xr.DataTree, evidence: EvidenceBase, names: list[str]) -> xr.Dataset:
+    """Evaluate the pointwise quantities of ``build_model(..., pointwise=True)`` at every draw.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit of ``evidence``; its stored model configuration rebuilds the model.
+    evidence : EvidenceBase
+        The evidence the fit was made from.
+    names : list of str
+        ``loglik_unit`` and/or ``source_rate``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables, with dims ``(chain, draw, ...)``.
+    """
+    config, _ = fit_config(idata)
+    model = build_model(evidence, config, pointwise=True)
+    posterior = idata["posterior"].to_dataset()
+    return pm.compute_deterministics(posterior, var_names=names, model=model, progressbar=False)
+
+
+def influence(
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    *,
+    wave: str | None = None,
+    loglik: xr.DataArray | None = None,
+) -> pd.DataFrame:
+    """How much each unit of evidence moves each target's posterior mean support.
+
+    ``contribution`` is the posterior mean support with all the evidence minus its PSIS
+    estimate without the unit: positive when the unit pushed the support up. Estimates for a
+    unit whose Pareto k-hat exceeds :data:`KHAT_MAX` are flagged ``reliable = False`` (an exact
+    refit without it would be needed).
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit of ``evidence``.
+    evidence : EvidenceBase
+        The evidence the fit was made from.
+    wave : str, optional
+        Only the units of this wave (default: all units).
+    loglik : xarray.DataArray, optional
+        :func:`pointwise_loglik` of the fit, if already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`INFLUENCE_COLUMNS`, one row per target and unit, targets in the fit's order and
+        units by decreasing absolute contribution within each target. ``codes`` are the unit's
+        own codes on the target (empty where it codes the target only indirectly, through the
+        shared hierarchy). ``contribution_z`` is the contribution in posterior sds, and
+        ``contribution_mcse`` its approximate Monte Carlo standard error (from the spread of
+        the importance weights and the relative ESS of the draws).
+    """
+    units = evidence_units(evidence)
+    ll = pointwise_loglik(idata, evidence) if loglik is None else loglik
+    if wave is not None:
+        keep = units.index[units["wave"] == wave]
+        units, ll = units.loc[keep], ll.sel(unit=list(keep))
+    draws = support_draws(idata)
+    if units.empty:
+        return pd.DataFrame(columns=INFLUENCE_COLUMNS)
+    n = draws.sizes["chain"] * draws.sizes["draw"]
+    ess = az.ess(draws.to_dataset(name="support"), method="mean")["support"]
+    r_eff = float(np.clip(ess.mean().item() / n, 1e-3, 1.0))
+    # psislw takes the log-likelihood and smooths the ratios 1 / p(y_unit | theta) itself
+    log_w, khat = ll.azstats.psislw(dim=list(_SAMPLE_DIMS), r_eff=r_eff)
+    log_w = log_w.stack(sample=_SAMPLE_DIMS).transpose("unit", "sample").values
+    weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    support = draws.stack(sample=_SAMPLE_DIMS).transpose("sample", "target").values
+    full = support.mean(axis=0)
+    sd = support.std(axis=0)
+    loo = weights @ support  # (unit, target)
+    contribution = full[None, :] - loo
+    # Monte Carlo error of full - loo = sum_s (1/S - w_s) f_s, with autocorrelation via r_eff
+    spread = np.sqrt(((weights - 1.0 / weights.shape[1]) ** 2).sum(axis=1) / r_eff)
+    mcse = spread[:, None] * sd[None, :]
+    targets = list(draws["target"].values)
+    frame = pd.DataFrame(
+        {
+            "target_id": np.repeat(targets, len(units)),
+            "unit": np.tile(units.index.to_numpy(), len(targets)),
+            "support_mean": np.repeat(full, len(units)),
+            "support_loo": loo.T.ravel(),
+            "contribution": contribution.T.ravel(),
+            "contribution_z": (contribution / np.where(sd > 0, sd, np.nan)).T.ravel(),
+            "contribution_mcse": mcse.T.ravel(),
+            "pareto_k": np.tile(khat.values, len(targets)),
+        }
+    )
+    frame["reliable"] = frame["pareto_k"] <= KHAT_MAX
+    frame = frame.join(units[["unit_type", "label", "wave"]], on="unit")
+    codes = _unit_codes(evidence, units)
+    frame = frame.join(codes, on=["unit", "target_id"])
+    order = {t: i for i, t in enumerate(targets)}
+    frame["_t"] = frame["target_id"].map(order)
+    frame["_a"] = -frame["contribution"].abs()
+    frame = frame.sort_values(["_t", "_a", "unit"], kind="stable")
+    return frame[INFLUENCE_COLUMNS].reset_index(drop=True)
+
+
+def moved_most(table: pd.DataFrame, top: int = 3, min_abs: float = 0.005) -> pd.Series:
+    """Name the units that moved each target most, as one readable string per target.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`influence`.
+    top : int
+        How many units per target.
+    min_abs : float
+        Contributions smaller than this (on the support scale), or than twice their Monte
+        Carlo standard error, are left out: they cannot be told from sampling noise.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by ``target_id``: for example ``"I07 +0.031; I12 -0.020*"`` (``*``: the PSIS
+        estimate is unreliable, k-hat above :data:`KHAT_MAX`); empty where no unit moved the
+        support detectably (see ``min_abs``).
+    """
+
+    def describe(group: pd.DataFrame) -> str:
+        size = group["contribution"].abs()
+        big = group[(size >= min_abs) & (size >= 2 * group["contribution_mcse"])].head(top)
+        return "; ".join(
+            f"{r.unit} {r.contribution:+.3f}{'' if r.reliable else '*'}"
+            for r in big.itertuples(index=False)
+        )
+
+    out = table.groupby("target_id", sort=False)[list(table.columns)].apply(describe)
+    return out.astype(object).rename("moved_most")
