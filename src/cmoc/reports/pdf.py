@@ -1,0 +1,149 @@
+"""The PDF report: the HTML report typeset for print by WeasyPrint (optional extra ``pdf``).
+
+WeasyPrint lays out the same page that ``report.html`` holds (same template, same inline SVG
+figures), with a print stylesheet added here: A4 pages, smaller type, table headers repeated on
+every page, page numbers. It is a Python package (``pip install cmoc[pdf]``) that needs the
+Pango text-layout library of the system (``libpango-1.0-0`` and ``libpangoft2-1.0-0`` on Debian
+and Ubuntu, present on most desktop systems); :func:`require_pdf` says which is missing.
+
+The file is deterministic: no creation date unless ``SOURCE_DATE_EPOCH`` is set (then that
+date), and a document identifier derived from the HTML, so the same report gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+from ..evidence import atomic_write_bytes
+
+__all__ = ["PRINT_CSS", "PdfUnavailableError", "render_pdf", "require_pdf", "write_pdf"]
+
+#: The print stylesheet laid over the report's own styles.
+PRINT_CSS = """
+@page {
+  size: A4;
+  margin: 16mm 13mm 17mm;
+  @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; }
+}
+html { font-size: 8.5pt; }
+body { font-size: 8.5pt; max-width: none; margin: 0; padding: 0; }
+h1 { font-size: 15pt; }
+h2 { font-size: 12pt; break-after: avoid; }
+h3 { font-size: 10pt; break-after: avoid; }
+nav { display: none; }
+table { font-size: 7.5pt; max-width: 100%; break-inside: auto; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; }
+th, td { padding: 0.15em 0.4em; overflow-wrap: break-word; }
+td.num, th.num { overflow-wrap: normal; }
+figure { break-inside: avoid; }
+figure svg { width: 100%; max-height: 235mm; height: auto; }
+code { overflow-wrap: anywhere; }
+footer { break-before: auto; }
+"""
+
+_INSTALL = (
+    "the PDF report needs WeasyPrint: install it with `pip install 'cmoc[pdf]'` "
+    "(in this checkout: `.venv/bin/pip install -e '.[pdf]'`)"
+)
+_PANGO = (
+    "WeasyPrint is installed but cannot load the Pango text-layout library it needs ({err}); "
+    "install it from the system packages (Debian/Ubuntu: "
+    "`apt-get install libpango-1.0-0 libpangoft2-1.0-0`; macOS: `brew install pango`)"
+)
+
+
+class PdfUnavailableError(RuntimeError):
+    """WeasyPrint, or the system library it needs, is missing; the message says how to fix it."""
+
+
+def require_pdf() -> ModuleType:
+    """Import WeasyPrint, or explain why the PDF report cannot be made.
+
+    Returns
+    -------
+    module
+        The ``weasyprint`` module.
+
+    Raises
+    ------
+    PdfUnavailableError
+        WeasyPrint is not installed, or its system libraries (Pango) cannot be loaded.
+    """
+    try:
+        import weasyprint
+    except ImportError as err:
+        raise PdfUnavailableError(_INSTALL) from err
+    except OSError as err:  # cffi could not open libpango / libgobject
+        raise PdfUnavailableError(_PANGO.format(err=err)) from err
+    return weasyprint
+
+
+def _date() -> str | None:
+    """``SOURCE_DATE_EPOCH`` as an ISO 8601 date-time (UTC), else None (no date at all)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return None
+    try:
+        return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def render_pdf(html: str) -> bytes:
+    """Typeset the HTML report as a PDF.
+
+    Parameters
+    ----------
+    html : str
+        A self-contained page (as :func:`cmoc.reports.render_html` returns: figures inline,
+        no external files).
+
+    Returns
+    -------
+    bytes
+        The PDF. The same HTML and ``SOURCE_DATE_EPOCH`` give the same bytes.
+
+    Raises
+    ------
+    PdfUnavailableError
+        WeasyPrint or its system libraries are missing (see :func:`require_pdf`).
+    """
+    weasyprint = require_pdf()
+    # after the report's own styles (same origin, later wins), unlike WeasyPrint's
+    # `stylesheets`, which are user styles that the page's author styles override
+    head_end = html.find("</head>")
+    if head_end >= 0:
+        html = f"{html[:head_end]}<style>{PRINT_CSS}</style>\n{html[head_end:]}"
+    else:
+        html = f"<style>{PRINT_CSS}</style>\n{html}"
+    document = weasyprint.HTML(string=html).render()
+    date = _date()
+    document.metadata.created = date
+    document.metadata.modified = date
+    identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
+    return document.write_pdf(pdf_identifier=identifier)
+
+
+def write_pdf(html: str, path: str | Path) -> Path:
+    """Typeset ``html`` (see :func:`render_pdf`) and write it atomically to ``path``.
+
+    Parameters
+    ----------
+    html : str
+        The HTML report.
+    path : str or Path
+        Destination; its directory must exist.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    atomic_write_bytes(path, render_pdf(html))
+    return path
