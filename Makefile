@@ -33,12 +33,12 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks analyses
+	$(VENV)/bin/ruff format --check src tests benchmarks analyses
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks analyses
+	$(VENV)/bin/ruff check --fix src tests benchmarks analyses
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py

@@ -131,13 +131,15 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
     shutil.rmtree(base / ".cmoc")
     out3 = tmp_path / "r3"
     assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
-    names = ["summary.csv", "summary.json", "report.md"]
+    names = ["summary.csv", "summary.json", "report.md", "report.html"]
     for name in names:
         assert (
             (out1 / name).read_bytes() == (out2 / name).read_bytes() == (out3 / name).read_bytes()
         )
     report = (out1 / "report.md").read_text()
     assert "WARNING: NOT CONVERGED" in report.split("##")[0]  # at the top
+    page = (out1 / "report.html").read_text()
+    assert 'id="convergence-warning"' in page.split('id="methods"')[0]
     with open(base / "codings.csv", "a") as fh:
         fh.write("S0001,C001,refutes,7,,\n")
     assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
@@ -167,6 +169,12 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
         "limited": 1,
     }
     assert "WARNING" not in (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "WARNING" not in page and 'id="convergence-warning"' not in page
+    for target in summary["target_id"]:
+        assert f'data-target="{target}"' in page
+    assert page.count('<tr data-action="') == 35  # P3's action statements
+    assert "interviews" in run.stderr and "review" in run.stderr  # both waves fitted or reused
 
 
 def test_priors_are_printed_and_configurable(tmp_path, capsys):

@@ -379,22 +379,41 @@ def report(
     sampler: SamplerOpt = Sampler.nutpie,
     target_accept: AcceptOpt = 0.9,
     model: ModelOpt = None,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            "--pdf", help="Also write report.pdf, typeset by WeasyPrint (the pdf extra of cmoc)."
+        ),
+    ] = False,
 ) -> None:
-    """Build the report: validate, fit (or reuse the saved fit), summarise, write the files."""
+    """Build the report: validate, fit each wave (or reuse saved fits), write the files.
+
+    The report (``report.html``, self-contained) shows the posterior after every wave, so the
+    evidence up to each wave is fitted (``DIR/.cmoc/fit-<wave>.nc``, ``fit.nc`` for the newest)
+    unless a saved fit still matches evidence, model and sampler settings.
+    """
+    if pdf:  # before any fitting: a missing PDF library is bad input, not a late surprise
+        from .reports.pdf import PdfUnavailableError, require_pdf
+
+        try:
+            require_pdf()
+        except PdfUnavailableError as err:
+            raise UserError(str(err)) from err
     base = load_evidence(directory)
     s = _sampler(sampler, seed, draws, tune, chains, target_accept)
     cfg = _model_config(model)
-    from .analyses import check_convergence, default_fit_path, fit_or_reuse, summarize
-    from .reports import build_report
+    from .analyses import fit_waves
+    from .reports import build_report, report_content
 
-    idata, how = fit_or_reuse(base, default_fit_path(directory), cfg, sampler=s, progress=_is_tty())
-    _err(how)
-    frame = summarize(idata, base)
-    check = check_convergence(idata)
-    if not check.passed:
-        _err(f"WARNING: {check.text}")
+    fits = fit_waves(directory, cfg, s, progress=_is_tty())
+    for wave, (_, _, how) in fits.items():
+        _err(f"{wave}: {how}")
+    content = report_content(base, {w: (ev, f) for w, (ev, f, _) in fits.items()})
+    for wave, check in content.wave_checks.items():
+        if not check.passed:
+            _err(f"WARNING: the fit after wave {wave!r}: {check.text}")
     target = out or Path("reports") / "build" / base.config.name
-    written = build_report(base, idata, frame, check, target)
+    written = build_report(base, content, target, pdf=pdf)
     for path in written:
         typer.echo(str(path))
 

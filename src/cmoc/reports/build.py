@@ -1,35 +1,37 @@
 """Building the report files for a fitted evidence base (no sampling here).
 
 The files are deterministic: the same evidence, model, sampler settings and seed give
-byte-identical output (no timestamps, no absolute paths).
+byte-identical output (no timestamps unless ``SOURCE_DATE_EPOCH`` is set, no absolute paths).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
-
-from ..evidence import EvidenceBase, atomic_write_text, describe
-from ..models import ModelConfig
+from ..evidence import EvidenceBase, atomic_write_bytes, atomic_write_text, describe
+from .content import ReportContent
+from .html import build_date, render_html
+from .pdf import render_pdf, require_pdf
 from .tables import render_summary, rounded
 
 __all__ = ["build_report"]
 
 
-def _priors(idata: xr.DataTree) -> list[tuple[str, str]]:
-    return ModelConfig.model_validate_json(idata.attrs["model_config"]).describe_priors()
-
-
-def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check) -> str:
-    data = rounded(frame)
-    sampler = json.loads(idata.attrs.get("sampler", "{}"))
-    packages = json.loads(idata.attrs.get("packages", "{}"))
+def _markdown(base: EvidenceBase, content: ReportContent) -> str:
+    """Render the plain-text companion of the HTML report: support table and model checks."""
+    check = content.convergence
+    data = rounded(content.summary)
+    sampler = content.sampler
+    packages = content.provenance["packages"]
     lines = [f"# {base.config.title}", ""]
     if not check.passed:
         lines += [f"> **WARNING: {check.text}.** The estimates below are not reliable.", ""]
+    for wave, wave_check in content.wave_checks.items():
+        if not wave_check.passed and wave != base.waves[-1]:
+            lines += [f"> **WARNING: the fit after wave {wave!r}: {wave_check.text}.**", ""]
+    built = build_date()
+    if built:
+        lines += [f"Built {built}.", ""]
     lines += [
         f"Evidence: `{base.config.name}` ({base.config.citation}); waves "
         + " -> ".join(base.waves)
@@ -63,12 +65,12 @@ def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check
         "",
         "Priors and model choices:",
         "",
-        *[f"- {name}: {prior}" for name, prior in _priors(idata)],
+        *[f"- {name}: {prior}" for name, prior in content.priors],
         "",
         "## Reproducibility",
         "",
-        f"- evidence hash: `{idata.attrs.get('evidence_hash')}`",
-        f"- model: {idata.attrs.get('model_name')} (config id `{idata.attrs.get('model_id')}`)",
+        f"- evidence hash: `{content.provenance['evidence_hash']}`",
+        f"- model: {content.model['name']} (config id `{content.provenance['model_id']}`)",
         "- sampler: "
         + ", ".join(f"{k} {sampler[k]}" for k in sorted(sampler) if sampler[k] is not None),
         "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())),
@@ -81,44 +83,53 @@ def _markdown(base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check
 
 
 def build_report(
-    base: EvidenceBase, idata: xr.DataTree, frame: pd.DataFrame, check, out: str | Path
+    base: EvidenceBase, content: ReportContent, out: str | Path, pdf: bool = False
 ) -> list[Path]:
-    """Write ``summary.csv``, ``summary.json`` and ``report.md`` into ``out``.
+    """Write ``report.html``, ``report.md``, ``summary.csv`` and ``summary.json`` into ``out``.
 
     Parameters
     ----------
     base : EvidenceBase
-    idata : xarray.DataTree
-        The fit of ``base``.
-    frame : pandas.DataFrame
-        :func:`cmoc.analyses.summarize` of the fit.
-    check : ConvergenceCheck
-        The convergence gate's verdict (a failure is shown at the top of the report).
+        The evidence base reported on.
+    content : ReportContent
+        From :func:`cmoc.reports.report_content`.
     out : str or Path
-        Output directory (created if needed).
+        Output directory (created if needed). Each file is written atomically.
+    pdf : bool, default False
+        Also write ``report.pdf``, the HTML report typeset for print (:mod:`cmoc.reports.pdf`;
+        needs the ``pdf`` extra). It is rendered before any file is written, so a failure
+        leaves the directory as it was.
 
     Returns
     -------
     list of Path
         The files written.
     """
+    if pdf:
+        require_pdf()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    check = content.convergence
     meta = {
         "evidence": base.config.name,
         "wave": base.waves[-1],
-        "ci": 0.9,
+        "ci": content.ci,
         "converged": check.passed,
         "convergence": check.text,
         "evidence_hash": base.evidence_hash,
     }
     files = {
-        "summary.csv": render_summary(frame, "csv", meta),
-        "summary.json": render_summary(frame, "json", meta),
-        "report.md": _markdown(base, idata, frame, check),
+        "report.html": render_html(content),
+        "report.md": _markdown(base, content),
+        "summary.csv": render_summary(content.summary, "csv", meta),
+        "summary.json": render_summary(content.summary, "json", meta),
     }
+    pdf_bytes = render_pdf(files["report.html"]) if pdf else None
     written = []
     for name, text in files.items():
         atomic_write_text(out / name, text)
         written.append(out / name)
+    if pdf_bytes is not None:
+        atomic_write_bytes(out / "report.pdf", pdf_bytes)
+        written.append(out / "report.pdf")
     return written

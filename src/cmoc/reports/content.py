@@ -1,0 +1,319 @@
+"""Everything the report shows, as tables: one place that computes it, for every output format.
+
+:func:`report_content` turns an evidence base and its fits (one per wave) into a
+:class:`ReportContent` of pandas frames and plain values. The HTML and Markdown renderers only
+format what is here, and ``analyses/report_numbers.py`` writes the same tables as CSV, so every
+number in the report can be reproduced from the public API.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+import xarray as xr
+
+from ..analyses import (
+    DEFAULT_CI,
+    ConvergenceCheck,
+    change_report,
+    check_convergence,
+    posterior_predictive,
+    ppc_summary,
+    summarize,
+)
+from ..evidence import EvidenceBase, group_levels_table
+from ..models import ModelConfig
+
+__all__ = ["ReportContent", "report_content"]
+
+
+@dataclass
+class ReportContent:
+    """The report's tables and facts (no formatting).
+
+    Attributes
+    ----------
+    title, name, citation : str
+        Of the evidence base.
+    waves : list of str
+    ci : float
+        Probability of every interval.
+    summary : pandas.DataFrame
+        :func:`cmoc.analyses.summarize` of the newest wave (every target).
+    mechanisms, cmocs : pandas.DataFrame
+        The mechanism table (shape of P3 Table 2) and the CMOC table.
+    sources_by_kind_wave : pandas.DataFrame
+        Number of sources per kind (rows) and wave (columns), with totals.
+    groups : pandas.DataFrame
+        Groups per level of the group paths.
+    codings_by_wave : pandas.DataFrame
+        Coding rows per wave: rows, per source, totals, banded, supports, refutes.
+    trajectory : pandas.DataFrame
+        Support of every target after each wave (exact refits on the accumulated evidence).
+    changes : pandas.DataFrame or None
+        :func:`cmoc.analyses.change_report` of the newest wave (None with a single wave).
+    actions : pandas.DataFrame
+        Action statements with what they rest on and the weakest support among those.
+    ppc, ppc_by_group : pandas.DataFrame
+        Posterior predictive check per unit and its summary by wave, unit type and kind.
+    convergence : ConvergenceCheck
+        Of the newest wave's fit.
+    wave_checks : dict
+        Wave label to the convergence check of that wave's fit.
+    priors : list of (str, str)
+    model : dict
+        The model configuration.
+    sampler : dict
+        Sampler settings (sampler, seed, chains, draws, tune, ...).
+    provenance : dict
+        ``cmoc_version``, ``evidence_hash``, ``model_id``, ``packages``.
+    thresholds, classification : dict
+        Evidence-level thresholds and status thresholds used.
+    """
+
+    title: str
+    name: str
+    citation: str
+    waves: list[str]
+    ci: float
+    summary: pd.DataFrame
+    mechanisms: pd.DataFrame
+    cmocs: pd.DataFrame
+    sources_by_kind_wave: pd.DataFrame
+    groups: pd.DataFrame
+    codings_by_wave: pd.DataFrame
+    trajectory: pd.DataFrame
+    changes: pd.DataFrame | None
+    actions: pd.DataFrame
+    ppc: pd.DataFrame
+    ppc_by_group: pd.DataFrame
+    convergence: ConvergenceCheck
+    wave_checks: dict[str, ConvergenceCheck]
+    priors: list[tuple[str, str]]
+    model: dict
+    sampler: dict
+    provenance: dict
+    thresholds: dict
+    classification: dict
+    mechanism_names: dict[str, str] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
+        out = {
+            "summary": self.summary,
+            "mechanisms": self.mechanisms,
+            "cmocs": self.cmocs,
+            "sources_by_kind_wave": self.sources_by_kind_wave.reset_index(),
+            "groups": self.groups,
+            "codings_by_wave": self.codings_by_wave,
+            "trajectory": self.trajectory,
+            "actions": self.actions,
+            "ppc": self.ppc,
+            "ppc_by_group": self.ppc_by_group,
+            "convergence": self.convergence.table.reset_index(),
+        }
+        if self.changes is not None:
+            out["changes"] = self.changes
+        return out
+
+
+def _sources_by_kind_wave(base: EvidenceBase) -> pd.DataFrame:
+    waves = [w for w in base.waves if w in set(base.sources["wave"])]
+    table = pd.crosstab(base.sources["kind"], base.sources["wave"]).reindex(columns=waves)
+    table["all waves"] = table.sum(axis=1)
+    table.loc["all kinds"] = table.sum(axis=0)
+    table.index.name = "kind"
+    return table.astype(int)
+
+
+def _codings_by_wave(base: EvidenceBase) -> pd.DataFrame:
+    cod = base.codings.assign(wave=base.coding_waves().to_numpy())
+    rows = []
+    for wave in base.waves:
+        w = cod[cod["wave"] == wave]
+        rows.append(
+            {
+                "wave": wave,
+                "rows": len(w),
+                "per source": int((w["scope"] == "source").sum()),
+                "totals (wave or group)": int((w["scope"] != "source").sum()),
+                "banded": int(w["banded"].sum()),
+                "supports rows": int((w["stance"] == "supports").sum()),
+                "refutes rows": int((w["stance"] == "refutes").sum()),
+                "codes (lower bounds)": int(w["count_min"].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary[summary["target_type"] == "mechanism"].set_index("target_id")
+    mech = base.mechanisms
+    out = pd.DataFrame(
+        {
+            "mechanism_id": s.index,
+            "name": mech["name"].reindex(s.index).to_numpy(),
+            "definition": mech["definition"].reindex(s.index).fillna("").to_numpy(),
+            "status": s["status"].to_numpy(),
+            "evidence_level": s["evidence_level"].to_numpy(),
+            "codes": s["codes"].to_numpy(),
+            "support_mean": s["support_mean"].to_numpy(),
+            "support_lo": s["support_lo"].to_numpy(),
+            "support_hi": s["support_hi"].to_numpy(),
+            "p_supported": s["p_supported"].to_numpy(),
+        }
+    )
+    if "confidence" in s:
+        out["confidence"] = s["confidence"].to_numpy()
+    return out
+
+
+def _cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary[summary["target_type"] == "cmoc"].set_index("target_id")
+    c = base.cmocs.reindex(s.index)
+    out = pd.DataFrame(
+        {
+            "cmoc_id": s.index,
+            "context": c["context"].fillna("").to_numpy(),
+            "mechanism_id": c["mechanism_id"].to_numpy(),
+            "outcome": c["outcome"].fillna("").to_numpy(),
+            "sign": c["sign"].to_numpy(),
+            "origin": c["origin"].to_numpy(),
+            "status": s["status"].to_numpy(),
+            "evidence_level": s["evidence_level"].to_numpy(),
+            "support_mean": s["support_mean"].to_numpy(),
+            "support_lo": s["support_lo"].to_numpy(),
+            "support_hi": s["support_hi"].to_numpy(),
+            "p_supported": s["p_supported"].to_numpy(),
+        }
+    )
+    for col in ("confidence", "adequacy", "coherence", "limitations", "relevance"):
+        if col in s:
+            out[col] = s[col].to_numpy()
+    return out
+
+
+def _actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary.set_index("target_id")
+    rows = []
+    for aid, a in base.actions.iterrows():
+        rests = list(a["rests_on"])
+        known = [t for t in rests if t in s.index]
+        weakest = min(known, key=lambda t: s.at[t, "support_mean"]) if known else None
+        rows.append(
+            {
+                "action_id": aid,
+                "cluster": a.get("cluster") if pd.notna(a.get("cluster")) else "",
+                "statement": a["statement"],
+                "rests_on": ";".join(rests),
+                "rests_on_status": ";".join(
+                    f"{t}={s.at[t, 'status']}" if t in s.index else f"{t}=unknown" for t in rests
+                ),
+                "weakest": weakest or "",
+                "weakest_support": s.at[weakest, "support_mean"] if weakest else float("nan"),
+                "weakest_lo": s.at[weakest, "support_lo"] if weakest else float("nan"),
+                "weakest_hi": s.at[weakest, "support_hi"] if weakest else float("nan"),
+                "all_affirmed": all(
+                    t in s.index and s.at[t, "status"] in ("affirmed", "novel") for t in rests
+                ),
+            }
+        )
+    columns = [
+        "action_id",
+        "cluster",
+        "statement",
+        "rests_on",
+        "rests_on_status",
+        "weakest",
+        "weakest_support",
+        "weakest_lo",
+        "weakest_hi",
+        "all_affirmed",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def report_content(
+    base: EvidenceBase,
+    fits: dict[str, tuple[EvidenceBase, xr.DataTree]],
+    *,
+    ci: float = DEFAULT_CI,
+) -> ReportContent:
+    """Compute everything the report shows.
+
+    Parameters
+    ----------
+    base : EvidenceBase
+        The whole evidence base.
+    fits : dict
+        Wave label to ``(evidence up to that wave, its fit)``, for every wave in order (as
+        :func:`cmoc.analyses.fit_waves` returns them, without the third element).
+    ci : float
+        Probability of every interval.
+
+    Returns
+    -------
+    ReportContent
+    """
+    newest = base.waves[-1]
+    idata = fits[newest][1]
+    sampler = json.loads(idata.attrs.get("sampler", "{}"))
+    summary = summarize(idata, base, ci=ci)
+    per_wave = []
+    for wave, (ev, fit_w) in fits.items():
+        frame = summary if wave == newest else summarize(fit_w, ev, ci=ci)
+        per_wave.append(frame.assign(wave=wave))
+    cols = [
+        "wave",
+        "target_id",
+        "target_type",
+        "mechanism_id",
+        "support_mean",
+        "support_lo",
+        "support_hi",
+        "p_supported",
+        "status",
+        "evidence_level",
+    ]
+    trajectory = pd.concat(per_wave, ignore_index=True)[cols]
+    changes = None
+    if len(fits) > 1:
+        before_wave = base.waves[-2]
+        ev_b, fit_b = fits[before_wave]
+        changes = change_report(ev_b, fit_b, base, idata, ci=ci)
+    ppc = posterior_predictive(idata, base, seed=int(sampler.get("seed", 0)), ci=ci)
+    config = ModelConfig.model_validate_json(idata.attrs["model_config"])
+    return ReportContent(
+        title=base.config.title,
+        name=base.config.name,
+        citation=base.config.citation,
+        waves=list(base.waves),
+        ci=ci,
+        summary=summary,
+        mechanisms=_mechanism_table(base, summary),
+        cmocs=_cmoc_table(base, summary),
+        sources_by_kind_wave=_sources_by_kind_wave(base),
+        groups=group_levels_table(base),
+        codings_by_wave=_codings_by_wave(base),
+        trajectory=trajectory,
+        changes=changes,
+        actions=_actions(base, summary),
+        ppc=ppc,
+        ppc_by_group=ppc_summary(ppc),
+        convergence=check_convergence(idata),
+        wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
+        priors=config.describe_priors(),
+        model=json.loads(config.to_json()),
+        sampler=sampler,
+        provenance={
+            "cmoc_version": idata.attrs.get("cmoc_version", ""),
+            "evidence_hash": idata.attrs.get("evidence_hash", ""),
+            "model_id": idata.attrs.get("model_id", ""),
+            "packages": json.loads(idata.attrs.get("packages", "{}")),
+        },
+        thresholds=base.config.thresholds.model_dump(),
+        classification=base.config.classification.model_dump(),
+        mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
+    )

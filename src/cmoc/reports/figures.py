@@ -1,0 +1,316 @@
+"""The report's figures, drawn with matplotlib and returned as deterministic SVG text.
+
+Every figure is a pure function of the tables it is given (no sampling, no clock): the SVG has
+no date, and its element ids come from a fixed hash salt, so the same tables give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+__all__ = ["STATUS_STYLE", "forest", "ppc_figure", "theory_diagram", "to_svg", "trajectory"]
+
+STATUS_STYLE = {
+    "affirmed": {"color": "#1a9850", "linestyle": "-", "label": "affirmed"},
+    "novel": {"color": "#2166ac", "linestyle": "-", "label": "novel"},
+    "revised": {"color": "#e08214", "linestyle": "-.", "label": "revised"},
+    "inconclusive": {"color": "#878787", "linestyle": "--", "label": "inconclusive"},
+    "refuted": {"color": "#d73027", "linestyle": ":", "label": "refuted"},
+}
+"""Colour and line style of each status, shared by every figure and the legend."""
+
+_CMAP = "RdYlGn"
+_LEVEL_SIZE = {"none": 30, "limited": 80, "moderate": 160, "significant": 260}
+
+
+def to_svg(fig) -> str:
+    """Render a figure as SVG text with no timestamp and stable ids, then close it."""
+    with plt.rc_context({"svg.hashsalt": "cmoc", "svg.fonttype": "path"}):
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prologue: the SVG is inlined in HTML
+
+
+def _size(level: str) -> float:
+    return _LEVEL_SIZE.get(str(level).split("-")[-1].replace("at least ", ""), 50)
+
+
+def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> str:
+    """Draw the programme theory: mechanisms in a ring, each with its CMOCs around it.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`cmoc.analyses.summarize` output (targets, support, status, evidence level).
+    mechanism_names : dict
+        Mechanism id to its name (shown beside the node).
+
+    Returns
+    -------
+    str
+        SVG. Nodes are coloured by posterior mean support and sized by evidence level; each
+        CMOC's link to its mechanism is drawn in the style of its status (refuted dotted red,
+        inconclusive dashed grey, revised dash-dot).
+    """
+    mechs = summary[summary["target_type"] == "mechanism"].set_index("target_id")
+    cmocs = summary[summary["target_type"] == "cmoc"]
+    per_mech = {m: cmocs[cmocs["mechanism_id"] == m] for m in mechs.index}
+    weights = np.array([max(len(per_mech[m]), 2) for m in mechs.index], dtype=float)
+    spans = 2 * math.pi * weights / weights.sum()
+    starts = np.concatenate([[0.0], np.cumsum(spans)[:-1]])
+    n_rows = max(len(mechs), 1)
+    size = 9 + 0.25 * n_rows
+    fig, ax = plt.subplots(figsize=(size, size))
+    cmap = plt.get_cmap(_CMAP)
+    r_mech, r_cmoc = 1.0, 1.75
+    for (m, row), start, span in zip(mechs.iterrows(), starts, spans, strict=True):
+        angle = start + span / 2
+        mx, my = r_mech * math.cos(angle), r_mech * math.sin(angle)
+        group = per_mech[m]
+        for k, c in enumerate(group.itertuples(index=False)):
+            a = start + span * (k + 0.5) / max(len(group), 1)
+            cx, cy = r_cmoc * math.cos(a), r_cmoc * math.sin(a)
+            style = STATUS_STYLE.get(c.status, STATUS_STYLE["inconclusive"])
+            ax.plot(
+                [mx, cx],
+                [my, cy],
+                color=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=1.6,
+                zorder=1,
+            )
+            ax.scatter(
+                cx,
+                cy,
+                s=_size(c.evidence_level),
+                c=[cmap(float(c.support_mean))],
+                edgecolors=style["color"],
+                linewidths=1.2,
+                zorder=2,
+            )
+            left = math.cos(a) < 0  # keep labels upright on the left half
+            ax.text(
+                1.07 * cx,
+                1.07 * cy,
+                c.target_id,
+                fontsize=6.5,
+                ha="right" if left else "left",
+                va="center",
+                rotation=math.degrees(a) + (180 if left else 0),
+                rotation_mode="anchor",
+            )
+        style = STATUS_STYLE.get(row["status"], STATUS_STYLE["inconclusive"])
+        ax.scatter(
+            mx,
+            my,
+            s=2.5 * _size(row["evidence_level"]) + 150,
+            c=[cmap(float(row["support_mean"]))],
+            edgecolors=style["color"],
+            linewidths=2.5,
+            zorder=3,
+        )
+        ax.text(mx, my, m, fontsize=8, ha="center", va="center", weight="bold", zorder=4)
+        name = mechanism_names.get(m, "")
+        if name:
+            ax.text(
+                mx,
+                my - 0.13,
+                name if len(name) <= 30 else name[:29] + "…",
+                fontsize=6.5,
+                ha="center",
+                va="top",
+                color="#222222",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                zorder=5,
+            )
+    ax.set_xlim(-2.15, 2.15)
+    ax.set_ylim(-2.15, 2.15)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    handles = [
+        Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
+        for s in STATUS_STYLE.values()
+    ]
+    handles += [
+        Line2D(
+            [0],
+            [0],
+            marker="o",
+            linestyle="",
+            markersize=math.sqrt(v) / 1.5,
+            color="#bbbbbb",
+            label=f"evidence: {k}",
+        )
+        for k, v in _LEVEL_SIZE.items()
+    ]
+    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=1)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    cbar = fig.colorbar(sm, ax=ax, shrink=0.4, pad=0.01)
+    cbar.set_label("posterior mean support")
+    return to_svg(fig)
+
+
+def forest(summary: pd.DataFrame, ci: float) -> str:
+    """Forest plot of support with its credible interval, CMOCs grouped under their mechanism.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`cmoc.analyses.summarize` output.
+    ci : float
+        Probability of the intervals in ``summary`` (for the axis label).
+
+    Returns
+    -------
+    str
+        SVG; mechanisms in bold with a square marker, their CMOCs indented below.
+    """
+    rows = []
+    mechs = summary[summary["target_type"] == "mechanism"]
+    for m in mechs.itertuples(index=False):
+        rows.append((m, True))
+        cm = summary[(summary["target_type"] == "cmoc") & (summary["mechanism_id"] == m.target_id)]
+        rows.extend((c, False) for c in cm.itertuples(index=False))
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.19 * len(rows)))
+    for i, (r, is_mech) in enumerate(rows):
+        y = -i
+        style = STATUS_STYLE.get(r.status, STATUS_STYLE["inconclusive"])
+        ax.plot(
+            [r.support_lo, r.support_hi],
+            [y, y],
+            color=style["color"],
+            linestyle=style["linestyle"],
+            linewidth=2.4 if is_mech else 1.4,
+        )
+        ax.plot(
+            r.support_mean,
+            y,
+            marker="s" if is_mech else "o",
+            color=style["color"],
+            markersize=6 if is_mech else 4,
+        )
+    ax.set_yticks([-i for i in range(len(rows))])
+    ax.set_yticklabels(
+        [r.target_id if is_mech else f"   {r.target_id}" for r, is_mech in rows], fontsize=7
+    )
+    for label, (_, is_mech) in zip(ax.get_yticklabels(), rows, strict=True):
+        if is_mech:
+            label.set_fontweight("bold")
+    ax.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-len(rows) + 0.4, 0.6)
+    ax.set_xlabel(f"support (posterior mean and {ci:.0%} credible interval)")
+    ax.grid(axis="x", color="#eeeeee")
+    handles = [
+        Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
+        for s in STATUS_STYLE.values()
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=True)
+    return to_svg(fig)
+
+
+def trajectory(waves: pd.DataFrame) -> str:
+    """Support of each mechanism after each wave.
+
+    Parameters
+    ----------
+    waves : pandas.DataFrame
+        One row per target and wave with ``wave``, ``target_id``, ``target_type``,
+        ``support_mean``, ``support_lo``, ``support_hi`` (waves in order of appearance).
+
+    Returns
+    -------
+    str
+        SVG, one small panel per mechanism (mean and interval after each wave).
+    """
+    mechs = waves[waves["target_type"] == "mechanism"]
+    order = list(dict.fromkeys(waves["wave"]))
+    ids = list(dict.fromkeys(mechs["target_id"]))
+    ncol = min(5, max(len(ids), 1))
+    nrow = max(math.ceil(len(ids) / ncol), 1)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(2.0 * ncol, 1.7 * nrow), sharey=True, squeeze=False
+    )
+    for ax in axes.ravel()[len(ids) :]:
+        ax.axis("off")
+    for ax, m in zip(axes.ravel(), ids, strict=False):
+        rows = mechs[mechs["target_id"] == m].set_index("wave").reindex(order)
+        x = np.arange(len(order))
+        ok = rows["support_mean"].notna().to_numpy()
+        ax.fill_between(
+            x[ok],
+            rows["support_lo"].to_numpy(float)[ok],
+            rows["support_hi"].to_numpy(float)[ok],
+            color="#9ecae1",
+            alpha=0.6,
+            linewidth=0,
+        )
+        ax.plot(x[ok], rows["support_mean"].to_numpy(float)[ok], "o-", color="#08519c")
+        ax.set_title(m, fontsize=8)
+        ax.set_xticks(x)
+        ax.set_xticklabels(order, fontsize=6, rotation=20)
+        ax.set_ylim(0, 1)
+        ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle="--")
+        ax.tick_params(axis="y", labelsize=6)
+    fig.tight_layout()
+    return to_svg(fig)
+
+
+def ppc_figure(ppc: pd.DataFrame) -> str:
+    """Observed counts against their posterior predictive intervals, one marker per unit.
+
+    Parameters
+    ----------
+    ppc : pandas.DataFrame
+        :func:`cmoc.analyses.posterior_predictive` output.
+
+    Returns
+    -------
+    str
+        SVG: predictive intervals as bars, observed counts as dots (bands as a short vertical
+        bar from the band's lower to upper bound, an arrow where unbounded), surprising units
+        in red; units ordered by wave, type and kind.
+    """
+    data = ppc.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    x = np.arange(len(data))
+    ax.vlines(x, data["predicted_lo"], data["predicted_hi"], color="#bdbdbd", linewidth=2)
+    colour = np.where(data["surprising"], "#d73027", "#08519c")
+    exact = data["observed_hi"] == data["observed_lo"]
+    ax.scatter(x[exact], data["observed_lo"][exact], s=9, c=colour[exact], zorder=3)
+    banded = ~exact
+    top = np.where(data["observed_hi"] < 0, data["observed_lo"] + 2, data["observed_hi"]).astype(
+        float
+    )
+    ax.vlines(x[banded], data["observed_lo"][banded], top[banded], color=colour[banded], lw=2.5)
+    up = data["observed_hi"] < 0
+    ax.scatter(x[up], top[up], marker="^", s=14, c=colour[up], zorder=3)
+    groups = data.groupby(["wave", "unit_type", "kind"], sort=False).indices
+    for (wave, unit_type, kind), idx in groups.items():
+        ax.axvline(idx.min() - 0.5, color="#eeeeee", linewidth=0.8)
+        ax.text(
+            idx.mean(),
+            1.0,
+            f"{wave}\n{unit_type}s ({kind})",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+        )
+    ax.set_xlim(-1, len(data))
+    ax.set_xticks([])
+    ax.set_ylabel("codes")
+    ax.set_yscale("symlog", linthresh=10)
+    return to_svg(fig)
