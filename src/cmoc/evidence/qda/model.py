@@ -1,0 +1,79 @@
+"""What every QDA reader returns: documents, codes and counts of coding references.
+
+A reader (``refi``, ``taguette``, ``matrix``) turns one export into a :class:`QdaProject`;
+everything after that (mapping codes to the theory, writing an evidence base) is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["QdaCode", "QdaDocument", "QdaProject"]
+
+
+@dataclass(frozen=True)
+class QdaCode:
+    """A code of the QDA project.
+
+    Attributes
+    ----------
+    key : str
+        Stable identity: the GUID (lower case) where the format has one, else the code path
+        joined with ``/``.
+    path : tuple of str
+        Code names from the root of the code tree, e.g. ``("mechanism", "trust")``. Names are
+        not unique across parents: two codes with the same name under different parents have
+        different paths and keys.
+    codable : bool
+        False for folders that only group codes (REFI-QDA ``isCodable="false"``).
+    """
+
+    key: str
+    path: tuple[str, ...]
+    codable: bool = True
+
+
+@dataclass(frozen=True)
+class QdaDocument:
+    """A document (source) of the QDA project.
+
+    Attributes
+    ----------
+    key : str
+        Stable identity: the GUID (lower case) where the format has one, else the name.
+    name : str
+        The name the QDA program shows.
+    attributes : mapping of str to str
+        Variables or attributes of the document (or of the case it belongs to), by name, e.g.
+        ``{"kind": "interview", "wave": "w2"}``.
+    """
+
+    key: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QdaProject:
+    """One QDA export, read.
+
+    Attributes
+    ----------
+    format : str
+        ``refi-qda``, ``taguette`` or ``matrix``.
+    documents : tuple of QdaDocument
+    codes : tuple of QdaCode
+    counts : mapping of (str, str) to int
+        ``(document key, code key)`` to the number of coding references, as the QDA program
+        itself reports it (one coded segment = one reference). Pairs with no coding are absent.
+    notes : tuple of str
+        What was read but not counted, and why (annotations without a coding, codings of
+        cases, total rows of a matrix, ...), one line each.
+    """
+
+    format: str
+    documents: tuple[QdaDocument, ...]
+    codes: tuple[QdaCode, ...]
+    counts: Mapping[tuple[str, str], int]
+    notes: tuple[str, ...] = ()
