@@ -122,19 +122,6 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
             zorder=3,
         )
         ax.text(mx, my, m, fontsize=8, ha="center", va="center", weight="bold", zorder=4)
-        name = mechanism_names.get(m, "")
-        if name:
-            ax.text(
-                mx,
-                my - 0.13,
-                name if len(name) <= 30 else name[:29] + "…",
-                fontsize=6.5,
-                ha="center",
-                va="top",
-                color="#222222",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
-                zorder=5,
-            )
     ax.set_xlim(-2.15, 2.15)
     ax.set_ylim(-2.15, 2.15)
     ax.set_aspect("equal")
@@ -155,10 +142,25 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
         )
         for k, v in _LEVEL_SIZE.items()
     ]
-    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=1)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        fontsize=7,
+        frameon=False,
+        ncol=5,
+    )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
-    cbar = fig.colorbar(sm, ax=ax, shrink=0.4, pad=0.01)
+    cbar = fig.colorbar(sm, ax=ax, shrink=0.35, pad=0.01, location="left")
     cbar.set_label("posterior mean support")
+    # a key beside the ring rather than names on it: neighbouring names would collide
+    key = "\n".join(
+        f"{m}  {name if len(name) <= 40 else name[:39] + '…'}"
+        for m in mechs.index
+        if (name := mechanism_names.get(m, ""))
+    )
+    if key:
+        ax.text(1.02, 0.5, key, transform=ax.transAxes, fontsize=7.5, va="center", ha="left")
     return to_svg(fig)
 
 
@@ -298,19 +300,17 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
     up = data["observed_hi"] < 0
     ax.scatter(x[up], top[up], marker="^", s=14, c=colour[up], zorder=3)
     groups = data.groupby(["wave", "unit_type", "kind"], sort=False).indices
-    for (wave, unit_type, kind), idx in groups.items():
-        ax.axvline(idx.min() - 0.5, color="#eeeeee", linewidth=0.8)
-        ax.text(
-            idx.mean(),
-            1.0,
-            f"{wave}\n{unit_type}s ({kind})",
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=6.5,
-        )
+    for idx in groups.values():
+        ax.axvline(idx.min() - 0.5, color="#dddddd", linewidth=0.8)
     ax.set_xlim(-1, len(data))
-    ax.set_xticks([])
+    # one tick per group, at its middle; slanted so that narrow groups do not collide
+    ax.set_xticks([float(idx.mean()) for idx in groups.values()])
+    ax.set_xticklabels(
+        [f"{wave}: {unit_type}s ({kind})" for wave, unit_type, kind in groups],
+        rotation=25,
+        ha="right",
+        fontsize=7,
+    )
     ax.set_ylabel("codes")
     ax.set_yscale("symlog", linthresh=10)
     return to_svg(fig)
