@@ -184,3 +184,11 @@ def test_report_numbers_script_reproduces_the_report(tmp_path):
     assert [int(r[3]) for r in tables["ppc-table"][1:]] == list(ppc["units"])
     for name in ("summary", "trajectory", "changes", "convergence", "sources_by_kind_wave"):
         assert (tmp_path / "numbers" / f"{name}.csv").is_file()
+
+
+def test_prior_sensitivity_is_in_the_model_checks(content, html):
+    tables = _tables(html)
+    rows = tables["sensitivity-table"][1:]
+    assert [r[0] for r in rows] == list(content.sensitivity["target_id"])
+    weak = (content.sensitivity["diagnosis"] == "potential strong prior / weak likelihood").sum()
+    assert f"{weak} of {len(content.sensitivity)} targets" in html

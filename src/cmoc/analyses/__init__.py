@@ -23,6 +23,7 @@ from .results import (
     save_fit,
 )
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
+from .sensitivity import PRIOR_NAMES, SENSITIVITY_COLUMNS, prior_sensitivity, sensitivity_tree
 from .simulate import SimulationSpec, simulate, simulate_tables
 from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
 from .update import CHANGE_COLUMNS, UpdateResult, change_report, fit_waves, update
@@ -37,7 +38,9 @@ __all__ = [
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
     "PPC_COLUMNS",
+    "PRIOR_NAMES",
     "SAMPLERS",
+    "SENSITIVITY_COLUMNS",
     "STATUSES",
     "SUMMARY_COLUMNS",
     "ConvergenceCheck",
@@ -65,9 +68,11 @@ __all__ = [
     "pointwise_loglik",
     "posterior_predictive",
     "ppc_summary",
+    "prior_sensitivity",
     "provenance",
     "sample_model",
     "save_fit",
+    "sensitivity_tree",
     "simulate",
     "simulate_tables",
     "summarize",

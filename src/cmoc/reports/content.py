@@ -21,6 +21,7 @@ from ..analyses import (
     check_convergence,
     posterior_predictive,
     ppc_summary,
+    prior_sensitivity,
     summarize,
 )
 from ..evidence import EvidenceBase, group_levels_table
@@ -58,6 +59,8 @@ class ReportContent:
         Action statements with what they rest on and the weakest support among those.
     ppc, ppc_by_group : pandas.DataFrame
         Posterior predictive check per unit and its summary by wave, unit type and kind.
+    sensitivity : pandas.DataFrame
+        :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -89,6 +92,7 @@ class ReportContent:
     actions: pd.DataFrame
     ppc: pd.DataFrame
     ppc_by_group: pd.DataFrame
+    sensitivity: pd.DataFrame
     convergence: ConvergenceCheck
     wave_checks: dict[str, ConvergenceCheck]
     priors: list[tuple[str, str]]
@@ -112,6 +116,7 @@ class ReportContent:
             "actions": self.actions,
             "ppc": self.ppc,
             "ppc_by_group": self.ppc_by_group,
+            "sensitivity": self.sensitivity,
             "convergence": self.convergence.table.reset_index(),
         }
         if self.changes is not None:
@@ -302,6 +307,7 @@ def report_content(
         actions=_actions(base, summary),
         ppc=ppc,
         ppc_by_group=ppc_summary(ppc),
+        sensitivity=prior_sensitivity(idata, base),
         convergence=check_convergence(idata),
         wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
         priors=config.describe_priors(),
