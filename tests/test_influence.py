@@ -12,6 +12,7 @@ from cmoc.analyses.influence import (
     influence,
     moved_most,
     pointwise_loglik,
+    refit_unreliable,
 )
 from cmoc.evidence import load_evidence
 from cmoc.models import build_model
@@ -110,3 +111,40 @@ def test_influence_restricted_to_a_wave(small_base, small_fit):
     table = influence(small_fit, base, wave=base.waves[-1])
     assert set(table["wave"]) == {base.waves[-1]}
     assert set(table["target_id"]) == set(base.targets.index)
+
+
+def test_unreliable_units_are_refitted_exactly(planted, tmp_path):
+    """S8's PSIS estimate is unreliable; the refit without it matches removing S8 outright."""
+    base, idata, table = planted
+    refitted = refit_unreliable(table, idata, base, max_refits=1)
+    s8 = refitted[(refitted["unit"] == "S8") & (refitted["target_id"] == "C2")].iloc[0]
+    assert s8["method"] == "refit" and s8["reliable"]
+    without = _planted(tmp_path / "without-s8", drop="S8")
+    exact = float(fit(without, sampler=SAMPLER)["posterior"]["support_cmoc"].sel(cmoc="C2").mean())
+    assert s8["support_loo"] == pytest.approx(exact, abs=0.02)
+    assert s8["contribution"] < -0.3  # S8 alone pulled C2 from about 0.94 to about 0.47
+    others = refitted[refitted["unit"] != "S8"]
+    assert (others["method"] == "psis").all()
+
+
+@pytest.mark.parametrize("which", ["source", "total"])
+def test_without_unit_removes_exactly_that_units_likelihood(small_base, which):
+    from cmoc.models import model_data, without_unit
+
+    d = model_data(small_base)
+    unit = d.sources[d.cell_src[0]] if which == "source" else d.agg_label[0]
+    rng = np.random.default_rng(8)
+    values = []
+    for data in (d, without_unit(d, unit)):
+        model = build_model(data, pointwise=True)
+        if not values:
+            point = {
+                k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()
+            }
+        (unit_ll,) = model.replace_rvs_by_values([model["loglik_unit"]])
+        f = model.compile_fn(unit_ll, inputs=model.value_vars, on_unused_input="ignore")
+        values.append(f(point))
+    full, less = values
+    i = list(d.sources + d.agg_label).index(unit)
+    assert full[i] != 0 and less[i] == 0
+    assert np.delete(less, i) == pytest.approx(np.delete(full, i), rel=1e-10)

@@ -17,7 +17,7 @@ import pymc as pm
 import xarray as xr
 
 from ..evidence import EvidenceBase
-from ..models import build_model
+from ..models import build_model, model_data, without_unit
 from .results import fit_config
 from .summary import _support_draws as support_draws
 
@@ -29,6 +29,7 @@ __all__ = [
     "moved_most",
     "pointwise_loglik",
     "pointwise_values",
+    "refit_unreliable",
 ]
 
 KHAT_MAX = 0.7
@@ -48,6 +49,7 @@ INFLUENCE_COLUMNS = [
     "contribution_mcse",
     "pareto_k",
     "reliable",
+    "method",
 ]
 
 _SAMPLE_DIMS = ("chain", "draw")
@@ -224,6 +226,7 @@ def influence(
         }
     )
     frame["reliable"] = frame["pareto_k"] <= KHAT_MAX
+    frame["method"] = "psis"
     frame = frame.join(units[["unit_type", "label", "wave"]], on="unit")
     codes = _unit_codes(evidence, units)
     frame = frame.join(codes, on=["unit", "target_id"])
@@ -265,3 +268,74 @@ def moved_most(table: pd.DataFrame, top: int = 3, min_abs: float = 0.005) -> pd.
 
     out = table.groupby("target_id", sort=False)[list(table.columns)].apply(describe)
     return out.astype(object).rename("moved_most")
+
+
+def refit_unreliable(
+    table: pd.DataFrame,
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    sampler=None,
+    *,
+    max_refits: int = 10,
+) -> pd.DataFrame:
+    """Replace unreliable PSIS estimates by exact refits without the unit.
+
+    For each unit flagged ``reliable = False`` (Pareto k above :data:`KHAT_MAX`), most
+    influential first and at most ``max_refits`` of them, the model is refitted with that unit's
+    likelihood terms removed (:func:`cmoc.models.without_unit`; every parameter stays) and the
+    unit's rows get the exact leave-one-out support, ``method = "refit"`` and
+    ``reliable = True``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`influence`.
+    idata : xarray.DataTree
+        The fit ``table`` was computed from (its model configuration is reused).
+    evidence : EvidenceBase
+    sampler : SamplerConfig, optional
+        Settings of the refits (default: those stored in ``idata``).
+    max_refits : int
+        Upper bound on the number of refits (each is a full fit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``table`` with the refitted units' rows updated; their Monte Carlo standard
+        error becomes that of the difference of two independent posterior means.
+    """
+    from .sampling import SamplerConfig, sample_model
+
+    config, stored = fit_config(idata)
+    s = sampler or SamplerConfig(**stored)
+    out = table.copy()
+    bad = out[~out["reliable"]]
+    order = bad.assign(_a=-bad["contribution"].abs()).sort_values(["_a", "unit"], kind="stable")
+    units = list(dict.fromkeys(order["unit"]))[:max_refits]
+    if not units:
+        return out
+    d = model_data(evidence, group_effects=config.group_effects)
+    full = support_draws(idata)
+    full_mean = full.mean(_SAMPLE_DIMS)
+    full_se = full.std(_SAMPLE_DIMS) / np.sqrt(full.sizes["chain"] * full.sizes["draw"])
+    for unit in units:
+        refit = sample_model(build_model(without_unit(d, unit), config), s)
+        loo = support_draws(refit)
+        loo_mean = loo.mean(_SAMPLE_DIMS)
+        n_loo = loo.sizes["chain"] * loo.sizes["draw"]
+        se = np.sqrt(full_se**2 + (loo.std(_SAMPLE_DIMS) / np.sqrt(n_loo)) ** 2)
+        rows = out["unit"] == unit
+        targets = out.loc[rows, "target_id"].to_numpy()
+        out.loc[rows, "support_loo"] = loo_mean.sel(target=targets).values
+        out.loc[rows, "contribution"] = (full_mean - loo_mean).sel(target=targets).values
+        sd = full.std(_SAMPLE_DIMS).sel(target=targets).values
+        out.loc[rows, "contribution_z"] = out.loc[rows, "contribution"] / np.where(
+            sd > 0, sd, np.nan
+        )
+        out.loc[rows, "contribution_mcse"] = se.sel(target=targets).values
+        out.loc[rows, "reliable"] = True
+        out.loc[rows, "method"] = "refit"
+    out["_t"] = out["target_id"].map({t: i for i, t in enumerate(dict.fromkeys(out["target_id"]))})
+    out["_a"] = -out["contribution"].abs()
+    out = out.sort_values(["_t", "_a", "unit"], kind="stable")
+    return out[INFLUENCE_COLUMNS].reset_index(drop=True)

@@ -6,7 +6,7 @@ aggregate rows, never with sources x targets: zero cells enter through per-sourc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from scipy.special import gammaln
 
 from ..evidence import EvidenceBase, group_prefixes
 
-__all__ = ["ModelData", "model_data"]
+__all__ = ["ModelData", "model_data", "without_unit"]
 
 STANCES = ("supports", "refutes")
 
@@ -352,3 +352,44 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
         agg_src=np.array(a_src, dtype=i64),
         agg_label=a_label,
     )
+
+
+def without_unit(d: ModelData, unit: str) -> ModelData:
+    """Remove one unit of evidence from the likelihood, leaving every parameter in place.
+
+    A unit is a source (all its exact counts, zeros included) or an aggregate row (its
+    ``codings.csv:LINE`` label), as in ``build_model(..., pointwise=True)``: the model built
+    from the result is the posterior "without that unit" that leave-one-out approximates.
+
+    Parameters
+    ----------
+    d : ModelData
+    unit : str
+        A source id or an aggregate row label.
+
+    Returns
+    -------
+    ModelData
+        The source's appraisal weight set to 0 (its terms vanish) and its exact counts taken out
+        of the per-(target, kind, stance) sums; or the aggregate row's weight set to 0.
+
+    Raises
+    ------
+    KeyError
+        If ``unit`` is neither a source nor an aggregate row.
+    """
+    if unit in d.agg_label:
+        weight = d.agg_weight.copy()
+        weight[d.agg_label.index(unit)] = 0.0
+        return replace(d, agg_weight=weight)
+    if unit not in d.sources:
+        raise KeyError(f"no unit {unit!r}: neither a source nor an aggregate row")
+    j = d.sources.index(unit)
+    weight = d.src_weight.copy()
+    weight[j] = 0.0
+    mine = d.cell_src == j
+    wcount = d.tks_wcount.copy()
+    for t, s, n in zip(d.cell_tgt[mine], d.cell_stance[mine], d.cell_count[mine], strict=True):
+        row = (d.tks_tgt == t) & (d.tks_kind == d.src_kind[j]) & (d.tks_stance == s)
+        wcount[row] -= d.src_weight[j] * n
+    return replace(d, src_weight=weight, tks_wcount=np.maximum(wcount, 0.0))
