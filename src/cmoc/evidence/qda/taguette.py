@@ -98,7 +98,7 @@ def read(
     separators : str
         Characters that separate hierarchy levels in tag names (default backslash and slash).
     **options
-        No other options are accepted; any is reported as a problem.
+        No other options are accepted: any (unless None) is reported as a problem.
 
     Returns
     -------
@@ -116,6 +116,8 @@ def read(
     path = Path(path)
     problems: list[Problem] = []
     for name, value in options.items():
+        if value is None:  # an option left unset by a caller is no option
+            continue
         problems.append(
             Problem(
                 path.name,
