@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,7 @@ class CodeMapping:
 
 
 def _norm_path(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
     return "/".join(level.strip().casefold() for level in text.split("/"))
 
 

@@ -25,6 +25,7 @@ paths and ``basePath`` are never read; only the ``.qde`` (or ``.qdc``) XML is.
 
 from __future__ import annotations
 
+import unicodedata
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -97,6 +98,11 @@ def _child(element: Element, name: str) -> Element | None:
     return None
 
 
+def _text(value: str | None) -> str:
+    """Names as NFC (macOS programs write decomposed accents), without outer spaces."""
+    return unicodedata.normalize("NFC", value or "").strip()
+
+
 def _guid(element: Element, attribute: str = "guid") -> str:
     return (element.get(attribute) or "").strip().lower()
 
@@ -163,7 +169,7 @@ def _codes(
                     )
                 ]
             )
-        name = (element.get("name") or "").strip()
+        name = _text(element.get("name"))
         levels = (
             tuple(p.strip() for p in name.split(name_separator) if p.strip())
             if name_separator and name
@@ -196,7 +202,7 @@ def _variable_values(element: Element, variables: dict[str, str]) -> dict[str, s
         for kind in _VALUE_TYPES:
             value = _child(vv, kind)
             if value is not None and value.text is not None and value.text.strip():
-                values[name] = value.text.strip()
+                values[name] = _text(value.text)
                 break
     return values
 
@@ -268,7 +274,7 @@ def read(
     if vars_el is not None:
         for v in _children(vars_el, "Variable"):
             if _guid(v) and (v.get("name") or "").strip():
-                variables[_guid(v)] = (v.get("name") or "").strip()
+                variables[_guid(v)] = _text(v.get("name"))
 
     # cases: their GUIDs (codings of them are not code counts) and the attributes they give
     case_guids: set[str] = set()
@@ -279,7 +285,7 @@ def read(
         if _guid(case):
             case_guids.add(_guid(case))
         values = _variable_values(case, variables)
-        case_name = (case.get("name") or "").strip()
+        case_name = _text(case.get("name"))
         if case_name:
             values.setdefault("case", case_name)
         for ref in _children(case, "SourceRef"):
@@ -311,7 +317,7 @@ def read(
             notes.append(f"source GUID {key} appears twice: the second ignored")
             continue
         doc_keys.add(key)
-        name = (source.get("name") or "").strip() or key
+        name = _text(source.get("name")) or key
         attributes = dict(case_attrs.get(key, {}))
         attributes.update(_variable_values(source, variables))  # the source's own values win
         for guid, var in sorted(conflicts):

@@ -412,7 +412,8 @@ def csv_text(
     - columns named in ``verbatim`` hold cmoc's own vocabulary (``stance`` is ``supports`` or
       ``refutes``; the ``sign`` of ``cmocs.csv`` is ``+`` or ``-``) and are written as they are;
       the caller guarantees they do not come from imported text;
-    - ``None`` is an empty cell.
+    - ``None`` is an empty cell; line breaks inside a cell become line feeds (and the
+      cell is quoted), so a stray carriage return cannot split a row for another reader.
 
     Parameters
     ----------
@@ -442,9 +443,10 @@ def csv_text(
                 cells.append(str(value).lower())
             elif isinstance(value, int | float):
                 cells.append(repr(value) if isinstance(value, float) else str(value))
-            elif column in keep:
-                cells.append(str(value))
             else:
-                cells.append(escape_formula(str(value)))
+                text = str(value) if column in keep else escape_formula(str(value))
+                # csv quotes cells holding the line terminator (\n) but not a lone \r, which
+                # other readers take for a line end: make every line break \n (then quoted)
+                cells.append(text.replace("\r\n", "\n").replace("\r", "\n"))
         writer.writerow(cells)
     return buffer.getvalue()
