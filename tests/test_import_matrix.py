@@ -340,6 +340,14 @@ def test_formula_with_stored_value_counts_that_value(tmp_path):
     assert any("cell B2 holds the formula '=1+2': not evaluated" in note for note in project.notes)
 
 
+def test_formulas_in_total_rows_are_not_needed(tmp_path):
+    rows = maxqda_rows()
+    rows[-1][1:] = ["=SUM(B2:B4)", "=SUM(C2:C4)", "=SUM(D2:D4)", "=SUM(E2:E4)"]
+    project = matrix.read(write_xlsx(tmp_path / "t.xlsx", rows))  # no stored results
+    check(project)
+    assert not any("formula" in note or "differs" in note for note in project.notes)
+
+
 def test_formula_without_stored_value_refused(tmp_path):
     rows = maxqda_rows()
     rows[1][1] = "=1+2"

@@ -770,9 +770,18 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
 
     counts_at: dict[tuple[int, int], int] = {}
     bad = 0
+    total_rows = {lb.index for lb in row_labels if lb.total}
+    total_cols = {lb.index for lb in col_labels if lb.total}
     for (ri, ci), cell in cells.items():
         value = cell.value
         line, col = where(cell)
+        if ri in total_rows or ci in total_cols:
+            # dropped: only compared with the cells, and only when it is a plain count
+            if isinstance(value, int | float) and float(value).is_integer() and value >= 0:
+                counts_at[(ri, ci)] = int(value)
+            elif empty(value) and cell.formula is None:
+                counts_at[(ri, ci)] = 0
+            continue
         if cell.formula is not None:
             if value is None or (isinstance(value, str) and not value.strip()):
                 problems.append(
@@ -825,7 +834,8 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             off = [
                 cl.raw
                 for cl in kept_cols
-                if counts_at[(lb.index, cl.index)]
+                if (lb.index, cl.index) in counts_at
+                and counts_at[(lb.index, cl.index)]
                 != sum(counts_at[(r.index, cl.index)] for r in kept_rows)
             ]
             if off:
@@ -839,7 +849,8 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             off = [
                 rl.raw
                 for rl in kept_rows
-                if counts_at[(rl.index, lb.index)]
+                if (rl.index, lb.index) in counts_at
+                and counts_at[(rl.index, lb.index)]
                 != sum(counts_at[(rl.index, c.index)] for c in kept_cols)
             ]
             if off:
