@@ -76,6 +76,10 @@ class Built:
         export.codebook_csv(tags, buf)
         out["codebook_csv"] = self.dir / "codebook.csv"
         out["codebook_csv"].write_bytes(buf.getvalue().encode("utf-8"))
+        out["highlights_xlsx"] = self.dir / "all_tags.xlsx"
+        export.highlights_xslx(self.db, self.project.id, "", str(out["highlights_xlsx"]))
+        out["codebook_xlsx"] = self.dir / "codebook.xlsx"
+        export.codebook_xlsx(tags, str(out["codebook_xlsx"]))
         return out
 
     def db_counts(self) -> dict[tuple[str, str], int]:
@@ -198,6 +202,17 @@ def test_csv_codebook_matches_taguette_numbers(built):
         totals[key] = totals.get(key, 0) + n
     for tag in built.project.tags:
         assert totals.get(reader.tag_guid(tag.path), 0) == tag.highlights_count
+
+
+def test_excel_exports(built):
+    files = built.export()
+    project = reader.read(files["highlights_xlsx"], codebook=files["codebook_xlsx"])
+    assert dict(project.counts) == expected(built)
+    assert [c.path for c in project.codes] == [reader.split_tag(t) for t in TAGS]
+    assert not any("the codebook gives" in n for n in project.notes)
+    # mixed: Excel highlights with the QDC codebook
+    mixed = reader.read(files["highlights_xlsx"], codebook=files["qdc"])
+    assert dict(mixed.counts) == expected(built)
 
 
 def test_stale_codebook_is_noted(built, tmp_path):

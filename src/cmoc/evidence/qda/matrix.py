@@ -38,7 +38,9 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_ROWS",
     "ORIENTATIONS",
+    "check_workbook",
     "read",
+    "sheet_values",
     "split_code_label",
 ]
 
@@ -339,8 +341,20 @@ def _load_csv(path: Path) -> _Grid:
     return grid
 
 
-def _check_xlsx_archive(path: Path) -> None:
-    """Refuse a hostile workbook before openpyxl sees it: zip checks, no DTD in any XML part."""
+def check_workbook(path: Path) -> None:
+    """Refuse a hostile workbook before openpyxl sees it: zip checks, no DTD in any XML part.
+
+    Parameters
+    ----------
+    path : Path
+        An ``.xlsx`` file.
+
+    Raises
+    ------
+    EvidenceError
+        Not a zip archive, an unsafe archive (:func:`.safety.open_archive`, member sizes and
+        ratios checked while reading), or an XML part with ``<!DOCTYPE`` or ``<!ENTITY``.
+    """
     label = path.name
     with open_archive(path) as archive:
         problems = []
@@ -388,10 +402,61 @@ def _sheet_rows(ws, label: str) -> list[tuple[int, list[object]]]:
     return rows
 
 
+def sheet_values(path: Path, sheet: str | None = None) -> tuple[str, list[tuple[int, list]]]:
+    """Read the stored values of one sheet of a workbook already checked by :func:`check_workbook`.
+
+    Parameters
+    ----------
+    path : Path
+        The workbook.
+    sheet : str, optional
+        Sheet name; by default the first sheet.
+
+    Returns
+    -------
+    tuple
+        The sheet's name and its rows as ``(row number, [values])`` (openpyxl read-only,
+        ``data_only``: formulas give the result last stored, or None), at most
+        :data:`MAX_ROWS` rows, :data:`MAX_COLUMNS` columns and :data:`MAX_CELLS` cells.
+
+    Raises
+    ------
+    EvidenceError
+        An unreadable workbook, an unknown sheet or an oversized sheet.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as err:  # openpyxl raises many kinds on a damaged workbook
+        raise EvidenceError(
+            [Problem(path.name, None, None, None, f"a readable XLSX workbook ({err})")]
+        ) from err
+    try:
+        names = book.sheetnames
+        chosen = names[0] if sheet is None else sheet
+        if chosen not in names:
+            raise EvidenceError(
+                [
+                    Problem(
+                        path.name,
+                        None,
+                        "sheet",
+                        sheet,
+                        "one of the workbook's sheets: " + ", ".join(repr(n) for n in names),
+                    )
+                ]
+            )
+        rows = _sheet_rows(book[chosen], f"{path.name}[{chosen}]")
+    finally:
+        book.close()
+    return chosen, [(n, [getattr(c, "value", None) for c in cells]) for n, cells in rows]
+
+
 def _load_xlsx(path: Path, sheet: str | None) -> _Grid:
     import openpyxl
 
-    _check_xlsx_archive(path)
+    check_workbook(path)
     notes: list[str] = []
 
     def open_book(data_only: bool):

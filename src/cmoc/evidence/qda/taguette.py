@@ -14,7 +14,8 @@ highlights" counts it.
 
 The codebook is Taguette's QDC export (REFI-QDA codebook XML, one ``<Code>`` per tag, its GUID
 a UUID-5 of the tag name) or its codebook CSV (``tag,description,number of highlights,number of
-documents``). Tags of the codebook never used are codes without counts; the numbers of
+documents``; or the same as Excel). The Excel exports of highlights and codebook (same columns,
+first sheet) are read too. Tags of the codebook never used are codes without counts; the numbers of
 highlights in a codebook CSV are checked against the highlights read.
 
 Code keys are the GUIDs Taguette writes in its QDC (computed the same way when only the CSV is
@@ -32,6 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..problems import EvidenceError, Problem
+from .matrix import check_workbook, sheet_values
 from .model import QdaCode, QdaDocument, QdaProject
 from .safety import parse_xml, read_small_file
 
@@ -92,9 +94,10 @@ def read(
     Parameters
     ----------
     path : Path
-        The highlights CSV (``id,document,tag,content``), as Taguette exports it.
+        The highlights export (``id,document,tag,content``) as Taguette writes it: CSV, or
+        Excel (``.xlsx``, first sheet, checked by :func:`.matrix.check_workbook` first).
     codebook : Path, optional
-        Taguette's codebook export: QDC (``.qdc``, REFI-QDA codebook XML) or CSV.
+        Taguette's codebook export: QDC (``.qdc``, REFI-QDA codebook XML), CSV or Excel.
     separators : str
         Characters that separate hierarchy levels in tag names (default backslash and slash).
     **options
@@ -135,21 +138,23 @@ def read(
     book_name = Path(codebook).name if codebook is not None else ""
     if codebook is not None:
         codebook = Path(codebook)
-        data = _read_bytes(codebook, problems)
-        if data is not None:
-            if _looks_like_xml(codebook, data):
+        if _is_xlsx(codebook):
+            records = _table(codebook, problems)
+            if records is not None:
+                book = _codebook_csv(codebook, records, separators, problems)
+        else:
+            data = _read_bytes(codebook, problems)
+            if data is not None and _looks_like_xml(codebook, data):
                 book = _codebook_qdc(codebook, data, separators, problems)
-            else:
-                text = _decode(codebook, data, problems)
-                if text is not None:
-                    book = _codebook_csv(codebook, text, separators, problems)
+            elif data is not None:
+                records = _csv_records(codebook, data, problems)
+                if records is not None:
+                    book = _codebook_csv(codebook, records, separators, problems)
 
-    data = _read_bytes(path, problems)
     rows: list[_Row] = []
-    if data is not None:
-        text = _decode(path, data, problems)
-        if text is not None:
-            rows = _highlight_rows(path, text, separators, problems)
+    records = _table(path, problems)
+    if records is not None:
+        rows = _highlight_rows(path, records, separators, problems)
 
     # codes: the codebook's, then the tags met only in the highlights
     codes: list[QdaCode] = []
@@ -340,6 +345,45 @@ def _decode(path: Path, data: bytes, problems: list[Problem]) -> str | None:
         return None
 
 
+def _is_xlsx(path: Path) -> bool:
+    return path.suffix.lower() in (".xlsx", ".xlsm")
+
+
+def _csv_records(
+    path: Path, data: bytes, problems: list[Problem]
+) -> list[tuple[int, list[str]]] | None:
+    text = _decode(path, data, problems)
+    if text is None:
+        return None
+    err, err_line, records = _records(text)
+    if err is not None:
+        problems.append(Problem(path.name, err_line, None, None, f"valid CSV ({err})"))
+        return None
+    return records
+
+
+def _table(path: Path, problems: list[Problem]) -> list[tuple[int, list[str]]] | None:
+    """Read the records (line or row, cells as text) of a CSV file or an XLSX's first sheet."""
+    if not _is_xlsx(path):
+        data = _read_bytes(path, problems)
+        return None if data is None else _csv_records(path, data, problems)
+    try:
+        check_workbook(path)
+        _sheet, rows = sheet_values(path)
+    except EvidenceError as err:
+        problems.extend(err.problems)
+        return None
+    return [(number, [_cell_text(v) for v in cells]) for number, cells in rows]
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _looks_like_xml(path: Path, data: bytes) -> bool:
     if path.suffix.lower() in (".qdc", ".xml"):
         return True
@@ -384,12 +428,10 @@ def _header_index(
     return index
 
 
-def _highlight_rows(path: Path, text: str, separators: str, problems: list[Problem]) -> list[_Row]:
+def _highlight_rows(
+    path: Path, records: list[tuple[int, list[str]]], separators: str, problems: list[Problem]
+) -> list[_Row]:
     file = path.name
-    err, err_line, records = _records(text)
-    if err is not None:
-        problems.append(Problem(file, err_line, None, None, f"valid CSV ({err})"))
-        return []
     if not records or not any(c.strip() for c in records[0][1]):
         problems.append(
             Problem(
@@ -475,13 +517,9 @@ def _highlight_rows(path: Path, text: str, separators: str, problems: list[Probl
 
 
 def _codebook_csv(
-    path: Path, text: str, separators: str, problems: list[Problem]
+    path: Path, records: list[tuple[int, list[str]]], separators: str, problems: list[Problem]
 ) -> list[_BookTag]:
     file = path.name
-    err, err_line, records = _records(text)
-    if err is not None:
-        problems.append(Problem(file, err_line, None, None, f"valid CSV ({err})"))
-        return []
     if not records or not any(c.strip() for c in records[0][1]):
         problems.append(
             Problem(file, 1, None, None, "a header row (tag,description,number of highlights,...)")
