@@ -29,9 +29,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..problems import EvidenceError, Problem
+from ..problems import Problem
 from .model import QdaCode, QdaDocument, QdaProject
-from .safety import DEFAULT_LIMITS, open_archive, read_member, read_small_file
+from .safety import DEFAULT_LIMITS, QdaImportError, open_archive, read_member, read_small_file
 
 __all__ = [
     "MAX_CELLS",
@@ -190,7 +190,7 @@ def read(
 
     Raises
     ------
-    EvidenceError
+    QdaImportError
         A missing, oversized or unsafe file; a sheet that is not a count matrix; percentage,
         fraction or Yes/No cells (the message names the export setting to use); other bad cells,
         each with file (and sheet), line, column, value and what was expected.
@@ -225,7 +225,7 @@ def read(
             Problem(path.name, None, "sheet", sheet, "no sheet= for a CSV file (only for XLSX)")
         )
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
     grid = _load_xlsx(path, sheet) if is_xlsx else _load_csv(path)
     return _interpret(grid, orientation)
 
@@ -258,7 +258,7 @@ def _decode(path: Path, data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as err:
-            raise EvidenceError(
+            raise QdaImportError(
                 [
                     Problem(
                         path.name,
@@ -273,7 +273,7 @@ def _decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise EvidenceError(
+        raise QdaImportError(
             [
                 Problem(
                     path.name,
@@ -319,7 +319,7 @@ def _load_csv(path: Path) -> _Grid:
             last = reader.line_num
             cells += len(record)
             if len(rows) > MAX_ROWS or len(record) > MAX_COLUMNS or cells > MAX_CELLS:
-                raise EvidenceError(
+                raise QdaImportError(
                     [
                         Problem(
                             path.name,
@@ -332,7 +332,7 @@ def _load_csv(path: Path) -> _Grid:
                     ]
                 )
     except csv.Error as err:
-        raise EvidenceError(
+        raise QdaImportError(
             [Problem(path.name, reader.line_num, None, None, f"valid CSV ({err})")]
         ) from err
     grid = _Grid(path.name, rows)
@@ -351,7 +351,7 @@ def check_workbook(path: Path) -> None:
 
     Raises
     ------
-    EvidenceError
+    QdaImportError
         Not a zip archive, an unsafe archive (:func:`.safety.open_archive`, member sizes and
         ratios checked while reading), or an XML part with ``<!DOCTYPE`` or ``<!ENTITY``.
     """
@@ -376,7 +376,7 @@ def check_workbook(path: Path) -> None:
                     )
                     break
         if problems:
-            raise EvidenceError(problems)
+            raise QdaImportError(problems)
 
 
 def _sheet_rows(ws, label: str) -> list[tuple[int, list[object]]]:
@@ -387,7 +387,7 @@ def _sheet_rows(ws, label: str) -> list[tuple[int, list[object]]]:
         rows.append((number, list(row)))
         cells += len(row)
         if number > MAX_ROWS or len(row) > MAX_COLUMNS or cells > MAX_CELLS:
-            raise EvidenceError(
+            raise QdaImportError(
                 [
                     Problem(
                         label,
@@ -421,7 +421,7 @@ def sheet_values(path: Path, sheet: str | None = None) -> tuple[str, list[tuple[
 
     Raises
     ------
-    EvidenceError
+    QdaImportError
         An unreadable workbook, an unknown sheet or an oversized sheet.
     """
     import openpyxl
@@ -429,14 +429,14 @@ def sheet_values(path: Path, sheet: str | None = None) -> tuple[str, list[tuple[
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as err:  # openpyxl raises many kinds on a damaged workbook
-        raise EvidenceError(
+        raise QdaImportError(
             [Problem(path.name, None, None, None, f"a readable XLSX workbook ({err})")]
         ) from err
     try:
         names = book.sheetnames
         chosen = names[0] if sheet is None else sheet
         if chosen not in names:
-            raise EvidenceError(
+            raise QdaImportError(
                 [
                     Problem(
                         path.name,
@@ -465,7 +465,7 @@ def _load_xlsx(path: Path, sheet: str | None) -> _Grid:
                 path, read_only=True, data_only=data_only, keep_links=False
             )
         except Exception as err:  # openpyxl raises many kinds on a damaged workbook
-            raise EvidenceError(
+            raise QdaImportError(
                 [Problem(path.name, None, None, None, f"a readable XLSX workbook ({err})")]
             ) from err
 
@@ -485,7 +485,7 @@ def _load_xlsx(path: Path, sheet: str | None) -> _Grid:
         elif sheet in names:
             chosen = sheet
         else:
-            raise EvidenceError(
+            raise QdaImportError(
                 [
                     Problem(
                         path.name,
@@ -639,7 +639,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             preamble.append(str(cells[0]))
         start += 1
     if start >= len(rows):
-        raise EvidenceError(
+        raise QdaImportError(
             [
                 Problem(
                     file,
@@ -663,7 +663,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
     context = " ".join([*preamble, corner])
     hint = _NVIVO_CONTENT.search(context)
     if hint:
-        raise EvidenceError(
+        raise QdaImportError(
             [
                 Problem(
                     file,
@@ -727,9 +727,9 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                     )
                     break
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
     if not col_labels or not [lb for lb in row_labels if not lb.total]:
-        raise EvidenceError(
+        raise QdaImportError(
             [
                 Problem(
                     file,
@@ -831,7 +831,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                         + _setting(program),
                     )
                 )
-        raise EvidenceError(out)
+        raise QdaImportError(out)
 
     counts_at: dict[tuple[int, int], int] = {}
     bad = 0
@@ -888,7 +888,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             Problem(file, None, None, None, f"whole numbers: {bad - 20} more bad cells")
         )
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
 
     # totals: drop, and check against the cells when possible
     kept_rows = [lb for lb in row_labels if not lb.total]
@@ -990,7 +990,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         doc_key[lb.index] = lb.name
         documents.append(QdaDocument(lb.name, lb.name, dict(lb.attributes)))
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
 
     counts: dict[tuple[str, str], int] = {}
     for (ri, ci), n in counts_at.items():

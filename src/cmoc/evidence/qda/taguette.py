@@ -35,7 +35,7 @@ from pathlib import Path
 from ..problems import EvidenceError, Problem
 from .matrix import check_workbook, sheet_values
 from .model import QdaCode, QdaDocument, QdaProject
-from .safety import parse_xml, read_small_file
+from .safety import QdaImportError, parse_xml, read_small_file
 
 __all__ = ["TAGUETTE_NAMESPACE", "read", "split_tag", "tag_guid"]
 
@@ -112,7 +112,7 @@ def read(
 
     Raises
     ------
-    EvidenceError
+    QdaImportError
         When a file is missing, too large, not UTF-8, not the expected layout, or holds a bad
         value; every problem carries file, line, column, value and what was expected.
     """
@@ -131,7 +131,7 @@ def read(
             )
         )
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
 
     notes: list[str] = []
     book: list[_BookTag] = []
@@ -225,7 +225,7 @@ def read(
         seen.add((row.highlight, key))
         counts[(row.document, key)] = counts.get((row.document, key), 0) + 1
     if problems:
-        raise EvidenceError(problems)
+        raise QdaImportError(problems)
 
     if duplicates:
         notes.append(
