@@ -194,6 +194,16 @@ def test_maxqda_semicolon_csv_with_bom_and_sum_row_and_column(tmp_path):
     assert any("separated by ';'" in note for note in project.notes)
 
 
+def test_maxqda_document_groups_do_not_flip_orientation(tmp_path):
+    rows = maxqda_rows()
+    rows[0][1:4] = [f"Interviews\\{d}" for d in DOCS]  # document group \ document
+    rows[2][0] = "trust"  # only one code label shows a hierarchy
+    rows[3][0] = "outcome"
+    project = matrix.read(write_csv(tmp_path / "cmb.csv", rows))
+    assert [d.name for d in project.documents] == [f"Interviews\\{d}" for d in DOCS]
+    assert [c.path for c in project.codes] == [("mechanism", "trust"), ("trust",), ("outcome",)]
+
+
 def test_maxqda_xlsx_backslash_paths(tmp_path):
     check(matrix.read(write_xlsx(tmp_path / "cmb.xlsx", maxqda_rows(sep="\\"))))
 

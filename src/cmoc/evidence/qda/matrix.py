@@ -765,8 +765,10 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         rows_are_codes = code_like(row_labels) + doc_like(col_labels)
         cols_are_codes = code_like(col_labels) + doc_like(row_labels)
         if corner.lower() in ("code system", "codesystem", "codes", "nodes", "code"):
+            # the corner names the row axis (MAXQDA writes "Code System"): decisive
+            orientation = "codes-rows"
             rows_are_codes += 1
-        if cols_are_codes > rows_are_codes:
+        elif cols_are_codes > rows_are_codes:
             orientation = "codes-columns"
         else:
             orientation = "codes-rows"
