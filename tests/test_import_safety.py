@@ -242,6 +242,14 @@ def test_duplicate_member_names_refused(tmp_path, capsys):
     refuse(tmp_path, capsys, path, "unique")
 
 
+def test_element_flood_refused(tmp_path):
+    path = tmp_path / "flood.qde"
+    path.write_text(project_xml(sources="".join(text_source(f"d{i}", i) for i in range(20))))
+    assert len(refi.read(path).documents) == 20
+    with pytest.raises(UnsafeInputError, match="at most 50 elements"):
+        refi.read(path, limits=Limits(max_xml_elements=50))
+
+
 def test_member_names_rule():
     assert safe_member_name("Sources/interview 1.txt") is None
     assert safe_member_name("project.qde") is None

@@ -241,7 +241,7 @@ def read(
     """
     path = Path(path)
     data, label = _load(path, limits)
-    root = parse_xml(data, label)
+    root = parse_xml(data, label, limits=limits)
     kind = _local(root.tag)
     if kind not in ("Project", "CodeBook"):
         raise QdaImportError(

@@ -95,6 +95,9 @@ class Limits:
         Members smaller than this (1 MiB) are not ratio-checked: tiny files compress oddly.
     max_code_depth : int
         Deepest nesting of codes in a code tree: 64.
+    max_xml_elements : int
+        Most elements in one XML document: 5,000,000 (a project with 100,000 codings has about
+        400,000).
     """
 
     max_file_bytes: int = 256 * MiB
@@ -105,6 +108,7 @@ class Limits:
     max_ratio: float = 200.0
     ratio_floor: int = 1 * MiB
     max_code_depth: int = 64
+    max_xml_elements: int = 5_000_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -345,8 +349,12 @@ def read_member(
 _SAFE_XML = "XML without a DTD or entity declarations (refused for safety: entity expansion "
 
 
-def parse_xml(data: bytes, label: str) -> Element:
+def parse_xml(data: bytes, label: str, *, limits: Limits = DEFAULT_LIMITS) -> Element:
     """Parse untrusted XML with defusedxml: no DTD, no entities, no external references.
+
+    The elements are counted while parsing: more than ``limits.max_xml_elements`` is refused
+    before the tree grows further (a flood of tiny elements within the size cap would otherwise
+    take gigabytes of memory).
 
     Parameters
     ----------
@@ -354,14 +362,30 @@ def parse_xml(data: bytes, label: str) -> Element:
         The document (already size-checked).
     label : str
         How to name it in messages.
+    limits : Limits
+        Caps to apply.
 
     Returns
     -------
     xml.etree.ElementTree.Element
         The root element.
     """
+    count = 0
+    root: Element | None = None
     try:
-        return safe_et.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        events = safe_et.iterparse(
+            io.BytesIO(data),
+            events=("start",),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        )
+        for _, element in events:
+            if root is None:
+                root = element
+            count += 1
+            if count > limits.max_xml_elements:
+                raise _refuse(label, f"XML of at most {limits.max_xml_elements:,} elements")
     except defusedxml.DTDForbidden as err:
         raise _refuse(label, _SAFE_XML + "and external files)", f"DOCTYPE {err.name}") from err
     except defusedxml.EntitiesForbidden as err:
@@ -375,6 +399,9 @@ def parse_xml(data: bytes, label: str) -> Element:
         raise QdaImportError(
             [Problem(label, line, None, None, f"well-formed XML ({err}; column {column})")]
         ) from err
+    if root is None:  # pragma: no cover - iterparse raises on an empty document
+        raise QdaImportError([Problem(label, None, None, None, "an XML document")])
+    return root
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
