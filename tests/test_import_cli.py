@@ -188,6 +188,15 @@ def test_import_refusals_write_nothing(tmp_path, capsys):
     assert main([*base[:-1], str(tmp_path / "w"), "--weight", "1.5"]) == 2
     assert "(0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+    # a codebook alone has codes but no documents
+    book = tmp_path / "book.qdc"
+    book.write_text(
+        '<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+        '<Code guid="A0000000-0000-4000-8000-000000000001" name="cmoc"/></Codes></CodeBook>'
+    )
+    assert main(["import", "refi-qda", str(book), "--out", str(tmp_path / "b")]) == 2
+    assert "a codebook alone cannot be imported" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
     # an unknown format is a usage error
     assert main(["import", "nvivo", str(EXAMPLE), "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
