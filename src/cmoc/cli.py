@@ -476,6 +476,13 @@ def report(
             "--pdf", help="Also write report.pdf, typeset by WeasyPrint (the pdf extra of cmoc)."
         ),
     ] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare/--no-compare",
+            help="Compare the hierarchy with no and complete pooling (two more fits, saved).",
+        ),
+    ] = True,
 ) -> None:
     """Build the report: validate, fit each wave (or reuse saved fits), write the files.
 
@@ -499,7 +506,14 @@ def report(
     fits = fit_waves(directory, cfg, s, progress=_is_tty())
     for wave, (_, _, how) in fits.items():
         _err(f"{wave}: {how}")
-    content = report_content(base, {w: (ev, f) for w, (ev, f, _) in fits.items()})
+    comparison = None
+    if compare:
+        from .analyses import compare_models
+
+        comparison = compare_models(directory, base, cfg, s, progress=_is_tty())
+    content = report_content(
+        base, {w: (ev, f) for w, (ev, f, _) in fits.items()}, comparison=comparison
+    )
     for wave, check in content.wave_checks.items():
         if not check.passed:
             _err(f"WARNING: the fit after wave {wave!r}: {check.text}")
@@ -507,6 +521,126 @@ def report(
     written = build_report(base, content, target, pdf=pdf)
     for path in written:
         typer.echo(str(path))
+
+
+def _frame_text(frame, fmt: Format, title: str) -> str:
+    """Render any analysis frame: CSV, JSON records, or a plain text table under a title."""
+    import json
+
+    if fmt == Format.csv:
+        return frame.to_csv(index=False, lineterminator="\n")
+    if fmt == Format.json:
+        return json.dumps(json.loads(frame.to_json(orient="records")), indent=2) + "\n"
+    with pd_options():
+        return f"{title}\n{frame.to_string(index=False)}\n"
+
+
+def pd_options():
+    """Pandas display options for wide text tables."""
+    import pandas as pd
+
+    return pd.option_context(
+        "display.width", 200, "display.max_columns", 50, "display.precision", 3
+    )
+
+
+@app.command()
+def check(
+    directory: DirArg,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Compare the hierarchy with no and complete pooling.")
+    ] = False,
+    sensitivity: Annotated[
+        bool, typer.Option("--sensitivity", help="Prior sensitivity by power-scaling.")
+    ] = False,
+    influence: Annotated[
+        bool, typer.Option("--influence", help="Which units of evidence move each target.")
+    ] = False,
+    ppc: Annotated[
+        bool, typer.Option("--ppc", help="Posterior predictive check of every unit.")
+    ] = False,
+    refit: Annotated[
+        int,
+        typer.Option(help="With --influence: refit exactly without up to N unreliable units."),
+    ] = 0,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    wave: Annotated[str | None, typer.Option(help="Check the fit up to this wave.")] = None,
+    seed: SeedOpt = 20211,
+    draws: DrawsOpt = 1000,
+    tune: TuneOpt = 1000,
+    chains: ChainsOpt = 4,
+    sampler: SamplerOpt = Sampler.nutpie,
+    target_accept: AcceptOpt = 0.9,
+    model: ModelOpt = None,
+) -> None:
+    """Check the model: predictive check, prior sensitivity, influence, model comparison.
+
+    Without a flag, runs the predictive check, the sensitivity and the influence analysis on
+    the saved fit (fitting it first if needed); --compare also fits the no-pooling and
+    complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO.
+    """
+    chosen = {
+        "ppc": ppc,
+        "sensitivity": sensitivity,
+        "influence": influence,
+        "compare": compare,
+    }
+    if not any(chosen.values()):
+        chosen.update(ppc=True, sensitivity=True, influence=True)
+    names = [k for k, v in chosen.items() if v]
+    if format == Format.csv and len(names) > 1:
+        raise UserError(
+            "--format csv prints one table: choose one of --ppc, --sensitivity, "
+            "--influence, --compare"
+        )
+    base = _evidence_for(load_evidence(directory), wave)
+    s = _sampler(sampler, seed, draws, tune, chains, target_accept)
+    cfg = _model_config(model)
+    from .analyses import (
+        compare_models,
+        default_fit_path,
+        fit_or_reuse,
+        moved_most,
+        posterior_predictive,
+        ppc_summary,
+        prior_sensitivity,
+        refit_unreliable,
+    )
+    from .analyses import (
+        influence as influence_table,
+    )
+
+    idata, how = fit_or_reuse(base, default_fit_path(directory, wave), cfg, s, progress=_is_tty())
+    _err(how)
+    out: dict[str, object] = {}
+    if chosen["ppc"]:
+        table = posterior_predictive(idata, base, seed=s.seed)
+        out["ppc"] = table if format != Format.table else ppc_summary(table)
+    if chosen["sensitivity"]:
+        out["sensitivity"] = prior_sensitivity(idata, base)
+    if chosen["influence"]:
+        table = influence_table(idata, base)
+        if refit:
+            table = refit_unreliable(table, idata, base, s, max_refits=refit)
+        out["influence"] = table if format != Format.table else moved_most(table).reset_index()
+    if chosen["compare"]:
+        result = compare_models(directory, base, cfg, s, progress=_is_tty())
+        out["compare"] = result.table
+        _err(("" if result.passed else "WARNING: ") + result.text)
+    titles = {
+        "ppc": "Posterior predictive check (units by wave, type and kind)",
+        "sensitivity": "Prior sensitivity (power-scaling)",
+        "influence": "Units that moved each target most (PSIS leave-one-out; * unreliable)",
+        "compare": "Model comparison (PSIS-LOO)",
+    }
+    if format == Format.json:
+        import json
+
+        doc = {k: json.loads(v.to_json(orient="records")) for k, v in out.items()}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    for name, frame in out.items():
+        typer.echo(_frame_text(frame, format, titles[name]), nl=False)
 
 
 def main(argv: list[str] | None = None) -> int:

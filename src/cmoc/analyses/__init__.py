@@ -1,6 +1,7 @@
 """Analyses: fit, summarise, check and simulate (uses ``cmoc.evidence`` and ``cmoc.models``)."""
 
 from .classify import STATUSES, classify
+from .compare import VARIANTS, ModelComparison, compare_fits, compare_models, variant_path
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, confidence
 from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
 from .influence import (
@@ -10,6 +11,7 @@ from .influence import (
     influence,
     moved_most,
     pointwise_loglik,
+    refit_unreliable,
 )
 from .pipeline import fit_or_reuse
 from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
@@ -43,9 +45,11 @@ __all__ = [
     "SENSITIVITY_COLUMNS",
     "STATUSES",
     "SUMMARY_COLUMNS",
+    "VARIANTS",
     "ConvergenceCheck",
     "FitMismatchError",
     "GateThresholds",
+    "ModelComparison",
     "SamplerConfig",
     "SamplerError",
     "SimulationSpec",
@@ -53,6 +57,8 @@ __all__ = [
     "change_report",
     "check_convergence",
     "classify",
+    "compare_fits",
+    "compare_models",
     "confidence",
     "default_fit_path",
     "evidence_units",
@@ -70,6 +76,7 @@ __all__ = [
     "ppc_summary",
     "prior_sensitivity",
     "provenance",
+    "refit_unreliable",
     "sample_model",
     "save_fit",
     "sensitivity_tree",
@@ -77,4 +84,5 @@ __all__ = [
     "simulate_tables",
     "summarize",
     "update",
+    "variant_path",
 ]

@@ -64,6 +64,11 @@ class ModelConfig(BaseModel):
     likelihood : {"negbin", "poisson"}
         ``negbin``: each source's talkativeness has a Gamma(phi, phi) multiplier, integrated out
         (a negative-multinomial source likelihood); ``poisson``: no such extra variation.
+    support_pooling : {"partial", "none", "complete"}
+        How supports share information: ``partial`` (the hierarchy: CMOCs around their
+        mechanism, mechanisms around a global mean), ``none`` (every CMOC and mechanism on its
+        own, each with the ``support_mean`` prior) or ``complete`` (one support for all). The
+        last two exist for model comparison (``cmoc check --compare``); salience stays pooled.
     pooling : {"normal", "logistic"}
         Distribution of a CMOC's standardised deviation from its mechanism's support. With
         ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
@@ -105,6 +110,7 @@ class ModelConfig(BaseModel):
 
     name: Literal["hierarchical"] = "hierarchical"
     likelihood: Literal["negbin", "poisson"] = "negbin"
+    support_pooling: Literal["partial", "none", "complete"] = "partial"
     pooling: Literal["normal", "logistic"] = "normal"
     group_effects: Literal["auto", "all", "none"] = "auto"
     mechanisms: Literal["auto", "centered", "noncentered"] = "auto"
@@ -180,6 +186,7 @@ class ModelConfig(BaseModel):
             ("global mean support (log-odds), mu_0", str(self.support_mean)),
             ("mechanism support spread, tau_mu", str(self.support_sd_mechanism)),
             ("CMOC support spread within mechanism, sigma_eta", str(self.support_sd_cmoc)),
+            ("support pooling", self.support_pooling),
             ("CMOC pooling distribution", self.pooling),
             ("mechanism salience spread, tau_theta", str(self.salience_sd_mechanism)),
             ("CMOC salience spread within mechanism, sigma_lambda", str(self.salience_sd_cmoc)),

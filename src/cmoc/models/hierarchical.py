@@ -174,13 +174,23 @@ def build_model(
     cen_idx, nc_idx = np.flatnonzero(cen), np.flatnonzero(~cen)
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
-        mu_0 = _prior("support_mean", cfg.support_mean)
-        tau_mu = _prior("support_sd_mechanism", cfg.support_sd_mechanism)
-        if centered:
-            mu = pm.Normal("mu", mu_0, tau_mu, dims="mechanism")
+        partial_pooling = cfg.support_pooling == "partial"
+        if partial_pooling:
+            mu_0 = _prior("support_mean", cfg.support_mean)
+            tau_mu = _prior("support_sd_mechanism", cfg.support_sd_mechanism)
+            if centered:
+                mu = pm.Normal("mu", mu_0, tau_mu, dims="mechanism")
+            else:
+                z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+                mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+        elif cfg.support_pooling == "none":
+            # every target on its own, with the global mean's prior
+            m0, s0 = cfg.support_mean.mu, cfg.support_mean.sigma
+            mu = pm.Normal("mu", m0, s0, dims="mechanism")
         else:
-            z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
-            mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+            # complete pooling: one support for every mechanism and CMOC
+            mu_0 = _prior("support_mean", cfg.support_mean)
+            mu = pm.Deterministic("mu", mu_0 * pt.ones(len(d.mechanisms)), dims="mechanism")
         # salience: log coding rates, mechanisms around zero, CMOCs around their mechanism
         tau_theta = _prior("salience_sd_mechanism", cfg.salience_sd_mechanism)
         # zero-sum: the overall coding level belongs to the source kinds' rates, not here
@@ -192,22 +202,29 @@ def build_model(
             z_theta = pm.ZeroSumNormal("z_salience_mechanism", sigma=1.0, dims="mechanism")
             theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
         if n_c:
-            sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
+            if partial_pooling:
+                sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
             sigma_lam = _prior("salience_sd_cmoc", cfg.salience_sd_cmoc)
             family = pm.Logistic if cfg.pooling == "logistic" else pm.Normal
             eta, lam = pt.zeros(n_c), pt.zeros(n_c)
             if cen_idx.size:
                 m_c = cmoc_mech[cen_idx]
-                eta_c = family("eta_centred", mu[m_c], sigma_eta, shape=cen_idx.size)
+                if partial_pooling:
+                    eta_c = family("eta_centred", mu[m_c], sigma_eta, shape=cen_idx.size)
+                    eta = pt.set_subtensor(eta[cen_idx], eta_c)
                 lam_c = pm.Normal("salience_centred", theta[m_c], sigma_lam, shape=cen_idx.size)
-                eta = pt.set_subtensor(eta[cen_idx], eta_c)
                 lam = pt.set_subtensor(lam[cen_idx], lam_c)
             if nc_idx.size:
                 m_n = cmoc_mech[nc_idx]
-                z_eta = family("z_support_cmoc", 0.0, 1.0, shape=nc_idx.size)
+                if partial_pooling:
+                    z_eta = family("z_support_cmoc", 0.0, 1.0, shape=nc_idx.size)
+                    eta = pt.set_subtensor(eta[nc_idx], mu[m_n] + sigma_eta * z_eta)
                 z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, shape=nc_idx.size)
-                eta = pt.set_subtensor(eta[nc_idx], mu[m_n] + sigma_eta * z_eta)
                 lam = pt.set_subtensor(lam[nc_idx], theta[m_n] + sigma_lam * z_lam)
+            if cfg.support_pooling == "none":
+                eta = pm.Normal("eta_own", m0, s0, shape=n_c)
+            elif cfg.support_pooling == "complete":
+                eta = mu[cmoc_mech]
             eta = pm.Deterministic("eta", eta, dims="cmoc")
             lam = pm.Deterministic("salience_cmoc", lam, dims="cmoc")
             pm.Deterministic("support_cmoc", pm.math.sigmoid(eta), dims="cmoc")

@@ -17,6 +17,7 @@ import xarray as xr
 from ..analyses import (
     DEFAULT_CI,
     ConvergenceCheck,
+    ModelComparison,
     change_report,
     check_convergence,
     posterior_predictive,
@@ -61,6 +62,8 @@ class ReportContent:
         Posterior predictive check per unit and its summary by wave, unit type and kind.
     sensitivity : pandas.DataFrame
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit.
+    comparison : ModelComparison or None
+        PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -102,6 +105,7 @@ class ReportContent:
     thresholds: dict
     classification: dict
     mechanism_names: dict[str, str] = field(default_factory=dict)
+    comparison: ModelComparison | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -121,6 +125,8 @@ class ReportContent:
         }
         if self.changes is not None:
             out["changes"] = self.changes
+        if self.comparison is not None:
+            out["comparison"] = self.comparison.table
         return out
 
 
@@ -245,6 +251,7 @@ def report_content(
     fits: dict[str, tuple[EvidenceBase, xr.DataTree]],
     *,
     ci: float = DEFAULT_CI,
+    comparison: ModelComparison | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
 
@@ -257,6 +264,8 @@ def report_content(
         :func:`cmoc.analyses.fit_waves` returns them, without the third element).
     ci : float
         Probability of every interval.
+    comparison : ModelComparison, optional
+        From :func:`cmoc.analyses.compare_models` (the report then shows it).
 
     Returns
     -------
@@ -322,4 +331,5 @@ def report_content(
         thresholds=base.config.thresholds.model_dump(),
         classification=base.config.classification.model_dump(),
         mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
+        comparison=comparison,
     )

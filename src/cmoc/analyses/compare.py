@@ -1,0 +1,192 @@
+"""Model comparison by PSIS-LOO: the hierarchy against no pooling and complete pooling.
+
+Each variant is the same model with a different ``support_pooling`` (see
+:class:`cmoc.models.ModelConfig`), fitted to the same evidence; the units of evidence (sources
+and aggregate rows) are the leave-one-out units, so the expected log predictive densities are
+comparable. ArviZ's ``loo`` and ``compare`` do the computing; cmoc adds the plain reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from ..evidence import EvidenceBase
+from ..models import DEFAULT_CONFIG, ModelConfig
+from .diagnostics import check_convergence
+from .influence import pointwise_loglik
+from .pipeline import fit_or_reuse
+from .sampling import SamplerConfig
+
+__all__ = [
+    "SMALL_DIFF",
+    "VARIANTS",
+    "ModelComparison",
+    "compare_fits",
+    "compare_models",
+    "variant_path",
+]
+
+VARIANTS = {"hierarchical": "partial", "no pooling": "none", "complete pooling": "complete"}
+"""Model name in the comparison -> ``support_pooling`` of the variant."""
+
+_KHAT_MAX = 0.7
+
+SMALL_DIFF = 4.0
+"""ELPD differences below this are read as negligible whatever their standard error
+(Sivula, Magnusson and Vehtari 2022: below 4 the normal approximation of the difference is
+poor and the difference rarely matters)."""
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """Result of a PSIS-LOO comparison.
+
+    Attributes
+    ----------
+    passed : bool
+        The comparison can be trusted: every fit converged and no unit has Pareto k > 0.7.
+    table : pandas.DataFrame
+        One row per model, best first: ``model, rank, elpd, se, p_loo, elpd_diff, dse, weight,
+        bad_k`` (units with k > 0.7), ``converged``.
+    text : str
+        A plain-language reading.
+    """
+
+    passed: bool
+    table: pd.DataFrame
+    text: str
+
+
+def variant_path(directory: str | Path, variant: str) -> Path:
+    """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``."""
+    return Path(directory) / ".cmoc" / f"fit-model-{variant}.nc"
+
+
+def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
+    ll = pointwise_loglik(idata, evidence).to_dataset(name="loglik_unit")
+    return xr.DataTree.from_dict(
+        {
+            "posterior": idata["posterior"].to_dataset(),
+            "log_likelihood": ll,
+            "sample_stats": idata["sample_stats"].to_dataset(),
+        }
+    )
+
+
+def _reading(table: pd.DataFrame) -> str:
+    best = table.iloc[0]
+    lines = [f"{best['model']} predicts the units of evidence best (highest ELPD)."]
+    for row in table.iloc[1:].itertuples(index=False):
+        ratio = abs(row.elpd_diff) / row.dse if row.dse > 0 else float("inf")
+        diff = f"ELPD difference {row.elpd_diff:.1f}, {ratio:.1f} standard errors"
+        if abs(row.elpd_diff) < SMALL_DIFF:
+            verdict = (
+                f"practically as good ({diff}; differences below {SMALL_DIFF:g} are too small "
+                "to matter): the evidence cannot tell these structures apart"
+            )
+        elif ratio >= 4:
+            verdict = f"clearly worse ({diff})"
+        elif ratio >= 2:
+            verdict = f"worse ({diff})"
+        else:
+            verdict = f"worse, but within the uncertainty ({diff})"
+        lines.append(f"{row.model} is {verdict}.")
+    bad = table[table["bad_k"] > 0]
+    if len(bad):
+        lines.append(
+            "Unreliable: "
+            + ", ".join(
+                f"{r.model} has {r.bad_k} unit(s) with Pareto k > 0.7" for r in bad.itertuples()
+            )
+            + "; those units are highly influential and PSIS-LOO underestimates their effect."
+        )
+    if not table["converged"].all():
+        lines.append(
+            "Not converged: " + ", ".join(table.loc[~table["converged"], "model"]) + " (refit)."
+        )
+    return " ".join(lines)
+
+
+def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelComparison:
+    """Compare fits of the same evidence by PSIS-LOO over its units.
+
+    Parameters
+    ----------
+    fits : dict of str to xarray.DataTree
+        Model name to fit.
+    evidence : EvidenceBase
+        The evidence every fit was made from.
+
+    Returns
+    -------
+    ModelComparison
+    """
+    trees = {name: _with_loglik(idata, evidence) for name, idata in fits.items()}
+    compared = az.compare(trees, round_to="none")
+    rows = []
+    for name, row in compared.iterrows():
+        loo = az.loo(trees[name], pointwise=True)
+        rows.append(
+            {
+                "model": name,
+                "rank": int(row["rank"]),
+                "elpd": float(row["elpd"]),
+                "se": float(row["se"]),
+                "p_loo": float(row["p"]),
+                "elpd_diff": float(row["elpd_diff"]),
+                "dse": float(row["dse"]),
+                "weight": float(row["weight"]),
+                "bad_k": int((loo.pareto_k > _KHAT_MAX).sum()),
+                "converged": check_convergence(fits[name]).passed,
+            }
+        )
+    table = pd.DataFrame(rows).sort_values("rank").reset_index(drop=True)
+    passed = bool(table["converged"].all() and (table["bad_k"] == 0).all())
+    return ModelComparison(passed, table, _reading(table))
+
+
+def compare_models(
+    directory: str | Path,
+    evidence: EvidenceBase,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    progress: bool = False,
+) -> ModelComparison:
+    """Fit (or reuse) the three pooling variants of the newest wave and compare them.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The evidence base directory (fits are kept in ``DIR/.cmoc/``: the hierarchical one is
+        the usual ``fit.nc``, the others :func:`variant_path`).
+    evidence : EvidenceBase
+        The evidence of ``directory``.
+    config : ModelConfig, optional
+        The hierarchical model's configuration; the variants differ only in
+        ``support_pooling``.
+    sampler : SamplerConfig, optional
+    progress : bool
+
+    Returns
+    -------
+    ModelComparison
+    """
+    from .results import default_fit_path
+
+    cfg = config or DEFAULT_CONFIG
+    fits = {}
+    for name, pooling in VARIANTS.items():
+        variant = cfg.merged({"support_pooling": pooling})
+        path = (
+            default_fit_path(directory)
+            if pooling == cfg.support_pooling
+            else variant_path(directory, pooling)
+        )
+        fits[name], _ = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
+    return compare_fits(fits, evidence)
