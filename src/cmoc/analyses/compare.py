@@ -8,6 +8,7 @@ comparable. ArviZ's ``loo`` and ``compare`` do the computing; cmoc adds the plai
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,10 +128,14 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
     ModelComparison
     """
     trees = {name: _with_loglik(idata, evidence) for name, idata in fits.items()}
-    compared = az.compare(trees, round_to="none")
+    with warnings.catch_warnings():
+        # high Pareto k is counted per model and said in the reading, not warned about
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        compared = az.compare(trees, round_to="none")
+        loos = {name: az.loo(trees[name], pointwise=True) for name in trees}
     rows = []
     for name, row in compared.iterrows():
-        loo = az.loo(trees[name], pointwise=True)
+        loo = loos[name]
         rows.append(
             {
                 "model": name,

@@ -9,6 +9,8 @@ asks: would a CMOC's *status* change if the prior were half or twice as strong?
 
 from __future__ import annotations
 
+import logging
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -142,7 +144,14 @@ def prior_sensitivity(
         reweighting can be trusted (above 0.7 it cannot: refit with the prior scaled instead).
     """
     tree = sensitivity_tree(idata, evidence)
-    ps = az.psense_summary(tree, var_names=["support"], threshold=threshold, round_to=6)
+    # ArviZ logs a generic advice when anything is flagged; the table says it per target
+    quiet = logging.getLogger("arviz_stats.psense")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        ps = az.psense_summary(tree, var_names=["support"], threshold=threshold, round_to=6)
+    finally:
+        quiet.setLevel(level)
     ps.index = [str(i).split("[", 1)[-1].rstrip("]") for i in ps.index]
     support = tree["posterior"]["support"]
     lprior = tree["log_prior"]["lprior"]
