@@ -54,3 +54,15 @@ def small_fit(small_base):
     from cmoc.analyses import fit
 
     return fit(small_base, sampler=tiny_sampler())
+
+
+@pytest.fixture(scope="session")
+def small_report_content(small_base, small_fit):
+    """Report content of ``small_base`` (tiny fits of both waves; wiring only)."""
+    from cmoc.analyses import fit
+    from cmoc.reports import report_content
+
+    first, last = small_base.waves[0], small_base.waves[-1]
+    early = small_base.up_to(first)
+    fits = {first: (early, fit(early, sampler=tiny_sampler())), last: (small_base, small_fit)}
+    return report_content(small_base, fits)

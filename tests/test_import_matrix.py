@@ -318,6 +318,21 @@ def test_sheet_option(tmp_path):
         matrix.read(path)  # the first sheet holds no matrix
 
 
+def test_cli_passes_sheet_and_orientation(tmp_path, capsys):
+    from cmoc.cli import main
+
+    path = write_xlsx(tmp_path / "w.xlsx", [["x"]], title="Notes", extra={"Matrix": nvivo_rows()})
+    args = ["import", "matrix", str(path)]
+    assert main([*args, "--out", str(tmp_path / "a"), "--sheet", "Matrix"]) == 0
+    assert (tmp_path / "a" / "codings.csv").is_file()
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "b")]) == 2  # the first sheet holds no matrix
+    assert "header row" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    bad = ["--sheet", "Matrix", "--orientation", "sideways"]
+    assert main([*args, "--out", str(tmp_path / "c"), *bad]) == 2
+    assert "orientation" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------ formulas
 
 

@@ -312,3 +312,19 @@ def test_separators_option(built):
     flat = reader.read(files["highlights"], separators="")
     assert ("outcome/uptake",) in {c.path for c in flat.codes}
     assert dict(flat.counts) == expected(built)
+
+
+def test_cli_passes_the_codebook(built, tmp_path, capsys):
+    """`cmoc import taguette HIGHLIGHTS --codebook QDC`: the codebook reaches the reader."""
+    from cmoc.cli import main
+
+    files = built.export()
+    out = tmp_path / "batch"
+    args = ["import", "taguette", str(files["highlights"]), "--out", str(out)]
+    assert main([*args, "--codebook", str(files["qdc"])]) == 0
+    printed = capsys.readouterr().out
+    assert "never used" in printed  # the codebook's unused tag, noted
+    assert (out / "codings.csv").is_file()
+    assert main([*args[:-1], str(tmp_path / "other"), "--sheet", "Counts"]) == 2
+    assert "sheet" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

@@ -15,19 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from cmoc.analyses import fit
-from cmoc.reports import build_report, report_content
-from conftest import tiny_sampler
+from cmoc.reports import build_report
 
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
 
 
 @pytest.fixture(scope="module")
-def content(small_base, small_fit):
-    first, last = small_base.waves[0], small_base.waves[-1]
-    early = small_base.up_to(first)
-    fits = {first: (early, fit(early, sampler=tiny_sampler())), last: (small_base, small_fit)}
-    return report_content(small_base, fits)
+def content(small_report_content):
+    return small_report_content
 
 
 @pytest.fixture(scope="module")

@@ -405,6 +405,19 @@ def import_(
         str | None,
         typer.Option(help="refi-qda: split code names into levels on this (ATLAS.ti: '::')."),
     ] = None,
+    codebook: Annotated[
+        Path | None,
+        typer.Option(
+            help="taguette: the codebook export (QDC, CSV or XLSX) beside the highlights."
+        ),
+    ] = None,
+    orientation: Annotated[
+        str | None,
+        typer.Option(help="matrix: auto, codes-rows or codes-columns (default: detected)."),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="matrix: the worksheet of an XLSX file to read.")
+    ] = None,
 ) -> None:
     """Import coding from a QDA program as evidence: a batch, or with --theory a whole base.
 
@@ -413,7 +426,14 @@ def import_(
     """
     from .evidence.qda import import_qda
 
-    options = {"name_separator": name_separator} if name_separator else {}
+    given = {
+        "name_separator": name_separator,
+        "codebook": codebook,
+        "orientation": orientation,
+        "sheet": sheet,
+    }
+    # each reader refuses the options that are not its own, with a message naming them
+    options = {k: v for k, v in given.items() if v is not None}
     result = import_qda(
         format.value,
         file,
