@@ -1,7 +1,7 @@
 """Benchmark cmoc's fit: speed-up over a naive baseline (part A) and scaling (part B).
 
 Part A
-    cmoc's fit (sufficient statistics, non-centred hierarchy, nutpie) against the naive reference
+    cmoc's fit (sufficient statistics, its own parametrisation, nutpie) against the naive reference
     in ``benchmarks/baseline.py`` (dense Poisson grid, centred hierarchy, PyMC's own NUTS) on one
     simulated base with exact counts only. Metric: smallest bulk ESS of ``support_cmoc`` per
     second of wall time, from model build to samples in hand (compilation included).
@@ -11,10 +11,11 @@ Part B
 
 Every fit runs in a fresh Python subprocess (so compilation is never cached in memory and the
 peak RSS is that fit's own); the evidence base is simulated and loaded before the clock starts.
+The on-disk compilation cache is private to the run and its state explicit (``--cache``).
 
 Usage::
 
-    python benchmarks/bench_fit.py [--part a|b|all] [--quick]
+    python benchmarks/bench_fit.py [--part a|b|all] [--quick] [--cache warm|cold|shared]
 
 Results are printed as tables and written as JSON to ``benchmarks/results/``.
 """
@@ -22,6 +23,7 @@ Results are printed as tables and written as JSON to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -184,6 +186,7 @@ def run_case(case: Case) -> dict:
             t = time.perf_counter()
             out = build(*args, **kwargs)
             phases["build"] = time.perf_counter() - t
+            info["parameters"] = sum(int(v.size) for v in out.initial_point().values())
             return out
 
         def timed_compile(*args, **kwargs):
@@ -199,6 +202,10 @@ def run_case(case: Case) -> dict:
         idata = fit(base, sampler=s)
         wall = time.perf_counter() - t0
         cores = s.n_cores
+        info["adaptation"] = s.adaptation
+        limit = getattr(sampling, "LOW_RANK_MAX_DIM", None)  # how cmoc resolves "auto"
+        if s.adaptation == "auto" and limit is not None:
+            info["adaptation"] = "low_rank" if info["parameters"] <= limit else "diag"
     else:
         import pymc as pm
 
@@ -213,6 +220,8 @@ def run_case(case: Case) -> dict:
         dense = dense_data(base)
         model = build_baseline(dense)
         phases["build"] = time.perf_counter() - t0
+        info["parameters"] = sum(int(v.size) for v in model.initial_point().values())
+        info["adaptation"] = "diag (PyMC)"
         idata = pm.sample(
             model=model,
             draws=case.draws,
@@ -426,6 +435,8 @@ def print_a(res: dict) -> None:
         "div",
         "converged",
         "depth",
+        "params",
+        "adapt",
         "steps",
         "ms/grad",
     ]
@@ -444,6 +455,8 @@ def print_a(res: dict) -> None:
             str(r["divergences"]),
             "yes" if r["converged"] else "no",
             f"{r['mean_tree_depth']:.1f}",
+            str(r.get("parameters", "-")),
+            str(r.get("adaptation", "-")).replace(" (PyMC)", ""),
             f"{r['mean_leapfrog_steps']:.0f}",
             f"{r['approx_ms_per_gradient']:.2f}",
         ]
@@ -488,6 +501,8 @@ def print_b(res: dict) -> None:
         "converged",
         "min ESS",
         "depth",
+        "params",
+        "adapt",
         "load",
     ]
     smallest = min(
@@ -516,6 +531,8 @@ def print_b(res: dict) -> None:
             "yes" if r["converged"] else "no",
             f"{r['min_ess_bulk_support_cmoc']:.0f}",
             f"{r['mean_tree_depth']:.1f}",
+            str(r.get("parameters", "-")),
+            str(r.get("adaptation", "-")).replace(" (PyMC)", ""),
             f"{r['loadavg_before']:.1f}",
         ]
 
@@ -532,6 +549,7 @@ def print_b(res: dict) -> None:
         "data+build/compile/sampling; load: 1-min load average when the fit started."
     )
     print(CACHE_NOTE[res["bases"][0]["cache"]] + ".")
+    print("params: unconstrained parameters; adapt: nutpie's mass-matrix adaptation used.")
     print("targets: IOC < 20 s; 300 sources < 60 s; 2000 x 500 < 300 s and < 4 GiB; 0 divergent")
 
 
@@ -549,7 +567,13 @@ def _git() -> dict:
             return ""
         return out.stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "src_dirty": bool(git("status", "--short", "src"))}
+    diff = git("diff", "HEAD", "--", "src")
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(git("status", "--short", "src")),
+        # identifies uncommitted changes to src/ (the model may change while a run is going)
+        "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else "",
+    }
 
 
 def machine_info() -> dict:
