@@ -1,0 +1,161 @@
+"""Simulation-based calibration: the generator against the model, Dask determinism, SBC itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmoc.analyses.calibration import (
+    CalibrationLayout,
+    calibrate,
+    draw_parameters,
+    layout_base,
+    rank_uniformity,
+    simulate_dataset,
+)
+from cmoc.models import DEFAULT_CONFIG, build_model
+
+LAYOUT = CalibrationLayout()
+
+
+def test_generator_draws_the_model_priors():
+    """Quantiles of the numpy generator's parameters match draws from the PyMC model's priors."""
+    import pymc as pm
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    gen = [draw_parameters(DEFAULT_CONFIG, LAYOUT, rng) for _ in range(n)]
+    model = build_model(layout_base(LAYOUT))
+    names = [
+        "support_mean",
+        "mu",
+        "eta",
+        "salience_mechanism",
+        "salience_cmoc",
+        "kind_rate",
+        "kind_lean",
+        "inv_dispersion",
+        "support_sd_cmoc",
+    ]
+    drawn = pm.draw([model[v] for v in names], draws=n, random_seed=2)
+    for name, from_model in zip(names, drawn, strict=True):
+        if name == "inv_dispersion":
+            from_gen = np.array([[1.0 / g["dispersion"]] for g in gen])
+        else:
+            from_gen = np.array([np.atleast_1d(g[name]) for g in gen])
+        from_model = np.asarray(from_model).reshape(n, -1)
+        assert from_gen.shape == from_model.shape, name
+        for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+            a = np.quantile(from_gen, q, axis=0)
+            b = np.quantile(from_model, q, axis=0)
+            scale = np.quantile(from_model, 0.75, axis=0) - np.quantile(from_model, 0.25, axis=0)
+            assert np.all(np.abs(a - b) <= 0.1 * scale + 1e-9), (name, q, a, b)
+    # zero-sum: saliences of mechanisms and kind leans sum to zero in every draw
+    assert np.allclose([g["salience_mechanism"].sum() for g in gen], 0)
+    assert np.allclose([g["kind_lean"].sum() for g in gen], 0)
+
+
+def test_generated_data_have_finite_density_at_the_truth():
+    """The model's log-density of generated data at the true parameters is finite."""
+    import pytensor
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    cfg = DEFAULT_CONFIG.merged(
+        {"mechanisms": "noncentered", "cmocs": "noncentered", "kind_leans": "noncentered"}
+    )
+    layout = LAYOUT
+    cm = LAYOUT.cmoc_mechanism
+    for seed in range(5):
+        base, p = simulate_dataset(LAYOUT, cfg, np.random.default_rng(seed))
+        assert base.codings["count_min"].gt(0).all()
+        model = remove_value_transforms(build_model(base, cfg))
+        # the model orders kinds by label, the layout by position
+        order = [layout.kinds.index(k) for k in model.coords["kind"]]
+        point = {
+            "support_mean": p["support_mean"],
+            "support_sd_mechanism": p["support_sd_mechanism"],
+            "z_support_mechanism": (p["mu"] - p["support_mean"]) / p["support_sd_mechanism"],
+            "salience_sd_mechanism": p["salience_sd_mechanism"],
+            "z_salience_mechanism": p["salience_mechanism"] / p["salience_sd_mechanism"],
+            "support_sd_cmoc": p["support_sd_cmoc"],
+            "salience_sd_cmoc": p["salience_sd_cmoc"],
+            "z_support_cmoc": (p["eta"] - p["mu"][cm]) / p["support_sd_cmoc"],
+            "z_salience_cmoc": (p["salience_cmoc"] - p["salience_mechanism"][cm])
+            / p["salience_sd_cmoc"],
+            "kind_rate": p["kind_rate"][order],
+            "kind_lean_sd": p["kind_lean_sd"],
+            "z_kind_lean": p["kind_lean"][order] / p["kind_lean_sd"],
+            "inv_dispersion": 1.0 / p["dispersion"],
+        }
+        values = {v.name: np.asarray(point[v.name], dtype=float) for v in model.value_vars}
+        assert np.isfinite(model.compile_logp()(values))
+        # the model's own deterministics reproduce the generator's truth
+        (eta_graph,) = model.replace_rvs_by_values([model["eta"]])
+        eta = pytensor.function(model.value_vars, eta_graph, on_unused_input="ignore")(**values)
+        assert np.allclose(eta, p["eta"])
+
+
+def test_rank_uniformity_and_its_false_alarm_rate():
+    """Uniform ranks pass (family-wise false alarms <= 1%); ranks piled at one end fail."""
+    rng = np.random.default_rng(0)
+    n_data, quantities = 100, [f"q{i}" for i in range(10)]
+
+    def table(ranks):
+        return pd.DataFrame(
+            {
+                "dataset": np.repeat(np.arange(n_data), len(quantities)),
+                "quantity": quantities * n_data,
+                "rank": ranks,
+                "n_draws": 99,
+            }
+        )
+
+    alarms = 0
+    for _ in range(200):
+        tests = rank_uniformity(table(rng.integers(0, 100, n_data * len(quantities))))
+        alarms += not tests["uniform"].all()
+    assert alarms / 200 <= 0.03
+    skewed = rng.integers(0, 100, n_data * len(quantities))
+    skewed[:: len(quantities)] = rng.integers(60, 100, n_data)  # q0 sits high
+    tests = rank_uniformity(table(skewed)).set_index("quantity")
+    assert not tests.loc["q0", "uniform"]
+    assert tests.loc["q0", "mean_rank"] > 0.6
+    assert tests.drop(index="q0")["uniform"].all()
+
+
+def test_calibration_identical_with_one_and_two_workers():
+    """The same seed gives the same ranks whatever the number of Dask workers.
+
+    A model graph compiled for the first time can sample a different (equally valid) chain
+    than the same graph loaded from PyTensor's compile cache, so the first run only warms the
+    cache (see ARCHITECTURE.md, "Calibration and planning").
+    """
+    kwargs = {"chains": 2, "draws": 50, "tune": 50}
+    calibrate(3, seed=4, workers=2, **kwargs)
+    one = calibrate(3, seed=4, workers=1, **kwargs)
+    two = calibrate(3, seed=4, workers=2, **kwargs)
+    pd.testing.assert_frame_equal(one.ranks, two.ranks)
+    assert list(one.ranks["dataset"].unique()) == [0, 1, 2]
+    assert one.ranks["n_draws"].eq(99).all()
+
+
+@pytest.mark.slow
+def test_sbc_ranks_uniform_for_the_correct_model():
+    """100 datasets from the model's priors: every quantity's ranks are uniform."""
+    result = calibrate(100, seed=2026, workers=2, chains=2, draws=200, tune=200)
+    print(result.tests.to_string())
+    assert result.ranks["dataset"].nunique() == 100
+    assert result.calibrated, result.text
+
+
+@pytest.mark.slow
+def test_sbc_detects_a_misspecified_prior():
+    """Data drawn with support_mean ~ Normal(2.5, 0.5), fitted with Normal(0, 1.5): not uniform."""
+    generate = DEFAULT_CONFIG.merged({"support_mean": {"dist": "Normal", "mu": 2.5, "sigma": 0.5}})
+    result = calibrate(30, seed=7, generate=generate, workers=2, chains=2, draws=200, tune=200)
+    print(result.tests.to_string())
+    assert not result.calibrated
+    tests = result.tests.set_index("quantity")
+    assert not tests.loc["support_mean", "uniform"]
+    assert tests.loc["support_mean", "mean_rank"] > 0.5  # the truth sits above the posterior
