@@ -663,6 +663,167 @@ def check(
         typer.echo(_frame_text(frame, format, titles[name]), nl=False)
 
 
+class TableFormat(StrEnum):
+    """Output formats of plan and calibrate."""
+
+    table = "table"
+    csv = "csv"
+
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Worker processes of a local Dask cluster (default 2)."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(help="Address of an existing Dask scheduler (tcp://host:8786) instead."),
+]
+
+
+def _workers(workers: int | None, scheduler: str | None) -> int:
+    if workers is not None and scheduler is not None:
+        raise UserError("give --workers or --scheduler, not both")
+    return workers or 2
+
+
+@app.command()
+def calibrate(
+    datasets: Annotated[int, typer.Option(min=2, help="Simulated evidence bases to fit.")] = 100,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = (
+        TableFormat.table
+    ),
+    draws: DrawsOpt = 200,
+    tune: TuneOpt = 200,
+    chains: ChainsOpt = 2,
+    model: ModelOpt = None,
+    generate: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file of the priors the data are drawn from (default: the fitted model's); "
+            "a different one makes a deliberately misspecified check.",
+        ),
+    ] = None,
+) -> None:
+    """Simulation-based calibration: ranks of the truth among posterior draws, tested uniform.
+
+    Draws DATASETS evidence bases (2 mechanisms, 6 CMOCs, 30 sources of 2 kinds) from the
+    model's priors, fits each (on Dask), and tests with a chi-square per quantity that the
+    rank of every true value among 99 posterior draws is uniform (family-wise false-alarm
+    rate 1%).
+    """
+    from .analyses.calibration import calibrate as run_calibration
+
+    n_workers = _workers(workers, scheduler)
+    cfg = _model_config(model)
+    gen = _model_config(generate) if generate is not None else None
+    try:
+        result = run_calibration(
+            datasets,
+            seed,
+            config=cfg,
+            generate=gen,
+            chains=chains,
+            draws=draws,
+            tune=tune,
+            workers=n_workers,
+            scheduler=scheduler,
+            progress=_is_tty(),
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    if format == TableFormat.csv:
+        typer.echo(result.tests.to_csv(index=False, lineterminator="\n"), nl=False)
+        _err(result.text)
+        return
+    with pd_options():
+        typer.echo("Simulation-based calibration (chi-square on binned ranks)")
+        typer.echo(result.tests.to_string(index=False))
+    typer.echo(("" if result.calibrated else "WARNING: ") + result.text)
+
+
+@app.command()
+def plan(
+    directory: DirArg,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Kind of the new sources (default: the newest wave's commonest)."),
+    ] = None,
+    max_new: Annotated[int, typer.Option(min=1, help="Most new sources considered.")] = 5,
+    seed: SeedOpt = 20211,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = (
+        TableFormat.table
+    ),
+    simulations: Annotated[
+        int, typer.Option(min=1, help="Simulations per CMOC (Monte Carlo error ~ 0.5/sqrt(N)).")
+    ] = 200,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also draw P(settled) against n to this file (.svg, .png).")
+    ] = None,
+    draws: DrawsOpt = 1000,
+    tune: TuneOpt = 1000,
+    chains: ChainsOpt = 4,
+    model: ModelOpt = None,
+) -> None:
+    """How many more sources of a kind would be expected to settle each inconclusive CMOC.
+
+    Simulates new sources from the current posterior, updates on them (importance
+    reweighting, or an exact refit where its Pareto k is above 0.7) and counts how often the
+    CMOC would then be affirmed or refuted by the base's [classification] thresholds. Uses the
+    saved fit (fitting first if needed, with --seed).
+    """
+    n_workers = _workers(workers, scheduler)
+    base = load_evidence(directory)
+    s = _sampler(Sampler.nutpie, seed, draws, tune, chains)
+    cfg = _model_config(model)
+    from .analyses import default_fit_path, fit_or_reuse
+    from .analyses.plan import PLAN_COLUMNS, inconclusive, plan_figure
+    from .analyses.plan import plan as run_plan
+
+    kinds = list(dict.fromkeys(base.sources["kind"]))
+    if kind is not None and kind not in kinds:
+        raise UserError(f"--kind {kind!r} is not a source kind of the base ({', '.join(kinds)})")
+    idata, how = fit_or_reuse(base, default_fit_path(directory), cfg, s, progress=_is_tty())
+    _err(how)
+    if inconclusive(idata, base).empty:
+        message = f"no inconclusive CMOC in {base.config.name}: nothing to plan"
+        if format == TableFormat.csv:
+            typer.echo(",".join(PLAN_COLUMNS))
+            _err(message)
+        else:
+            typer.echo(message)
+        return
+    try:
+        table = run_plan(
+            idata,
+            base,
+            kind=kind,
+            max_new=max_new,
+            simulations=simulations,
+            seed=seed,
+            workers=n_workers,
+            scheduler=scheduler,
+            progress=_is_tty(),
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    if format == TableFormat.csv:
+        typer.echo(table.to_csv(index=False, lineterminator="\n"), nl=False)
+        return
+    with pd_options():
+        typer.echo(
+            f"Expected settlement of inconclusive CMOCs after n more {table['kind'].iloc[0]} "
+            f"sources ({simulations} simulations each)"
+        )
+        typer.echo(table.to_string(index=False))
+    if plot is not None:
+        typer.echo(str(plan_figure(table, plot)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status.
 

@@ -1,5 +1,13 @@
 """Analyses: fit, summarise, check and simulate (uses ``cmoc.evidence`` and ``cmoc.models``)."""
 
+from .calibration import (
+    CALIBRATION_QUANTITIES,
+    CalibrationLayout,
+    CalibrationResult,
+    calibrate,
+    rank_uniformity,
+    run_on_dask,
+)
 from .classify import STATUSES, classify
 from .compare import VARIANTS, ModelComparison, compare_fits, compare_models, variant_path
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, confidence
@@ -14,6 +22,7 @@ from .influence import (
     refit_unreliable,
 )
 from .pipeline import fit_or_reuse
+from .plan import PLAN_COLUMNS, plan, plan_figure, psis_versus_refit
 from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
 from .provenance import package_versions, provenance
 from .results import (
@@ -31,6 +40,7 @@ from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
 from .update import CHANGE_COLUMNS, UpdateResult, change_report, fit_waves, update
 
 __all__ = [
+    "CALIBRATION_QUANTITIES",
     "CHANGE_COLUMNS",
     "CONCERNS",
     "CONCERN_TEXT",
@@ -39,6 +49,7 @@ __all__ = [
     "GRADES",
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
+    "PLAN_COLUMNS",
     "PPC_COLUMNS",
     "PRIOR_NAMES",
     "SAMPLERS",
@@ -46,6 +57,8 @@ __all__ = [
     "STATUSES",
     "SUMMARY_COLUMNS",
     "VARIANTS",
+    "CalibrationLayout",
+    "CalibrationResult",
     "ConvergenceCheck",
     "FitMismatchError",
     "GateThresholds",
@@ -54,6 +67,7 @@ __all__ = [
     "SamplerError",
     "SimulationSpec",
     "UpdateResult",
+    "calibrate",
     "change_report",
     "check_convergence",
     "classify",
@@ -71,12 +85,17 @@ __all__ = [
     "load_fit",
     "moved_most",
     "package_versions",
+    "plan",
+    "plan_figure",
     "pointwise_loglik",
     "posterior_predictive",
     "ppc_summary",
     "prior_sensitivity",
     "provenance",
+    "psis_versus_refit",
+    "rank_uniformity",
     "refit_unreliable",
+    "run_on_dask",
     "sample_model",
     "save_fit",
     "sensitivity_tree",
