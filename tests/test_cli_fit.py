@@ -14,6 +14,8 @@ from cmoc.cli import main
 from conftest import IOC, ROOT
 
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
+REPORT = [*TINY, "--no-compare"]
+"""Tiny report builds; the comparison's extra fits are tested in test_compare.py."""
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +126,13 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
     base = tmp_path / "base"
     shutil.copytree(sim_dir, base, ignore=shutil.ignore_patterns(".cmoc"))
     out1, out2 = tmp_path / "r1", tmp_path / "r2"
-    assert main(["report", str(base), "--out", str(out1), *TINY]) == 0
+    assert main(["report", str(base), "--out", str(out1), *REPORT]) == 0
     assert "fitted (no saved fit)" in capsys.readouterr().err
-    assert main(["report", str(base), "--out", str(out2), *TINY]) == 0
+    assert main(["report", str(base), "--out", str(out2), *REPORT]) == 0
     assert "reused the saved fit" in capsys.readouterr().err
     shutil.rmtree(base / ".cmoc")
     out3 = tmp_path / "r3"
-    assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
+    assert main(["report", str(base), "--out", str(out3), *REPORT]) == 0
     names = ["summary.csv", "summary.json", "report.md", "report.html"]
     for name in names:
         assert (
@@ -142,7 +144,7 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
     assert 'id="convergence-warning"' in page.split('id="methods"')[0]
     with open(base / "codings.csv", "a") as fh:
         fh.write("S0001,C001,refutes,7,,\n")
-    assert main(["report", str(base), "--out", str(out3), *TINY]) == 0
+    assert main(["report", str(base), "--out", str(out3), *REPORT]) == 0
     assert "evidence changed" in capsys.readouterr().err
 
 

@@ -13,16 +13,11 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.evidence.append import plan_append
 
-EXAMPLE = (
-    Path(__file__).resolve().parents[2] / "shared" / "refi-qda" / "atlasti84_refi_spec_example.qdpx"
-)
-pytestmark = pytest.mark.skipif(not EXAMPLE.is_file(), reason="standard's example not found")
+EXAMPLE = Path(__file__).resolve().parent / "data" / "refi-qda" / "atlasti84_refi_spec_example.qdpx"
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
 
 # ATLAS.ti's references per code in the example (hand count, see test_import_refi.py)

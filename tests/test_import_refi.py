@@ -1,9 +1,10 @@
 """REFI-QDA reader and code mapping: the standard's example project and hand-written exports.
 
-The example (``../shared/refi-qda/atlasti84_refi_spec_example.qdpx``, exported by ATLAS.ti 8.4)
-is read in place (read-only). Its expected counts were taken by reading ``Project.qde`` by hand
-(``unzip -p FILE Project.qde``) and are checked again here by an independent count with the
-standard library over the raw text (see ``test_example_counts_recounted_independently``).
+The example (``tests/data/refi-qda/atlasti84_refi_spec_example.qdpx``, a copy of the file in
+``../shared/refi-qda/``, exported by ATLAS.ti 8.4) is read in place (read-only). Its expected
+counts were taken by reading ``Project.qde`` by hand (``unzip -p FILE Project.qde``) and are
+checked again here by an independent count with the standard library over the raw text
+(see ``test_example_counts_recounted_independently``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from cmoc.evidence.qda import (
     source_ids,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "refi-qda"
-EXAMPLE = EXAMPLE / "atlasti84_refi_spec_example.qdpx"
-needs_example = pytest.mark.skipif(not EXAMPLE.is_file(), reason="standard's example not found")
+EXAMPLE = Path(__file__).resolve().parent / "data" / "refi-qda" / "atlasti84_refi_spec_example.qdpx"
 
 # Counted by hand in Project.qde: 16 <Coding> elements. Two of them sit in the
 # <Representation> (text layer) of the PDF "Pay de Limón ..." inside PlainTextSelections whose
@@ -76,7 +75,6 @@ def _by_name(project):
     return per_code, per_doc
 
 
-@needs_example
 def test_example_project_counts():
     project = refi.read(EXAMPLE)
     assert project.format == "refi-qda"
@@ -94,7 +92,6 @@ def test_example_project_counts():
     assert "urn:QDA-XML:project:1.0" in notes
 
 
-@needs_example
 def test_example_counts_recounted_independently():
     """Recount with regular expressions over the raw XML, sharing no code with the reader."""
     text = zipfile.ZipFile(EXAMPLE).read("Project.qde").decode("utf-8")
@@ -117,7 +114,6 @@ def test_example_counts_recounted_independently():
     assert dict(counted) == EXAMPLE_CODES
 
 
-@needs_example
 def test_example_through_dispatcher_and_separator():
     project = read_project("refi-qda", EXAMPLE, name_separator="::")
     paths = {"/".join(c.path) for c in project.codes}
