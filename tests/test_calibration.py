@@ -124,6 +124,7 @@ def test_rank_uniformity_and_its_false_alarm_rate():
     assert tests.drop(index="q0")["uniform"].all()
 
 
+@pytest.mark.slow  # about 2-3 minutes: several fits, each compiled on both clusters
 def test_calibration_identical_with_one_and_two_workers():
     """The same seed gives the same ranks whatever the number of Dask workers.
 
