@@ -154,7 +154,7 @@ def test_sbc_ranks_uniform_for_the_correct_model():
 def test_sbc_detects_a_misspecified_prior():
     """Data drawn with support_mean ~ Normal(2.5, 0.5), fitted with Normal(0, 1.5): not uniform."""
     generate = DEFAULT_CONFIG.merged({"support_mean": {"dist": "Normal", "mu": 2.5, "sigma": 0.5}})
-    result = calibrate(30, seed=7, generate=generate, workers=2, chains=2, draws=200, tune=200)
+    result = calibrate(60, seed=7, generate=generate, workers=2, chains=2, draws=200, tune=200)
     print(result.tests.to_string())
     assert not result.calibrated
     tests = result.tests.set_index("quantity")
