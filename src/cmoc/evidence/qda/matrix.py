@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..problems import Problem
-from .model import QdaCode, QdaDocument, QdaProject
+from .model import QdaCode, QdaDocument, QdaProject, unknown_options
 from .safety import DEFAULT_LIMITS, QdaImportError, open_archive, read_member, read_small_file
 
 __all__ = [
@@ -196,19 +196,9 @@ def read(
         each with file (and sheet), line, column, value and what was expected.
     """
     path = Path(path)
-    problems: list[Problem] = []
-    for name, value in options.items():
-        if value is None:  # an option left unset by a caller is no option
-            continue
-        problems.append(
-            Problem(
-                path.name,
-                None,
-                name,
-                repr(value),
-                "only the options orientation= and sheet= for a matrix import",
-            )
-        )
+    problems: list[Problem] = unknown_options(
+        path, options, "only the options orientation= and sheet= for a matrix import"
+    )
     if orientation not in ORIENTATIONS:
         problems.append(
             Problem(

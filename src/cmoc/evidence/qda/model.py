@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["QdaCode", "QdaDocument", "QdaProject"]
+from ..problems import Problem
+
+__all__ = ["QdaCode", "QdaDocument", "QdaProject", "unknown_options"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,22 @@ class QdaProject:
     codes: tuple[QdaCode, ...]
     counts: Mapping[tuple[str, str], int]
     notes: tuple[str, ...] = ()
+
+
+def unknown_options(path: Path, options: Mapping[str, object], expected: str) -> list[Problem]:
+    """One problem per option a reader does not take (options left as None are no options).
+
+    Parameters
+    ----------
+    path : Path
+        The export being read (named in the problems).
+    options : mapping
+        The options the caller passed beyond the reader's own.
+    expected : str
+        What the reader takes, e.g. ``"only the options sheet= and orientation= ..."``.
+    """
+    return [
+        Problem(path.name, None, name, repr(value), expected)
+        for name, value in options.items()
+        if value is not None
+    ]

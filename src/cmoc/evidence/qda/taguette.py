@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..problems import EvidenceError, Problem
 from .matrix import check_workbook, sheet_values
-from .model import QdaCode, QdaDocument, QdaProject
+from .model import QdaCode, QdaDocument, QdaProject, unknown_options
 from .safety import QdaImportError, parse_xml, read_small_file
 
 __all__ = ["TAGUETTE_NAMESPACE", "read", "split_tag", "tag_guid"]
@@ -117,19 +117,9 @@ def read(
         value; every problem carries file, line, column, value and what was expected.
     """
     path = Path(path)
-    problems: list[Problem] = []
-    for name, value in options.items():
-        if value is None:  # an option left unset by a caller is no option
-            continue
-        problems.append(
-            Problem(
-                path.name,
-                None,
-                name,
-                repr(value),
-                "only the options codebook= and separators= for a Taguette import",
-            )
-        )
+    problems: list[Problem] = unknown_options(
+        path, options, "only the options codebook= and separators= for a Taguette import"
+    )
     if problems:
         raise QdaImportError(problems)
 
