@@ -55,3 +55,53 @@ def test_both_kind_lean_forms_have_the_same_prior(small_base):
         # a scale mixture with heavy tails: compare whole distributions, not sample sds
         test = stats.ks_2samp(draws["centered"][:, k], draws["noncentered"][:, k])
         assert test.pvalue > 1e-3, (k, test)
+
+
+def _names(model: pm.Model) -> set[str]:
+    return {v.name for v in model.free_RVs}
+
+
+def test_salience_level_is_a_parameter_when_cmocs_are_centred(small_base):
+    """Centred CMOCs: one salience level, zero-sum saliences around it, kind rates at it."""
+    centred = _names(build_model(small_base, ModelConfig(cmocs="centered")))
+    assert {"salience_level", "salience_relative", "kind_level"} <= centred
+    assert not {"kind_rate", "salience_centred"} & centred
+    # a kind rate with a prior other than Normal keeps the plain form
+    plain = ModelConfig(cmocs="centered", kind_rate={"dist": "HalfNormal", "sigma": 2.0})
+    assert {"kind_rate", "salience_centred"} <= _names(build_model(small_base, plain))
+
+
+def test_salience_level_form_has_the_same_prior(small_base):
+    """The salience-level form (centred CMOCs) has the plain form's prior.
+
+    Kind rates iid Normal(mu, sigma), CMOC saliences Normal(theta_m, sigma_lambda), independent
+    of the rates.
+    """
+    draws = {}
+    for form in ("centered", "noncentered"):
+        model = build_model(small_base, ModelConfig(cmocs=form))
+        with model:
+            prior = pm.sample_prior_predictive(
+                draws=4000,
+                var_names=["kind_rate", "salience_cmoc", "salience_mechanism"],
+                random_seed=11,
+            ).prior
+        draws[form] = {k: prior[k].to_numpy().reshape(4000, -1) for k in prior.data_vars}
+    cfg = ModelConfig()
+    for form, d in draws.items():
+        rate = d["kind_rate"]
+        for k in range(rate.shape[1]):
+            test = stats.kstest(rate[:, k], stats.norm(cfg.kind_rate.mu, cfg.kind_rate.sigma).cdf)
+            assert test.pvalue > 1e-3, (form, k, test)
+        if rate.shape[1] > 1:  # iid: uncorrelated kinds (se of a correlation ~ 0.016)
+            assert abs(np.corrcoef(rate[:, 0], rate[:, 1])[0, 1]) < 0.06, form
+        # the saliences do not depend on the rates
+        assert abs(np.corrcoef(rate[:, 0], d["salience_cmoc"][:, 0])[0, 1]) < 0.06, form
+    for c in range(draws["centered"]["salience_cmoc"].shape[1]):
+        test = stats.ks_2samp(
+            draws["centered"]["salience_cmoc"][:, c], draws["noncentered"]["salience_cmoc"][:, c]
+        )
+        assert test.pvalue > 1e-3, (c, test)
+    # and the same dependence between CMOCs (through their mechanisms' saliences)
+    corr = {f: np.corrcoef(d["salience_cmoc"].T) for f, d in draws.items()}
+    assert np.abs(corr["centered"] - corr["noncentered"]).max() < 0.1

@@ -57,11 +57,14 @@ PRIOR_NAMES = (
     "salience_sd_mechanism",
     "salience_sd_cmoc",
     "kind_rate",
+    "kind_level",
     "kind_lean_sd",
     "group_sd",
     "inv_dispersion",
 )
-"""The model's configurable priors (``ModelConfig``), the ones power-scaled."""
+"""The model's configurable priors (``ModelConfig``), the ones power-scaled. ``kind_level`` is
+the kinds' log rates sampled at the CMOCs' salience level (``kind_rate`` in the model's other
+form): its density is the ``kind_rate`` prior's."""
 
 
 def sensitivity_tree(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:

@@ -19,6 +19,7 @@ from functools import partial
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import ZeroSumTransform
 
 from ..evidence import EvidenceBase
 from .config import (
@@ -40,6 +41,15 @@ def _prior(name: str, prior: Prior, **kwargs):
     if prior.dist == "HalfNormal":
         return pm.HalfNormal(name, sigma=prior.sigma, **kwargs)
     return pm.Exponential(name, lam=1 / prior.sigma, **kwargs)
+
+
+def _zero_sum_around(mean, sigma, size, *, n: int):
+    """Return ``mean + ZeroSumNormal(sigma)`` over ``n`` values.
+
+    That is the deviations of ``n`` iid ``Normal(m_i, sigma)`` from their own mean, when ``mean``
+    holds the ``m_i`` minus their mean.
+    """
+    return mean + pm.ZeroSumNormal.dist(sigma=sigma, shape=(n,))
 
 
 def _segment_sum(n: int, index: np.ndarray, values) -> pt.TensorVariable:
@@ -201,6 +211,7 @@ def build_model(
         else:
             z_theta = pm.ZeroSumNormal("z_salience_mechanism", sigma=1.0, dims="mechanism")
             theta = pm.Deterministic("salience_mechanism", tau_theta * z_theta, dims="mechanism")
+        level = None
         if n_c:
             if partial_pooling:
                 sigma_eta = _prior("support_sd_cmoc", cfg.support_sd_cmoc)
@@ -212,7 +223,30 @@ def build_model(
                 if partial_pooling:
                     eta_c = family("eta_centred", mu[m_c], sigma_eta, shape=cen_idx.size)
                     eta = pt.set_subtensor(eta[cen_idx], eta_c)
-                lam_c = pm.Normal("salience_centred", theta[m_c], sigma_lam, shape=cen_idx.size)
+                if cfg.kind_rate.dist == "Normal" and cen_idx.size > 1:
+                    # The data pin each CMOC's salience relative to the others (how a source's
+                    # codes split) and the kinds' rates at the CMOCs' level, but that level only
+                    # loosely (through the sources' overdispersed totals), and the split of it
+                    # between rates and saliences only through this prior: both are collective
+                    # directions over every centred CMOC, which a diagonal mass matrix cannot
+                    # follow. So the level is one parameter, the saliences are zero-sum around
+                    # it, and the kinds' rates are sampled at it: the same prior (iid
+                    # Normal(theta_m, sigma_lambda) saliences, iid kind rates), each weakly
+                    # identified quantity a single coordinate (ARCHITECTURE.md, "Salience level").
+                    th_c = theta[m_c]
+                    th_bar = th_c.mean()
+                    level = pm.Normal("salience_level", th_bar, sigma_lam / np.sqrt(cen_idx.size))
+                    rel = pm.CustomDist(
+                        "salience_relative",
+                        th_c - th_bar,
+                        sigma_lam,
+                        dist=partial(_zero_sum_around, n=int(cen_idx.size)),
+                        transform=ZeroSumTransform([-1]),
+                        shape=cen_idx.size,
+                    )
+                    lam_c = level + rel
+                else:
+                    lam_c = pm.Normal("salience_centred", theta[m_c], sigma_lam, shape=cen_idx.size)
                 lam = pt.set_subtensor(lam[cen_idx], lam_c)
             if nc_idx.size:
                 m_n = cmoc_mech[nc_idx]
@@ -235,7 +269,14 @@ def build_model(
         pm.Deterministic("support_mechanism", pm.math.sigmoid(mu), dims="mechanism")
 
         # sources: rate by kind, lean on support by kind (zero-sum), nested group effects
-        rho = _prior("kind_rate", cfg.kind_rate, dims="kind")
+        if level is None:
+            rho = _prior("kind_rate", cfg.kind_rate, dims="kind")
+        else:
+            # the kinds' log rates at the centred CMOCs' salience level (see above)
+            kind_level = pm.Normal(
+                "kind_level", cfg.kind_rate.mu + level, cfg.kind_rate.sigma, dims="kind"
+            )
+            rho = pm.Deterministic("kind_rate", kind_level - level, dims="kind")
         if n_k > 1:
             sigma_delta = _prior("kind_lean_sd", cfg.kind_lean_sd)
             kind_codes = np.bincount(d.tks_kind, weights=d.tks_wcount, minlength=n_k)
