@@ -4,14 +4,18 @@
 content through the public API and writes each of its tables (``ReportContent.tables()``) as
 ``<table>.csv``, so that any number in ``report.html`` can be traced, checked or reused:
 ``summary``, ``mechanisms``, ``cmocs``, ``sources_by_kind_wave``, ``groups``,
-``codings_by_wave``, ``trajectory``, ``changes``, ``actions``, ``ppc``, ``ppc_by_group`` and
-``convergence``. Fits are those of ``cmoc report`` (``DIR/.cmoc/``, reused while evidence, model
-and sampler settings match), so with the same settings the numbers are the report's.
+``codings_by_wave``, ``trajectory``, ``changes``, ``actions``, ``ppc``, ``ppc_by_group``,
+``convergence``, ``plan`` (the chance that more sources settle each inconclusive CMOC) and, when
+a saved calibration of the model is found, ``calibration`` and ``calibration_ranks``. Fits are
+those of ``cmoc report`` (``DIR/.cmoc/``, reused while evidence, model and sampler settings
+match), and so is the plan (``DIR/.cmoc/plan.json``, reused while made from the same fit), so
+with the same settings the numbers are the report's.
 
 Run from the repository root::
 
     .venv/bin/python analyses/report_numbers.py evidence/ioc --out /tmp/ioc-numbers
     .venv/bin/python analyses/report_numbers.py evidence/ioc --seed 1 --draws 500 --out /tmp/n
+    .venv/bin/python analyses/report_numbers.py DIR --no-plan --calibration cal.json --out /tmp/n
 
 Exit status 0 on success, 2 on bad evidence or settings.
 """
@@ -23,12 +27,29 @@ import sys
 from pathlib import Path
 
 import cmoc
-from cmoc.analyses import SamplerConfig, SamplerError, fit_waves
+from cmoc.analyses import (
+    REPORT_PLAN,
+    SamplerConfig,
+    SamplerError,
+    find_calibration,
+    fit_waves,
+    load_calibration,
+    plan_or_reuse,
+)
 from cmoc.evidence import atomic_write_text
 from cmoc.reports import report_content
 
 
-def write_numbers(directory: Path, out: Path, sampler: SamplerConfig, ci: float = 0.9) -> list:
+def write_numbers(
+    directory: Path,
+    out: Path,
+    sampler: SamplerConfig,
+    ci: float = 0.9,
+    *,
+    plan: bool = True,
+    calibration: Path | None = None,
+    workers: int = 2,
+) -> list:
     """Fit (or reuse) every wave of ``directory`` and write the report's tables into ``out``.
 
     Parameters
@@ -41,17 +62,45 @@ def write_numbers(directory: Path, out: Path, sampler: SamplerConfig, ci: float 
         Sampler settings (the report's defaults unless changed).
     ci : float
         Probability of the intervals.
+    plan : bool
+        Include the plan (reused from ``DIR/.cmoc/plan.json``, else computed as ``cmoc report``
+        computes it, with the sampler's seed, and saved).
+    calibration : Path, optional
+        A saved calibration (default: the newest of the model in ``DIR/.cmoc/``).
+    workers : int
+        Dask workers for the plan (0: in this process).
 
     Returns
     -------
     list of Path
         The files written.
     """
+    from cmoc.models import DEFAULT_CONFIG
+
     base = cmoc.load_evidence(directory)
+    if calibration is not None:
+        saved = load_calibration(calibration)
+        if not saved.calibrates(DEFAULT_CONFIG.id):
+            raise ValueError(f"{calibration} is not a calibration of the default model")
+    else:
+        saved = find_calibration(directory, DEFAULT_CONFIG.id)
     fits = fit_waves(directory, sampler=sampler)
     for wave, (_, _, how) in fits.items():
         print(f"{wave}: {how}", file=sys.stderr)
-    content = report_content(base, {w: (ev, f) for w, (ev, f, _) in fits.items()}, ci=ci)
+    planned = None
+    if plan:
+        newest = fits[base.waves[-1]][1]
+        planned, how = plan_or_reuse(
+            directory, newest, base, seed=sampler.seed, workers=workers, **REPORT_PLAN
+        )
+        print(f"plan: {how}", file=sys.stderr)
+    content = report_content(
+        base,
+        {w: (ev, f) for w, (ev, f, _) in fits.items()},
+        ci=ci,
+        plan=planned,
+        calibration=saved,
+    )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in content.tables().items():
@@ -72,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--target-accept", type=float, default=0.9)
     parser.add_argument("--ci", type=float, default=0.9)
+    parser.add_argument("--no-plan", action="store_true", help="leave the plan out")
+    parser.add_argument("--calibration", type=Path, help="a saved calibration (JSON)")
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers for the plan")
     args = parser.parse_args(argv)
     try:
         sampler = SamplerConfig(
@@ -81,8 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             tune=args.tune,
             target_accept=args.target_accept,
         ).validated()
-        written = write_numbers(args.directory, args.out, sampler, args.ci)
-    except (cmoc.EvidenceError, SamplerError) as err:
+        written = write_numbers(
+            args.directory,
+            args.out,
+            sampler,
+            args.ci,
+            plan=not args.no_plan,
+            calibration=args.calibration,
+            workers=args.workers,
+        )
+    except (cmoc.EvidenceError, SamplerError, ValueError) as err:
         print(str(err), file=sys.stderr)
         return 2
     for path in written:

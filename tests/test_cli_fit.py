@@ -14,8 +14,9 @@ from cmoc.cli import main
 from conftest import IOC, ROOT
 
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
-REPORT = [*TINY, "--no-compare"]
-"""Tiny report builds; the comparison's extra fits are tested in test_compare.py."""
+REPORT = [*TINY, "--no-compare", "--no-plan"]
+"""Tiny report builds; the comparison's extra fits are tested in test_compare.py, the plan in
+test_report_plan.py."""
 
 
 @pytest.fixture(scope="module")

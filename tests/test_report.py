@@ -157,7 +157,7 @@ def test_report_numbers_script_reproduces_the_report(tmp_path):
 
     base_dir = tmp_path / "base"
     simulate(base_dir, SimulationSpec(mechanisms=2, cmocs=6, sources=30, waves=2), seed=4)
-    tiny = ["--seed", "7", "--chains", "2", "--draws", "60", "--tune", "60"]
+    tiny = ["--seed", "7", "--chains", "2", "--draws", "60", "--tune", "60", "--no-plan"]
     assert main(["report", str(base_dir), "--out", str(tmp_path / "report"), *tiny]) == 0
     spec = importlib.util.spec_from_file_location(
         "report_numbers", ROOT / "analyses" / "report_numbers.py"

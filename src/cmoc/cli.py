@@ -503,12 +503,37 @@ def report(
             help="Compare the hierarchy with no and complete pooling (two more fits, saved).",
         ),
     ] = True,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan/--no-plan",
+            help="Plan for inconclusive CMOCs: reuse DIR/.cmoc/plan.json if made from this fit, "
+            "else simulate (200 per CMOC, up to 5 new sources, PSIS without refits; saved).",
+        ),
+    ] = True,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved calibration of the model (cmoc calibrate --out FILE); default: the "
+            "newest matching DIR/.cmoc/calibration*.json.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Dask worker processes for the plan (default 0: in this process, quicker for "
+            "the report's PSIS-only plan of a few CMOCs than starting a cluster).",
+        ),
+    ] = 0,
 ) -> None:
     """Build the report: validate, fit each wave (or reuse saved fits), write the files.
 
     The report (``report.html``, self-contained) shows the posterior after every wave, so the
     evidence up to each wave is fitted (``DIR/.cmoc/fit-<wave>.nc``, ``fit.nc`` for the newest)
-    unless a saved fit still matches evidence, model and sampler settings.
+    unless a saved fit still matches evidence, model and sampler settings. It also shows the
+    plan for inconclusive CMOCs (``DIR/.cmoc/plan.json``, computed and saved when missing) and
+    a saved simulation-based calibration of the model configuration, if there is one.
     """
     if pdf:  # before any fitting: a missing PDF library is bad input, not a late surprise
         from .reports.pdf import PdfUnavailableError, require_pdf
@@ -520,6 +545,7 @@ def report(
     base = load_evidence(directory)
     s = _sampler(sampler, seed, draws, tune, chains, target_accept)
     cfg = _model_config(model)
+    saved_calibration = _calibration_for(directory, cfg, calibration)
     from .analyses import fit_waves
     from .reports import build_report, report_content
 
@@ -531,8 +557,26 @@ def report(
         from .analyses import compare_models
 
         comparison = compare_models(directory, base, cfg, s, progress=_is_tty())
+    planned = None
+    if plan:
+        from .analyses import REPORT_PLAN, plan_or_reuse
+
+        planned, how = plan_or_reuse(
+            directory,
+            fits[base.waves[-1]][1],
+            base,
+            seed=seed,
+            workers=workers,
+            progress=_is_tty(),
+            **REPORT_PLAN,
+        )
+        _err(f"plan: {how}")
     content = report_content(
-        base, {w: (ev, f) for w, (ev, f, _) in fits.items()}, comparison=comparison
+        base,
+        {w: (ev, f) for w, (ev, f, _) in fits.items()},
+        comparison=comparison,
+        plan=planned,
+        calibration=saved_calibration,
     )
     for wave, check in content.wave_checks.items():
         if not check.passed:
@@ -541,6 +585,30 @@ def report(
     written = build_report(base, content, target, pdf=pdf)
     for path in written:
         typer.echo(str(path))
+
+
+def _calibration_for(directory: Path, cfg, path: Path | None):
+    """Return the saved calibration the report shows: ``path`` (checked), else the newest."""
+    from .analyses import find_calibration, load_calibration
+
+    if path is None:
+        return find_calibration(directory, cfg.id)
+    try:
+        result = load_calibration(path)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    if not result.calibrates(cfg.id):
+        st = result.settings
+        what = (
+            "a misspecification check"
+            if st.get("model_id") != st.get("generate_id")
+            else "a calibration of another model configuration"
+        )
+        raise UserError(
+            f"{path} is {what} (fitted {st.get('model_id')}, data drawn from "
+            f"{st.get('generate_id')}); this report's model configuration is {cfg.id}"
+        )
+    return result
 
 
 def _frame_text(frame, fmt: Format, title: str) -> str:
@@ -706,19 +774,29 @@ def calibrate(
             "a different one makes a deliberately misspecified check.",
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also save the result (settings, tests, every rank) as JSON; `cmoc report DIR` "
+            "shows DIR/.cmoc/calibration-<model id>.json.",
+        ),
+    ] = None,
 ) -> None:
     """Simulation-based calibration: ranks of the truth among posterior draws, tested uniform.
 
     Draws DATASETS evidence bases (2 mechanisms, 6 CMOCs, 30 sources of 2 kinds) from the
     model's priors, fits each (on Dask), and tests with a chi-square per quantity that the
     rank of every true value among 99 posterior draws is uniform (family-wise false-alarm
-    rate 1%).
+    rate 1%). With --out the result is saved for the report.
     """
     from .analyses.calibration import calibrate as run_calibration
+    from .analyses.calibration import save_calibration
 
     n_workers = _workers(workers, scheduler)
     cfg = _model_config(model)
     gen = _model_config(generate) if generate is not None else None
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise UserError(f"--out {out}: give a file in an existing directory")
     try:
         result = run_calibration(
             datasets,
@@ -734,6 +812,8 @@ def calibrate(
         )
     except ValueError as err:
         raise UserError(str(err)) from err
+    if out is not None:
+        _err(f"saved {save_calibration(result, out)}")
     if format == TableFormat.csv:
         typer.echo(result.tests.to_csv(index=False, lineterminator="\n"), nl=False)
         _err(result.text)
@@ -764,6 +844,12 @@ def plan(
     plot: Annotated[
         Path | None, typer.Option(help="Also draw P(settled) against n to this file (.svg, .png).")
     ] = None,
+    max_refits: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="At most N exact refits where PSIS is unreliable (default: every one)."
+        ),
+    ] = None,
     draws: DrawsOpt = 1000,
     tune: TuneOpt = 1000,
     chains: ChainsOpt = 4,
@@ -774,22 +860,45 @@ def plan(
     Simulates new sources from the current posterior, updates on them (importance
     reweighting, or an exact refit where its Pareto k is above 0.7) and counts how often the
     CMOC would then be affirmed or refuted by the base's [classification] thresholds. Uses the
-    saved fit (fitting first if needed, with --seed).
+    saved fit (fitting first if needed, with --seed); saves the plan beside it
+    (DIR/.cmoc/plan.json), where `cmoc report DIR` finds it.
     """
     n_workers = _workers(workers, scheduler)
     base = load_evidence(directory)
     s = _sampler(Sampler.nutpie, seed, draws, tune, chains)
     cfg = _model_config(model)
     from .analyses import default_fit_path, fit_or_reuse
-    from .analyses.plan import PLAN_COLUMNS, inconclusive, plan_figure
-    from .analyses.plan import plan as run_plan
+    from .analyses.plan import (
+        PLAN_COLUMNS,
+        default_plan_path,
+        plan_figure,
+        plan_result,
+        save_plan,
+    )
 
     kinds = list(dict.fromkeys(base.sources["kind"]))
     if kind is not None and kind not in kinds:
         raise UserError(f"--kind {kind!r} is not a source kind of the base ({', '.join(kinds)})")
     idata, how = fit_or_reuse(base, default_fit_path(directory), cfg, s, progress=_is_tty())
     _err(how)
-    if inconclusive(idata, base).empty:
+    try:
+        result = plan_result(
+            idata,
+            base,
+            kind=kind,
+            max_new=max_new,
+            simulations=simulations,
+            seed=seed,
+            max_refits=max_refits,
+            workers=n_workers,
+            scheduler=scheduler,
+            progress=_is_tty(),
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    _err(f"saved {save_plan(result, default_plan_path(directory))}")
+    table = result.table
+    if table.empty:
         message = f"no inconclusive CMOC in {base.config.name}: nothing to plan"
         if format == TableFormat.csv:
             typer.echo(",".join(PLAN_COLUMNS))
@@ -797,20 +906,6 @@ def plan(
         else:
             typer.echo(message)
         return
-    try:
-        table = run_plan(
-            idata,
-            base,
-            kind=kind,
-            max_new=max_new,
-            simulations=simulations,
-            seed=seed,
-            workers=n_workers,
-            scheduler=scheduler,
-            progress=_is_tty(),
-        )
-    except ValueError as err:
-        raise UserError(str(err)) from err
     if format == TableFormat.csv:
         typer.echo(table.to_csv(index=False, lineterminator="\n"), nl=False)
         return

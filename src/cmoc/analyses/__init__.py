@@ -5,8 +5,11 @@ from .calibration import (
     CalibrationLayout,
     CalibrationResult,
     calibrate,
+    find_calibration,
+    load_calibration,
     rank_uniformity,
     run_on_dask,
+    save_calibration,
 )
 from .classify import STATUSES, classify
 from .compare import VARIANTS, ModelComparison, compare_fits, compare_models, variant_path
@@ -22,13 +25,25 @@ from .influence import (
     refit_unreliable,
 )
 from .pipeline import fit_or_reuse
-from .plan import PLAN_COLUMNS, plan, plan_figure, psis_versus_refit
+from .plan import (
+    PLAN_COLUMNS,
+    REPORT_PLAN,
+    PlanResult,
+    load_plan,
+    plan,
+    plan_figure,
+    plan_or_reuse,
+    plan_result,
+    psis_versus_refit,
+    save_plan,
+)
 from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
 from .provenance import package_versions, provenance
 from .results import (
     FitMismatchError,
     default_fit_path,
     fit_config,
+    fit_id,
     fit_mismatches,
     load_fit,
     save_fit,
@@ -52,6 +67,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PPC_COLUMNS",
     "PRIOR_NAMES",
+    "REPORT_PLAN",
     "SAMPLERS",
     "SENSITIVITY_COLUMNS",
     "STATUSES",
@@ -63,6 +79,7 @@ __all__ = [
     "FitMismatchError",
     "GateThresholds",
     "ModelComparison",
+    "PlanResult",
     "SamplerConfig",
     "SamplerError",
     "SimulationSpec",
@@ -76,17 +93,23 @@ __all__ = [
     "confidence",
     "default_fit_path",
     "evidence_units",
+    "find_calibration",
     "fit",
     "fit_config",
+    "fit_id",
     "fit_mismatches",
     "fit_or_reuse",
     "fit_waves",
     "influence",
+    "load_calibration",
     "load_fit",
+    "load_plan",
     "moved_most",
     "package_versions",
     "plan",
     "plan_figure",
+    "plan_or_reuse",
+    "plan_result",
     "pointwise_loglik",
     "posterior_predictive",
     "ppc_summary",
@@ -97,7 +120,9 @@ __all__ = [
     "refit_unreliable",
     "run_on_dask",
     "sample_model",
+    "save_calibration",
     "save_fit",
+    "save_plan",
     "sensitivity_tree",
     "simulate",
     "simulate_tables",

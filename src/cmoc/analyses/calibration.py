@@ -23,10 +23,11 @@ order, so they do not depend on the number of workers.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +44,16 @@ __all__ = [
     "CalibrationLayout",
     "CalibrationResult",
     "calibrate",
+    "calibration_command",
+    "default_calibration_path",
     "draw_counts",
     "draw_parameters",
+    "find_calibration",
     "layout_base",
+    "load_calibration",
     "rank_uniformity",
     "run_on_dask",
+    "save_calibration",
     "simulate_dataset",
 ]
 
@@ -322,7 +328,9 @@ def run_on_dask(
     tasks : sequence of tuple
         Arguments of each call.
     workers : int
-        Worker processes of the local cluster (one thread each), ignored with ``scheduler``.
+        Worker processes of the local cluster (one thread each), ignored with ``scheduler``;
+        0 runs the tasks one after the other in this process (no cluster to start: quicker
+        for a few cheap tasks, same results).
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:8786``); its workers need cmoc.
     progress : bool
@@ -340,8 +348,10 @@ def run_on_dask(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if scheduler is None and workers < 1:
-        raise ValueError(f"workers must be at least 1 (got {workers})")
+    if scheduler is None and workers < 0:
+        raise ValueError(f"workers must be at least 0 (got {workers})")
+    if scheduler is None and workers == 0:
+        return [func(*args) for args in tasks]
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(
@@ -446,11 +456,27 @@ class CalibrationResult:
         :func:`rank_uniformity` of the ranks.
     alpha : float
         False-alarm rate of the whole table.
+    settings : dict
+        What was run: ``model_id`` and ``model_name`` of the fitted configuration,
+        ``generate_id`` (the configuration the data were drawn from; the same id for a
+        calibration of the model, another for a misspecification check), ``model_config``
+        (JSON), ``datasets``, ``seed``, ``chains``, ``draws``, ``tune``, ``thin``, ``layout``,
+        ``cmoc_version``.
     """
 
     ranks: pd.DataFrame
     tests: pd.DataFrame
     alpha: float
+    settings: dict = field(default_factory=dict)
+
+    def calibrates(self, model_id: str) -> bool:
+        """Whether this is a calibration of the model configuration ``model_id``.
+
+        The fitted configuration must be ``model_id`` and the data drawn from it (a
+        misspecification check, with data drawn from other priors, is not a calibration).
+        """
+        s = self.settings
+        return s.get("model_id") == model_id and s.get("generate_id") == model_id
 
     @property
     def calibrated(self) -> bool:
@@ -544,4 +570,125 @@ def calibrate(
         label="calibration fits",
     )
     ranks = pd.DataFrame([row for rows in results for row in rows])
-    return CalibrationResult(ranks, rank_uniformity(ranks, alpha=alpha), alpha)
+    from importlib.metadata import version
+
+    settings = {
+        "model_id": config.id,
+        "model_name": config.name,
+        "generate_id": generate.id,
+        "model_config": config.to_json(),
+        "datasets": int(datasets),
+        "seed": int(seed),
+        "chains": int(chains),
+        "draws": int(draws),
+        "tune": int(tune),
+        "thin": int(thin),
+        "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(layout).items()},
+        "cmoc_version": version("cmoc"),
+    }
+    return CalibrationResult(ranks, rank_uniformity(ranks, alpha=alpha), alpha, settings)
+
+
+_CALIBRATION_FORMAT = "cmoc calibration 1"
+
+
+def default_calibration_path(evidence_dir: str | Path, model_id: str) -> Path:
+    """Where the report looks first: ``DIR/.cmoc/calibration-<model id>.json``."""
+    return Path(evidence_dir) / ".cmoc" / f"calibration-{model_id}.json"
+
+
+def calibration_command(evidence_dir: str, model_id: str, custom_model: bool) -> str:
+    """Return the command that calibrates a model configuration where the report looks."""
+    model = " --model <the model file>" if custom_model else ""
+    path = default_calibration_path(evidence_dir, model_id).as_posix()
+    return f"cmoc calibrate --datasets 100{model} --out {path}"
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def save_calibration(result: CalibrationResult, path: str | Path) -> Path:
+    """Write a calibration (settings, tests and every rank) as JSON, atomically.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+    path : str or Path
+        Its directory must exist.
+
+    Returns
+    -------
+    Path
+    """
+    from ..evidence import atomic_write_text
+
+    path = Path(path)
+    doc = {
+        "format": _CALIBRATION_FORMAT,
+        "alpha": result.alpha,
+        "calibrated": result.calibrated,
+        "text": result.text,
+        "settings": result.settings,
+        "tests": _records(result.tests),
+        "ranks": _records(result.ranks),
+    }
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+def load_calibration(path: str | Path) -> CalibrationResult:
+    """Read a calibration written by :func:`save_calibration` (``cmoc calibrate --out``).
+
+    Raises
+    ------
+    ValueError
+        When the file is not a saved calibration (the message says why).
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the calibration ({err})") from err
+    if not isinstance(doc, dict) or doc.get("format") != _CALIBRATION_FORMAT:
+        raise ValueError(
+            f"{path}: not a saved calibration (`cmoc calibrate --out FILE` writes one)"
+        )
+    try:
+        ranks = pd.DataFrame(doc["ranks"])
+        tests = pd.DataFrame(doc["tests"])
+        result = CalibrationResult(ranks, tests, float(doc["alpha"]), dict(doc["settings"]))
+        needed = {"dataset", "quantity", "rank", "n_draws"} <= set(ranks.columns)
+        needed &= {"quantity", "p_value", "uniform", "mean_rank", "bins"} <= set(tests.columns)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: damaged calibration ({err})") from err
+    if not needed or "model_id" not in result.settings:
+        raise ValueError(f"{path}: damaged calibration (columns or settings missing)")
+    return result
+
+
+def find_calibration(evidence_dir: str | Path, model_id: str) -> CalibrationResult | None:
+    """Return the newest calibration of ``model_id`` saved in ``DIR/.cmoc/calibration*.json``.
+
+    Files that cannot be read, misspecification checks and calibrations of other model
+    configurations are passed over. "Newest" is by modification time (then name).
+
+    Returns
+    -------
+    CalibrationResult or None
+    """
+    folder = Path(evidence_dir) / ".cmoc"
+    if not folder.is_dir():
+        return None
+    found = []
+    for path in folder.glob("calibration*.json"):
+        try:
+            result = load_calibration(path)
+        except ValueError:
+            continue
+        if result.calibrates(model_id):
+            found.append((path.stat().st_mtime_ns, path.name, result))
+    return max(found, key=lambda f: f[:2])[2] if found else None

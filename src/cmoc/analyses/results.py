@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from ..evidence import EvidenceBase, file_mode
@@ -16,6 +18,7 @@ __all__ = [
     "FitMismatchError",
     "default_fit_path",
     "fit_config",
+    "fit_id",
     "fit_mismatches",
     "load_fit",
     "save_fit",
@@ -139,3 +142,27 @@ def fit_config(idata: xr.DataTree) -> tuple[ModelConfig, dict]:
         ModelConfig.model_validate_json(idata.attrs["model_config"]),
         json.loads(idata.attrs["sampler"]),
     )
+
+
+def fit_id(idata: xr.DataTree) -> str:
+    """Return a fingerprint of a fit: its provenance and every posterior draw.
+
+    Results derived from a fit (a saved plan) keep it, and are reused only with the fit they
+    came from: the same evidence, model and sampler settings are not enough when a refit could
+    draw other numbers.
+
+    Returns
+    -------
+    str
+        SHA-256 (hex) over the evidence hash, model id, sampler settings and the posterior's
+        variables (names, dtypes, shapes and values).
+    """
+    h = hashlib.sha256()
+    for key in ("evidence_hash", "model_id", "sampler"):
+        h.update(f"{key}\0{idata.attrs.get(key, '')}\n".encode())
+    post = idata["posterior"]
+    for name in sorted(post.data_vars):
+        values = np.ascontiguousarray(post[name].values)
+        h.update(f"{name}\0{values.dtype.str}\0{values.shape}\n".encode())
+        h.update(values.tobytes())
+    return h.hexdigest()

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from ..evidence import EvidenceBase, atomic_write_bytes, atomic_write_text, describe
 from .content import ReportContent
-from .html import build_date, render_html
+from .html import (
+    build_date,
+    calibration_paragraph,
+    plan_method,
+    plan_paragraph,
+    render_html,
+)
 from .pdf import render_pdf, require_pdf
 from .tables import render_summary, rounded
 
@@ -57,12 +63,42 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             f"[{r.support_lo:.2f}, {r.support_hi:.2f}] | {r.p_supported:.2f} | {r.codes} | "
             f"{r.evidence_level} | {r.status} | {r.ess_bulk} | {r.r_hat:.3f} |"
         )
+    lines += ["", "## Planning the next sources", "", plan_paragraph(content), ""]
+    plan = content.plan
+    if plan is not None and plan.targets:
+        lines += [
+            "| CMOC | P(>1/2) now | n more | P(settled) ± MC error | P(affirmed) | P(refuted) "
+            "| exact refits | PSIS kept with k > 0.7 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in plan.table.itertuples(index=False):
+            lines.append(
+                f"| {r.target_id} | {r.p_supported_now:.2f} | {r.n_new} | {r.p_settled:.2f} ± "
+                f"{r.mc_se:.2f} | {r.p_affirmed:.2f} | {r.p_refuted:.2f} | {r.refits} | "
+                f"{r.unreliable} |"
+            )
+        lines += ["", plan_method(plan), ""]
     lines += [
-        "",
         "## Model checks",
         "",
         f"Convergence: {check.text}.",
         "",
+        "Simulation-based calibration: " + calibration_paragraph(content),
+        "",
+    ]
+    cal = content.calibration
+    if cal is not None:
+        lines += [
+            "| quantity | datasets | chi-square | p-value | threshold | mean rank | uniform |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in cal.tests.itertuples(index=False):
+            lines.append(
+                f"| {r.quantity} | {r.datasets} | {r.chi2:.1f} | {r.p_value:.4f} | "
+                f"{r.threshold:.4f} | {r.mean_rank:.2f} | {'yes' if r.uniform else 'NO'} |"
+            )
+        lines.append("")
+    lines += [
         "Priors and model choices:",
         "",
         *[f"- {name}: {prior}" for name, prior in content.priors],

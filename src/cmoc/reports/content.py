@@ -16,8 +16,10 @@ import xarray as xr
 
 from ..analyses import (
     DEFAULT_CI,
+    CalibrationResult,
     ConvergenceCheck,
     ModelComparison,
+    PlanResult,
     change_report,
     check_convergence,
     posterior_predictive,
@@ -25,8 +27,9 @@ from ..analyses import (
     prior_sensitivity,
     summarize,
 )
+from ..analyses.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
-from ..models import ModelConfig
+from ..models import DEFAULT_CONFIG, ModelConfig
 
 __all__ = ["ReportContent", "report_content"]
 
@@ -64,6 +67,15 @@ class ReportContent:
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit.
     comparison : ModelComparison or None
         PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run.
+    plan : PlanResult or None
+        The chance that more sources settle each inconclusive CMOC of the newest wave's fit
+        (:func:`cmoc.analyses.plan_or_reuse`), when computed; its table is empty when no CMOC
+        is inconclusive.
+    calibration : CalibrationResult or None
+        A saved simulation-based calibration of the fit's model configuration, when one was
+        found (:func:`cmoc.analyses.find_calibration`).
+    calibration_command : str
+        The command that would calibrate this model configuration where the report looks.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -106,6 +118,9 @@ class ReportContent:
     classification: dict
     mechanism_names: dict[str, str] = field(default_factory=dict)
     comparison: ModelComparison | None = None
+    plan: PlanResult | None = None
+    calibration: CalibrationResult | None = None
+    calibration_command: str = ""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -127,6 +142,11 @@ class ReportContent:
             out["changes"] = self.changes
         if self.comparison is not None:
             out["comparison"] = self.comparison.table
+        if self.plan is not None:
+            out["plan"] = self.plan.table
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.tests
+            out["calibration_ranks"] = self.calibration.ranks
         return out
 
 
@@ -252,6 +272,8 @@ def report_content(
     *,
     ci: float = DEFAULT_CI,
     comparison: ModelComparison | None = None,
+    plan: PlanResult | None = None,
+    calibration: CalibrationResult | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
 
@@ -266,6 +288,11 @@ def report_content(
         Probability of every interval.
     comparison : ModelComparison, optional
         From :func:`cmoc.analyses.compare_models` (the report then shows it).
+    plan : PlanResult, optional
+        From :func:`cmoc.analyses.plan_or_reuse` on the newest wave's fit.
+    calibration : CalibrationResult, optional
+        A saved calibration (:func:`cmoc.analyses.load_calibration`); it must calibrate the
+        fit's model configuration.
 
     Returns
     -------
@@ -299,6 +326,14 @@ def report_content(
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
     ppc = posterior_predictive(idata, base, seed=int(sampler.get("seed", 0)), ci=ci)
     config = ModelConfig.model_validate_json(idata.attrs["model_config"])
+    if plan is not None and not plan.matches(idata):
+        raise ValueError("the plan was not computed from the newest wave's fit")
+    if calibration is not None and not calibration.calibrates(config.id):
+        raise ValueError(
+            f"the calibration is of model configuration {calibration.settings.get('model_id')} "
+            f"(data drawn from {calibration.settings.get('generate_id')}), not of the fit's "
+            f"{config.id}"
+        )
     return ReportContent(
         title=base.config.title,
         name=base.config.name,
@@ -332,4 +367,9 @@ def report_content(
         classification=base.config.classification.model_dump(),
         mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
         comparison=comparison,
+        plan=plan,
+        calibration=calibration,
+        calibration_command=calibration_command(
+            f"<{base.config.name}>", config.id, config.id != DEFAULT_CONFIG.id
+        ),
     )

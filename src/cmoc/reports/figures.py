@@ -18,7 +18,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-__all__ = ["STATUS_STYLE", "forest", "ppc_figure", "theory_diagram", "to_svg", "trajectory"]
+__all__ = [
+    "STATUS_STYLE",
+    "forest",
+    "plan_figure",
+    "ppc_figure",
+    "rank_histograms",
+    "theory_diagram",
+    "to_svg",
+    "trajectory",
+]
 
 STATUS_STYLE = {
     "affirmed": {"color": "#1a9850", "linestyle": "-", "label": "affirmed"},
@@ -313,4 +322,68 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
     )
     ax.set_ylabel("codes")
     ax.set_yscale("symlog", linthresh=10)
+    return to_svg(fig)
+
+
+def plan_figure(table: pd.DataFrame) -> str:
+    """Draw the chance that n more sources settle each inconclusive CMOC.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`cmoc.analyses.plan` output.
+
+    Returns
+    -------
+    str
+        SVG: ``p_settled`` against n with its Monte Carlo error (solid), ``p_affirmed``
+        (dotted), one colour per CMOC (:func:`cmoc.analyses.plan.draw_plan`).
+    """
+    from ..analyses.plan import draw_plan
+
+    return to_svg(draw_plan(table))
+
+
+def rank_histograms(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
+    """Histograms of the calibration ranks, one small panel per quantity.
+
+    Parameters
+    ----------
+    ranks : pandas.DataFrame
+        :attr:`cmoc.analyses.CalibrationResult.ranks` (``quantity``, ``rank``, ``n_draws``).
+    tests : pandas.DataFrame
+        :func:`cmoc.analyses.rank_uniformity` of them (the bins of each quantity's test).
+
+    Returns
+    -------
+    str
+        SVG: datasets per bin of ranks, the band where 99% of the bins of uniform ranks fall
+        (binomial) in grey, quantities that failed the test titled in red.
+    """
+    from scipy import stats
+
+    quantities = list(tests["quantity"])
+    ncol = min(5, max(len(quantities), 1))
+    nrow = max(math.ceil(len(quantities) / ncol), 1)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.0 * ncol, 1.6 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(quantities) :]:
+        ax.axis("off")
+    n_ranks = int(ranks["n_draws"].iloc[0]) + 1 if len(ranks) else 1
+    for ax, test in zip(axes.ravel(), tests.itertuples(index=False), strict=False):
+        r = ranks.loc[ranks["quantity"] == test.quantity, "rank"].to_numpy(int)
+        bins = int(test.bins)
+        counts = np.bincount(r * bins // n_ranks, minlength=bins)
+        lo, hi = stats.binom.interval(0.99, r.size, 1.0 / bins)
+        ax.axhspan(lo, hi, color="#dddddd", linewidth=0)
+        ax.axhline(r.size / bins, color="#999999", linewidth=0.8)
+        ax.bar(np.arange(bins), counts, width=0.9, color="#4a7ab5")
+        ax.set_title(
+            test.quantity,
+            fontsize=8,
+            color="#222222" if test.uniform else STATUS_STYLE["refuted"]["color"],
+        )
+        ax.set_xticks([])
+        ax.tick_params(axis="y", labelsize=6)
+    fig.supxlabel("rank of the true value among the posterior draws (binned)", fontsize=8)
+    fig.tight_layout()
     return to_svg(fig)

@@ -13,7 +13,14 @@ import pandas as pd
 from . import figures
 from .content import ReportContent
 
-__all__ = ["build_date", "methods_paragraph", "render_html"]
+__all__ = [
+    "build_date",
+    "calibration_paragraph",
+    "methods_paragraph",
+    "plan_method",
+    "plan_paragraph",
+    "render_html",
+]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cmoc.reports", "templates"),
@@ -93,7 +100,116 @@ def methods_paragraph(content: ReportContent) -> str:
         f"when it was new in the newest wave and affirmed; evidence levels used the thresholds "
         f"limited >= {th['limited']}, moderate >= {th['moderate']}, significant >= "
         f"{th['significant']} supporting codes, with banded counts resolved through the "
-        f"posterior predictive distribution."
+        f"posterior predictive distribution." + _methods_extra(content)
+    )
+
+
+def _methods_extra(content: ReportContent) -> str:
+    """Sentences on planning and calibration, when the report shows them."""
+    out = ""
+    plan = content.plan
+    if plan is not None and plan.targets:
+        s = plan.settings
+        out += (
+            f" For each inconclusive CMOC, the chance that 1 to {s['max_new']} more sources of "
+            f"kind {s['kind']} would settle it was estimated by simulation from the posterior "
+            f"({s['simulations']} simulations per CMOC, seed {s['seed']}; updates by "
+            f"Pareto-smoothed importance sampling, exact refits where the Pareto k exceeded "
+            f"0.7{'' if s.get('max_refits') is None else ', at most ' + str(s['max_refits'])})."
+        )
+    cal = content.calibration
+    if cal is not None:
+        out += (
+            f" The model configuration was checked by simulation-based calibration "
+            f"({cal.settings.get('datasets')} simulated datasets; ranks of the true values "
+            f"among posterior draws tested for uniformity): {cal.text}."
+        )
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def plan_paragraph(content: ReportContent) -> str:
+    """Say what the planning section shows, or why it shows nothing (one or two sentences)."""
+    plan = content.plan
+    if plan is None:
+        return (
+            "Not computed for this report (cmoc report --plan, or cmoc plan DIR, which saves "
+            "the plan beside the fits for the next report)."
+        )
+    wave = content.waves[-1]
+    if not plan.targets:
+        return f"No CMOC is inconclusive after wave “{wave}”: there is nothing to plan for."
+    s = plan.settings
+    ids = ", ".join(plan.targets)
+    return (
+        f"{_plural(len(plan.targets), 'CMOC')} {'is' if len(plan.targets) == 1 else 'are'} "
+        f"inconclusive after wave “{wave}” ({ids}). For each, the chance that n = 1 to "
+        f"{s['max_new']} more sources of kind “{s['kind']}” would settle it: affirm it "
+        f"(P(support > ½) ≥ {s['affirm']:g}) or refute it (≤ {s['refute']:g})."
+    )
+
+
+def plan_method(plan) -> str:
+    """Say how a plan was computed: simulations, update, refits, Monte Carlo error, seed."""
+    s, t = plan.settings, plan.table
+    refits, kept = int(t["refits"].sum()), int(t["unreliable"].sum())
+    flagged = refits + kept
+    cap = s.get("max_refits")
+    if flagged == 0:
+        refit_text = "no update had a Pareto k above 0.7, so none needed an exact refit"
+    elif kept == 0:
+        refit_text = (
+            f"the {_plural(flagged, 'update')} with a Pareto k above 0.7 "
+            f"{'was' if flagged == 1 else 'were'} replaced by exact refits of the base plus "
+            f"the new sources"
+        )
+    elif refits == 0:
+        refit_text = (
+            f"{_plural(flagged, 'update')} with a Pareto k above 0.7 kept "
+            f"{'its' if flagged == 1 else 'their'} less reliable PSIS estimate (no exact refits "
+            f"here; cmoc plan DIR refits them, and this section then shows its plan)"
+        )
+    else:
+        refit_text = (
+            f"{_plural(flagged, 'update')} had a Pareto k above 0.7: {refits} "
+            f"{'was' if refits == 1 else 'were'} replaced by exact refits (at most {cap}), "
+            f"{kept} kept {'its' if kept == 1 else 'their'} less reliable PSIS estimate"
+        )
+    return (
+        f"{s['simulations']} simulations per CMOC (seed {s['seed']}): a parameter vector "
+        f"drawn from the posterior as the truth, {s['max_new']} new sources drawn from the "
+        f"model under it (every target of the theory coded, talkativeness varying as fitted), "
+        f"the first n of them added; the posterior was updated by Pareto-smoothed importance "
+        f"sampling of the fit's draws, and {refit_text}. ± is the Monte Carlo standard error "
+        f"of P(settled) (at most {float(t['mc_se'].max()):.3f})."
+    )
+
+
+def calibration_paragraph(content: ReportContent) -> str:
+    """Say what simulation-based calibration found for the model, or how to run it."""
+    cal = content.calibration
+    model_id = content.provenance.get("model_id", "")
+    if cal is None:
+        return (
+            f"Simulation-based calibration was not run for this model configuration (id "
+            f"{model_id}). It depends on the model, not on the evidence, and takes about 40 "
+            f"minutes for 100 datasets on 2 cores: {content.calibration_command} (the next "
+            f"report includes it)."
+        )
+    s = cal.settings
+    lay = s.get("layout", {})
+    return (
+        f"{s.get('datasets')} evidence bases were simulated from the priors of this model "
+        f"configuration (id {model_id}; {lay.get('mechanisms')} mechanisms, {lay.get('cmocs')} "
+        f"CMOCs, {lay.get('sources')} sources; seed {s.get('seed')}) and each was fitted "
+        f"({s.get('chains')} chains of {s.get('draws')} draws after {s.get('tune')} tuning "
+        f"steps); if the fitting is right, the rank of each true value among "
+        f"{int(cal.ranks['n_draws'].iloc[0]) if len(cal.ranks) else s.get('thin')} posterior "
+        f"draws is uniform. Chi-square test per quantity, family-wise false-alarm rate "
+        f"{cal.alpha:g}: {cal.text}."
     )
 
 
@@ -136,6 +252,16 @@ def render_html(content: ReportContent) -> str:
         "forest": figures.forest(content.summary, content.ci),
         "trajectory": figures.trajectory(content.trajectory) if len(content.waves) > 1 else None,
         "ppc": figures.ppc_figure(content.ppc),
+        "plan": (
+            figures.plan_figure(content.plan.table)
+            if content.plan is not None and len(content.plan.table)
+            else None
+        ),
+        "ranks": (
+            figures.rank_histograms(content.calibration.ranks, content.calibration.tests)
+            if content.calibration is not None and len(content.calibration.ranks)
+            else None
+        ),
     }
     summary = content.summary.set_index("target_id")
     return _ENV.get_template("report.html.j2").render(
@@ -143,6 +269,9 @@ def render_html(content: ReportContent) -> str:
         figs=figs,
         support=summary,
         methods=methods_paragraph(content),
+        plan_text=plan_paragraph(content),
+        plan_method=plan_method(content.plan) if content.plan and content.plan.targets else "",
+        calibration_text=calibration_paragraph(content),
         command=_command(content),
         built=build_date(),
         status_style=figures.STATUS_STYLE,
