@@ -224,7 +224,7 @@ def test_saved_calibration_of_the_model_is_shown_another_is_not(planted_report, 
     base_dir, first = planted_report
     page = _page(first)
     verdict = page.split('id="calibration-verdict">')[1].split("</p>")[0]
-    assert "not run for this model configuration" in verdict
+    assert verdict.startswith("Not run for this model configuration")
     path = f"&lt;planted&gt;/.cmoc/calibration-{DEFAULT_CONFIG.id}.json"
     assert f"cmoc calibrate --datasets 100 --out {path}" in verdict
     base = tmp_path / "base"

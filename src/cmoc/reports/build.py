@@ -83,7 +83,7 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "",
         f"Convergence: {check.text}.",
         "",
-        "Simulation-based calibration: " + calibration_paragraph(content),
+        "Simulation-based calibration. " + calibration_paragraph(content),
         "",
     ]
     cal = content.calibration

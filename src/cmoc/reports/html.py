@@ -194,8 +194,8 @@ def calibration_paragraph(content: ReportContent) -> str:
     model_id = content.provenance.get("model_id", "")
     if cal is None:
         return (
-            f"Simulation-based calibration was not run for this model configuration (id "
-            f"{model_id}). It depends on the model, not on the evidence, and takes about 40 "
+            f"Not run for this model configuration (id {model_id}). Simulation-based "
+            f"calibration depends on the model, not on the evidence, and takes about 40 "
             f"minutes for 100 datasets on 2 cores: {content.calibration_command} (the next "
             f"report includes it)."
         )
