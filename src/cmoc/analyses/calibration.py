@@ -23,7 +23,6 @@ order, so they do not depend on the number of workers.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from scipy.special import expit
 from ..evidence import EvidenceBase, load_evidence, write_directory
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import Prior
+from .results import read_json_result, write_json_result
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
@@ -624,11 +624,7 @@ def save_calibration(result: CalibrationResult, path: str | Path) -> Path:
     -------
     Path
     """
-    from ..evidence import atomic_write_text
-
-    path = Path(path)
-    doc = {
-        "format": _CALIBRATION_FORMAT,
+    body = {
         "alpha": result.alpha,
         "calibrated": result.calibrated,
         "text": result.text,
@@ -636,8 +632,7 @@ def save_calibration(result: CalibrationResult, path: str | Path) -> Path:
         "tests": _records(result.tests),
         "ranks": _records(result.ranks),
     }
-    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
-    return path
+    return write_json_result(path, _CALIBRATION_FORMAT, body)
 
 
 def load_calibration(path: str | Path) -> CalibrationResult:
@@ -649,14 +644,12 @@ def load_calibration(path: str | Path) -> CalibrationResult:
         When the file is not a saved calibration (the message says why).
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read the calibration ({err})") from err
-    if not isinstance(doc, dict) or doc.get("format") != _CALIBRATION_FORMAT:
-        raise ValueError(
-            f"{path}: not a saved calibration (`cmoc calibrate --out FILE` writes one)"
-        )
+    doc = read_json_result(
+        path,
+        _CALIBRATION_FORMAT,
+        "calibration",
+        "saved calibration (`cmoc calibrate --out FILE` writes one)",
+    )
     try:
         ranks = pd.DataFrame(doc["ranks"])
         tests = pd.DataFrame(doc["tests"])

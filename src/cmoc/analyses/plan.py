@@ -24,7 +24,6 @@ of workers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from scipy.special import expit, gammaln, log_expit
 from ..evidence import EvidenceBase
 from ..models import ModelConfig, model_data
 from .calibration import run_on_dask
+from .results import read_json_result, write_json_result
 
 __all__ = [
     "CHUNK",
@@ -581,19 +581,15 @@ def save_plan(result: PlanResult, path: str | Path) -> Path:
     -------
     Path
     """
-    from ..evidence import atomic_write_text
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = result.table[PLAN_COLUMNS]
-    doc = {
-        "format": _PLAN_FORMAT,
+    body = {
         "settings": result.settings,
         "columns": PLAN_COLUMNS,
         "rows": [[_plain(v) for v in row] for row in table.itertuples(index=False)],
     }
-    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
-    return path
+    return write_json_result(path, _PLAN_FORMAT, body)
 
 
 def load_plan(path: str | Path) -> PlanResult:
@@ -604,13 +600,9 @@ def load_plan(path: str | Path) -> PlanResult:
     ValueError
         When the file is not a cmoc plan (the message says why).
     """
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read the plan ({err})") from err
-    if not isinstance(doc, dict) or doc.get("format") != _PLAN_FORMAT:
-        raise ValueError(f"{path}: not a cmoc plan (format {_PLAN_FORMAT!r} expected)")
+    doc = read_json_result(
+        path, _PLAN_FORMAT, "plan", f"cmoc plan (format {_PLAN_FORMAT!r} expected)"
+    )
     try:
         table = pd.DataFrame(doc["rows"], columns=doc["columns"])
         settings = dict(doc["settings"])

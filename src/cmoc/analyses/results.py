@@ -21,7 +21,9 @@ __all__ = [
     "fit_id",
     "fit_mismatches",
     "load_fit",
+    "read_json_result",
     "save_fit",
+    "write_json_result",
 ]
 
 
@@ -166,3 +168,44 @@ def fit_id(idata: xr.DataTree) -> str:
         h.update(f"{name}\0{values.dtype.str}\0{values.shape}\n".encode())
         h.update(values.tobytes())
     return h.hexdigest()
+
+
+def write_json_result(path: str | Path, fmt: str, body: dict) -> Path:
+    """Write a derived result (a plan, a calibration) as JSON, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    fmt : str
+        The format tag stored as ``"format"``; :func:`read_json_result` checks it.
+    body : dict
+        The rest of the document (JSON-serialisable).
+
+    Returns
+    -------
+    Path
+    """
+    from ..evidence import atomic_write_text
+
+    path = Path(path)
+    atomic_write_text(path, json.dumps({"format": fmt, **body}, indent=1) + "\n")
+    return path
+
+
+def read_json_result(path: str | Path, fmt: str, what: str, hint: str) -> dict:
+    """Read a document written by :func:`write_json_result` with the format tag ``fmt``.
+
+    Raises
+    ------
+    ValueError
+        ``"{path}: cannot read the {what} (...)"`` when the file cannot be read or parsed, and
+        ``"{path}: not a {hint}"`` when it is not such a document.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the {what} ({err})") from err
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ValueError(f"{path}: not a {hint}")
+    return doc
