@@ -149,6 +149,7 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
     assert "evidence changed" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # about 3 minutes: fits both IOC waves and the comparison's variants
 def test_readme_first_command_builds_the_ioc_report(tmp_path):
     """`make report` (the README's first command) on a copy of the bundled base."""
     base = tmp_path / "ioc"

@@ -145,6 +145,7 @@ def test_build_writes_the_files(content, small_base, tmp_path):
     assert page.startswith("<!DOCTYPE html>") and "http://" not in page.split("<svg")[0]
 
 
+@pytest.mark.slow  # about 3 minutes: its own fits, comparison variants included
 def test_report_numbers_script_reproduces_the_report(tmp_path):
     """analyses/report_numbers.py writes the numbers report.html shows, from the same fits."""
     import importlib.util
