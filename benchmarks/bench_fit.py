@@ -186,13 +186,13 @@ def run_case(case: Case) -> dict:
             t = time.perf_counter()
             out = build(*args, **kwargs)
             phases["build"] = time.perf_counter() - t
-            info["parameters"] = sum(int(v.size) for v in out.initial_point().values())
             return out
 
         def timed_compile(*args, **kwargs):
             t = time.perf_counter()
             out = compile_(*args, **kwargs)
             phases["compile"] = time.perf_counter() - t
+            info["parameters"] = int(out.n_dim)
             return out
 
         sampling.build_model, nutpie.compile_pymc_model = timed_build, timed_compile

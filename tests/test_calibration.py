@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cmoc.analyses.calibration import (
     CalibrationLayout,
@@ -46,11 +47,14 @@ def test_generator_draws_the_model_priors():
             from_gen = np.array([np.atleast_1d(g[name]) for g in gen])
         from_model = np.asarray(from_model).reshape(n, -1)
         assert from_gen.shape == from_model.shape, name
-        for q in (0.1, 0.25, 0.5, 0.75, 0.9):
-            a = np.quantile(from_gen, q, axis=0)
-            b = np.quantile(from_model, q, axis=0)
-            scale = np.quantile(from_model, 0.75, axis=0) - np.quantile(from_model, 0.25, axis=0)
-            assert np.all(np.abs(a - b) <= 0.1 * scale + 1e-9), (name, q, a, b)
+        # whole distributions, by two-sample KS tests: the hierarchy's scale mixtures have
+        # heavy tails, which make fixed tolerances on quantiles flaky
+        for k in range(from_gen.shape[1]):
+            if np.ptp(from_model[:, k]) == 0:  # a constant (a one-mechanism salience)
+                assert np.allclose(from_gen[:, k], from_model[0, k]), name
+                continue
+            test = stats.ks_2samp(from_gen[:, k], from_model[:, k])
+            assert test.pvalue > 1e-4, (name, k, test)
     # zero-sum: saliences of mechanisms and kind leans sum to zero in every draw
     assert np.allclose([g["salience_mechanism"].sum() for g in gen], 0)
     assert np.allclose([g["kind_lean"].sum() for g in gen], 0)
@@ -61,9 +65,7 @@ def test_generated_data_have_finite_density_at_the_truth():
     import pytensor
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    cfg = DEFAULT_CONFIG.merged(
-        {"mechanisms": "noncentered", "cmocs": "noncentered", "kind_leans": "noncentered"}
-    )
+    cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
     layout = LAYOUT
     cm = LAYOUT.cmoc_mechanism
     for seed in range(5):
@@ -86,6 +88,7 @@ def test_generated_data_have_finite_density_at_the_truth():
             "kind_rate": p["kind_rate"][order],
             "kind_lean_sd": p["kind_lean_sd"],
             "z_kind_lean": p["kind_lean"][order] / p["kind_lean_sd"],
+            "kind_lean": p["kind_lean"][order],
             "inv_dispersion": 1.0 / p["dispersion"],
         }
         values = {v.name: np.asarray(point[v.name], dtype=float) for v in model.value_vars}

@@ -181,3 +181,48 @@ def test_banded_log_likelihood_is_interval_probability(tmp_path):
     ]
     np.testing.assert_allclose(got, expected, rtol=1e-8)
     assert pd.Index(model.coords["aggregate"]).tolist() == ["codings.csv:2", "codings.csv:3"]
+
+
+def test_total_mean_and_shape_sum_over_members(tmp_path):
+    """Totals over members of mixed kinds, groups and exposures: the model's mean and shape
+    equal the sums over members (the model sums over classes of interchangeable members)."""
+    base_dir = write_base(
+        tmp_path / "b",
+        "source_id,kind,wave,group,exposure\n"
+        "S1,review,w1,g1,1.0\nS2,review,w1,g1,2.5\nS3,interview,w1,g1,0.4\n"
+        "S4,interview,w1,g2,1.0\nS5,review,w1,g2,3.0\nS6,interview,w1,g2,0.7\n",
+        "source_id,target_id,stance,count,count_min,count_max\n"
+        "w1,C1,supports,,5,8\n"
+        "g1,M1,refutes,,3,\n"
+        "g2,C1,refutes,4,,\n"
+        "S1,C1,supports,2,,\n"
+        "S4,M1,supports,1,,\n",
+    )
+    base = load_evidence(base_dir)
+    model = build_model(base, ModelConfig(group_effects="all"))
+    d = model_data(base, group_effects="all")
+    assert d.groups and len(d.agg_src) > len(d.agg_label)
+    point = _point(model, np.random.default_rng(4))
+    v = _draws(model, point)
+    f = model.compile_fn(
+        model.replace_rvs_by_values([model["total_mean"], model["total_alpha"]]),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        point_fn=True,
+    )
+    mean, alpha = f(point)
+    gamma = np.concatenate([v["group_effect"], [0.0]])
+    lam = np.concatenate([v["salience_cmoc"], v["salience_mechanism"]])
+    logit = np.concatenate([v["eta"], v["mu"]])
+    want_mean, want_sq = np.zeros(len(d.agg_label)), np.zeros(len(d.agg_label))
+    for r, j in zip(d.agg_row, d.agg_src, strict=True):
+        k, t = d.src_kind[j], d.agg_tgt[r]
+        p = 1 / (1 + np.exp(-(logit[t] + v["kind_lean"][k])))
+        mu_j = np.exp(
+            v["kind_rate"][k] + gamma[d.src_groups[j]].sum() + d.src_log_exposure[j] + lam[t]
+        ) * (p if d.agg_stance[r] == 0 else 1 - p)
+        want_mean[r] += mu_j
+        want_sq[r] += mu_j**2
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-10)
+    np.testing.assert_allclose(alpha, v["dispersion"] * want_mean**2 / want_sq, rtol=1e-10)
+

@@ -1,4 +1,4 @@
-"""The kind leans' centring: chosen by the data, and a reparametrisation only (same prior)."""
+"""Parametrisations: the kind leans' fixed scale or centring, the salience level (same priors)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy import stats
 
 import cmoc.models.hierarchical as hierarchical
 from cmoc.analyses import SimulationSpec, simulate
-from cmoc.models import ModelConfig, build_model
+from cmoc.models import ModelConfig, Prior, build_model
 from cmoc.models.data import model_data
 
 
@@ -20,30 +20,57 @@ def small_base(tmp_path_factory):
     return simulate(out, spec, seed=5)
 
 
+HIERARCHICAL = Prior(dist="HalfNormal", sigma=0.5)
+"""A scale for the kind leans that is a parameter (the default fixes it)."""
+
+
 def _centred(model: pm.Model) -> bool:
     return "z_kind_lean" not in model.named_vars and "kind_lean" in {v.name for v in model.free_RVs}
+
+
+def _leans(form: str = "auto") -> ModelConfig:
+    return ModelConfig(kind_lean_sd=HIERARCHICAL, kind_leans=form)
+
+
+def test_default_kind_leans_have_a_fixed_scale(small_base):
+    """No scale parameter: the leans are iid Normal(0, 0.5) minus their mean, zero-sum."""
+    model = build_model(small_base)
+    assert _centred(model)
+    assert "kind_lean_sd" not in model.named_vars
+    with model:
+        prior = pm.sample_prior_predictive(draws=4000, var_names=["kind_lean"], random_seed=3)
+    lean = prior.prior["kind_lean"].to_numpy().reshape(-1, model.dim_lengths["kind"].eval())
+    n_k = lean.shape[1]
+    np.testing.assert_allclose(lean.sum(axis=1), 0.0, atol=1e-9)
+    # sd of a deviation from the mean of n_k iid Normal(0, 0.5): 0.5 sqrt(1 - 1/n_k)
+    expected = 0.5 * np.sqrt(1 - 1 / n_k)
+    np.testing.assert_allclose(lean.std(axis=0), expected, rtol=0.05)
+    assert ModelConfig(kind_lean_sd=0.3).describe_priors()  # a number is a valid setting
+    assert dict(ModelConfig().describe_priors())[
+        "kind lean on support (zero-sum) scale, sigma_delta"
+    ] == ("fixed at 0.5")
 
 
 def test_auto_centres_kind_leans_only_with_many_codes_per_kind(small_base, monkeypatch):
     d = model_data(small_base)
     per_kind = np.bincount(d.tks_kind, weights=d.tks_wcount, minlength=len(d.kinds))
     assert per_kind.min() < hierarchical.KIND_CENTER_MIN_CODES
-    assert not _centred(build_model(small_base))
+    assert not _centred(build_model(small_base, _leans()))
     monkeypatch.setattr(hierarchical, "KIND_CENTER_MIN_CODES", float(per_kind.min()))
-    assert _centred(build_model(small_base))
-    assert not _centred(build_model(small_base, ModelConfig(kind_leans="noncentered")))
+    assert _centred(build_model(small_base, _leans()))
+    assert not _centred(build_model(small_base, _leans("noncentered")))
 
 
 def test_explicit_kind_lean_parametrisations(small_base):
-    assert _centred(build_model(small_base, ModelConfig(kind_leans="centered")))
-    assert not _centred(build_model(small_base, ModelConfig(kind_leans="noncentered")))
+    assert _centred(build_model(small_base, _leans("centered")))
+    assert not _centred(build_model(small_base, _leans("noncentered")))
 
 
 def test_both_kind_lean_forms_have_the_same_prior(small_base):
     """Prior draws of the leans have the same distribution in either form and stay zero-sum."""
     draws = {}
     for form in ("centered", "noncentered"):
-        model = build_model(small_base, ModelConfig(kind_leans=form))
+        model = build_model(small_base, _leans(form))
         with model:
             prior = pm.sample_prior_predictive(
                 draws=4000, var_names=["kind_lean"], random_seed=7
@@ -105,3 +132,23 @@ def test_salience_level_form_has_the_same_prior(small_base):
     # and the same dependence between CMOCs (through their mechanisms' saliences)
     corr = {f: np.corrcoef(d["salience_cmoc"].T) for f, d in draws.items()}
     assert np.abs(corr["centered"] - corr["noncentered"]).max() < 0.1
+
+
+def test_gamma_prior_has_the_stated_mean_and_sd():
+    """``Gamma`` takes a mean and sd; its draws in the model and in calibration match them."""
+    from pydantic import ValidationError
+
+    from cmoc.analyses.calibration import _draw
+    from cmoc.models.hierarchical import _prior
+
+    prior = Prior(dist="Gamma", mu=0.4, sigma=0.4 / np.sqrt(2))
+    assert str(prior) == "Gamma(shape=2, rate=5)"
+    with pm.Model():
+        drawn = pm.draw(_prior("s", prior), draws=20000, random_seed=1)
+    generated = _draw(prior, np.random.default_rng(1), 20000)
+    for x in (drawn, generated):
+        assert abs(x.mean() - 0.4) < 0.01 and abs(x.std() - 0.283) < 0.01
+    with pytest.raises(ValidationError, match="positive mean"):
+        Prior(dist="Gamma", mu=0.0, sigma=1.0)
+    # a hierarchical kind-lean scale with this prior builds and names its scale
+    assert "kind_lean_sd" in ModelConfig(kind_lean_sd=prior).model_dump_json()

@@ -77,9 +77,7 @@ def test_new_source_likelihood_is_the_models():
     from cmoc.analyses.plan import _source_loglik
 
     layout = CalibrationLayout()
-    cfg = DEFAULT_CONFIG.merged(
-        {"mechanisms": "noncentered", "cmocs": "noncentered", "kind_leans": "noncentered"}
-    )
+    cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
     cm = layout.cmoc_mechanism
     for seed in range(3):
         base, p = simulate_dataset(layout, cfg, np.random.default_rng(seed))
@@ -100,6 +98,7 @@ def test_new_source_likelihood_is_the_models():
             "kind_rate": p["kind_rate"][order],
             "kind_lean_sd": p["kind_lean_sd"],
             "z_kind_lean": p["kind_lean"][order] / p["kind_lean_sd"],
+            "kind_lean": p["kind_lean"][order],
             "inv_dispersion": 1.0 / p["dispersion"],
         }
         values = {v.name: np.asarray(point[v.name], dtype=float) for v in model.value_vars}

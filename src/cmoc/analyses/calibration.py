@@ -136,11 +136,16 @@ def layout_base(layout: CalibrationLayout) -> EvidenceBase:
     return replace(base, path=None, file_hashes={})
 
 
-def _draw(prior: Prior, rng: np.random.Generator, size=None):
+def _draw(prior: Prior | float, rng: np.random.Generator, size=None):
+    if not isinstance(prior, Prior):  # a fixed value
+        return np.full(size, float(prior)) if size is not None else float(prior)
     if prior.dist == "Normal":
         return rng.normal(prior.mu, prior.sigma, size)
     if prior.dist == "HalfNormal":
         return np.abs(rng.normal(0.0, prior.sigma, size))
+    if prior.dist == "Gamma":
+        shape, rate = prior.gamma_shape_rate
+        return rng.gamma(shape, 1 / rate, size)
     return rng.exponential(prior.sigma, size)
 
 

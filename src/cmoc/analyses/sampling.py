@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -16,14 +18,13 @@ from .provenance import stamp
 
 __all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
 
-LOW_RANK_MAX_DIM = 200
+LOW_RANK_MAX_DIM = 100
 """Largest number of parameters for which ``adaptation="auto"`` uses low-rank adaptation.
 
-Measured with the salience-level parametrisation (4 chains x 1,000 + 1,000, same seed): low-rank
-and diagonal cost alike with similar ESS on the IOC base (127 parameters) and the default
-300-source base (132); diagonal was 6x cheaper in CPU at equal ESS on 100 sources x 100 CMOCs
-(240 parameters: 62 s against 370 s) and passed the gate in 57 s on 1,000 x 100 (310), where
-low-rank took 146-344 s."""
+Measured (4 chains x 1,000 + 1,000, same seed): on the IOC base (127 parameters) diagonal took
+15.7-19.5 s against 21.4-21.6 s with low-rank, at the same steps per draw and ESS; diagonal
+was 6x cheaper in CPU at equal ESS on 100 sources x 100 CMOCs (240 parameters: 62 s against
+370 s) and passed the gate in 57 s on 1,000 x 100 (310), where low-rank took 146-344 s."""
 
 SAMPLERS = ("nutpie", "pymc")
 """NUTS implementations cmoc can use: nutpie (compiled with numba, the default) or PyMC's own."""
@@ -119,6 +120,48 @@ def _progress(total: int, enabled: bool):
     return callback, progress
 
 
+_NUTPIE_CALLBACKS = ("_make_c_logp_func.", "_make_c_expand_func.")
+"""Name prefixes of the numba libraries of nutpie's C callbacks (nutpie.compile_pymc)."""
+
+
+@contextmanager
+def _callbacks_linked_as_optimised() -> Iterator[list[str]]:
+    """Link nutpie's C callbacks without optimising the PyTensor functions a second time.
+
+    nutpie wraps PyTensor's compiled log density and its deterministics in numba C callbacks.
+    numba links each callee's whole LLVM module into the callback's and runs the full module
+    optimisation over the result, although the callee's IR (from PyTensor's compile cache or
+    just compiled) is already optimised: about 4.5 of the IOC base's 17 s compile, repeated in
+    every process because callbacks cannot be cached. Inside this context the callbacks'
+    modules are linked and turned into machine code as before, only without that second
+    optimisation pass. Without fast math (``cmoc.models.numerics``) LLVM passes keep IEEE
+    results, so draws are identical either way (``tests/test_sampling_compile.py``).
+
+    Yields the names of the libraries whose pass was skipped. If numba's internals differ
+    from the ones this relies on, nothing is changed.
+    """
+    skipped: list[str] = []
+    try:
+        from numba.core.codegen import CPUCodeLibrary
+
+        original = CPUCodeLibrary._optimize_final_module
+    except (ImportError, AttributeError):
+        yield skipped
+        return
+
+    def optimise(library) -> None:
+        if library.name.startswith(_NUTPIE_CALLBACKS):
+            skipped.append(library.name)
+            return
+        original(library)
+
+    CPUCodeLibrary._optimize_final_module = optimise
+    try:
+        yield skipped
+    finally:
+        CPUCodeLibrary._optimize_final_module = original
+
+
 def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = False) -> xr.DataTree:
     """Sample a PyMC model with the given, explicit sampler settings.
 
@@ -138,11 +181,11 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
     if s.sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        with _callbacks_linked_as_optimised():
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
         adaptation = s.adaptation
         if adaptation == "auto":
-            ndim = sum(int(v.size) for v in model.initial_point().values())
-            adaptation = "low_rank" if ndim <= LOW_RANK_MAX_DIM else "diag"
+            adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
         callback, bar = _progress(s.chains * (s.draws + s.tune), progress)
         with bar:
             idata = nutpie.sample(

@@ -18,7 +18,7 @@ import pymc as pm
 import xarray as xr
 
 from ..evidence import EvidenceBase
-from ..models import build_model
+from ..models import Prior, build_model
 from .classify import classify
 from .influence import pointwise_loglik
 from .results import fit_config
@@ -64,7 +64,9 @@ PRIOR_NAMES = (
 )
 """The model's configurable priors (``ModelConfig``), the ones power-scaled. ``kind_level`` is
 the kinds' log rates sampled at the CMOCs' salience level (``kind_rate`` in the model's other
-form): its density is the ``kind_rate`` prior's."""
+form): its density is the ``kind_rate`` prior's. With a fixed ``kind_lean_sd`` (the default)
+``kind_lean`` itself is power-scaled as well: its ``ZeroSumNormal`` is then the configured
+prior."""
 
 
 def sensitivity_tree(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
@@ -88,7 +90,9 @@ def sensitivity_tree(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
     model = build_model(evidence, config)
     # the configurable priors only (ModelConfig's hyperpriors): the standardised deviations of
     # the hierarchy (z ~ Normal(0, 1)) are part of the model's structure, not a choice
-    names = [v.name for v in model.free_RVs if v.name in PRIOR_NAMES]
+    # with a fixed scale (the default) the kind leans' own prior is the configurable one
+    scaled = PRIOR_NAMES if isinstance(config.kind_lean_sd, Prior) else (*PRIOR_NAMES, "kind_lean")
+    names = [v.name for v in model.free_RVs if v.name in scaled]
     priors = pm.stats.compute_log_prior(
         idata.copy(), var_names=names, model=model, extend_inferencedata=False, progressbar=False
     )

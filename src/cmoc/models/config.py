@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "CENTER_MIN_CODES",
@@ -36,19 +36,39 @@ Positive = Annotated[float, Field(gt=0)]
 
 
 class Prior(BaseModel):
-    """A prior by family name and parameters (``Normal(mu, sigma)``, ``HalfNormal(sigma)``)."""
+    """A prior by family name and parameters.
+
+    ``Normal(mu, sigma)``; ``HalfNormal(sigma)``; ``Exponential`` with mean ``sigma``;
+    ``Gamma`` with mean ``mu`` and standard deviation ``sigma`` (shape ``mu**2 / sigma**2``,
+    rate ``mu / sigma**2``): with shape > 1 its density vanishes at zero, a boundary-avoiding
+    prior for a scale that only a few groups inform.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dist: Literal["Normal", "HalfNormal", "Exponential"]
+    dist: Literal["Normal", "HalfNormal", "Exponential", "Gamma"]
     mu: float = 0.0
     sigma: Positive = 1.0
+
+    @model_validator(mode="after")
+    def _gamma_mean_positive(self) -> Prior:
+        if self.dist == "Gamma" and self.mu <= 0:
+            raise ValueError(f"a Gamma prior needs a positive mean mu, got {self.mu:g}")
+        return self
+
+    @property
+    def gamma_shape_rate(self) -> tuple[float, float]:
+        """Shape and rate of a ``Gamma`` prior."""
+        return self.mu**2 / self.sigma**2, self.mu / self.sigma**2
 
     def __str__(self) -> str:
         if self.dist == "Normal":
             return f"Normal({self.mu:g}, {self.sigma:g})"
         if self.dist == "HalfNormal":
             return f"HalfNormal({self.sigma:g})"
+        if self.dist == "Gamma":
+            shape, rate = self.gamma_shape_rate
+            return f"Gamma(shape={shape:g}, rate={rate:g})"
         return f"Exponential(rate={1 / self.sigma:g})"
 
 
@@ -87,10 +107,11 @@ class ModelConfig(BaseModel):
         The same for the CMOC level (``eta_c``, ``lambda_c``); ``auto`` decides per CMOC:
         centred when the CMOC itself has at least :data:`CENTER_MIN_CODES` exact codes.
     kind_leans : {"auto", "centered", "noncentered"}
-        The same for the kinds' zero-sum lean on support (``delta_k``): ``auto`` centres it
-        when every kind has at least :data:`KIND_CENTER_MIN_CODES` weighted exact codes (a
-        data-rich base, where the non-centred form's standardised leans and scale form a
-        narrow banana), and keeps it non-centred otherwise (small bases, totals only).
+        Parametrisation of the kinds' zero-sum lean on support (``delta_k``) when its scale
+        ``kind_lean_sd`` is a parameter (a :class:`Prior`): ``auto`` centres it when every kind
+        has at least :data:`KIND_CENTER_MIN_CODES` weighted exact codes (a data-rich base,
+        where the non-centred form's standardised leans and scale form a narrow banana), and
+        keeps it non-centred otherwise (small bases, totals only). Ignored with a fixed scale.
     support_mean, support_sd_mechanism, support_sd_cmoc : Prior
         Global mean log-odds of support, spread of mechanisms around it, spread of CMOCs around
         their mechanism.
@@ -98,8 +119,12 @@ class ModelConfig(BaseModel):
         Spread of mechanisms' log coding rates around zero, and of CMOCs around their mechanism.
     kind_rate : Prior
         Log rate of codes per source and target for each source kind.
-    kind_lean_sd : Prior
-        Scale of the (zero-sum) lean of each source kind on support.
+    kind_lean_sd : float or Prior
+        Scale of the (zero-sum) lean of each source kind on support. A number fixes it (the
+        default, 0.5: the leans are iid ``Normal(0, 0.5)`` minus their mean): with the usual
+        two to four kinds their scale is barely identified, and as a parameter it gave the
+        sampler a funnel or a banana on mid-sized bases (ARCHITECTURE.md, "Kind leans"). A
+        :class:`Prior` makes it a parameter, as in a hierarchy over many kinds.
     group_sd : Prior
         Scale of group effects on talkativeness, one scale per level of the group path.
     inv_dispersion : Prior
@@ -122,7 +147,7 @@ class ModelConfig(BaseModel):
     salience_sd_mechanism: Prior = Prior(dist="HalfNormal", sigma=1.0)
     salience_sd_cmoc: Prior = Prior(dist="HalfNormal", sigma=1.0)
     kind_rate: Prior = Prior(dist="Normal", mu=-2.0, sigma=2.0)
-    kind_lean_sd: Prior = Prior(dist="HalfNormal", sigma=0.5)
+    kind_lean_sd: Prior | Positive = 0.5
     group_sd: Prior = Prior(dist="HalfNormal", sigma=0.5)
     inv_dispersion: Prior = Prior(dist="HalfNormal", sigma=1.0)
 
@@ -180,6 +205,11 @@ class ModelConfig(BaseModel):
         """Short hash identifying this configuration."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
+    def _kind_lean_scale(self) -> str:
+        if isinstance(self.kind_lean_sd, Prior):
+            return str(self.kind_lean_sd)
+        return f"fixed at {self.kind_lean_sd:g}"
+
     def describe_priors(self) -> list[tuple[str, str]]:
         """Return ``(parameter, prior)`` pairs in plain text, for printing and reports."""
         return [
@@ -191,12 +221,17 @@ class ModelConfig(BaseModel):
             ("mechanism salience spread, tau_theta", str(self.salience_sd_mechanism)),
             ("CMOC salience spread within mechanism, sigma_lambda", str(self.salience_sd_cmoc)),
             ("log coding rate per source kind, rho_k", str(self.kind_rate)),
-            ("kind lean on support (zero-sum) scale, sigma_delta", str(self.kind_lean_sd)),
+            ("kind lean on support (zero-sum) scale, sigma_delta", self._kind_lean_scale()),
             ("group effect scale per level, sigma_g", str(self.group_sd)),
             ("group levels with effects", self.group_effects),
             ("mechanism-level parametrisation", self.mechanisms),
             ("CMOC-level parametrisation", self.cmocs),
-            ("kind-lean parametrisation", self.kind_leans),
+            (
+                "kind-lean parametrisation",
+                self.kind_leans
+                if isinstance(self.kind_lean_sd, Prior)
+                else "centred (fixed scale)",
+            ),
             ("talkativeness variance 1/phi", str(self.inv_dispersion)),
             ("likelihood", self.likelihood),
         ]

@@ -40,6 +40,9 @@ def _prior(name: str, prior: Prior, **kwargs):
         return pm.Normal(name, mu=prior.mu, sigma=prior.sigma, **kwargs)
     if prior.dist == "HalfNormal":
         return pm.HalfNormal(name, sigma=prior.sigma, **kwargs)
+    if prior.dist == "Gamma":
+        shape, rate = prior.gamma_shape_rate
+        return pm.Gamma(name, alpha=shape, beta=rate, **kwargs)
     return pm.Exponential(name, lam=1 / prior.sigma, **kwargs)
 
 
@@ -54,6 +57,29 @@ def _zero_sum_around(mean, sigma, size, *, n: int):
 
 def _segment_sum(n: int, index: np.ndarray, values) -> pt.TensorVariable:
     return pt.inc_subtensor(pt.zeros(n)[index], values)
+
+
+def _total_classes(d: ModelData) -> tuple[np.ndarray, ...]:
+    """Collapse the (total, member source) pairs into classes of interchangeable members.
+
+    A member's expected count is ``exposure_j * exp(rho_k + sum gamma_g + lambda_t + log p)``:
+    members of one total with the same kind and modelled groups differ only in exposure. So a
+    total's mean is a sum over its classes of ``W1 * exp(...)`` and its sum of squared member
+    means a sum of ``W2 * exp(2 ...)``, with ``W1``, ``W2`` the sums of the members' exposures
+    and squared exposures.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``row, kind, groups, w1, w2`` per class (``groups`` as ``src_groups``: -1 for none).
+    """
+    keys = np.column_stack([d.agg_row, d.src_kind[d.agg_src], d.src_groups[d.agg_src]])
+    classes, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    exposure = np.exp(d.src_log_exposure[d.agg_src])
+    w1 = np.bincount(inverse, weights=exposure, minlength=len(classes))
+    w2 = np.bincount(inverse, weights=exposure**2, minlength=len(classes))
+    return classes[:, 0], classes[:, 1], classes[:, 2:], w1, w2
 
 
 _SUM_MAX = 64
@@ -277,7 +303,10 @@ def build_model(
                 "kind_level", cfg.kind_rate.mu + level, cfg.kind_rate.sigma, dims="kind"
             )
             rho = pm.Deterministic("kind_rate", kind_level - level, dims="kind")
-        if n_k > 1:
+        if n_k > 1 and not isinstance(cfg.kind_lean_sd, Prior):
+            # a fixed scale: the leans are the kinds' own, with no scale to learn
+            delta = pm.ZeroSumNormal("kind_lean", sigma=float(cfg.kind_lean_sd), dims="kind")
+        elif n_k > 1:
             sigma_delta = _prior("kind_lean_sd", cfg.kind_lean_sd)
             kind_codes = np.bincount(d.tks_kind, weights=d.tks_wcount, minlength=n_k)
             if cfg.kind_leans == "centered" or (
@@ -352,15 +381,19 @@ def build_model(
 
         # totals over waves and groups (and banded rows of single sources)
         if d.agg_label:
-            k_pair = d.src_kind[d.agg_src]
-            tgt_pair = d.agg_tgt[d.agg_row]
-            e_pair = pt.exp(offset[d.agg_src] + log_p[d.agg_stance[d.agg_row], tgt_pair, k_pair])
+            # a total's members enter only through their kind, modelled groups and exposure:
+            # sum over member classes, not members (3,498 pairs -> 87 classes on the IOC base)
+            c_row, c_kind, c_groups, c_w1, c_w2 = _total_classes(d)
+            c_offset = rho[c_kind]
+            if d.groups:
+                c_offset = c_offset + gamma_pad[c_groups].sum(axis=1)
+            e_cls = pt.exp(c_offset + log_p[d.agg_stance[c_row], d.agg_tgt[c_row], c_kind])
             n_r = len(d.agg_label)
-            mean = exp_lam[d.agg_tgt] * _segment_sum(n_r, d.agg_row, e_pair)
+            mean = exp_lam[d.agg_tgt] * _segment_sum(n_r, c_row, c_w1 * e_cls)
             if poisson:
                 alpha = pt.ones(n_r)
             else:
-                sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, d.agg_row, e_pair**2)
+                sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, c_row, c_w2 * e_cls**2)
                 alpha = pm.Deterministic("total_alpha", phi * mean**2 / sq, dims="aggregate")
             mean = pm.Deterministic("total_mean", mean, dims="aggregate")
             totals_logp = partial(_totals_logp, lo=d.agg_lo, hi=d.agg_hi, poisson=poisson)
