@@ -225,4 +225,3 @@ def test_total_mean_and_shape_sum_over_members(tmp_path):
         want_sq[r] += mu_j**2
     np.testing.assert_allclose(mean, want_mean, rtol=1e-10)
     np.testing.assert_allclose(alpha, v["dispersion"] * want_mean**2 / want_sq, rtol=1e-10)
-
