@@ -183,7 +183,9 @@ def test_missing_nutpie_is_a_clear_error(monkeypatch):
 
 def test_pymc_sampler_gives_the_same_kind_of_result(small_base):
     idata = fit(
-        small_base, sampler=SamplerConfig(sampler="pymc", seed=3, chains=2, draws=30, tune=30)
+        # one core: two processes would each compile the model again
+        small_base,
+        sampler=SamplerConfig(sampler="pymc", seed=3, chains=2, draws=30, tune=30, cores=1),
     )
     assert idata["posterior"].sizes["draw"] == 30
     assert json.loads(idata.attrs["sampler"])["sampler"] == "pymc"
