@@ -199,6 +199,9 @@ def test_priors_are_printed_and_configurable(tmp_path, capsys):
         ('likelihood = "binomial"\n', "likelihood"),
         ("colour = 1\n", "colour"),
         ("likelihood = \n", "not valid TOML"),
+        # a prior-or-number setting: one line, why each reading failed, no pydantic internals
+        ("kind_lean_sd = -1\n", "kind_lean_sd: Input should be a valid dictionary"),
+        ('kind_lean_sd = {dist = "Gamma", mu = 0}\n', "Gamma prior needs a positive mean"),
     ],
 )
 def test_bad_model_file_exit_2(tmp_path, capsys, text, needle):
@@ -207,6 +210,16 @@ def test_bad_model_file_exit_2(tmp_path, capsys, text, needle):
     assert main(["priors", "--model", str(model)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+    assert "constrained-" not in err and "function-after" not in err
+
+
+def test_priors_show_a_fixed_kind_lean_scale_and_a_gamma_prior(tmp_path, capsys):
+    assert main(["priors"]) == 0
+    assert "fixed at 0.5" in capsys.readouterr().out
+    model = tmp_path / "model.toml"
+    model.write_text('kind_lean_sd = {dist = "Gamma", mu = 0.4, sigma = 0.2}\n')
+    assert main(["priors", "--model", str(model)]) == 0
+    assert "Gamma(shape=4, rate=10)" in capsys.readouterr().out
 
 
 def test_fit_uses_the_model_file(sim_dir, tmp_path, capsys):

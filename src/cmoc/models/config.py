@@ -35,6 +35,10 @@ divergences on the 250-source recovery bases, 600-1,700 codes per kind)."""
 Positive = Annotated[float, Field(gt=0)]
 
 
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("constrained-"))
+
+
 class Prior(BaseModel):
     """A prior by family name and parameters.
 
@@ -189,11 +193,15 @@ class ModelConfig(BaseModel):
         try:
             return DEFAULT_CONFIG.merged(data)
         except ValidationError as err:
-            lines = [
-                f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
-                + (f" (got {e['input']!r})" if e["type"] != "missing" else "")
-                for e in err.errors()
-            ]
+            # one line per setting; a prior-or-number setting lists why each reading failed
+            problems: dict[str, list[str]] = {}
+            for e in err.errors():
+                # drop pydantic's names of union members ("constrained-float", "function-after[")
+                loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p)) or "(top)"
+                got = f" (got {e['input']!r})" if e["type"] != "missing" else ""
+                msg = e["msg"].removeprefix("Value error, ") + got
+                problems.setdefault(loc, []).append(msg)
+            lines = [f"{loc}: {'; or '.join(dict.fromkeys(m))}" for loc, m in problems.items()]
             raise ValueError("\n".join(lines)) from err
 
     def to_json(self) -> str:
