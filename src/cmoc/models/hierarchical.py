@@ -3,7 +3,8 @@
 Equations and dimension names are in ARCHITECTURE.md ("The model"). In short, for target ``t``
 (a CMOC or a mechanism), source ``j`` of kind ``k``:
 
-- support ``p_tk = logistic(eta_t + delta_k)``, CMOC ``eta_c = mu_m + sigma_eta z_c``,
+- support ``p_tk = logistic(eta_t + delta_k)`` with zero-sum kind leans ``delta`` (fixed scale
+  by default), CMOC ``eta_c = mu_m + sigma_eta z_c``,
   mechanism ``eta_m = mu_m = mu_0 + tau_mu z_m``;
 - coding rate ``r_jt = u_j exp(o_j + lambda_t)`` with ``o_j = rho_k + group effects + log
   exposure_j`` and ``u_j ~ Gamma(phi, phi)`` integrated out;
