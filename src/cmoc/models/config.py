@@ -26,11 +26,12 @@ poorly identified and the centred form meets the funnel at small spreads."""
 
 KIND_CENTER_MIN_CODES = 4000
 """Weighted exact codes every source kind needs before ``kind_leans="auto"`` centres the kind
-leans, when their scale ``kind_lean_sd`` is a parameter (not by default): then each lean is pinned to within about 0.03 on the log-odds scale, a small fraction of
-a typical lean, and the non-centred form would trade a pinned lean for a narrow banana between
-its standardised value and the poorly identified scale (only a few kinds inform it). With
-fewer codes the centred form meets the funnel at small scales (a threshold of 200 gave 1-128
-divergences on the 250-source recovery bases, 600-1,700 codes per kind)."""
+leans, when their scale ``kind_lean_sd`` is a parameter (not by default): then each lean is
+pinned to within about 0.03 on the log-odds scale, a small fraction of a typical lean, and the
+non-centred form would trade a pinned lean for a narrow banana between its standardised value
+and the poorly identified scale (only a few kinds inform it). With fewer codes the centred form
+meets the funnel at small scales (a threshold of 200 gave 1-128 divergences on the 250-source
+recovery bases, 600-1,700 codes per kind)."""
 
 Positive = Annotated[float, Field(gt=0)]
 
