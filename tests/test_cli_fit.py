@@ -123,7 +123,11 @@ def test_fit_of_an_earlier_wave(sim_dir, capsys):
     assert set(frame["wave"]) == {"review"}
 
 
-def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
+class _RefitAttempted(BaseException):
+    """Raised in place of sampling: what is under test is the decision to refit."""
+
+
+def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys, monkeypatch):
     base = tmp_path / "base"
     shutil.copytree(sim_dir, base, ignore=shutil.ignore_patterns(".cmoc"))
     out1, out2 = tmp_path / "r1", tmp_path / "r2"
@@ -143,10 +147,30 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys):
     assert "WARNING: NOT CONVERGED" in report.split("##")[0]  # at the top
     page = (out1 / "report.html").read_text()
     assert 'id="convergence-warning"' in page.split('id="methods"')[0]
+
+    # changed evidence: the report does not reuse the saved fit but refits (not sampled here;
+    # the mismatch's wording is tested in test_fit_results.py and by `summary` above)
+    def added(evidence) -> int:
+        c = evidence.codings
+        return int(((c["source_id"] == "S0001") & (c["line"] == n_lines + 1)).sum())
+
+    n_lines = len((base / "codings.csv").read_text().splitlines())
     with open(base / "codings.csv", "a") as fh:
         fh.write("S0001,C001,refutes,7,,\n")
-    assert main(["report", str(base), "--out", str(out3), *REPORT]) == 0
-    assert "evidence changed" in capsys.readouterr().err
+    from cmoc.analyses import pipeline
+
+    refits = []
+
+    def no_sampling(evidence, *args, **kwargs):
+        refits.append(evidence)
+        raise _RefitAttempted
+
+    monkeypatch.setattr(pipeline, "fit", no_sampling)
+    with pytest.raises(_RefitAttempted):
+        main(["report", str(base), "--out", str(tmp_path / "r4"), *REPORT])
+    # the first fit the report needs (the earliest wave) already sees the new row
+    assert len(refits) == 1 and added(refits[0]) == 1
+    assert not (tmp_path / "r4").exists()
 
 
 @pytest.mark.slow  # about 3 minutes: fits both IOC waves and the comparison's variants
