@@ -45,7 +45,8 @@ def test_default_kind_leans_have_a_fixed_scale(small_base):
     # sd of a deviation from the mean of n_k iid Normal(0, 0.5): 0.5 sqrt(1 - 1/n_k)
     expected = 0.5 * np.sqrt(1 - 1 / n_k)
     np.testing.assert_allclose(lean.std(axis=0), expected, rtol=0.05)
-    assert ModelConfig(kind_lean_sd=0.3).describe_priors()  # a number is a valid setting
+    scale = "kind lean on support (zero-sum) scale, sigma_delta"
+    assert dict(ModelConfig(kind_lean_sd=0.3).describe_priors())[scale] == "fixed at 0.3"
     assert dict(ModelConfig().describe_priors())[
         "kind lean on support (zero-sum) scale, sigma_delta"
     ] == ("fixed at 0.5")
@@ -150,5 +151,14 @@ def test_gamma_prior_has_the_stated_mean_and_sd():
         assert abs(x.mean() - 0.4) < 0.01 and abs(x.std() - 0.283) < 0.01
     with pytest.raises(ValidationError, match="positive mean"):
         Prior(dist="Gamma", mu=0.0, sigma=1.0)
-    # a hierarchical kind-lean scale with this prior builds and names its scale
-    assert "kind_lean_sd" in ModelConfig(kind_lean_sd=prior).model_dump_json()
+
+
+def test_a_gamma_kind_lean_scale_is_a_gamma_parameter(small_base):
+    model = build_model(
+        small_base, ModelConfig(kind_lean_sd=Prior(dist="Gamma", mu=0.4, sigma=0.2))
+    )
+    scale = model["kind_lean_sd"]
+    assert scale in model.free_RVs
+    assert scale.owner.op.name == "gamma"
+    draws = pm.draw(scale, draws=20000, random_seed=2)
+    assert abs(draws.mean() - 0.4) < 0.01 and abs(draws.std() - 0.2) < 0.01
