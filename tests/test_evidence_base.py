@@ -376,15 +376,34 @@ def test_hash_is_stable_and_independent_of_the_path(tmp_path, tiny_base):
 
 
 @pytest.mark.parametrize("name", list(BASE_FILES))
-def test_hash_changes_with_any_file(tiny_base, name):
+def test_hash_ignores_content_neutral_edits(tiny_base, name):
     before = load_evidence(tiny_base).evidence_hash
     suffix = "# edited\n" if name.endswith(".toml") else "\n"
     with (tiny_base / name).open("a", encoding="utf-8") as fh:
         fh.write(suffix)
     after = load_evidence(tiny_base)
-    assert after.evidence_hash != before
-    # the edit is content-neutral: only the bytes changed
+    # only the bytes changed, not the evidence: the hash (and so a saved fit) stays
     assert len(after.codings) == 15
+    assert after.evidence_hash == before
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("evidence.toml", 'title = "', 'title = "Re-titled '),
+        ("mechanisms.csv", "M1,Trust,", "M1,Trusting,"),
+        ("cmocs.csv", "Collaboration,+,", "Collaboration,-,"),
+        ("sources.csv", ",0.8,", ",0.7,"),
+        ("codings.csv", "R1,C1,supports,2", "R1,C1,supports,3"),
+        ("actions.csv", "collaboration rises", "collaboration grows"),
+    ],
+)
+def test_hash_changes_with_the_content_of_any_file(tiny_base, name, old, new):
+    before = load_evidence(tiny_base).evidence_hash
+    text = (tiny_base / name).read_text(encoding="utf-8")
+    assert old in text, f"{name} has no {old!r} to edit"
+    (tiny_base / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert load_evidence(tiny_base).evidence_hash != before
 
 
 def test_hash_changes_without_actions(tmp_path, tiny_base):

@@ -85,15 +85,25 @@ class EvidenceBase:
 
     @cached_property
     def evidence_hash(self) -> str:
-        """SHA-256 over the evidence's content (files as read, or the frames in memory)."""
+        """SHA-256 over the evidence's parsed content (configuration and every table).
+
+        Line numbers, formatting and file bytes are left out: the hash changes when the parsed
+        evidence changes, not when a file is re-saved with the same content. So the evidence
+        known after an earlier wave (:meth:`up_to`) keeps its hash when later waves are
+        appended, and a fit of it is reused instead of being refitted.
+        """
         h = hashlib.sha256()
-        if self.file_hashes:
-            for name in sorted(self.file_hashes):
-                h.update(f"{name}\0{self.file_hashes[name]}\n".encode())
-        else:
-            h.update(self.config.model_dump_json().encode())
-            for frame in (self.mechanisms, self.cmocs, self.sources, self.codings, self.actions):
-                h.update(frame.to_csv().encode())
+        h.update(self.config.model_dump_json().encode())
+        for name, frame in (
+            ("mechanisms", self.mechanisms),
+            ("cmocs", self.cmocs),
+            ("sources", self.sources),
+            ("codings", self.codings),
+            ("actions", self.actions),
+        ):
+            body = frame.drop(columns="line", errors="ignore").to_csv(lineterminator="\n")
+            h.update(f"\0{name}\0{len(frame)}\0".encode())
+            h.update(body.encode())
         return h.hexdigest()
 
     @cached_property
@@ -218,7 +228,8 @@ class EvidenceBase:
         cmocs = cmocs.assign(revises=cmocs["revises"].where(cmocs["revises"].isin(cmocs.index)))
         kept = set(cmocs.index) | set(mechanisms.index)
         codings = codings[codings["target_id"].isin(kept)].reset_index(drop=True)
-        actions = self.actions[self.actions["rests_on"].map(lambda r: set(r) <= kept)]
+        rests = self.actions["rests_on"].map(lambda r: set(r) <= kept).to_numpy(dtype=bool)
+        actions = self.actions.loc[rests]  # a boolean array: an empty frame keeps its columns
         config = self.config.model_copy(update={"waves": keep_waves})
         return replace(
             self,
@@ -228,8 +239,6 @@ class EvidenceBase:
             sources=sources,
             codings=codings,
             actions=actions,
-            file_hashes={
-                **self.file_hashes,
-                "__up_to__": hashlib.sha256(wave.encode()).hexdigest(),
-            },
+            # the content, not whole files: appending a wave must not change an earlier one's hash
+            file_hashes={},
         )
