@@ -25,7 +25,15 @@ from ..problems import EvidenceError, Problem
 from ..reading import read_config, read_table
 from ..schema import TABLES, EvidenceConfig
 from ..writing import write_directory
-from .mapping import CodeMapping, MappingRule, Theory, Unmapped, map_codes, read_mapping_file
+from .mapping import (
+    CodeMapping,
+    MappingRule,
+    Theory,
+    Unmapped,
+    map_codes,
+    names_a_code,
+    read_mapping_file,
+)
 from .model import QdaProject
 from .safety import DEFAULT_LIMITS, Limits, QdaImportError, csv_text, escape_formula
 
@@ -33,6 +41,7 @@ __all__ = [
     "READERS",
     "SOURCE_COLUMNS",
     "ImportResult",
+    "check_has_coding",
     "import_qda",
     "read_project",
     "source_ids",
@@ -281,6 +290,115 @@ def _check(files: dict[str, str], complete: bool) -> None:
             raise QdaImportError(problems, head="the imported batch would not be valid")
 
 
+_NO_CODING = {
+    "refi-qda": "no coded selection and no whole-document coding",
+    "taguette": "no highlight with a tag",
+    "matrix": "every count is zero",
+}
+
+
+def check_has_coding(project: QdaProject, label: str) -> None:
+    """Refuse an export with nothing to import: no documents, or documents but no coding.
+
+    Parameters
+    ----------
+    project : QdaProject
+        The export, read.
+    label : str
+        How to name the export in the message.
+
+    Raises
+    ------
+    QdaImportError
+        A codebook alone (codes, no documents), an export with no documents at all, or one
+        whose documents hold no coding reference (``the export holds N document(s) but no
+        coding (...): nothing to import``).
+    """
+    if not project.documents:
+        if project.codes:
+            why = (
+                f"documents with codings (this export has {len(project.codes)} code(s) and no "
+                "documents: a codebook alone cannot be imported as evidence)"
+            )
+        else:
+            why = "documents with codings (the export holds no documents and no coding)"
+        raise QdaImportError([Problem(label, None, None, None, why)])
+    if not any(n > 0 for n in project.counts.values()):
+        n = len(project.documents)
+        what = _NO_CODING.get(project.format, "no coding reference")
+        raise QdaImportError(
+            [
+                Problem(
+                    label,
+                    None,
+                    None,
+                    None,
+                    f"the export holds {n} document(s) but no coding ({what}): nothing to "
+                    "import; export the project after coding, or check the export's settings",
+                )
+            ],
+            head="nothing to import",
+        )
+
+
+def _refuse_codes_as_documents(
+    project: QdaProject, rules: list[MappingRule] | None, theory: Theory | None, label: str
+) -> None:
+    """Refuse a matrix whose document labels are codes of the mapping or the convention.
+
+    Half or more of the documents (at least one) named like a mapped code
+    (``mechanism/M1``, a path of the mapping file) means codes on both axes: a co-occurrence
+    table, whose cells count codes coded together, not coding references per document.
+    """
+    from .matrix import split_code_label
+
+    coded = [
+        d.name for d in project.documents if names_a_code(split_code_label(d.name), rules, theory)
+    ]
+    if not coded or 2 * len(coded) < len(project.documents):
+        return
+    shown = ", ".join(repr(n) for n in coded[:3]) + (", ..." if len(coded) > 3 else "")
+    raise QdaImportError(
+        [
+            Problem(
+                label,
+                None,
+                None,
+                None,
+                "a code-by-document table of coding references: this is a code co-occurrence "
+                f"table (codes on both axes: {len(coded)} of the {len(project.documents)} "
+                f"document label(s) are codes of the mapping file or the naming convention, "
+                f"e.g. {shown}): export a Code-Document table instead (ATLAS.ti: Code-Document "
+                "Table with absolute frequencies; MAXQDA: Code Matrix Browser, not the Code "
+                "Relations Browser; NVivo: a Matrix Coding Query of codes by files or cases)",
+            )
+        ]
+    )
+
+
+def _nothing_mapped(project: QdaProject, cm: CodeMapping, label: str, mapping: str) -> Problem:
+    """Return the problem for an export whose coding references all map to nothing."""
+    refs = sum(project.counts.values())
+    shown = "; ".join(f"{u.path!r} ({u.references}): {u.reason}" for u in cm.unmapped[:5])
+    if len(cm.unmapped) > 5:
+        shown += f"; and {len(cm.unmapped) - 5} more"
+    if cm.ignored:
+        shown += (
+            ("; " if shown else "")
+            + f"left out by {mapping}: "
+            + ", ".join(repr(c) for c in cm.ignored[:5])
+        )
+    return Problem(
+        label,
+        None,
+        None,
+        None,
+        f"codes mapped to the theory: the export holds {refs} coding reference(s) in "
+        f"{len(project.documents)} document(s), but none maps to a CMOC or mechanism "
+        f"({shown}); map them with --map or name them mechanism/<id> or cmoc/<id>",
+    )
+
+
 def import_qda(
     format: str,
     path: str | Path,
@@ -400,19 +518,9 @@ def import_qda(
     if format == "refi-qda":
         options.setdefault("limits", limits)
     project = read_project(format, path, **options)
-    if not project.documents:
-        raise QdaImportError(
-            [
-                Problem(
-                    str(path),
-                    None,
-                    None,
-                    None,
-                    f"documents with codings (this export has {len(project.codes)} code(s) and no "
-                    "documents: a codebook alone cannot be imported as evidence)",
-                )
-            ]
-        )
+    check_has_coding(project, str(path))
+    if project.format == "matrix":
+        _refuse_codes_as_documents(project, rules, theory_ids, str(path))
     label = str(mapping) if mapping is not None else "mapping file"
     cm: CodeMapping = map_codes(
         project,
@@ -428,6 +536,8 @@ def import_qda(
     for (doc, code), n in project.counts.items():
         if code in cm.targets and n > 0:
             per_doc.setdefault(doc, Counter())[cm.targets[code]] += n
+    if not per_doc:
+        raise QdaImportError([_nothing_mapped(project, cm, str(path), label)])
     documents = [d for d in project.documents if not only_coded or per_doc.get(d.key)]
     if not documents:
         raise QdaImportError(

@@ -4,15 +4,22 @@ Two ways, tried in this order for every code:
 
 1. a **mapping file**, CSV with the header ``code,target_id,stance``: ``code`` is a code's path in
    the code tree (levels joined by ``/``, compared case-insensitively, spaces around levels
-   ignored) or its GUID; ``target_id`` a cmoc_id or mechanism_id (empty: the code is left out on
-   purpose, and not listed as unmapped); ``stance`` ``supports`` or ``refutes`` (empty means
-   ``supports``);
+   ignored) or its GUID (compared without braces and in any letter case: ``{A0..}`` is
+   ``a0..``); ``target_id`` a cmoc_id or mechanism_id (empty: the code is left out on purpose,
+   and not listed as unmapped); ``stance`` ``supports`` or ``refutes`` (empty means
+   ``supports``). Two rows naming the same code (one by its path, one by its GUID) are merged
+   when they say the same (target and stance; a note says so) and refused otherwise, naming both
+   lines;
 2. the **naming convention**: a code path ending in ``mechanism/<mechanism_id>`` or
    ``cmoc/<cmoc_id>``, optionally followed by ``/supports`` or ``/refutes`` (``supports`` when
    absent), matched case-insensitively (``mechanisms``/``cmocs`` also accepted, and the tree may
    sit under other folders: ``Theory/CMOC/C1/refutes``). With a theory the id must be a
    mechanism (after ``mechanism``) or a CMOC (after ``cmoc``) of it, and is written as the theory
    spells it.
+
+A code named ``Category: subcode`` (ATLAS.ti's way of naming subcodes; a colon and a space)
+that nothing matches as written is tried as the path ``Category/subcode``, for both ways (a
+note says so); a row may also name a code path as ``Category: subcode``.
 
 Codes with references that map to nothing are listed with the reason; ``strict=True`` makes them
 (and mapping rows that match no code) an error.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +38,7 @@ from pathlib import Path
 from ..problems import EvidenceError, Problem
 from ..reading import read_table
 from ..schema import TABLES
-from .model import QdaCode, QdaProject
+from .model import GUID_PATTERN, QdaCode, QdaProject, normalize_guid
 from .safety import DEFAULT_LIMITS, Limits, QdaImportError, needs_escape, read_small_file
 
 __all__ = [
@@ -39,8 +47,10 @@ __all__ = [
     "MappingRule",
     "Theory",
     "Unmapped",
+    "colon_path",
     "convention_target",
     "map_codes",
+    "names_a_code",
     "read_mapping_file",
 ]
 
@@ -188,6 +198,36 @@ def _norm_path(text: str) -> str:
     return "/".join(level.strip().casefold() for level in text.split("/"))
 
 
+def _rule_key(code: str) -> str:
+    """Return what makes two mapping rows name the same code: the GUID (normalised) or path."""
+    text = code.strip()
+    if GUID_PATTERN.fullmatch(text):
+        return "guid " + normalize_guid(text)
+    return "path " + _norm_path(text)
+
+
+_COLON = re.compile(r"(?<!:):\s+")
+
+
+def colon_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """Split every level at ``: `` (a colon followed by a space), as ATLAS.ti names subcodes.
+
+    ``("Parent: Child",)`` becomes ``("Parent", "Child")``; ``::`` (already a level separator
+    where a reader knows it) and a colon without a following space (``10:30``) are left alone.
+
+    Parameters
+    ----------
+    path : tuple of str
+        A code path.
+
+    Returns
+    -------
+    tuple of str
+        The path with colon levels split, empty levels dropped.
+    """
+    return tuple(part.strip() for level in path for part in _COLON.split(level) if part.strip())
+
+
 def read_mapping_file(
     path: str | Path, theory: Theory | None = None, *, limits: Limits = DEFAULT_LIMITS
 ) -> list[MappingRule]:
@@ -259,7 +299,7 @@ def read_mapping_file(
         if not code:
             problems.append(Problem(file, line, "code", "", "a code path or GUID"))
             continue
-        key = _norm_path(code)
+        key = _rule_key(code)
         if key in seen:
             problems.append(
                 Problem(file, line, "code", code, f"one row per code (also on line {seen[key]})")
@@ -374,22 +414,80 @@ def map_codes(
     Raises
     ------
     QdaImportError
-        With ``strict``, one problem per unmapped code and per mapping row matching no code.
+        Two mapping rows naming one code (by path and by GUID) with different targets or
+        stances (one problem per such row, naming both lines); with ``strict``, one problem per
+        unmapped code and per mapping row matching no code.
     """
     refs: Counter[str] = Counter()
     for (_, code), n in project.counts.items():
         refs[code] += n
-    by_guid = {r.code.strip().lower(): r for r in rules or []}
+    by_guid = {normalize_guid(r.code): r for r in rules or []}
     by_path = {_norm_path(r.code): r for r in rules or []}
     used: set[int] = set()
     targets: dict[str, tuple[str, str]] = {}
     by: dict[str, str] = {}
     ignored: list[str] = []
     unmapped: list[Unmapped] = []
+    notes: list[str] = []
+    conflicts: list[Problem] = []
     silent = 0
     for code in project.codes:
         shown = "/".join(code.path)
-        rule = by_guid.get(code.key) or by_path.get(_norm_path(shown))
+        matches: list[tuple[MappingRule, str]] = []
+        rule = by_guid.get(normalize_guid(code.key))
+        if rule is not None:
+            matches.append((rule, "its GUID" if GUID_PATTERN.fullmatch(rule.code) else "its path"))
+        rule = by_path.get(_norm_path(shown))
+        if rule is not None and all(rule.line != m.line for m, _ in matches):
+            matches.append((rule, "its path"))
+        split = colon_path(code.path)
+        if not matches and split != code.path:
+            rule = by_path.get(_norm_path("/".join(split)))
+            if rule is not None:
+                matches.append((rule, "its path"))
+                notes.append(
+                    f"{mapping_label}:{rule.line}: code {shown!r} read as the path "
+                    f"{'/'.join(split)!r} (': ' separates a category from its subcode)"
+                )
+        if not matches and len(code.path) > 1:
+            # the label as the program shows it, 'Category: subcode', written in the file
+            rule = by_path.get(_norm_path(": ".join(code.path)))
+            if rule is not None:
+                matches.append((rule, "its label"))
+        if len(matches) > 1:
+            for r, _ in matches:
+                used.add(r.line)
+            first, how = matches[0]
+            other = [
+                (r, h)
+                for r, h in matches[1:]
+                if (r.target_id, r.stance)
+                != (
+                    first.target_id,
+                    first.stance,
+                )
+            ]
+            if other:
+                for r, h in other:
+                    conflicts.append(
+                        Problem(
+                            mapping_label,
+                            r.line,
+                            "code",
+                            r.code,
+                            f"one row per code: this row names the code {shown!r} by {h} "
+                            f"({_says(r)}), line {first.line} names it by {how} "
+                            f"({_says(first)}); keep the row you mean",
+                        )
+                    )
+                continue
+            ordered = sorted(matches, key=lambda m: m[0].line)
+            notes.append(
+                f"{mapping_label}: lines {', '.join(str(r.line) for r, _ in ordered)} name the "
+                f"code {shown!r} by {' and by '.join(h for _, h in ordered)} and say the same "
+                f"({_says(first)}): merged into one"
+            )
+        rule = matches[0][0] if matches else None
         if rule is not None:
             used.add(rule.line)
             if rule.target_id is None:
@@ -399,6 +497,14 @@ def map_codes(
                 by[code.key] = f"{mapping_label}:{rule.line}"
             continue
         found, reason = convention_target(code.path, theory)
+        if found is None and split != code.path:
+            alt, _ = convention_target(split, theory)
+            if alt is not None:
+                found = alt
+                notes.append(
+                    f"code {shown!r} read as the path {'/'.join(split)!r} for the naming "
+                    "convention (': ' separates a category from its subcode)"
+                )
         if found is not None:
             targets[code.key] = found
             by[code.key] = "convention"
@@ -406,7 +512,10 @@ def map_codes(
             unmapped.append(Unmapped(code, shown, refs[code.key], reason))
         else:
             silent += 1
-    notes: list[str] = []
+    if conflicts:
+        raise QdaImportError(
+            conflicts, head=f"{mapping_label}: two rows map the same code differently"
+        )
     if silent:
         notes.append(f"{silent} code(s) without references map to nothing (not listed)")
     unused = [r for r in rules or [] if r.line not in used]
@@ -428,3 +537,42 @@ def map_codes(
         ]
         raise QdaImportError(problems, head="--strict: codes that map to nothing")
     return CodeMapping(targets, by, tuple(ignored), tuple(unmapped), tuple(notes))
+
+
+def names_a_code(
+    path: tuple[str, ...], rules: list[MappingRule] | None = None, theory: Theory | None = None
+) -> bool:
+    """Tell whether a label, read as a code path, is a code the mapping or the convention knows.
+
+    Used to recognise a table whose *documents* axis holds codes (a co-occurrence table).
+
+    Parameters
+    ----------
+    path : tuple of str
+        The label read as a code path.
+    rules : list of MappingRule, optional
+        The mapping file's rows: a row naming this path (not a GUID) counts.
+    theory : Theory, optional
+        Passed to :func:`convention_target`.
+
+    Returns
+    -------
+    bool
+    """
+    if not path:
+        return False
+    slashed = tuple(p.strip() for level in path for p in level.split("/") if p.strip())
+    candidates = {path, colon_path(path), slashed, colon_path(slashed)}
+    paths = {_norm_path(r.code) for r in rules or [] if not GUID_PATTERN.fullmatch(r.code.strip())}
+    for candidate in candidates:
+        if _norm_path("/".join(candidate)) in paths:
+            return True
+        if convention_target(candidate, theory)[0] is not None:
+            return True
+    return False
+
+
+def _says(rule: MappingRule) -> str:
+    if rule.target_id is None:
+        return "left out: empty target_id"
+    return f"{rule.target_id} {rule.stance}"

@@ -15,9 +15,14 @@ One cell is the number of coding references of one code in one document. The ori
 as rows or columns) is detected from the labels unless given; label prefixes and embedded totals
 are stripped; total rows and columns are dropped (and checked against the cells when they can
 be). Percentages, fractions and Yes/No (presence) cells are refused with a message naming the
-export setting to change. XLSX files are read with openpyxl (read-only, cached values only:
-formulas are never evaluated; a formula cell counts with the value the spreadsheet program last
-stored, and is refused when none is stored), after the archive is checked by
+export setting to change. A code co-occurrence table (codes on both axes: ATLAS.ti's Code
+Co-occurrence Table, MAXQDA's Code Relations Browser) is refused as such: by its sheet name or
+title, by cells holding a count and a c-coefficient (``12 (0.25)``), or by rows and columns
+sharing their labels. ATLAS.ti's ``Category: subcode`` labels are read as code paths when the
+category is itself a code of the table (or ``mechanism``/``cmoc``). XLSX files are read with
+openpyxl (read-only, cached values only: formulas are never evaluated; a formula cell counts with
+the value the spreadsheet program last stored, and is refused when none is stored), after the
+archive is checked by
 :mod:`cmoc.evidence.qda.safety`.
 """
 
@@ -42,6 +47,7 @@ __all__ = [
     "read",
     "sheet_values",
     "split_code_label",
+    "split_colon_label",
 ]
 
 #: Largest sheet read: rows, columns and cells (a larger one is refused, not truncated).
@@ -127,6 +133,101 @@ _SETTINGS = {
         "re-computed in a spreadsheet"
     ),
 }
+
+
+_COOCCURRENCE = re.compile(
+    r"co-?occurr?ence|\bco-?oc\b|\bcooc\b|code relations browser|kookkurrenz",
+    re.IGNORECASE,
+)
+_C_COEFFICIENT = re.compile(r"^\s*\d+\s*(?:\(\s*[01](?:[.,]\d+)?\s*\)|\n\s*[01][.,]\d+)\s*$")
+_CODE_BY_DOCUMENT = "a code-by-document table of coding references"
+_COOC_TABLE = "this is a code co-occurrence table (codes on both axes)"
+_COOC_ADVICE = (
+    "export a Code-Document table instead (ATLAS.ti: Code-Document Table with absolute "
+    "frequencies; MAXQDA: Code Matrix Browser, not the Code Relations Browser; NVivo: a Matrix "
+    "Coding Query of codes by files or cases)"
+)
+_CONVENTION_WORDS = {"mechanism", "mechanisms", "cmoc", "cmocs"}
+_COLON_LEVEL = re.compile(r"(?<!:):\s+")
+
+
+def split_colon_label(name: str, categories: set[str]) -> tuple[str, ...]:
+    """Read ATLAS.ti's ``Category: subcode`` label as a path when the category is a code.
+
+    The name is cut at each ``: `` (a colon and a space; ``::`` is another separator, and
+    ``10:30`` has no space) as long as the text before the cut is itself a code label of the
+    table (ATLAS.ti lists a category code beside its subcodes) or, for the first cut, one of
+    the naming convention's words (``mechanism``, ``cmoc``, plural too). Otherwise the name
+    stays one level, so ``Quote: "we trust them"`` is kept whole.
+
+    Parameters
+    ----------
+    name : str
+        A cleaned code label with no other level separator.
+    categories : set of str
+        The code labels of the table, stripped and case-folded.
+
+    Returns
+    -------
+    tuple of str
+        The levels (one when nothing is cut).
+    """
+    parts = _COLON_LEVEL.split(name)
+    levels: list[str] = []
+    taken = 0
+    for i in range(1, len(parts)):
+        prefix = ": ".join(p.strip() for p in parts[:i]).casefold()
+        head = parts[i - 1].strip()
+        if prefix in categories or (i == 1 and head.casefold() in _CONVENTION_WORDS):
+            levels.append(head)
+            taken = i
+        else:
+            break
+    if not taken:
+        return (name,)
+    rest = ": ".join(p.strip() for p in parts[taken:])
+    return tuple(p for p in (*levels, rest) if p)
+
+
+def _axis_keys(labels: list[_Label]) -> dict[str, str]:
+    """Return the label names of an axis read as code paths (folded) -> the cleaned name."""
+    out: dict[str, str] = {}
+    for lb in labels:
+        if lb.total:
+            continue
+        path = split_code_label(lb.name)
+        if path:
+            out.setdefault("/".join(p.casefold() for p in path), lb.name)
+    return out
+
+
+def _refuse_code_by_code(
+    file: str, header_line: int, first_col: int, rows: list[_Label], cols: list[_Label]
+) -> None:
+    """Refuse a table whose rows and columns are the same codes (a co-occurrence table).
+
+    Half or more of the labels of the shorter axis (at least two, or all of a one-label axis)
+    also label the other axis: documents and codes do not share names, codes of a
+    co-occurrence table do.
+    """
+    row_keys, col_keys = _axis_keys(rows), _axis_keys(cols)
+    shared = [k for k in row_keys if k in col_keys]
+    shorter = min(len(row_keys), len(col_keys))
+    if not shared or not (len(shared) >= 2 or shorter == 1) or 2 * len(shared) < shorter:
+        return
+    names = ", ".join(repr(row_keys[k]) for k in shared[:3]) + (", ..." if len(shared) > 3 else "")
+    raise QdaImportError(
+        [
+            Problem(
+                file,
+                header_line,
+                None,
+                None,
+                f"{_CODE_BY_DOCUMENT}: {_COOC_TABLE}: {len(shared)} of the {len(row_keys)} row "
+                f"label(s) are also column labels ({names}): {_COOC_ADVICE}",
+            )
+        ]
+    )
 
 
 def _setting(program: str | None) -> str:
@@ -666,6 +767,21 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             ]
         )
 
+    said = _COOCCURRENCE.search(" ".join([grid.sheet or "", context]))
+    if said:
+        raise QdaImportError(
+            [
+                Problem(
+                    file,
+                    header_line if not grid.sheet or not _COOCCURRENCE.search(grid.sheet) else None,
+                    None,
+                    said.group(0),
+                    f"{_CODE_BY_DOCUMENT}: {_COOC_TABLE}, as its sheet name or title says: "
+                    f"{_COOC_ADVICE}",
+                )
+            ]
+        )
+
     problems: list[Problem] = []
     col_labels: list[_Label] = []
     for col in range(1, len(header)):
@@ -739,6 +855,8 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             notes.append(f"{file}: label {lb.raw!r}: embedded total stripped (read as {lb.name!r})")
             break
 
+    _refuse_code_by_code(file, header_line, first_col, row_labels, col_labels)
+
     # orientation
     if orientation == "auto":
 
@@ -784,6 +902,27 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
 
     def where(cell: _Cell) -> tuple[int, str]:
         return cell.line, _letter(cell.col)
+
+    # ATLAS.ti's co-occurrence cells: a count with its c-coefficient, "12 (0.25)"
+    coefficient = [
+        c for c in cells.values() if isinstance(c.value, str) and _C_COEFFICIENT.match(c.value)
+    ]
+    if coefficient:
+        first = min(coefficient, key=lambda c: (c.line, c.col))
+        line, col = where(first)
+        more = f", and {len(coefficient) - 1} other cell(s)" if len(coefficient) > 1 else ""
+        raise QdaImportError(
+            [
+                Problem(
+                    file,
+                    line,
+                    col,
+                    first.raw,
+                    f"{_CODE_BY_DOCUMENT}: {_COOC_TABLE}, whose cells hold a count and its "
+                    f"c-coefficient (this one{more}): {_COOC_ADVICE}",
+                )
+            ]
+        )
 
     # refusals that concern the whole matrix: percentages, fractions, Yes/No
     percent = [
@@ -929,10 +1068,17 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
     code_key: dict[int, str] = {}
     seen_codes: dict[str, _Label] = {}
     roots = 0
+    categories = {lb.name.strip().casefold() for lb in code_labels}
+    colon_split: list[str] = []
     for lb in code_labels:
         code_path = split_code_label(lb.name)
         if len(code_path) < len(tuple(p for p in _CODE_SEPARATORS.split(lb.name) if p.strip())):
             roots += 1
+        if len(code_path) == 1:
+            levels = split_colon_label(code_path[0], categories)
+            if len(levels) > 1:
+                colon_split.append(f"{lb.name!r} as {'/'.join(levels)!r}")
+                code_path = levels
         line, col = place(lb, orientation == "codes-rows")
         if not code_path:
             problems.append(Problem(file, line, col, lb.raw, "a code name"))
@@ -952,6 +1098,13 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         seen_codes[key] = lb
         code_key[lb.index] = key
         codes.append(QdaCode(key, code_path, True))
+    if colon_split:
+        notes.append(
+            f"{file}: read {len(colon_split)} 'Category: subcode' label(s) as code paths (the "
+            "category is itself a code of the table, or mechanism/cmoc): "
+            + ", ".join(colon_split[:5])
+            + (", ..." if len(colon_split) > 5 else "")
+        )
     if roots:
         notes.append(
             f"{file}: dropped the root level ('Codes', 'Nodes' or 'Code System') of {roots} "

@@ -6,13 +6,50 @@ everything after that (mapping codes to the theory, writing an evidence base) is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..problems import Problem
 
-__all__ = ["QdaCode", "QdaDocument", "QdaProject", "unknown_options"]
+__all__ = [
+    "GUID_PATTERN",
+    "QdaCode",
+    "QdaDocument",
+    "QdaProject",
+    "normalize_guid",
+    "unknown_options",
+]
+
+GUID_PATTERN = re.compile(
+    r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?"
+)
+"""A GUID as the REFI-QDA schemas allow it (``GUIDType``): bare or in braces, any letter case."""
+
+
+def normalize_guid(text: str | None) -> str:
+    """Return the form GUIDs are compared in: outer spaces and one pair of braces off, lower case.
+
+    The REFI-QDA schemas (``GUIDType`` in ``Project.xsd`` and ``Codebook.xsd``) allow a GUID
+    bare or in braces, in either letter case, so ``{A0B1...}`` and ``a0b1...`` name the same
+    element. Text that is not a GUID is returned stripped and lower-cased (an export that
+    breaks the pattern is still read consistently).
+
+    Parameters
+    ----------
+    text : str or None
+        A ``guid`` or ``targetGUID`` attribute, or a GUID written in a mapping file.
+
+    Returns
+    -------
+    str
+        ``""`` for None or blank text.
+    """
+    value = (text or "").strip()
+    if len(value) >= 2 and value[0] == "{" and value[-1] == "}":
+        value = value[1:-1].strip()
+    return value.lower()
 
 
 @dataclass(frozen=True)

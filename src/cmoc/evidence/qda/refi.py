@@ -12,8 +12,12 @@ Counting rules (they reproduce what the exporting program reports; see ARCHITECT
 - a selection with a ``Description`` but no ``Coding`` is an annotation: not counted (noted);
 - a coding whose ``CodeRef`` points at a ``Case`` GUID is a case assignment (NVivo writes cases
   as codes sharing the case's GUID): not counted (noted), and such codes are not listed;
-- GUIDs are compared case-insensitively; codes are keyed by GUID, so two codes with the same
-  name under different parents stay distinct.
+- GUIDs are compared without braces and case-insensitively (the schemas' ``GUIDType`` allows
+  ``{...}`` and either case); codes are keyed by GUID, so two codes with the same name under
+  different parents stay distinct;
+- a ``<Coding>`` whose ``CodeRef`` names no code and no case (or that has no ``CodeRef``) is an
+  error, not a note: the schema requires the reference, and dropping the coding would lose
+  evidence without a trace.
 
 Source attributes come from ``<VariableValue>`` elements on a source and on the cases that list it
 (``<Case><SourceRef>``, including MAXQDA's nameless case per document); a source's own value wins
@@ -32,7 +36,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from ..problems import Problem
-from .model import QdaCode, QdaDocument, QdaProject
+from .model import QdaCode, QdaDocument, QdaProject, normalize_guid
 from .safety import (
     DEFAULT_LIMITS,
     Limits,
@@ -104,7 +108,8 @@ def _text(value: str | None) -> str:
 
 
 def _guid(element: Element, attribute: str = "guid") -> str:
-    return (element.get(attribute) or "").strip().lower()
+    """Return the GUID as compared: braces off, lower case (``{A0..}`` is ``a0..``)."""
+    return normalize_guid(element.get(attribute))
 
 
 def _load(path: Path, limits: Limits) -> tuple[bytes, str]:
@@ -207,6 +212,37 @@ def _variable_values(element: Element, variables: dict[str, str]) -> dict[str, s
     return values
 
 
+def _dangling_problems(
+    label: str, dangling: dict[str, Counter[str]], n_codes: int
+) -> list[Problem]:
+    """One problem per ``targetGUID`` that names no code (at most 20, then a count)."""
+    problems: list[Problem] = []
+    for guid, sources in list(dangling.items())[:20]:
+        n = sum(sources.values())
+        where = ", ".join(repr(s) for s in list(sources)[:3]) + (
+            f" and {len(sources) - 3} other source(s)" if len(sources) > 3 else ""
+        )
+        problems.append(
+            Problem(
+                label,
+                None,
+                "CodeRef targetGUID",
+                guid or "(no CodeRef)",
+                f"a reference to a <Code> of the codebook ({n} coding(s) in {where} point at "
+                f"none of its {n_codes} code(s); GUIDs are compared without braces and in any "
+                "letter case): the export is incomplete or broken, and importing it would lose "
+                "those codings; export the project again",
+            )
+        )
+    if len(dangling) > 20:
+        problems.append(
+            Problem(
+                label, None, "CodeRef targetGUID", None, f"{len(dangling) - 20} more such GUIDs"
+            )
+        )
+    return problems
+
+
 def read(
     path: str | Path,
     *,
@@ -235,7 +271,8 @@ def read(
     Raises
     ------
     QdaImportError
-        Not a REFI-QDA file, or malformed XML.
+        Not a REFI-QDA file, malformed XML, or a coding whose ``CodeRef`` names no code or
+        case of the project (one problem per such GUID).
     UnsafeInputError
         A hostile archive or XML (see :mod:`cmoc.evidence.qda.safety`).
     """
@@ -309,6 +346,8 @@ def read(
     stats: Counter[str] = Counter()
     sources_el = _child(root, "Sources")
     doc_keys: set[str] = set()
+    # targetGUID -> source name -> codings pointing at no code of the codebook
+    dangling: dict[str, Counter[str]] = {}
     for source in list(sources_el) if sources_el is not None else []:
         if _local(source.tag) not in SOURCE_TYPES:
             continue
@@ -343,7 +382,7 @@ def read(
                 if code in case_guids:
                     stats["case"] += 1
                 elif code not in code_keys:
-                    stats["unknown"] += 1
+                    dangling.setdefault(code, Counter())[name] += 1
                 else:
                     counts[(key, code)] += 1
                     stats["whole document" if parent is source else _local(parent.tag)] += 1
@@ -351,6 +390,9 @@ def read(
             if local in SELECTION_TYPES and _child(element, "Coding") is None:
                 stats["annotation" if _child(element, "Description") is not None else "bare"] += 1
             stack.extend((c, element) for c in reversed(element))  # document order
+
+    if dangling:
+        raise QdaImportError(_dangling_problems(label, dangling, len(codes)))
 
     total = sum(counts.values())
     by_type = ", ".join(f"{stats[t]} {t}" for t in (*SELECTION_TYPES, "whole document") if stats[t])
@@ -369,8 +411,6 @@ def read(
         notes.append(f"{stats['bare']} selection(s) with no coding: not counted")
     if stats["case"]:
         notes.append(f"{stats['case']} coding(s) of cases (not codes): not counted")
-    if stats["unknown"]:
-        notes.append(f"{stats['unknown']} coding(s) point at no code of the codebook: not counted")
     if root.get("basePath") or any(
         (s.get("path") or s.get("plainTextPath") or "").startswith(("relative:", "absolute:"))
         for s in (list(sources_el) if sources_el is not None else [])

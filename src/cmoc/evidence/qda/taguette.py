@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..problems import EvidenceError, Problem
 from .matrix import check_workbook, sheet_values
-from .model import QdaCode, QdaDocument, QdaProject, unknown_options
+from .model import QdaCode, QdaDocument, QdaProject, normalize_guid, unknown_options
 from .safety import QdaImportError, parse_xml, read_small_file
 
 __all__ = ["TAGUETTE_NAMESPACE", "read", "split_tag", "tag_guid"]
@@ -615,7 +615,7 @@ def _codebook_qdc(
             if local != "Code":
                 continue
             name = (element.get("name") or "").strip()
-            guid = (element.get("guid") or "").strip().lower()
+            guid = normalize_guid(element.get("guid"))
             if not name:
                 problems.append(
                     Problem(file, None, "Code", guid or None, "a <Code> with a name attribute")
