@@ -37,6 +37,7 @@ from cmoc.analyses import (
     plan_or_reuse,
 )
 from cmoc.evidence import atomic_write_text
+from cmoc.evidence.csvsafe import frame_to_csv
 from cmoc.reports import report_content
 
 
@@ -105,7 +106,9 @@ def write_numbers(
     written = []
     for name, table in content.tables().items():
         path = out / f"{name}.csv"
-        atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+        # text cells that a spreadsheet would run as formulas are neutralised; the sign of a
+        # CMOC (+ or -) is cmoc's own vocabulary and stays as it is
+        atomic_write_text(path, frame_to_csv(table, verbatim=("sign",)))
         written.append(path)
     return written
 

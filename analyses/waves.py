@@ -27,6 +27,7 @@ import pandas as pd
 
 import cmoc
 from cmoc.analyses import SamplerConfig, SamplerError, check_convergence, fit_waves, summarize
+from cmoc.evidence.csvsafe import frame_to_csv
 
 ID_COLUMNS = ["target_id", "target_type", "mechanism_id", "origin"]
 """The columns that name a target."""
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = check_convergence(idata).text.splitlines()[0]
         print(f"{wave}: {how}\n{wave}: {verdict}", file=sys.stderr)
     table = trajectory(fits, ci=args.ci)
-    text = table.to_csv(index=False, float_format=f"%.{args.digits}f", lineterminator="\n")
+    text = frame_to_csv(table, float_format=f"%.{args.digits}f")
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -2,13 +2,28 @@
 
 The files are deterministic: the same evidence, model, sampler settings and seed give
 byte-identical output (no timestamps unless ``SOURCE_DATE_EPOCH`` is set, no absolute paths).
+
+Writing is all or nothing: every file is rendered in memory, then written in full to a temporary
+file beside its destination (and flushed to disk), and only when all are written are they
+renamed over the old ones. A full disk, a quota or a permission problem therefore leaves the
+old report as it was (:class:`ReportWriteError`); the renames need no space. Files in the output
+folder that are not the report's own are never touched.
+
+``report.md`` is Markdown with every piece of data text escaped (:func:`md_text`), so an id or a
+name can neither inject HTML nor break a table.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
 from pathlib import Path
 
-from ..evidence import EvidenceBase, atomic_write_bytes, atomic_write_text, describe
+from ..evidence import EvidenceBase, describe, file_mode
 from .content import ReportContent
 from .html import (
     build_date,
@@ -20,7 +35,53 @@ from .html import (
 from .pdf import render_pdf, require_pdf
 from .tables import render_summary, rounded
 
-__all__ = ["build_report"]
+__all__ = [
+    "REPORT_FILES",
+    "ReportWriteError",
+    "build_report",
+    "md_code",
+    "md_fence",
+    "md_text",
+    "report_slug",
+    "write_report_files",
+]
+
+REPORT_FILES = ("report.html", "report.md", "summary.csv", "summary.json", "report.pdf")
+"""The files a report consists of: the only files :func:`build_report` replaces."""
+
+# "_" between two letters or digits never delimits emphasis (CommonMark flanking rules), so
+# snake_case stays readable; anywhere else it is escaped like the rest
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&$#]|(?<![^\W_])_|_(?![^\W_]))")
+_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+
+def md_text(value: object) -> str:
+    r"""Return data text for Markdown: one line, shown as it is, whatever its characters.
+
+    Line breaks become spaces (a table row or a heading is one line); every character with an
+    inline meaning in CommonMark or GitHub Markdown (``\ ` * _ [ ] < > | ~ & $ #``; ``_``
+    only where it could delimit emphasis, not inside ``snake_case``) gets a
+    backslash, so ``<script>`` is text, ``|`` does not split a table cell, ``[a](b)`` is no
+    link, ``$x$`` no formula and a trailing ``#`` stays in a heading. Characters meaningful
+    only at a line's start (``-``, ``+``, ``1.``) need nothing: data text never starts a line.
+    """
+    text = "" if value is None else str(value)
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text))
+
+
+def md_code(value: object) -> str:
+    """Return data text as a Markdown code span (fenced by more backticks than it holds)."""
+    text = _LINE_BREAKS.sub(" ", "" if value is None else str(value))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_fence(text: str) -> list[str]:
+    """Return the lines of a fenced code block holding ``text`` verbatim (HTML included)."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _markdown(base: EvidenceBase, content: ReportContent) -> str:
@@ -29,23 +90,27 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     data = rounded(content.summary)
     sampler = content.sampler
     packages = content.provenance["packages"]
-    lines = [f"# {base.config.title}", ""]
+    lines = [f"# {md_text(base.config.title)}", ""]
     if not check.passed:
-        lines += [f"> **WARNING: {check.text}.** The estimates below are not reliable.", ""]
+        lines += [
+            f"> **WARNING: {md_text(check.text)}.** The estimates below are not reliable.",
+            "",
+        ]
     for wave, wave_check in content.wave_checks.items():
         if not wave_check.passed and wave != base.waves[-1]:
-            lines += [f"> **WARNING: the fit after wave {wave!r}: {wave_check.text}.**", ""]
+            lines += [
+                f"> **WARNING: the fit after wave '{md_text(wave)}': {md_text(wave_check.text)}.**",
+                "",
+            ]
     built = build_date()
     if built:
         lines += [f"Built {built}.", ""]
     lines += [
-        f"Evidence: `{base.config.name}` ({base.config.citation}); waves "
-        + " -> ".join(base.waves)
+        f"Evidence: {md_code(base.config.name)} ({md_text(base.config.citation)}); waves "
+        + " -> ".join(md_text(w) for w in base.waves)
         + ".",
         "",
-        "```",
-        describe(base),
-        "```",
+        *md_fence(describe(base)),
         "",
         "## Support per mechanism and CMOC",
         "",
@@ -59,11 +124,12 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     ]
     for r in data.itertuples(index=False):
         lines.append(
-            f"| {r.target_id} | {r.target_type} | {r.mechanism_id} | {r.support_mean:.2f} | "
-            f"[{r.support_lo:.2f}, {r.support_hi:.2f}] | {r.p_supported:.2f} | {r.codes} | "
-            f"{r.evidence_level} | {r.status} | {r.ess_bulk} | {r.r_hat:.3f} |"
+            f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
+            f"{r.support_mean:.2f} | [{r.support_lo:.2f}, {r.support_hi:.2f}] | "
+            f"{r.p_supported:.2f} | {md_text(r.codes)} | {md_text(r.evidence_level)} | "
+            f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
-    lines += ["", "## Planning the next sources", "", plan_paragraph(content), ""]
+    lines += ["", "## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
     plan = content.plan
     if plan is not None and plan.targets:
         lines += [
@@ -73,17 +139,18 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         ]
         for r in plan.table.itertuples(index=False):
             lines.append(
-                f"| {r.target_id} | {r.p_supported_now:.2f} | {r.n_new} | {r.p_settled:.2f} ± "
+                f"| {md_text(r.target_id)} | {r.p_supported_now:.2f} | {r.n_new} | "
+                f"{r.p_settled:.2f} ± "
                 f"{r.mc_se:.2f} | {r.p_affirmed:.2f} | {r.p_refuted:.2f} | {r.refits} | "
                 f"{r.unreliable} |"
             )
-        lines += ["", plan_method(plan), ""]
+        lines += ["", md_text(plan_method(plan)), ""]
     lines += [
         "## Model checks",
         "",
-        f"Convergence: {check.text}.",
+        f"Convergence: {md_text(check.text)}.",
         "",
-        "Simulation-based calibration. " + calibration_paragraph(content),
+        "Simulation-based calibration. " + md_text(calibration_paragraph(content)),
         "",
     ]
     cal = content.calibration
@@ -94,28 +161,193 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         ]
         for r in cal.tests.itertuples(index=False):
             lines.append(
-                f"| {r.quantity} | {r.datasets} | {r.chi2:.1f} | {r.p_value:.4f} | "
+                f"| {md_text(r.quantity)} | {r.datasets} | {r.chi2:.1f} | {r.p_value:.4f} | "
                 f"{r.threshold:.4f} | {r.mean_rank:.2f} | {'yes' if r.uniform else 'NO'} |"
             )
         lines.append("")
     lines += [
         "Priors and model choices:",
         "",
-        *[f"- {name}: {prior}" for name, prior in content.priors],
+        *[f"- {md_text(name)}: {md_text(prior)}" for name, prior in content.priors],
         "",
         "## Reproducibility",
         "",
-        f"- evidence hash: `{content.provenance['evidence_hash']}`",
-        f"- model: {content.model['name']} (config id `{content.provenance['model_id']}`)",
+        f"- evidence hash: {md_code(content.provenance['evidence_hash'])}",
+        f"- model: {md_text(content.model['name'])} "
+        f"(config id {md_code(content.provenance['model_id'])})",
         "- sampler: "
-        + ", ".join(f"{k} {sampler[k]}" for k in sorted(sampler) if sampler[k] is not None),
-        "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())),
-        f"- command: `cmoc report <evidence dir {base.config.name}> --seed {sampler.get('seed')} "
-        f"--draws {sampler.get('draws')} --tune {sampler.get('tune')} "
-        f"--chains {sampler.get('chains')} --sampler {sampler.get('sampler')}`",
+        + md_text(
+            ", ".join(f"{k} {sampler[k]}" for k in sorted(sampler) if sampler[k] is not None)
+        ),
+        "- packages: " + md_text(", ".join(f"{k} {v}" for k, v in sorted(packages.items()))),
+        "- command: "
+        + md_code(
+            f"cmoc report <evidence dir {base.config.name}> --seed {sampler.get('seed')} "
+            f"--draws {sampler.get('draws')} --tune {sampler.get('tune')} "
+            f"--chains {sampler.get('chains')} --sampler {sampler.get('sampler')}"
+        ),
         "",
     ]
     return "\n".join(lines)
+
+
+class ReportWriteError(Exception):
+    """The report could not be written (disk full, quota, permissions); nothing was changed.
+
+    Attributes
+    ----------
+    path : Path
+        The file (or folder) being written when it failed.
+    error : OSError
+        The error of the operating system.
+    """
+
+    def __init__(self, message: str, path: Path, error: OSError):
+        super().__init__(message)
+        self.path = path
+        self.error = error
+
+
+_SLUG_LENGTH = 48
+
+
+def report_slug(name: str) -> str:
+    """Return the folder name of a report: ``name`` as a safe slug, unique to it.
+
+    The slug is lower-case ASCII letters, digits, ``-`` and ``_`` (at most 48 of them, then
+    possibly the suffix), with accents dropped and every other run of characters made one ``-``.
+    A name that is its own slug (``ioc``) is kept; any other gets the first 8 hex digits of its
+    SHA-256 as a suffix (``IOC study`` -> ``ioc-study-<hash>``, ``../../x`` -> ``x-<hash>``), so
+    two names never share a folder and a path in the name never leaves ``reports/build/``.
+
+    Parameters
+    ----------
+    name : str
+        The ``name`` of ``evidence.toml``.
+
+    Returns
+    -------
+    str
+    """
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9_-]+", "-", plain.lower()).strip("-_")
+    slug = slug[:_SLUG_LENGTH].strip("-_")
+    if slug == name:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{slug or 'report'}-{digest}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to the file descriptor (``os.write`` may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write ``data`` in full to a new temporary file beside ``path``; return the file."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        try:
+            # mkstemp makes the file private: keep the replaced file's mode, or the usual one
+            os.fchmod(fd, file_mode(path))
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _sync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a platform without directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - a file system that cannot sync directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _reason(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "no space left on device"
+    if err.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if err.errno == errno.ENOTDIR:
+        return "not a folder"
+    return (err.strerror or type(err).__name__).lower()
+
+
+def write_report_files(out: str | Path, files: dict[str, bytes]) -> list[Path]:
+    """Replace the report's files in ``out`` all together; leave everything else alone.
+
+    Every file is first written in full beside its destination; only then are they renamed over
+    the old ones. On an error while writing, the temporary files (and any folder made for the
+    report) are removed and :class:`ReportWriteError` is raised: the old report is as it was.
+
+    Parameters
+    ----------
+    out : str or Path
+        The report folder (created if needed, with its parents).
+    files : dict of str to bytes
+        File name (one of :data:`REPORT_FILES`) to content.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order given.
+    """
+    out = Path(out)
+    unknown = set(files) - set(REPORT_FILES)
+    if unknown:
+        raise ValueError(f"not report files: {sorted(unknown)}")
+    made = [d for d in (out, *out.parents) if not d.exists()]  # deepest first
+    staged: dict[str, Path] = {}
+    current = out
+    try:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
+        out.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            current = out / name
+            if current.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a folder", str(current))
+        for name, data in files.items():
+            current = out / name
+            staged[name] = _stage(current, data)
+    except OSError as err:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        for directory in made:  # the folders made for the report, deepest first
+            try:
+                directory.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                break
+        raise ReportWriteError(
+            f"{_reason(err)} while writing {current}: nothing was changed", current, err
+        ) from err
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    written = []
+    for name, tmp in staged.items():
+        # renames need no space: once every file is written, the switch does not fail for
+        # lack of it
+        os.replace(tmp, out / name)
+        written.append(out / name)
+    _sync_directory(out)
+    return written
 
 
 def build_report(
@@ -130,21 +362,24 @@ def build_report(
     content : ReportContent
         From :func:`cmoc.reports.report_content`.
     out : str or Path
-        Output directory (created if needed). Each file is written atomically.
+        Output directory (created if needed). The files are replaced all together
+        (:func:`write_report_files`); other files in it are left alone.
     pdf : bool, default False
         Also write ``report.pdf``, the HTML report typeset for print (:mod:`cmoc.reports.pdf`;
-        needs the ``pdf`` extra). It is rendered before any file is written, so a failure
-        leaves the directory as it was.
+        needs the ``pdf`` extra).
 
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    ReportWriteError
+        A file could not be written (disk full, quota, permissions): nothing was changed.
     """
     if pdf:
         require_pdf()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     check = content.convergence
     meta = {
         "evidence": base.config.name,
@@ -154,18 +389,13 @@ def build_report(
         "convergence": check.text,
         "evidence_hash": base.evidence_hash,
     }
-    files = {
+    texts = {
         "report.html": render_html(content),
         "report.md": _markdown(base, content),
         "summary.csv": render_summary(content.summary, "csv", meta),
         "summary.json": render_summary(content.summary, "json", meta),
     }
-    pdf_bytes = render_pdf(files["report.html"]) if pdf else None
-    written = []
-    for name, text in files.items():
-        atomic_write_text(out / name, text)
-        written.append(out / name)
-    if pdf_bytes is not None:
-        atomic_write_bytes(out / "report.pdf", pdf_bytes)
-        written.append(out / "report.pdf")
-    return written
+    files = {name: text.encode("utf-8") for name, text in texts.items()}
+    if pdf:
+        files["report.pdf"] = render_pdf(texts["report.html"])
+    return write_report_files(out, files)

@@ -1,13 +1,22 @@
-"""The report's figures, drawn with matplotlib and returned as deterministic SVG text.
+r"""The report's figures, drawn with matplotlib and returned as deterministic SVG text.
 
 Every figure is a pure function of the tables it is given (no sampling, no clock): the SVG has
 no date, and its element ids come from a fixed hash salt, so the same tables give the same bytes.
+
+Text from the evidence (ids, names, wave labels, kinds) goes through :func:`plot_text`, so a
+``$`` is drawn as a dollar sign and never starts mathtext (``Bonus $\undefined$`` would otherwise
+be typeset, or fail to parse and stop the report); every figure is drawn with ``text.usetex``
+off, whatever the user's matplotlibrc says. cmoc's own labels keep mathtext (the symlog axis of
+the predictive check uses it). Text reaches the SVG as glyph outlines, with the string itself
+only in an XML comment that matplotlib escapes.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+from collections.abc import Callable
 
 import matplotlib
 
@@ -22,6 +31,8 @@ __all__ = [
     "STATUS_STYLE",
     "forest",
     "plan_figure",
+    "plot_table",
+    "plot_text",
     "ppc_figure",
     "rank_histograms",
     "theory_diagram",
@@ -42,6 +53,27 @@ _CMAP = "RdYlGn"
 _LEVEL_SIZE = {"none": 30, "limited": 80, "moderate": 160, "significant": 260}
 
 
+def plot_text(value: object) -> str:
+    r"""Return data text as matplotlib should show it: every ``$`` escaped, so no mathtext.
+
+    Matplotlib reads text with an even number of unescaped ``$`` as mathtext and shows ``\$``
+    as a plain ``$`` (its documented escape); the mapping is one to one, so distinct ids stay
+    distinct labels.
+    """
+    return str(value).replace("$", r"\$")
+
+
+def _plain_text_figure[F: Callable[..., str]](func: F) -> F:
+    """Draw the figure with LaTeX off, whatever the user's matplotlibrc says."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context({"text.usetex": False}):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def to_svg(fig) -> str:
     """Render a figure as SVG text with no timestamp and stable ids, then close it."""
     with plt.rc_context({"svg.hashsalt": "cmoc", "svg.fonttype": "path"}):
@@ -56,6 +88,7 @@ def _size(level: str) -> float:
     return _LEVEL_SIZE.get(str(level).split("-")[-1].replace("at least ", ""), 50)
 
 
+@_plain_text_figure
 def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> str:
     """Draw the programme theory: mechanisms in a ring, each with its CMOCs around it.
 
@@ -113,7 +146,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
             ax.text(
                 1.07 * cx,
                 1.07 * cy,
-                c.target_id,
+                plot_text(c.target_id),
                 fontsize=6.5,
                 ha="right" if left else "left",
                 va="center",
@@ -130,7 +163,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
             linewidths=2.5,
             zorder=3,
         )
-        ax.text(mx, my, m, fontsize=8, ha="center", va="center", weight="bold", zorder=4)
+        ax.text(mx, my, plot_text(m), fontsize=8, ha="center", va="center", weight="bold", zorder=4)
     ax.set_xlim(-2.15, 2.15)
     ax.set_ylim(-2.15, 2.15)
     ax.set_aspect("equal")
@@ -163,16 +196,19 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
     cbar = fig.colorbar(sm, ax=ax, shrink=0.35, pad=0.01, location="left")
     cbar.set_label("posterior mean support")
     # a key beside the ring rather than names on it: neighbouring names would collide
+    # names on one line each (a line break in a name would split the key), then escaped
+    names = {m: " ".join(str(mechanism_names.get(m, "")).split()) for m in mechs.index}
     key = "\n".join(
-        f"{m}  {name if len(name) <= 40 else name[:39] + '…'}"
-        for m in mechs.index
-        if (name := mechanism_names.get(m, ""))
+        plot_text(f"{m}  {name if len(name) <= 40 else name[:39] + '…'}")
+        for m, name in names.items()
+        if name
     )
     if key:
         ax.text(1.02, 0.5, key, transform=ax.transAxes, fontsize=7.5, va="center", ha="left")
     return to_svg(fig)
 
 
+@_plain_text_figure
 def forest(summary: pd.DataFrame, ci: float) -> str:
     """Forest plot of support with its credible interval, CMOCs grouped under their mechanism.
 
@@ -214,7 +250,8 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
         )
     ax.set_yticks([-i for i in range(len(rows))])
     ax.set_yticklabels(
-        [r.target_id if is_mech else f"   {r.target_id}" for r, is_mech in rows], fontsize=7
+        [plot_text(r.target_id if is_mech else f"   {r.target_id}") for r, is_mech in rows],
+        fontsize=7,
     )
     for label, (_, is_mech) in zip(ax.get_yticklabels(), rows, strict=True):
         if is_mech:
@@ -232,6 +269,7 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
     return to_svg(fig)
 
 
+@_plain_text_figure
 def trajectory(waves: pd.DataFrame) -> str:
     """Support of each mechanism after each wave.
 
@@ -269,9 +307,9 @@ def trajectory(waves: pd.DataFrame) -> str:
             linewidth=0,
         )
         ax.plot(x[ok], rows["support_mean"].to_numpy(float)[ok], "o-", color="#08519c")
-        ax.set_title(m, fontsize=8)
+        ax.set_title(plot_text(m), fontsize=8)
         ax.set_xticks(x)
-        ax.set_xticklabels(order, fontsize=6, rotation=20)
+        ax.set_xticklabels([plot_text(w) for w in order], fontsize=6, rotation=20)
         ax.set_ylim(0, 1)
         ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle="--")
         ax.tick_params(axis="y", labelsize=6)
@@ -279,6 +317,7 @@ def trajectory(waves: pd.DataFrame) -> str:
     return to_svg(fig)
 
 
+@_plain_text_figure
 def ppc_figure(ppc: pd.DataFrame) -> str:
     """Observed counts against their posterior predictive intervals, one marker per unit.
 
@@ -315,7 +354,7 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
     # one tick per group, at its middle; slanted so that narrow groups do not collide
     ax.set_xticks([float(idx.mean()) for idx in groups.values()])
     ax.set_xticklabels(
-        [f"{wave}: {unit_type}s ({kind})" for wave, unit_type, kind in groups],
+        [plot_text(f"{wave}: {unit_type}s ({kind})") for wave, unit_type, kind in groups],
         rotation=25,
         ha="right",
         fontsize=7,
@@ -325,6 +364,16 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
     return to_svg(fig)
 
 
+def plot_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a plan table with its data text (``target_id``, ``kind``) escaped for plotting."""
+    out = table.copy()
+    for col in ("target_id", "kind"):
+        if col in out:
+            out[col] = out[col].map(plot_text)
+    return out
+
+
+@_plain_text_figure
 def plan_figure(table: pd.DataFrame) -> str:
     """Draw the chance that n more sources settle each inconclusive CMOC.
 
@@ -341,9 +390,10 @@ def plan_figure(table: pd.DataFrame) -> str:
     """
     from ..analyses.plan import draw_plan
 
-    return to_svg(draw_plan(table))
+    return to_svg(draw_plan(plot_table(table)))
 
 
+@_plain_text_figure
 def rank_histograms(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
     """Histograms of the calibration ranks, one small panel per quantity.
 
@@ -378,7 +428,7 @@ def rank_histograms(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
         ax.axhline(r.size / bins, color="#999999", linewidth=0.8)
         ax.bar(np.arange(bins), counts, width=0.9, color="#4a7ab5")
         ax.set_title(
-            test.quantity,
+            plot_text(test.quantity),
             fontsize=8,
             color="#222222" if test.uniform else STATUS_STYLE["refuted"]["color"],
         )

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from ..evidence.csvsafe import frame_to_csv
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = ["FORMATS", "render_changes", "render_summary", "rounded"]
 
@@ -58,7 +64,7 @@ def _plain(frame: pd.DataFrame, fmt: str, meta: dict | None) -> tuple[pd.DataFra
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     data = rounded(frame)
     if fmt == "csv":
-        return data, data.to_csv(index=False, lineterminator="\n")
+        return data, frame_to_csv(data)
     if fmt == "json":
         records = json.loads(data.to_json(orient="records"))
         doc = records if meta is None else {**meta, "rows": records}
@@ -86,6 +92,13 @@ def render_summary(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> st
     return text if text is not None else _table(data, meta)
 
 
+def _cell(value: object) -> Text:
+    """Make a table cell that shows its text as it is (data never goes through Rich markup)."""
+    from rich.text import Text
+
+    return Text(str(value))
+
+
 def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -99,7 +112,7 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         console.print(str(meta.get("convergence", "")), markup=False)
     ci = float(meta.get("ci", 0.9))
     table = Table(
-        title=f"{meta.get('evidence', '')}: support after wave {meta.get('wave', '')!s}",
+        title=_cell(f"{meta.get('evidence', '')}: support after wave {meta.get('wave', '')!s}"),
         show_lines=False,
     )
     cols = [
@@ -126,7 +139,7 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         row["support_mean"] = f"{row['support_mean']:.2f}"
         row["p_supported"] = f"{row['p_supported']:.2f}"
         row["r_hat"] = f"{row['r_hat']:.3f}"
-        table.add_row(*(str(row[c]) for c, _ in cols))
+        table.add_row(*(_cell(row[c]) for c, _ in cols))
     console.print(table)
     if graded:
         _confidence_table(console, data)
@@ -162,7 +175,7 @@ def _confidence_table(console, data: pd.DataFrame) -> None:
             row[c] = "-" if pd.isna(row[c]) else f"{row[c]:.2f}"
         for c in _COMPONENTS:
             row[c] = "-" if pd.isna(row[c]) else row[c]
-        table.add_row(*(str(row[c]) for c, _ in cols))
+        table.add_row(*(_cell(row[c]) for c, _ in cols))
     console.print(table)
     legend = "; ".join(f"{k} = {v}" for k, v in CONCERN_TEXT.items())
     console.print(
@@ -207,7 +220,7 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
     for r in data.itertuples(index=False):
         before = "(new)" if pd.isna(r.status_before) else r.status_before
         status = r.status_after if before == r.status_after else f"{before} -> {r.status_after}"
-        table.add_row(
+        cells = (
             r.target_id,
             status,
             f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
@@ -217,6 +230,7 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
             "-" if pd.isna(r.shift) else f"{r.shift:+.2f} ± {r.shift_sd:.2f}",
             r.moved_most or "-",
         )
+        table.add_row(*(_cell(c) for c in cells))
     console.print(table)
     console.print(
         "moved most by: the newest wave's units (sources, or totals over the wave) whose "
