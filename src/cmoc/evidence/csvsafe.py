@@ -14,8 +14,8 @@ Every CSV that cmoc writes for people to open (``summary.csv`` of the report, ``
 - columns named in ``verbatim`` hold cmoc's own vocabulary (``sign`` is ``+`` or ``-``) and are
   written as they are.
 
-This is the rule of the QDA importer's ``csv_text`` (:mod:`cmoc.evidence.qda.safety`, its own
-copy of :data:`FORMULA_PREFIXES` and ``needs_escape``), applied to pandas frames. JSON output is
+The QDA importer's ``csv_text`` (:mod:`cmoc.evidence.qda.safety`) uses the same
+:func:`needs_escape` for the text cells it writes. JSON output is
 left raw: it is data, not evaluated by the programs that read it.
 """
 

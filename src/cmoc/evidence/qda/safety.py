@@ -26,6 +26,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as safe_et
 
+from ..csvsafe import FORMULA_PREFIXES, escape_formula, needs_escape
 from ..problems import EvidenceError, Problem
 
 __all__ = [
@@ -402,23 +403,6 @@ def parse_xml(data: bytes, label: str, *, limits: Limits = DEFAULT_LIMITS) -> El
     if root is None:  # pragma: no cover - iterparse raises on an empty document
         raise QdaImportError([Problem(label, None, None, None, "an XML document")])
     return root
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-"""First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection)."""
-
-
-def needs_escape(text: str) -> bool:
-    """Return True when a text cell would be read as a formula by a spreadsheet."""
-    return bool(text) and text.startswith(FORMULA_PREFIXES)
-
-
-def escape_formula(text: str) -> str:
-    """Neutralise a text cell a spreadsheet would run as a formula by prefixing ``'``.
-
-    ``=1+1`` becomes ``'=1+1``, ``@SUM(A1)`` becomes ``'@SUM(A1)``; other text is unchanged.
-    """
-    return "'" + text if needs_escape(text) else text
 
 
 def csv_text(
