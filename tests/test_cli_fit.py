@@ -116,7 +116,9 @@ def test_bad_options_exit_2(sim_dir, capsys, args, needle):
 
 def test_fit_of_an_earlier_wave(sim_dir, capsys):
     assert main(["fit", str(sim_dir), "--wave", "review", *TINY]) == 0
-    assert (sim_dir / ".cmoc" / "fit-review.nc").is_file()
+    from cmoc.analyses import default_fit_path
+
+    assert default_fit_path(sim_dir, "review").is_file()
     capsys.readouterr()
     assert main(["summary", str(sim_dir), "--wave", "review", "--format", "csv"]) == 0
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))

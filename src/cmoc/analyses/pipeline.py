@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
 import xarray as xr
 
-from ..evidence import EvidenceBase
+from ..evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
+from ..evidence.lock import writing
 from ..models import DEFAULT_CONFIG, ModelConfig
-from .results import FitMismatchError, fit_mismatches, load_fit, save_fit
+from .results import (
+    FitFileError,
+    FitMismatchError,
+    base_of_result,
+    fit_mismatches,
+    load_fit,
+    save_fit,
+)
 from .sampling import SamplerConfig, fit
 
 __all__ = ["fit_or_reuse"]
@@ -38,21 +48,75 @@ def fit_or_reuse(
     -------
     (xarray.DataTree, str)
         The fit, and why it was reused or (re)fitted, in words.
+
+    Raises
+    ------
+    EvidenceError
+        When ``path`` is in the ``.cmoc/`` folder of the base ``evidence`` was read from and
+        that base has changed since it was read (another command updated it): a fit of the old
+        evidence must not replace the new one.
+
+    Notes
+    -----
+    A fit kept in an evidence base's ``.cmoc/`` is checked, made and saved under the base's
+    writer lock (:mod:`cmoc.evidence.lock`): a second command that writes the base waits.
     """
     cfg = config or DEFAULT_CONFIG
     s = (sampler or SamplerConfig()).validated()
     path = Path(path)
-    reason = "no saved fit"
-    if path.is_file():
-        try:
-            saved = load_fit(path)
-        except (OSError, ValueError, FitMismatchError) as err:
-            reason = f"the saved fit could not be read ({err})"
-        else:
-            problems = fit_mismatches(saved, evidence, cfg, asdict(s))
-            if not problems:
-                return saved, f"reused the saved fit {path} (evidence, model and sampler unchanged)"
-            reason = "; ".join(problems)
-    idata = fit(evidence, cfg, s, progress=progress)
-    save_fit(idata, path)
+    base = base_of_result(path)
+    with nullcontext() if base is None else writing(base, "fit"):
+        if base is not None:
+            _refuse_changed(evidence, base)
+        reason = "no saved fit"
+        if path.is_file():
+            try:
+                saved = load_fit(path)
+            except (OSError, ValueError, FitMismatchError, FitFileError) as err:
+                reason = f"the saved fit could not be read ({err})"
+            else:
+                problems = fit_mismatches(saved, evidence, cfg, asdict(s))
+                if not problems:
+                    return saved, (
+                        f"reused the saved fit {path} (evidence, model and sampler unchanged)"
+                    )
+                reason = "; ".join(problems)
+        idata = fit(evidence, cfg, s, progress=progress)
+        save_fit(idata, path)
     return idata, f"fitted ({reason}); saved to {path}"
+
+
+def _refuse_changed(evidence: EvidenceBase, base: Path) -> None:
+    """Refuse evidence read from ``base`` whose files have changed since (writer lock held)."""
+    if evidence.path is None or not evidence.file_hashes:
+        return  # built in memory, or the evidence up to an earlier wave (its own hash decides)
+    try:
+        same_base = Path(evidence.path).resolve() == base.resolve()
+    except OSError:
+        return
+    if not same_base:
+        return
+    now = {
+        name: hashlib.sha256((base / name).read_bytes()).hexdigest()
+        for name in EVIDENCE_FILES
+        if (base / name).is_file()
+    }
+    if now != evidence.file_hashes:
+        changed = sorted(
+            n
+            for n in set(now) | set(evidence.file_hashes)
+            if now.get(n) != evidence.file_hashes.get(n)
+        )
+        raise EvidenceError(
+            [
+                Problem(
+                    str(base),
+                    None,
+                    None,
+                    ", ".join(changed),
+                    "the evidence base as this command read it: another cmoc command changed "
+                    "it since, so no fit of the old evidence is saved over its fits; run the "
+                    "command again",
+                )
+            ]
+        )

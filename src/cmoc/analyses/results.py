@@ -5,19 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..evidence import EvidenceBase, file_mode
+from ..evidence import EvidenceBase, EvidenceError, Problem, file_mode, load_evidence
+from ..evidence.lock import writing
 from ..models import ModelConfig
 
 __all__ = [
+    "FitFileError",
     "FitMismatchError",
+    "base_of_result",
     "default_fit_path",
     "fit_config",
+    "fit_file_name",
     "fit_id",
     "fit_mismatches",
     "load_fit",
@@ -31,14 +37,91 @@ class FitMismatchError(ValueError):
     """A saved fit that does not belong to the evidence or model it is used with."""
 
 
+class FitFileError(EvidenceError):
+    """A file that should hold a saved fit and cannot be read as one (exit status 2)."""
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def fit_file_name(wave: str | None = None) -> str:
+    """Name of the saved fit of the evidence up to ``wave`` (None: the newest wave).
+
+    A wave label is never used raw in a file name: ``fit-<slug>-<hash>.nc``, where the slug
+    keeps at most 40 of the label's letters, digits, ``_`` and ``-`` (other runs become ``_``)
+    and the hash is the first 8 hex digits of the label's SHA-256, so that any label, even
+    ``../x``, one with a NUL or an emoji, names one file inside ``.cmoc/`` and two labels never
+    share one.
+    """
+    if wave is None:
+        return "fit.nc"
+    label = str(wave)
+    digest = hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    slug = _UNSAFE.sub("_", label).strip("_")[:40] or "wave"
+    return f"fit-{slug}-{digest}.nc"
+
+
 def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
-    """Where ``cmoc fit DIR`` keeps its result: ``DIR/.cmoc/fit.nc`` (``fit-<wave>.nc``)."""
-    name = "fit.nc" if wave is None else f"fit-{wave}.nc"
-    return Path(evidence_dir) / ".cmoc" / name
+    """Where ``cmoc fit DIR`` keeps its result: ``DIR/.cmoc/fit.nc`` (:func:`fit_file_name`)."""
+    return Path(evidence_dir) / ".cmoc" / fit_file_name(wave)
+
+
+def base_of_result(path: str | Path) -> Path | None:
+    """Return the evidence base whose ``.cmoc/`` holds ``path`` (None: a file elsewhere)."""
+    path = Path(path)
+    folder = path.parent
+    if folder.name != ".cmoc" or not (folder.parent / "evidence.toml").is_file():
+        return None
+    return folder.parent
+
+
+def _saving(path: Path, what: str):
+    """Return the writer lock of the base a result is saved into (none for a file elsewhere)."""
+    base = base_of_result(path)
+    return nullcontext() if base is None else writing(base, what)
+
+
+def _refuse_stale(idata: xr.DataTree, path: Path, base_dir: Path) -> None:
+    """Refuse to save a fit of evidence that has changed since (under the writer lock).
+
+    A command that read the base before another one updated it would otherwise save its old
+    fit over the new one.
+    """
+    try:
+        current = load_evidence(base_dir)
+    except EvidenceError:
+        return  # being edited: no fit of it is used until it is valid and matches again
+    if path.name == fit_file_name():
+        evidence = current
+    else:
+        waves = [w for w in current.waves if fit_file_name(w) == path.name]
+        if not waves:
+            return  # not a fit of a wave (a model comparison's variant)
+        evidence = current.up_to(waves[0])
+    made_from = idata.attrs.get("evidence_hash")
+    if made_from is not None and made_from != evidence.evidence_hash:
+        raise EvidenceError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    "a fit of the evidence as it is now: the evidence base changed while this "
+                    "fit was made (another cmoc command wrote it), so it was not saved over the "
+                    "newer one; run the command again",
+                )
+            ]
+        )
 
 
 def save_fit(idata: xr.DataTree, path: str | Path) -> Path:
     """Write a fit as netCDF, atomically: the previous file survives any interruption.
+
+    A fit saved into an evidence base's ``.cmoc/`` is saved under the base's writer lock
+    (:mod:`cmoc.evidence.lock`), and refused when the evidence of its wave has changed since it
+    was read: a command that started before an update does not save its old fit over the
+    update's.
 
     Parameters
     ----------
@@ -48,18 +131,27 @@ def save_fit(idata: xr.DataTree, path: str | Path) -> Path:
     Returns
     -------
     Path
+
+    Raises
+    ------
+    EvidenceError
+        When the base's evidence changed while the fit was made.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, file_mode(path))
-    os.close(fd)
-    try:
-        idata.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _saving(path, "save a fit"):
+        base = base_of_result(path)
+        if base is not None:
+            _refuse_stale(idata, path, base)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, file_mode(path))
+        os.close(fd)
+        try:
+            idata.to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
 
 
@@ -123,12 +215,28 @@ def load_fit(
         When the fit was made from other evidence or another model configuration.
     FileNotFoundError
         When there is no fit at ``path``.
+    FitFileError
+        When the file is truncated or not a netCDF fit (an :class:`EvidenceError`: exit 2).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no fit at {path}")
-    idata = xr.open_datatree(path, engine="h5netcdf").load()
-    idata.close()
+    try:
+        idata = xr.open_datatree(path, engine="h5netcdf").load()
+        idata.close()
+    except Exception as err:  # HDF5 and netCDF decoders raise many kinds for a broken file
+        raise FitFileError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    "a fit saved by cmoc fit; this file is truncated or not netCDF: run cmoc "
+                    f"fit again ({type(err).__name__}: {str(err)[:120]})",
+                )
+            ]
+        ) from err
     if "model_config" not in idata.attrs:
         raise FitMismatchError(f"{path} is not a cmoc fit (no provenance attrs)")
     if evidence is not None:
@@ -188,7 +296,8 @@ def write_json_result(path: str | Path, fmt: str, body: dict) -> Path:
     from ..evidence import atomic_write_text
 
     path = Path(path)
-    atomic_write_text(path, json.dumps({"format": fmt, **body}, indent=1) + "\n")
+    with _saving(path, "save a result"):
+        atomic_write_text(path, json.dumps({"format": fmt, **body}, indent=1) + "\n")
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,12 @@ import xarray as xr
 
 from ..evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
 from ..evidence.append import AppendPlan, apply_plan, plan_append
+from ..evidence.lock import exclusive, work_dir, writing
 from ..models import ModelConfig
 from .diagnostics import check_convergence
 from .influence import influence, moved_most
 from .pipeline import fit_or_reuse
-from .results import default_fit_path
+from .results import default_fit_path, fit_file_name
 from .sampling import SamplerConfig
 from .summary import summarize
 
@@ -110,22 +112,52 @@ def fit_waves(
     """Fit the evidence known after each wave (exact refits on the accumulated evidence).
 
     Saved fits are reused while evidence, model and sampler settings match: the newest wave's
-    is ``DIR/.cmoc/fit.nc``, earlier waves' ``DIR/.cmoc/fit-<wave>.nc``.
+    is ``DIR/.cmoc/fit.nc``, earlier waves' :func:`~cmoc.analyses.default_fit_path`
+    (``DIR/.cmoc/fit-<slug>-<hash>.nc``). The base is read, and its fits checked, made and saved,
+    under its writer lock (:mod:`cmoc.evidence.lock`), so another command cannot change it
+    meanwhile.
 
     Returns
     -------
     dict
         Wave label to ``(evidence up to that wave, fit, how it was obtained)``, in wave order.
     """
-    base = load_evidence(directory)
-    out = {}
-    for wave in base.waves:
-        newest = wave == base.waves[-1]
-        ev = base if newest else base.up_to(wave)
-        path = default_fit_path(directory, None if newest else wave)
-        idata, how = fit_or_reuse(ev, path, config, sampler, progress=progress)
-        out[wave] = (ev, idata, how)
+    load_evidence(directory)  # a bad base is refused before the lock writes anything
+    with writing(directory, "fit every wave"):
+        base = load_evidence(directory)
+        out = {}
+        for wave in base.waves:
+            newest = wave == base.waves[-1]
+            ev = base if newest else base.up_to(wave)
+            path = default_fit_path(directory, None if newest else wave)
+            idata, how = fit_or_reuse(ev, path, config, sampler, progress=progress)
+            out[wave] = (ev, idata, how)
     return out
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a link to one, which is never followed)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _seed_scratch(work: Path, scratch_work: Path, old: EvidenceBase, new_waves: list[str]) -> None:
+    """Copy into the scratch copy the saved fits its waves may reuse (regular files only).
+
+    An earlier wave keeps its fit's name; the previously newest wave's fit (``fit.nc``) is
+    offered as that wave's fit, which is reused if its evidence is unchanged.
+    """
+    for wave in new_waves[:-1]:
+        target = scratch_work / fit_file_name(wave)
+        sources = [work / fit_file_name(wave)]
+        if wave == old.waves[-1]:
+            sources.append(work / fit_file_name())
+        for source in sources:
+            if _regular(source):
+                shutil.copyfile(source, target)
+                break
 
 
 @dataclass
@@ -179,14 +211,36 @@ def update(
     UpdateResult
     """
     directory = Path(directory)
-    base = load_evidence(directory)
-    plan = plan_append(base, batch, wave)
+    # a bad base or batch is refused before the lock writes anything into .cmoc/
+    plan = plan_append(load_evidence(directory), batch, wave)
     if plan.changes_nothing:
         return UpdateResult(
             plan, None, ["every row of the batch is already in the evidence base: nothing changed"]
         )
-    work = directory / ".cmoc"
-    work.mkdir(exist_ok=True)
+    with writing(directory, "update"):
+        # read again under the lock: the plan is made from the base as it is now, after any
+        # update that ran while this one waited
+        base = load_evidence(directory)
+        plan = plan_append(base, batch, wave)
+        if plan.changes_nothing:
+            return UpdateResult(
+                plan,
+                None,
+                ["every row of the batch is already in the evidence base: nothing changed"],
+            )
+        return _update_locked(directory, base, plan, config, sampler, progress=progress)
+
+
+def _update_locked(
+    directory: Path,
+    base: EvidenceBase,
+    plan: AppendPlan,
+    config: ModelConfig | None,
+    sampler: SamplerConfig | None,
+    *,
+    progress: bool,
+) -> UpdateResult:
+    work = work_dir(directory, create=True)
     # fit the updated base in a scratch copy first: until the files are switched at the end,
     # an interruption (even a kill) leaves the evidence base and its saved fits as they were
     with tempfile.TemporaryDirectory(prefix="update-", dir=work) as tmp:
@@ -196,11 +250,11 @@ def update(
         for name in EVIDENCE_FILES:
             if name in plan.files:
                 (scratch / name).write_bytes(plan.files[name])
-            elif (directory / name).is_file():
+            elif _regular(directory / name):
                 shutil.copyfile(directory / name, scratch / name)
         (scratch / ".cmoc").mkdir()
-        for saved in work.glob("fit*.nc"):
-            shutil.copyfile(saved, scratch / ".cmoc" / saved.name)
+        new_waves = [*base.waves, plan.wave]
+        _seed_scratch(work, scratch / ".cmoc", base, new_waves)
         fits = fit_waves(scratch, config, sampler, progress=progress)
         waves = list(fits)
         (before, before_fit, how_b), (after, after_fit, how_a) = (
@@ -208,9 +262,13 @@ def update(
             fits[waves[-1]],
         )
         changes = change_report(before, before_fit, after, after_fit)
-        apply_plan(directory, plan)
-        for fitted in (scratch / ".cmoc").glob("fit*.nc"):
-            os.replace(fitted, work / fitted.name)
+        fitted = [scratch / ".cmoc" / fit_file_name(w if w != waves[-1] else None) for w in waves]
+        # the evidence and its new fits change together: a load sees both or neither
+        with exclusive(directory):
+            apply_plan(directory, plan)
+            for path in fitted:
+                if _regular(path):
+                    os.replace(path, work / path.name)
     added = ", ".join(f"{n} {f}" for f, n in plan.added.items() if n)
     where = str(work)
     messages = [

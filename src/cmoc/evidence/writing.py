@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "file_mode", "write_directory"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_mode",
+    "fsync_directory",
+    "write_directory",
+]
 
 
 def _umask() -> int:
@@ -27,8 +34,29 @@ def file_mode(path: str | Path) -> int:
         return 0o666 & ~_umask()
 
 
+def fsync_directory(path: str | Path) -> None:
+    """Make the entries of a directory (files created, renamed, removed in it) durable.
+
+    File systems that cannot sync a directory (``EINVAL``, ``ENOTSUP``) are left as they are.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file is synced before the rename and its directory after it, so once this returns the
+    new content survives a crash of the machine.
 
     Parameters
     ----------
@@ -51,6 +79,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_directory(path.parent)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
