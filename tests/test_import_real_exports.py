@@ -460,3 +460,30 @@ def test_taguette_qdc_guid_in_braces_matches_a_mapping_by_guid(tmp_path, capsys)
     )
     assert code == 0, err
     assert codings_totals(out / "codings.csv") == Counter({("M1", "supports", "Interview_1"): 1})
+
+
+# --- wave labels from document attributes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("label", ["w/../../../x", "..", ".hidden", "wave\u200bx", "a\tb", "🌊 wave"])
+def test_hostile_wave_attribute_is_refused_before_anything_is_written(tmp_path, capsys, label):
+    export = tmp_path / "p.qde"
+    export.write_text(
+        BRACED.replace("<TextValue>w2</TextValue>", f"<TextValue>{label}</TextValue>")
+    )
+    out = tmp_path / "out"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = run(capsys, "import", "refi-qda", export, "--out", out)
+    assert code == 2, err
+    assert "document 'Interview 1'" in err and "'wave'" in err and "a wave label" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_good_wave_attribute_is_kept(tmp_path, capsys):
+    export = tmp_path / "p.qde"
+    export.write_text(
+        BRACED.replace("<TextValue>w2</TextValue>", "<TextValue>entrevistas-año 2</TextValue>")
+    )
+    code, _, err = run(capsys, "import", "refi-qda", export, "--out", tmp_path / "out")
+    assert code == 0, err
+    assert "entrevistas-año 2" in (tmp_path / "out" / "sources.csv").read_text(encoding="utf-8")

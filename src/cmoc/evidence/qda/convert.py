@@ -23,7 +23,7 @@ from typing import Any
 from ..load import load_evidence
 from ..problems import EvidenceError, Problem
 from ..reading import read_config, read_table
-from ..schema import TABLES, EvidenceConfig
+from ..schema import TABLES, EvidenceConfig, wave_label_problem
 from ..writing import write_directory
 from .mapping import (
     CodeMapping,
@@ -557,6 +557,11 @@ def import_qda(
             "title": doc.name,
             "note": f"{project.format} document {doc.key}",
         }
+        wave_problem = wave_label_problem(row["wave"])
+        if wave_problem is not None:
+            given = _attribute(doc.attributes, wave_from)
+            column = wave_from if given else "--wave"
+            problems.append(Problem(where, None, column, given or default_wave, wave_problem))
         g = _attribute(doc.attributes, group_from) or group
         row["group"] = escape_formula(g) if g else None
         w = _attribute(doc.attributes, weight_from)
