@@ -584,6 +584,21 @@ def ioc() -> EvidenceBase:
     return load_evidence(IOC)
 
 
+def test_ioc_ledger_records_both_waves_as_they_are(ioc):
+    from cmoc.evidence.ledger import check_ledger, read_ledger
+
+    entries = read_ledger(IOC)
+    assert [(e.entry, e.wave, e.file) for e in entries] == [
+        (1, "review", "sources.csv"),
+        (2, "review", "codings.csv"),
+        (3, "interviews", "sources.csv"),
+        (4, "interviews", "codings.csv"),
+    ]
+    assert [e.rows for e in entries] == [46, 51, 32, 36]
+    assert check_ledger(ioc, entries) == []
+    assert ioc.notes == ()  # no note on the flagship: its ledger is complete and true
+
+
 def test_ioc_published_targets(ioc):
     assert len(ioc.mechanisms) == 14
     assert ioc.mechanisms["origin"].value_counts().to_dict() == {"prior": 13, "novel": 1}

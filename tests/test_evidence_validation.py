@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,22 @@ from evidence_fixtures import BASE_FILES, make_base, replace_line, with_line
 MISSING = "the file exists (it is missing)"
 EMPTY = "at least one row (the file is empty)"
 UNIQUE = "a unique id (first used on line {})"
-COUNT = "a whole number >= 0 (or empty when count_min/count_max are given)"
+COUNT = (
+    "a whole number >= 0 in the digits 0-9, at most 1000000000 (or empty when "
+    "count_min/count_max are given)"
+)
+COUNT_MIN = "a whole number >= 0 in the digits 0-9, at most 1000000000"
+COUNT_MAX = "a whole number >= 0 in the digits 0-9, at most 1000000000, or empty for unbounded"
+YEAR = "a year: a whole number in the digits 0-9, at most 9999, or empty"
 NO_COUNT = "a count, or count_min (with count_max, empty for unbounded)"
-WEIGHT = "a number in (0, 1] (an appraisal weight), or empty for 1"
-EXPOSURE = "a positive number (amount of material), or empty for 1"
+WEIGHT = (
+    "a number in (0, 1] written with the digits 0-9 and '.' (0.8; an appraisal weight), "
+    "or empty for 1"
+)
+EXPOSURE = (
+    "a positive number written with the digits 0-9 and '.' (1200, 3.5; the amount of "
+    "material), or empty for 1"
+)
 REVISES = "another cmoc_id of cmocs.csv, or empty"
 ID = "an id: no ';' and no leading or trailing spaces"
 TARGET = "a cmoc_id of cmocs.csv or a mechanism_id of mechanisms.csv"
@@ -380,12 +393,12 @@ ROW_CASES = [
     Case(
         "negative count_min",
         edit("codings.csv", 7, "review,M2,supports,,-2,4,inferred,,"),
-        [P("codings.csv", 7, "count_min", "-2", "a whole number >= 0")],
+        [P("codings.csv", 7, "count_min", "-2", COUNT_MIN)],
     ),
     Case(
         "non-numeric count_max",
         edit("codings.csv", 7, "review,M2,supports,,3,lots,inferred,,"),
-        [P("codings.csv", 7, "count_max", "lots", "a whole number >= 0, or empty for unbounded")],
+        [P("codings.csv", 7, "count_max", "lots", COUNT_MAX)],
     ),
     # sources: weight, exposure, year
     *[
@@ -407,7 +420,7 @@ ROW_CASES = [
     Case(
         "year",
         edit("sources.csv", 3, "R2,review,review,,,,Jones 2020,2020a"),
-        [P("sources.csv", 3, "year", "2020a", "a whole number (a year), or empty")],
+        [P("sources.csv", 3, "year", "2020a", YEAR)],
     ),
     Case(
         "empty rests_on",
@@ -992,3 +1005,560 @@ def test_problem_text_shortens_long_values():
         str(problem) == f"cmocs.csv:2, column 'context', value '{'x' * 57}...': something shorter"
     )
     assert str(P("sources.csv", None, None, None, MISSING)) == f"sources.csv: {MISSING}"
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers: plain digits only, counts bounded (issue 13)
+
+BIG = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "line", "expected"),
+    [
+        (BIG, "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("1000000001", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("1_0", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("+5", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("\u0663", "count", "R1,C1,supports,{},,,reported,,", COUNT),  # Arabic-Indic three
+        ("0x10", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("1.0", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("1e3", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("\u00b2", "count", "R1,C1,supports,{},,,reported,,", COUNT),  # superscript two
+        ("1 0", "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        ("9" * 5000, "count", "R1,C1,supports,{},,,reported,,", COUNT),
+        (BIG, "count_min", "review,M2,supports,,{},,inferred,,", COUNT_MIN),
+        ("1_0", "count_min", "review,M2,supports,,{},,inferred,,", COUNT_MIN),
+        (BIG, "count_max", "review,M2,supports,,3,{},inferred,,", COUNT_MAX),
+    ],
+)
+def test_whole_numbers_are_plain_digits_and_bounded(tmp_path, capsys, cell, column, line, expected):
+    row = line.format(cell)
+    at = 2 if column == "count" else 7
+    case = Case(
+        column, edit("codings.csv", at, row), [P("codings.csv", at, column, cell, expected)]
+    )
+    run_case(tmp_path, case, capsys)
+
+
+@pytest.mark.parametrize(
+    "cell", [BIG, "1_0", "+2019", "\u0662\u0660\u0661\u0669", "2019.0", "10000"]
+)
+def test_year_is_plain_digits_and_bounded(tmp_path, capsys, cell):
+    files = edit("sources.csv", 2, f"R1,review,review,,0.8,,Smith 2019,{cell}")
+    run_case(tmp_path, Case("year", files, [P("sources.csv", 2, "year", cell, YEAR)]), capsys)
+
+
+@pytest.mark.parametrize(
+    ("weight", "exposure"),
+    [("1_0", None), ("nan", None), ("inf", None), ("1e-1", None), ("+0.5", None), ("0x1", None)]
+    + [(None, c) for c in ("1_200", "nan", "inf", "-inf", "1e3", "+5", "\u0663", "9" * 400)],
+)
+def test_weight_and_exposure_are_plain_decimals(tmp_path, capsys, weight, exposure):
+    cells = ["I1", "interview", "interviews", "case study/Org A/P1", weight or "", exposure or "1"]
+    files = edit("sources.csv", 4, ",".join([*cells, "", ""]))
+    column, value = ("weight", weight) if weight else ("exposure", exposure)
+    expected = WEIGHT if weight else EXPOSURE
+    run_case(tmp_path, Case(column, files, [P("sources.csv", 4, column, value, expected)]), capsys)
+
+
+def test_largest_count_and_plain_numbers_load(tmp_path):
+    files = {
+        **edit("codings.csv", 2, "R1,C1,supports, 1000000000 ,,,reported,,"),
+        **edit("sources.csv", 4, "I1,interview,interviews,case study/Org A/P1,.5,3.,,0099"),
+    }
+    base = load_evidence(make_base(tmp_path, **files))
+    assert base.codings.loc[0, ["count_min", "count_max"]].tolist() == [10**9, 10**9]
+    assert base.sources.loc["I1", ["weight", "exposure", "year"]].tolist() == [0.5, 3.0, 99]
+
+
+# ---------------------------------------------------------------------------------------------
+# wave labels (issue 13): no separators, control characters, symbols or leading dot
+
+LABEL_RULE = (
+    "a wave label of up to 64 letters (any script), digits, spaces and punctuation, without "
+    "'/', '\\', ';', a leading '.', control characters or symbols"
+)
+
+
+def with_wave(label: str) -> dict[str, str]:
+    """The base with the interviews wave renamed ``label`` in evidence.toml only."""
+    toml = TOML.replace('"interviews"]', json.dumps(label, ensure_ascii=False) + "]")
+    return {"evidence.toml": toml}
+
+
+@pytest.mark.parametrize(
+    ("label", "reason"),
+    [
+        ("\U0001f389", "U+1F389 PARTY POPPER is a symbol"),
+        ("w/../../../x", "'/' is a path separator"),
+        ("w\\x", "'\\' is a path separator"),
+        ("a;b", "';' is the id separator"),
+        (".hidden", "it begins with '.'"),
+        ("..", "it begins with '.'"),
+        (" interviews", "it begins or ends with a space"),
+        ("", "it is empty"),
+        ("x" * 65, "it has 65 characters"),
+        ("wave\u0007", "U+0007 is a control, formatting or unassigned character"),
+        ("a\u200db", "U+200D ZERO WIDTH JOINER is a control, formatting or unassigned character"),
+        ("a\u00a0b", "U+00A0 NO-BREAK SPACE is a space other than ' '"),
+        ("$x$", "U+0024 DOLLAR SIGN is a symbol"),
+        ("a|b", "U+007C VERTICAL LINE is a symbol"),
+    ],
+)
+def test_bad_wave_label_in_evidence_toml(tmp_path, capsys, label, reason):
+    problem = P("evidence.toml", 6, "waves[2]", label, f"{LABEL_RULE} ({reason})")
+    run_case(tmp_path, Case(label, with_wave(label), [problem]), capsys)
+
+
+def test_bad_wave_label_named_on_its_own_line(tmp_path, capsys):
+    toml = TOML.replace(
+        'waves = ["review", "interviews"]', 'waves = [\n  "review",\n  "\U0001f389",\n]'
+    )
+    expected = f"{LABEL_RULE} (U+1F389 PARTY POPPER is a symbol)"
+    case = Case(
+        "multiline",
+        {"evidence.toml": toml},
+        [P("evidence.toml", 8, "waves[2]", "\U0001f389", expected)],
+    )
+    run_case(tmp_path, case, capsys)
+
+
+def test_wave_label_that_is_not_a_string(tmp_path, capsys):
+    files = edit("evidence.toml", 6, 'waves = ["review", 2]')
+    [problem] = problems_of(make_base(tmp_path, **files))
+    assert (problem.file, problem.line, problem.column, problem.value) == (
+        "evidence.toml",
+        6,
+        "waves[2]",
+        "2",
+    )
+    assert problem.expected.startswith("a wave label in quotes")
+
+
+def test_bad_wave_label_in_sources_csv(tmp_path, capsys):
+    files = edit("sources.csv", 4, "I1,interview,w/../x,case study/Org A/P1,,1200,,")
+    expected = f"{LABEL_RULE} ('/' is a path separator)"
+    run_case(
+        tmp_path, Case("src", files, [P("sources.csv", 4, "wave", "w/../x", expected)]), capsys
+    )
+
+
+@pytest.mark.parametrize(
+    "label", ["entrevistas-año", "Интервью 2", "インタビュー", "wave 2 (2019–2020)", "R&D: round 1"]
+)
+def test_wave_labels_in_any_script_are_fine(tmp_path, label):
+    files = {
+        "evidence.toml": TOML.replace('"interviews"]', f'"{label}"]'),
+        "sources.csv": BASE_FILES["sources.csv"].replace(",interviews,", f',"{label}",'),
+        "codings.csv": BASE_FILES["codings.csv"].replace("\ninterviews,", f'\n"{label}",'),
+    }
+    base = load_evidence(make_base(tmp_path, **files))
+    assert base.waves == ["review", label]
+    assert (base.sources["wave"] == label).sum() == 4
+    assert (base.codings["source_id"] == label).sum() == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the ledger (issue 13): checked by every load; garbled is a problem, edits and gaps are notes
+
+LEDGER_HEAD = "entry,wave,recorded_at,file,rows,rows_sha256,batch,note"
+SHA = "0" * 64
+NO_LEDGER = (
+    "note: no ledger.csv: edits to earlier waves cannot be detected (this base has 2 waves; "
+    "`cmoc update` records every wave in a new ledger.csv when it adds the next one)"
+)
+
+
+def ledger_of(directory: Path) -> str:
+    """A true ledger.csv for the base in ``directory`` (both waves recorded)."""
+    from cmoc.evidence.ledger import ledger_entries, ledger_text
+
+    base = load_evidence(directory)
+    entries = []
+    for wave in base.waves:
+        entries += ledger_entries(
+            base,
+            wave,
+            start=len(entries) + 1,
+            recorded_at="2026-01-02T03:04:05+00:00",
+            batch="",
+            note="test",
+        )
+    return ledger_text(entries)
+
+
+def with_ledger(tmp_path: Path, text: str | bytes, **files) -> Path:
+    directory = make_base(tmp_path, **files)
+    path = directory / "ledger.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return directory
+
+
+GOOD = f"1,review,2026-01-02T03:04:05+00:00,sources.csv,2,{SHA},,"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            b"",
+            P(
+                "ledger.csv",
+                1,
+                None,
+                None,
+                f"a header row ({LEDGER_HEAD.rsplit(',', 2)[0].replace(',', ', ')})",
+            ),
+        ),
+        (
+            f'{LEDGER_HEAD}\n1,"review,2026\n',
+            P("ledger.csv", 2, None, None, "valid CSV (unexpected end of data)"),
+        ),
+        (
+            "entry,wave,recorded_at,file,rows\n1,review,2026-01-02,sources.csv,2\n",
+            P("ledger.csv", 1, "rows_sha256", None, "this required column (missing)"),
+        ),
+        (
+            f"{LEDGER_HEAD},colour\n{GOOD},red\n",
+            P(
+                "ledger.csv",
+                1,
+                "colour",
+                "colour",
+                "only the columns entry, wave, recorded_at, file, rows, rows_sha256, batch, note "
+                "(stray column 9)",
+            ),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace('1,', 'x,', 1)}\n",
+            P(
+                "ledger.csv",
+                2,
+                "entry",
+                "x",
+                "the entry's number: a whole number >= 1 in the digits 0-9",
+            ),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace(',2,', ',two,')}\n",
+            P(
+                "ledger.csv",
+                2,
+                "rows",
+                "two",
+                "the number of rows: a whole number >= 0 in the digits 0-9",
+            ),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace(',2,', f',{BIG},')}\n",
+            None,  # a huge row count is a number (a ledger is not bounded), then a wrong one
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace(SHA, 'abc')}\n",
+            P("ledger.csv", 2, "rows_sha256", "abc", "a SHA-256 digest (64 characters 0-9, a-f)"),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace('sources.csv', 'cmocs.csv')}\n",
+            P("ledger.csv", 2, "file", "cmocs.csv", "'sources.csv' or 'codings.csv'"),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD.replace('2026-01-02T03:04:05+00:00', 'yesterday')}\n",
+            P(
+                "ledger.csv",
+                2,
+                "recorded_at",
+                "yesterday",
+                "an ISO 8601 time (2026-01-31T12:00:00+00:00)",
+            ),
+        ),
+        (
+            f"{LEDGER_HEAD}\n{GOOD}\n{GOOD.replace('1,', '3,', 1)}\n",
+            P(
+                "ledger.csv",
+                3,
+                "entry",
+                "3",
+                "entries numbered 1, 2, 3, ... in order (2 here); the ledger is only appended to",
+            ),
+        ),
+        (
+            b"entry,wave\xff\n",
+            P(
+                "ledger.csv",
+                1,
+                None,
+                "\\xff\\n",
+                "UTF-8 text (undecodable byte at character 11; save the file as UTF-8)",
+            ),
+        ),
+    ],
+    ids=lambda x: None,
+)
+def test_garbled_ledger_is_a_problem(tmp_path, capsys, text, problem):
+    directory = with_ledger(tmp_path, text)
+    if problem is None:  # parses: then it is an edit (rows differ), a warning
+        assert any(n.startswith("WARNING: ") for n in load_evidence(directory).notes)
+        return
+    assert problems_of(directory) == [problem]
+    check_cli(directory, [problem], capsys)
+
+
+def test_garbled_ledger_stops_every_command(tmp_path, capsys):
+    directory = with_ledger(tmp_path, "entry,wave\nx,review\n")
+    before = snapshot(directory)
+    capsys.readouterr()
+    assert main(["fit", str(directory), "--draws", "1", "--tune", "1", "--chains", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "ledger.csv:1, column 'recorded_at': this required column (missing)" in err
+    assert "Traceback" not in err
+    assert snapshot(directory) == before and not (directory / ".cmoc").exists()
+
+
+def test_true_ledger_gives_no_note(tmp_path, capsys):
+    directory = make_base(tmp_path)
+    (directory / "ledger.csv").write_text(ledger_of(directory))
+    assert load_evidence(directory).notes == ()
+    capsys.readouterr()
+    assert main(["validate", str(directory)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "ledger: 2 waves recorded (interviews, review)" in out
+
+
+def test_edited_earlier_wave_is_a_warning_for_every_command(tmp_path, capsys):
+    directory = make_base(tmp_path)
+    (directory / "ledger.csv").write_text(ledger_of(directory))
+    text = replace_line(BASE_FILES["codings.csv"], 2, "R1,C1,supports,3,,,reported,,")
+    (directory / "codings.csv").write_text(text)
+    warning = (
+        "WARNING: codings.csv: the rows of wave 'review' changed since the ledger recorded them "
+        "(entry 2, 2026-01-02T03:04:05+00:00: 6 rows, now 6)"
+    )
+    assert load_evidence(directory).notes == (warning,)
+    before = snapshot(directory)
+    capsys.readouterr()
+    assert main(["validate", str(directory)]) == 0  # a warning, as before: exit status 0
+    out, err = capsys.readouterr()
+    assert err == warning + "\n"
+    assert warning in out.splitlines() and out.endswith("valid\n")
+    # another command that loads the base shows it too (here before refusing for want of fits)
+    assert main(["summary", str(directory), "--changes"]) == 2
+    assert warning in capsys.readouterr().err.splitlines()
+    assert snapshot(directory) == before
+
+
+def test_deleted_ledger_is_a_note_for_every_command(tmp_path, capsys):
+    directory = make_base(tmp_path)
+    assert load_evidence(directory).notes == (NO_LEDGER,)
+    capsys.readouterr()
+    assert main(["summary", str(directory), "--changes"]) == 2
+    assert NO_LEDGER in capsys.readouterr().err.splitlines()
+
+
+def test_one_wave_needs_no_ledger(tmp_path):
+    files = {
+        "evidence.toml": TOML.replace('"review", "interviews"', '"review"'),
+        "sources.csv": "\n".join(BASE_FILES["sources.csv"].splitlines()[:3]) + "\n",
+        "codings.csv": "\n".join(BASE_FILES["codings.csv"].splitlines()[:7]) + "\n",
+        "actions.csv": None,
+    }
+    assert load_evidence(make_base(tmp_path, **files)).notes == ()
+
+
+def test_wave_missing_from_the_ledger_is_a_note(tmp_path):
+    directory = make_base(tmp_path)
+    lines = ledger_of(directory).splitlines()
+    (directory / "ledger.csv").write_text("\n".join(lines[:3]) + "\n")
+    assert load_evidence(directory).notes == (
+        "note: ledger.csv does not record wave 'interviews': edits to it cannot be detected "
+        "(waves are recorded by `cmoc update`)",
+    )
+    (directory / "ledger.csv").write_text(lines[0] + "\n")
+    assert (
+        load_evidence(directory)
+        .notes[0]
+        .startswith("note: ledger.csv does not record waves 'review', 'interviews'")
+    )
+
+
+def test_ledger_digest_in_chunks_is_the_digest_of_all_rows(tmp_path, monkeypatch):
+    import hashlib
+
+    from cmoc.evidence import ledger
+
+    base = load_evidence(make_base(tmp_path))
+    for chunk in (1, 2, 5, 1000):
+        monkeypatch.setattr(ledger, "_DIGEST_CHUNK", chunk)
+        for wave in base.waves:
+            for frame in ledger._wave_rows(base, wave).values():
+                records = json.loads(frame.reset_index().to_json(orient="records"))
+                whole = json.dumps(records, sort_keys=True).encode()
+                assert ledger._digest(frame) == hashlib.sha256(whole).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# the nesting check: linear, and the same problems as the pairwise check it replaced
+
+
+def _pairwise_overlaps(by_target) -> list[Problem]:
+    """The quadratic check as it was before issue 13 (every total against every row)."""
+    out = []
+    for rows in by_target.values():
+        aggregates = [x for x in rows if len(x[2]) > 1 or x[1].source_id != next(iter(x[2]))]
+        for line, r, members in aggregates:
+            inner_total = 0
+            for line2, r2, members2 in rows:
+                if line2 == line or not (members2 & members):
+                    continue
+                if not members2 <= members:
+                    if not members <= members2:
+                        out.append(
+                            Problem(
+                                "codings.csv",
+                                line2,
+                                "source_id",
+                                r2.source_id,
+                                f"rows for one target that nest or are disjoint (it overlaps "
+                                f"{r.source_id!r} on line {line})",
+                            )
+                        )
+                    continue
+                if r2.count is None:
+                    out.append(
+                        Problem(
+                            "codings.csv",
+                            line2,
+                            "count",
+                            None,
+                            f"an exact count: this row lies inside the total {r.source_id!r} "
+                            f"on line {line}, which can only be split by exact counts",
+                        )
+                    )
+                else:
+                    inner_total += r2.count
+            hi = r.count if r.count is not None else r.count_max
+            if hi is not None and inner_total > hi:
+                out.append(
+                    Problem(
+                        "codings.csv",
+                        line,
+                        "count" if r.count is not None else "count_max",
+                        str(hi),
+                        f"a total at least the sum of the rows inside it ({inner_total})",
+                    )
+                )
+    return out
+
+
+def _random_rows(draw):
+    from hypothesis import strategies as st
+
+    from cmoc.evidence.schema import CmocRow, CodingRow, EvidenceConfig, MechanismRow, SourceRow
+
+    waves = ["w1", "w2", "w3"]
+    n = draw(st.integers(1, 9))
+    # group paths from a small alphabet (labels may shadow waves and source ids, as users can)
+    part = st.sampled_from(["a", "b", "c", "w1", "S1"])
+    rows = {"mechanisms": [(2, MechanismRow(mechanism_id="M", name="m", definition="d"))]}
+    rows["cmocs"] = [
+        (
+            2 + i,
+            CmocRow(
+                cmoc_id=c, mechanism_id="M", context="x", outcome="y", sign="+", origin="prior"
+            ),
+        )
+        for i, c in enumerate(["C1", "C2"])
+    ]
+    sources = []
+    for j in range(n):
+        path = draw(st.lists(part, max_size=3))
+        sources.append(
+            (
+                2 + j,
+                SourceRow(
+                    source_id=f"S{j}",
+                    kind="k",
+                    wave=draw(st.sampled_from(waves)),
+                    group="/".join(path) or None,
+                ),
+            )
+        )
+    rows["sources"] = sources
+    labels = [f"S{j}" for j in range(n)] + waves
+    for _, s in sources:
+        if s.group:
+            ps = s.group.split("/")
+            labels += ["/".join(ps[: k + 1]) for k in range(len(ps))]
+    codings = []
+    for i in range(draw(st.integers(0, 14))):
+        exact = draw(st.booleans())
+        lo = draw(st.integers(0, 6))
+        hi = draw(st.one_of(st.none(), st.integers(lo, 9)))
+        codings.append(
+            (
+                2 + i,
+                CodingRow(
+                    source_id=draw(st.sampled_from(sorted(set(labels)))),
+                    target_id=draw(st.sampled_from(["C1", "C2"])),
+                    stance="supports",
+                    count=lo if exact else None,
+                    count_min=None if exact else lo,
+                    count_max=None if exact else hi,
+                ),
+            )
+        )
+    rows["codings"] = codings
+    rows["actions"] = None
+    config = EvidenceConfig(name="x", title="x", citation="x", format=1, waves=waves)
+    return config, rows
+
+
+def test_nesting_check_matches_the_pairwise_check(monkeypatch):
+    from collections import Counter
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cmoc.evidence import load
+
+    real = load._overlaps
+    compared = []
+
+    def spy(by_target, index):
+        new = real(by_target, index)
+        assert Counter(new) == Counter(_pairwise_overlaps(by_target))
+        compared.append(len(new))
+        return new
+
+    monkeypatch.setattr(load, "_overlaps", spy)
+
+    @settings(
+        max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(st.data())
+    def check(data):
+        config, rows = _random_rows(data.draw)
+        load._cross_check(config, rows)
+
+    check()
+    assert len(compared) == 300 and sum(1 for n in compared if n) > 30  # problems were compared
+
+
+def test_unreadable_file_is_a_problem(tmp_path, capsys, monkeypatch):
+    directory = make_base(tmp_path)
+    read_bytes = Path.read_bytes
+
+    def refuse(self):
+        if self.name == "codings.csv":  # as chmod 0 would (tests may run as root)
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    problem = P("codings.csv", None, None, None, "a readable file (Permission denied)")
+    before = snapshot(directory)
+    with monkeypatch.context() as m:
+        m.setattr(Path, "read_bytes", refuse)
+        assert problems_of(directory) == [problem]
+        capsys.readouterr()
+        assert main(["validate", str(directory)]) == 2
+    assert capsys.readouterr().err == f"1 problem in the evidence:\n  {problem}\n"
+    assert snapshot(directory) == before

@@ -7,8 +7,11 @@ Usage:
 PUBLISHED_DIR defaults to $IOC_PUBLISHED or /work/shared/ioc-published (the hand-extracted
 tables of P1, P2 and P3; see its README.md). The script writes, next to itself:
 
-    mechanisms.csv  cmocs.csv  sources.csv  codings.csv  actions.csv
+    mechanisms.csv  cmocs.csv  sources.csv  codings.csv  actions.csv  ledger.csv
 
+`ledger.csv` records both waves as built (cmoc's own ledger functions, imported from the
+checkout's src/; see ARCHITECTURE.md, "the ledger"), so that an edit of the review wave shows in
+every cmoc command; its time is fixed (LEDGER_RECORDED_AT) to keep the output deterministic.
 It does NOT write evidence.toml or README.md (both are maintained by hand; README.md documents
 every encoding decision this script applies, numbered D1, D2, ...).
 
@@ -23,7 +26,7 @@ What is an encoding decision (written out below as data, each with the README de
     which links become CMOCs, which review rows are the same study, which CMOC ids an
     action statement rests on.
 
-Standard library only; the output is deterministic (fixed row order, "\\n" line endings,
+Standard library only for the CSVs (cmoc for ledger.csv); the output is deterministic (fixed row order, "\\n" line endings,
 csv.QUOTE_MINIMAL, UTF-8 without BOM). The script checks the published validation targets
 (14 mechanisms; 13 affirmed + 1 novel; 4/9/1 evidence levels; 32 interviews with 29
 participants; 7 novel CMOCs; 35 action statements in clusters of 5,7,1,8,3,2,3,3,3) and
@@ -42,6 +45,8 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LEDGER_RECORDED_AT = "2026-11-24T21:39:09+00:00"
+"""When the IOC evidence entered the repository (commit df619b9): both waves at once."""
 
 NOT_STATED = "(not stated in P3 Table 2)"
 
@@ -856,6 +861,35 @@ def check(mechs, cmocs, sources, codings, actions) -> None:
         fail(f"action clusters {sizes}")
 
 
+def write_ledger() -> None:
+    """Record both waves, as just written, in ledger.csv (cmoc's canonical row hashes)."""
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(HERE.parents[1] / "src"))
+    from cmoc.evidence import EVIDENCE_FILES, load_evidence
+    from cmoc.evidence.ledger import LEDGER_FILE, ledger_entries, ledger_text
+
+    with tempfile.TemporaryDirectory() as tmp:  # load without the old ledger.csv
+        for name in EVIDENCE_FILES:
+            if (HERE / name).is_file():
+                shutil.copyfile(HERE / name, Path(tmp) / name)
+        base = load_evidence(tmp)
+    entries = []
+    for wave in base.waves:
+        entries += ledger_entries(
+            base,
+            wave,
+            start=len(entries) + 1,
+            recorded_at=LEDGER_RECORDED_AT,
+            batch="",
+            note="built from the published tables by build_from_published.py",
+        )
+    tmp_path = HERE / (LEDGER_FILE + ".tmp")
+    tmp_path.write_text(ledger_text(entries), encoding="utf-8", newline="")
+    os.replace(tmp_path, HERE / LEDGER_FILE)
+
+
 def main(argv: list[str]) -> int:
     published = Path(
         argv[1] if len(argv) > 1 else os.environ.get("IOC_PUBLISHED", "/work/shared/ioc-published")
@@ -909,6 +943,7 @@ def main(argv: list[str]) -> int:
         codings,
     )
     write("actions.csv", ["action_id", "statement", "rests_on", "cluster", "citation"], actions)
+    write_ledger()
     print(
         f"mechanisms {len(mechs)}, cmocs {len(cmocs)} "
         f"({sum(c['origin'] == 'novel' for c in cmocs)} novel), sources {len(sources)}, "

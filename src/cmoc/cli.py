@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from .evidence import EvidenceError, describe, load_evidence
+from .evidence import EvidenceError, describe
+from .evidence import load_evidence as _load_evidence
 
 app = typer.Typer(
     add_completion=False,
@@ -54,6 +55,14 @@ class Format(StrEnum):
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def load_evidence(directory: Path):
+    """Load an evidence base and show its notes (a recovery, the ledger's findings) on stderr."""
+    base = _load_evidence(directory)
+    for note in base.notes:
+        _err(note)
+    return base
 
 
 def _is_tty() -> bool:
@@ -129,21 +138,22 @@ def _evidence_for(base, wave: str | None):
 
 @app.command()
 def validate(directory: DirArg) -> None:
-    """Validate an evidence base and print a one-screen summary of it."""
-    from .evidence.ledger import check_ledger, read_ledger
+    """Validate an evidence base and print a one-screen summary of it.
 
-    base = load_evidence(directory)
-    for note in base.notes:
-        _err(note)
+    The ledger's findings are notes of the load (every command shows them on stderr); an edited
+    earlier wave is also repeated on stdout, and is a warning, not an error (exit status 0).
+    """
+    from .evidence.ledger import read_ledger
+
+    base = load_evidence(directory)  # checks ledger.csv too: a garbled one is exit status 2
     typer.echo(describe(base))
     entries = read_ledger(directory)
     if entries:
-        edits = check_ledger(base, entries)
         waves = sorted({e.wave for e in entries}, key=lambda w: (w not in base.waves, w))
         typer.echo(f"ledger: {len(waves)} waves recorded ({', '.join(waves)})")
-        for message in edits:
-            typer.echo(f"WARNING: {message}")
-            _err(f"WARNING: {message}")
+    for note in base.notes:
+        if note.startswith("WARNING: "):
+            typer.echo(note)
     typer.echo("valid")
 
 
@@ -338,10 +348,18 @@ def update(
     from .reports import render_changes
 
     result = run(directory, add, wave, cfg, s, progress=_is_tty())
-    for message in result.messages:
-        _err(message)
-    if result.changes is not None:
-        typer.echo(render_changes(result.changes, format.value), nl=False)
+    # the wave is committed from here on: a failure to print must not read as a failed update
+    try:
+        for message in result.messages:
+            _err(message)
+        if result.changes is not None:
+            typer.echo(render_changes(result.changes, format.value), nl=False)
+    except Exception as err:  # anything: the update itself succeeded
+        _err(
+            f"WARNING: the update succeeded (wave {result.plan.wave!r} added and fitted), but "
+            f"printing its change report failed ({type(err).__name__}: {err}); "
+            f"`cmoc summary {directory} --changes` shows it"
+        )
 
 
 class QdaFormat(StrEnum):
@@ -481,7 +499,7 @@ def report(
     directory: DirArg,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output directory (default reports/build/<evidence name>)."),
+        typer.Option(help="Output directory (default reports/build/<slug of the evidence name>)."),
     ] = None,
     seed: SeedOpt = 20211,
     draws: DrawsOpt = 1000,
@@ -547,7 +565,7 @@ def report(
     cfg = _model_config(model)
     saved_calibration = _calibration_for(directory, cfg, calibration)
     from .analyses import fit_waves
-    from .reports import build_report, report_content
+    from .reports import ReportWriteError, build_report, report_content, report_slug
 
     fits = fit_waves(directory, cfg, s, progress=_is_tty())
     for wave, (_, _, how) in fits.items():
@@ -581,8 +599,11 @@ def report(
     for wave, check in content.wave_checks.items():
         if not check.passed:
             _err(f"WARNING: the fit after wave {wave!r}: {check.text}")
-    target = out or Path("reports") / "build" / base.config.name
-    written = build_report(base, content, target, pdf=pdf)
+    target = out or Path("reports") / "build" / report_slug(base.config.name)
+    try:
+        written = build_report(base, content, target, pdf=pdf)
+    except ReportWriteError as err:
+        raise UserError(f"cannot write the report: {err}") from err
     for path in written:
         typer.echo(str(path))
 
@@ -616,7 +637,9 @@ def _frame_text(frame, fmt: Format, title: str) -> str:
     import json
 
     if fmt == Format.csv:
-        return frame.to_csv(index=False, lineterminator="\n")
+        from .evidence.csvsafe import frame_to_csv
+
+        return frame_to_csv(frame)
     if fmt == Format.json:
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2) + "\n"
     with pd_options():
@@ -815,7 +838,9 @@ def calibrate(
     if out is not None:
         _err(f"saved {save_calibration(result, out)}")
     if format == TableFormat.csv:
-        typer.echo(result.tests.to_csv(index=False, lineterminator="\n"), nl=False)
+        from .evidence.csvsafe import frame_to_csv
+
+        typer.echo(frame_to_csv(result.tests), nl=False)
         _err(result.text)
         return
     with pd_options():
@@ -907,7 +932,9 @@ def plan(
             typer.echo(message)
         return
     if format == TableFormat.csv:
-        typer.echo(table.to_csv(index=False, lineterminator="\n"), nl=False)
+        from .evidence.csvsafe import frame_to_csv
+
+        typer.echo(frame_to_csv(table), nl=False)
         return
     with pd_options():
         typer.echo(
@@ -916,7 +943,9 @@ def plan(
         )
         typer.echo(table.to_string(index=False))
     if plot is not None:
-        typer.echo(str(plan_figure(table, plot)))
+        from .reports.figures import plot_table
+
+        typer.echo(str(plan_figure(plot_table(table), plot)))
 
 
 def main(argv: list[str] | None = None) -> int:

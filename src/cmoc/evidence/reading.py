@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .problems import Problem
-from .schema import EvidenceConfig, TableSpec
+from .schema import COUNT_MAX, YEAR_MAX, EvidenceConfig, TableSpec
 
 __all__ = ["read_config", "read_table"]
 
@@ -21,19 +21,40 @@ _EXPECT = {
     "origin": "'prior' or 'novel' (empty means prior)",
     "stance": "'supports' or 'refutes'",
     "basis": "'reported' or 'inferred' (or empty)",
-    "count": "a whole number >= 0 (or empty when count_min/count_max are given)",
-    "count_min": "a whole number >= 0",
-    "count_max": "a whole number >= 0, or empty for unbounded",
-    "weight": "a number in (0, 1] (an appraisal weight), or empty for 1",
-    "exposure": "a positive number (amount of material), or empty for 1",
-    "year": "a whole number (a year), or empty",
+    "count": (
+        f"a whole number >= 0 in the digits 0-9, at most {COUNT_MAX} (or empty when "
+        "count_min/count_max are given)"
+    ),
+    "count_min": f"a whole number >= 0 in the digits 0-9, at most {COUNT_MAX}",
+    "count_max": (
+        f"a whole number >= 0 in the digits 0-9, at most {COUNT_MAX}, or empty for unbounded"
+    ),
+    "weight": (
+        "a number in (0, 1] written with the digits 0-9 and '.' (0.8; an appraisal weight), "
+        "or empty for 1"
+    ),
+    "exposure": (
+        "a positive number written with the digits 0-9 and '.' (1200, 3.5; the amount of "
+        "material), or empty for 1"
+    ),
+    "year": f"a year: a whole number in the digits 0-9, at most {YEAR_MAX}, or empty",
     "rests_on": "one or more cmoc or mechanism ids separated by ';'",
+    # ledger.csv
+    "entry": "the entry's number: a whole number >= 1 in the digits 0-9",
+    "recorded_at": "an ISO 8601 time (2026-01-31T12:00:00+00:00)",
+    "file": "'sources.csv' or 'codings.csv'",
+    "rows": "the number of rows: a whole number >= 0 in the digits 0-9",
+    "rows_sha256": "a SHA-256 digest (64 characters 0-9, a-f)",
 }
 
 
 def _decode(path: Path, problems: list[Problem]) -> str | None:
     """Read ``path`` as UTF-8 text; on failure record where the first bad byte is."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as err:  # unreadable (permissions, a broken mount): bad input, not a crash
+        problems.append(Problem(path.name, None, None, None, f"a readable file ({err.strerror})"))
+        return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -65,7 +86,7 @@ def _pydantic_problems(
         elif e["type"] == "string_pattern_mismatch":
             expected = "an id: no ';' and no leading or trailing spaces"
         else:
-            expected = e["msg"]
+            expected = str(e["msg"]).removeprefix("Value error, ")
         out.append(Problem(file, line, column, value, expected))
     return out
 
@@ -193,6 +214,18 @@ def _toml_line(text: str, loc: list[str]) -> int | None:
     return None
 
 
+def _item_line(text: str, key: str, item: object) -> int | None:
+    """Line of a string item of the top-level array ``key`` (the key's line if not found)."""
+    start = _toml_line(text, [key])
+    if start is None or not isinstance(item, str):
+        return start
+    quoted = (f'"{item}"', f"'{item}'")
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        if any(q in line for q in quoted):
+            return number
+    return start
+
+
 _TOML_EXPECT = {
     "name": 'a short name for the evidence base (name = "...")',
     "title": 'a title (title = "...")',
@@ -243,6 +276,15 @@ def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | No
             shown = None if isinstance(value, dict) or value is None else str(value)
             if e["type"] == "missing":
                 shown = None
+            if len(loc) == 2 and loc[0] == "waves" and isinstance(e["loc"][1], int):
+                # one label of the list: named by its place (1-based) and found on its line
+                key = f"waves[{e['loc'][1] + 1}]"
+                line = _item_line(text, "waves", value)
+                expected = str(e["msg"]).removeprefix("Value error, ")
+                if e["type"] != "value_error":
+                    expected = f"a wave label in quotes ({expected})"
+                problems.append(Problem(file, line, key, shown, expected))
+                continue
             line = _toml_line(text, loc) if loc else None
             problems.append(Problem(file, line, key, shown, _toml_expected(e, key, EvidenceConfig)))
         return None

@@ -8,33 +8,42 @@ ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    NonNegativeInt,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
 __all__ = [
+    "COUNT_MAX",
     "FORMATS",
+    "LEDGER_TABLE",
     "TABLES",
+    "WAVE_LABEL_MAX",
+    "WAVE_LABEL_RULE",
     "ActionRow",
     "Classification",
     "CmocRow",
     "CodingRow",
     "ConfidenceKinds",
     "EvidenceConfig",
+    "LedgerRow",
     "MechanismRow",
     "SourceRow",
     "TableSpec",
     "Thresholds",
+    "wave_label_problem",
 ]
 
 FORMATS = (1,)
@@ -53,7 +62,123 @@ OptText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 _IdStr = Annotated[str, StringConstraints(pattern=r"^[^;\s](?:[^;]*[^;\s])?$")]
 Ident = Annotated[_IdStr, BeforeValidator(_blank_to_none)]
 OptIdent = Annotated[_IdStr | None, BeforeValidator(_blank_to_none)]
-OptCount = Annotated[NonNegativeInt | None, BeforeValidator(_blank_to_none)]
+
+COUNT_MAX = 10**9
+"""Largest count a coding row may give.
+
+Counts are numbers of coded passages; a billion is far beyond any real review, while a million
+rows of this size still sum exactly in 64-bit integers and in float64 (below 2**53), which the
+model's sufficient statistics use. Larger values are typing errors (or an overflow later on)."""
+
+YEAR_MAX = 9999
+"""Largest ``year`` of a source."""
+
+_PLAIN_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _whole_number(value: object) -> object:
+    """Parse a whole number written in the digits 0-9 only (surrounding spaces allowed).
+
+    Python's ``int`` would also take ``1_0``, ``+5``, ``٣`` and pydantic ``1.0``: none of those
+    is how a count is written in a table, so they are refused rather than guessed at.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError("digits 0-9 only")
+        if len(text) > 20:  # beyond any bound below; spares int() a long string
+            raise ValueError("too large")
+        return int(text)
+    if isinstance(value, bool) or not isinstance(value, int | None):
+        raise ValueError("a whole number")
+    return value
+
+
+def _plain_decimal(value: object) -> object:
+    """Parse a decimal number written as digits and one optional '.' (no sign or exponent)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise ValueError("a plain decimal number")
+        return float(text)
+    return value
+
+
+OptCount = Annotated[
+    Annotated[int, Field(ge=0, le=COUNT_MAX)] | None, BeforeValidator(_whole_number)
+]
+OptYear = Annotated[Annotated[int, Field(ge=0, le=YEAR_MAX)] | None, BeforeValidator(_whole_number)]
+
+WAVE_LABEL_MAX = 64
+"""Longest wave label, in characters."""
+
+WAVE_LABEL_RULE = (
+    f"a wave label of up to {WAVE_LABEL_MAX} letters (any script), digits, spaces and "
+    "punctuation, without '/', '\\', ';', a leading '.', control characters or symbols"
+)
+"""The rule for wave labels, as problems state it."""
+
+_LABEL_SEPARATORS = {"/": "a path separator", "\\": "a path separator", ";": "the id separator"}
+
+
+def wave_label_problem(label: str) -> str | None:
+    """Say what is wrong with a wave label, or return None when it is a good one.
+
+    Wave labels name files and folders of fits and reports (through a slug) and appear in
+    tables, so they are kept to letters of any script, digits, single-line spaces and
+    punctuation: never a path separator, a control or formatting character, a leading dot, or a
+    symbol (emoji, ``$``, ``|``, ``<``, ``=``, ...).
+
+    Parameters
+    ----------
+    label : str
+
+    Returns
+    -------
+    str or None
+        The rule with the reason (``"... ('/' is a path separator)"``), or None.
+    """
+    reason = None
+    if not label:
+        reason = "it is empty"
+    elif len(label) > WAVE_LABEL_MAX:
+        reason = f"it has {len(label)} characters"
+    elif label[0] == ".":
+        reason = "it begins with '.'"
+    elif label != label.strip():
+        reason = "it begins or ends with a space"
+    else:
+        for ch in label:
+            if ch in _LABEL_SEPARATORS:
+                reason = f"'{ch}' is {_LABEL_SEPARATORS[ch]}"
+                break
+            category = unicodedata.category(ch)
+            if ch == " " or category[0] in "LNP" or category[0] == "M":
+                continue
+            name = unicodedata.name(ch, "")
+            code = f"U+{ord(ch):04X}{' ' + name if name else ''}"
+            kind = {
+                "S": "a symbol",
+                "Z": "a space other than ' '",
+                "C": "a control, formatting or unassigned character",
+            }[category[0]]
+            reason = f"{code} is {kind}"
+            break
+    return None if reason is None else f"{WAVE_LABEL_RULE} ({reason})"
+
+
+def _wave_label(value: str) -> str:
+    problem = wave_label_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+WaveLabel = Annotated[str, AfterValidator(_wave_label)]
 Basis = Annotated[Literal["reported", "inferred"] | None, BeforeValidator(_blank_to_none)]
 Origin = Annotated[
     Literal["prior", "novel"], BeforeValidator(lambda v: _blank_to_none(v) or "prior")
@@ -95,18 +220,18 @@ class SourceRow(_Row):
 
     source_id: Ident
     kind: Text
-    wave: Text
+    wave: Annotated[WaveLabel, BeforeValidator(_blank_to_none)]
     group: OptText = None
     weight: Annotated[
         Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None,
-        BeforeValidator(_blank_to_none),
+        BeforeValidator(_plain_decimal),
     ] = None
     exposure: Annotated[
         Annotated[float, Field(gt=0, allow_inf_nan=False)] | None,
-        BeforeValidator(_blank_to_none),
+        BeforeValidator(_plain_decimal),
     ] = None
     title: OptText = None
-    year: Annotated[int | None, BeforeValidator(_blank_to_none)] = None
+    year: OptYear = None
     basis: Basis = None
     citation: OptText = None
     note: OptText = None
@@ -142,6 +267,29 @@ class ActionRow(_Row):
     ]
     cluster: OptText = None
     citation: OptText = None
+
+
+def _iso_time(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("an ISO 8601 time") from None
+    return value
+
+
+class LedgerRow(_Row):
+    """A row of ``ledger.csv``: the rows of one wave in one file, as recorded (see ``ledger``)."""
+
+    entry: Annotated[Annotated[int, Field(ge=1)], BeforeValidator(_whole_number)]
+    wave: Text
+    recorded_at: Annotated[Text, AfterValidator(_iso_time)]
+    file: Annotated[Literal["sources.csv", "codings.csv"], BeforeValidator(_blank_to_none)]
+    rows: Annotated[Annotated[int, Field(ge=0)], BeforeValidator(_whole_number)]
+    rows_sha256: Annotated[
+        str, BeforeValidator(_blank_to_none), StringConstraints(pattern=r"^[0-9a-f]{64}$")
+    ]
+    batch: OptText = None
+    note: OptText = None
 
 
 class Thresholds(BaseModel):
@@ -212,7 +360,7 @@ class EvidenceConfig(BaseModel):
     title: Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
     citation: Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
     format: int
-    waves: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
+    waves: Annotated[list[WaveLabel], Field(min_length=1)]
     thresholds: Thresholds = Thresholds()
     classification: Classification = Classification()
     confidence: ConfidenceKinds = ConfidenceKinds()
@@ -294,3 +442,13 @@ TABLES: dict[str, TableSpec] = {
         needed=False,
     ),
 }
+
+LEDGER_TABLE = TableSpec(
+    "ledger.csv",
+    LedgerRow,
+    None,
+    ("entry", "wave", "recorded_at", "file", "rows", "rows_sha256"),
+    ("batch", "note"),
+    needed=False,
+)
+"""``ledger.csv``: what arrived when (written by ``cmoc update``; see ``cmoc.evidence.ledger``)."""
