@@ -560,52 +560,57 @@ def report(
             require_pdf()
         except PdfUnavailableError as err:
             raise UserError(str(err)) from err
-    base = load_evidence(directory)
-    s = _sampler(sampler, seed, draws, tune, chains, target_accept)
-    cfg = _model_config(model)
-    saved_calibration = _calibration_for(directory, cfg, calibration)
-    from .analyses import fit_waves
-    from .reports import ReportWriteError, build_report, report_content, report_slug
+    load_evidence(directory)  # validated first: bad input writes nothing, not even a lock
+    from .evidence.lock import writing
 
-    fits = fit_waves(directory, cfg, s, progress=_is_tty())
-    for wave, (_, _, how) in fits.items():
-        _err(f"{wave}: {how}")
-    comparison = None
-    if compare:
-        from .analyses import compare_models
+    # one writer at a time, and the base read under the lock is the one the fits are of
+    with writing(directory, "cmoc report"):
+        base = _load_evidence(directory)
+        s = _sampler(sampler, seed, draws, tune, chains, target_accept)
+        cfg = _model_config(model)
+        saved_calibration = _calibration_for(directory, cfg, calibration)
+        from .analyses import fit_waves
+        from .reports import ReportWriteError, build_report, report_content, report_slug
 
-        comparison = compare_models(directory, base, cfg, s, progress=_is_tty())
-    planned = None
-    if plan:
-        from .analyses import REPORT_PLAN, plan_or_reuse
+        fits = fit_waves(directory, cfg, s, progress=_is_tty())
+        for wave, (_, _, how) in fits.items():
+            _err(f"{wave}: {how}")
+        comparison = None
+        if compare:
+            from .analyses import compare_models
 
-        planned, how = plan_or_reuse(
-            directory,
-            fits[base.waves[-1]][1],
+            comparison = compare_models(directory, base, cfg, s, progress=_is_tty())
+        planned = None
+        if plan:
+            from .analyses import REPORT_PLAN, plan_or_reuse
+
+            planned, how = plan_or_reuse(
+                directory,
+                fits[base.waves[-1]][1],
+                base,
+                seed=seed,
+                workers=workers,
+                progress=_is_tty(),
+                **REPORT_PLAN,
+            )
+            _err(f"plan: {how}")
+        content = report_content(
             base,
-            seed=seed,
-            workers=workers,
-            progress=_is_tty(),
-            **REPORT_PLAN,
+            {w: (ev, f) for w, (ev, f, _) in fits.items()},
+            comparison=comparison,
+            plan=planned,
+            calibration=saved_calibration,
         )
-        _err(f"plan: {how}")
-    content = report_content(
-        base,
-        {w: (ev, f) for w, (ev, f, _) in fits.items()},
-        comparison=comparison,
-        plan=planned,
-        calibration=saved_calibration,
-    )
-    for wave, check in content.wave_checks.items():
-        if not check.passed:
-            _err(f"WARNING: the fit after wave {wave!r}: {check.text}")
-    target = out or Path("reports") / "build" / report_slug(base.config.name)
-    try:
-        written = build_report(base, content, target, pdf=pdf)
-    except ReportWriteError as err:
-        raise UserError(f"cannot write the report: {err}") from err
-    for path in written:
-        typer.echo(str(path))
+        for wave, check in content.wave_checks.items():
+            if not check.passed:
+                _err(f"WARNING: the fit after wave {wave!r}: {check.text}")
+        target = out or Path("reports") / "build" / report_slug(base.config.name)
+        try:
+            written = build_report(base, content, target, pdf=pdf)
+        except ReportWriteError as err:
+            raise UserError(f"cannot write the report: {err}") from err
+        for path in written:
+            typer.echo(str(path))
 
 
 def _calibration_for(directory: Path, cfg, path: Path | None):

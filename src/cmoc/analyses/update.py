@@ -262,6 +262,10 @@ def _update_locked(
             fits[waves[-1]],
         )
         changes = change_report(before, before_fit, after, after_fit)
+        # everything that could fail is done before the commit: after it, the update has happened
+        checks = [
+            (w, check_convergence(f)) for w, f in ((waves[-2], before_fit), (waves[-1], after_fit))
+        ]
         fitted = [scratch / ".cmoc" / fit_file_name(w if w != waves[-1] else None) for w in waves]
         # the evidence and its new fits change together: a load sees both or neither
         with exclusive(directory):
@@ -272,11 +276,11 @@ def _update_locked(
     added = ", ".join(f"{n} {f}" for f, n in plan.added.items() if n)
     where = str(work)
     messages = [
+        *base.notes,
         f"added wave {plan.wave!r}: {added}",
         f"{waves[-2]}: {how_b.replace(str(scratch / '.cmoc'), where)}",
         f"{waves[-1]}: {how_a.replace(str(scratch / '.cmoc'), where)}",
     ]
-    for label, idata in ((waves[-2], before_fit), (waves[-1], after_fit)):
-        check = check_convergence(idata)
+    for label, check in checks:
         messages.append(f"{label}: {'' if check.passed else 'WARNING: '}{check.text}")
     return UpdateResult(plan, changes, messages)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
-from .journal import recover_for_reading
+from .journal import reading
 from .ledger import LEDGER_FILE, ledger_notes, read_ledger
 from .problems import EvidenceError, Problem
 from .reading import read_config, read_table
@@ -43,24 +43,24 @@ def load_evidence(path: str | Path) -> EvidenceBase:
         raise EvidenceError(
             [Problem(str(directory), None, None, None, "an evidence base directory (not found)")]
         )
-    recovered, _reading = recover_for_reading(directory)  # shared lock until this returns
-    problems: list[Problem] = []
-    config = read_config(directory, problems)
-    rows = {name: read_table(directory, spec, problems) for name, spec in TABLES.items()}
-    # the ledger is checked by every load, so that every command sees a garbled or bypassed one
-    ledger = read_ledger(directory, problems) if (directory / LEDGER_FILE).is_file() else None
-    if config is not None and not problems:
-        problems.extend(_cross_check(config, rows))
-    if problems:
-        raise EvidenceError(problems)
-    hashes = {
-        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
-        for name in EVIDENCE_FILES
-        if (directory / name).is_file()
-    }
-    base = _build(config, rows, directory.resolve(), hashes)
-    notes = ([recovered] if recovered else []) + ledger_notes(base, ledger)
-    return replace(base, notes=tuple(notes)) if notes else base
+    with reading(directory) as recovered:  # shared lock while the files are read
+        problems: list[Problem] = []
+        config = read_config(directory, problems)
+        rows = {name: read_table(directory, spec, problems) for name, spec in TABLES.items()}
+        # the ledger is checked by every load, so that every command sees a garbled or bypassed one
+        ledger = read_ledger(directory, problems) if (directory / LEDGER_FILE).is_file() else None
+        if config is not None and not problems:
+            problems.extend(_cross_check(config, rows))
+        if problems:
+            raise EvidenceError(problems)
+        hashes = {
+            name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+            for name in EVIDENCE_FILES
+            if (directory / name).is_file()
+        }
+        base = _build(config, rows, directory.resolve(), hashes)
+        notes = ([recovered] if recovered else []) + ledger_notes(base, ledger)
+        return replace(base, notes=tuple(notes)) if notes else base
 
 
 def validate_evidence(path: str | Path) -> list[Problem]:
