@@ -68,3 +68,20 @@ def test_resaving_a_file_with_the_same_content_keeps_the_hash(appended):
     text = (base / "mechanisms.csv").read_text()
     (base / "mechanisms.csv").write_text(text.replace("\n", "\r\n") + "\n\n")
     assert load_evidence(base).evidence_hash == after.evidence_hash
+
+
+def test_update_reuses_the_fit_of_the_unchanged_earlier_wave(tmp_path):
+    from cmoc.analyses import fit_waves, update
+    from conftest import tiny_sampler
+
+    base, batch = _split(tmp_path)
+    (how,) = [how for _, _, how in fit_waves(base, sampler=tiny_sampler()).values()]
+    assert how.startswith("fitted")
+    result = update(base, batch, sampler=tiny_sampler())
+    review = next(m for m in result.messages if m.startswith("review: "))
+    wave2 = next(m for m in result.messages if m.startswith("wave2: "))
+    assert "reused the saved fit" in review, result.messages
+    assert wave2.startswith("wave2: fitted"), result.messages
+    # and a report of the updated base refits nothing
+    again = fit_waves(base, sampler=tiny_sampler())
+    assert all("reused" in how for _, _, how in again.values()), again
