@@ -179,7 +179,7 @@ def build_baseline(data: EvidenceBase | DenseData) -> pm.Model:
         sigma_rho = pm.HalfNormal("talkativeness_sd", 1.0)
         rho = pm.Normal("talkativeness", rho_kind[d.src_kind], sigma_rho, dims="source")
         if len(d.kinds) > 1:
-            # cmoc's default: a fixed scale (ARCHITECTURE.md, "Kind leans")
+            # cmoc's default: a fixed scale (docs/model.md, "Kind leans")
             delta = pm.ZeroSumNormal("kind_lean", sigma=0.5, dims="kind")
         else:
             delta = pt.zeros(1)

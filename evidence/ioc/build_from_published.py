@@ -10,7 +10,7 @@ tables of P1, P2 and P3; see its README.md). The script writes, next to itself:
     mechanisms.csv  cmocs.csv  sources.csv  codings.csv  actions.csv  ledger.csv
 
 `ledger.csv` records both waves as built (cmoc's own ledger functions, imported from the
-checkout's src/; see ARCHITECTURE.md, "the ledger"), so that an edit of the review wave shows in
+checkout's src/; see docs/updating.md, "The ledger"), so that an edit of the review wave shows in
 every cmoc command; its time is fixed (LEDGER_RECORDED_AT) to keep the output deterministic.
 It does NOT write evidence.toml or README.md (both are maintained by hand; README.md documents
 every encoding decision this script applies, numbered D1, D2, ...).
