@@ -50,6 +50,7 @@ test-all: $(DEV)
 lint: $(DEV)
 	$(VENV)/bin/ruff check src tests benchmarks analyses
 	$(VENV)/bin/ruff format --check src tests benchmarks analyses
+	$(VENV)/bin/lint-imports
 
 format: $(DEV)
 	$(VENV)/bin/ruff format src tests benchmarks analyses

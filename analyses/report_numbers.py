@@ -27,18 +27,14 @@ import sys
 from pathlib import Path
 
 import cmoc
-from cmoc.analyses import (
-    REPORT_PLAN,
-    SamplerConfig,
-    SamplerError,
-    find_calibration,
-    fit_waves,
-    load_calibration,
-    plan_or_reuse,
-)
+from cmoc.analyses import SamplerConfig, SamplerError
 from cmoc.evidence import atomic_write_text
 from cmoc.evidence.csvsafe import frame_to_csv
-from cmoc.reports import report_content
+from cmoc.reports import report_content_for
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def write_numbers(
@@ -52,6 +48,9 @@ def write_numbers(
     workers: int = 2,
 ) -> list:
     """Fit (or reuse) every wave of ``directory`` and write the report's tables into ``out``.
+
+    The fits, the plan and the content come from :func:`cmoc.reports.report_content_for`, the
+    sequence ``cmoc report`` runs (without the model comparison, which has no table here).
 
     Parameters
     ----------
@@ -76,35 +75,20 @@ def write_numbers(
     list of Path
         The files written.
     """
-    from cmoc.models import DEFAULT_CONFIG
-
-    base = cmoc.load_evidence(directory)
-    if calibration is not None:
-        saved = load_calibration(calibration)
-        if not saved.calibrates(DEFAULT_CONFIG.id):
-            raise ValueError(f"{calibration} is not a calibration of the default model")
-    else:
-        saved = find_calibration(directory, DEFAULT_CONFIG.id)
-    fits = fit_waves(directory, sampler=sampler)
-    for wave, (_, _, how) in fits.items():
-        print(f"{wave}: {how}", file=sys.stderr)
-    planned = None
-    if plan:
-        newest = fits[base.waves[-1]][1]
-        planned, how = plan_or_reuse(
-            directory, newest, base, seed=sampler.seed, workers=workers, **REPORT_PLAN
-        )
-        print(f"plan: {how}", file=sys.stderr)
-    content = report_content(
-        base,
-        {w: (ev, f) for w, (ev, f, _) in fits.items()},
+    run = report_content_for(
+        directory,
+        None,
+        sampler,
+        compare=False,
+        plan=plan,
+        calibration=calibration,
         ci=ci,
-        plan=planned,
-        calibration=saved,
+        workers=workers,
+        say=_say,
     )
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, table in content.tables().items():
+    for name, table in run.content.tables().items():
         path = out / f"{name}.csv"
         # text cells that a spreadsheet would run as formulas are neutralised; the sign of a
         # CMOC (+ or -) is cmoc's own vocabulary and stays as it is

@@ -159,7 +159,7 @@ def run_case(case: Case) -> dict:
     """Fit one case and measure it (called in a fresh subprocess)."""
     import arviz as az
 
-    import cmoc.analyses.sampling as sampling
+    import cmoc.analyses.fitting.sampling as sampling
     from cmoc.analyses import SamplerConfig, check_convergence, fit
     from cmoc.evidence import load_evidence
     from cmoc.models.data import model_data

@@ -7,15 +7,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cmoc.analyses.calibration import (
-    CalibrationLayout,
+from cmoc.analyses.planning.calibration import (
     calibrate,
-    draw_parameters,
     layout_base,
     rank_uniformity,
     simulate_dataset,
 )
 from cmoc.models import DEFAULT_CONFIG, build_model
+from cmoc.models.generate import CalibrationLayout, draw_parameters
 
 LAYOUT = CalibrationLayout()
 
@@ -132,7 +131,7 @@ def test_calibration_identical_with_one_and_two_workers():
     """The same seed gives the same ranks whatever the number of Dask workers.
 
     No cache warming: the first run compiles the graphs, the second loads them from PyTensor's
-    compile cache, and both sample the same chains (ARCHITECTURE.md, "Sampling").
+    compile cache, and both sample the same chains (docs/sampling.md).
     """
     kwargs = {"chains": 2, "draws": 50, "tune": 50}
     one = calibrate(3, seed=4, workers=1, **kwargs)

@@ -159,7 +159,7 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys, 
     n_lines = len((base / "codings.csv").read_text().splitlines())
     with open(base / "codings.csv", "a") as fh:
         fh.write("S0001,C001,refutes,7,,\n")
-    from cmoc.analyses import pipeline
+    from cmoc.analyses.fitting import reuse as pipeline
 
     refits = []
 

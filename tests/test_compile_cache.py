@@ -2,7 +2,8 @@
 
 With numba's fast-math flags a graph compiled for the first time and the same graph loaded from
 PyTensor's compile cache rounded one gradient component differently, and NUTS drew another chain
-(see ARCHITECTURE.md, "Sampling"). ``cmoc.models`` turns the flags off.
+(see docs/sampling.md, "Same numbers whatever the compile cache"). ``cmoc.models`` turns the
+flags off.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from cmoc.analyses import (
     fit,
     summarize,
 )
-from cmoc.analyses.confidence import (
+from cmoc.analyses.inference.confidence import (
     UNGRADED,
     adequacy_concern,
     coherence_concern,

@@ -465,7 +465,9 @@ def test_taguette_qdc_guid_in_braces_matches_a_mapping_by_guid(tmp_path, capsys)
 # --- wave labels from document attributes ----------------------------------------------------
 
 
-@pytest.mark.parametrize("label", ["w/../../../x", "..", ".hidden", "wave\u200bx", "a\tb", "🌊 wave"])
+@pytest.mark.parametrize(
+    "label", ["w/../../../x", "..", ".hidden", "wave\u200bx", "a\tb", "🌊 wave"]
+)
 def test_hostile_wave_attribute_is_refused_before_anything_is_written(tmp_path, capsys, label):
     export = tmp_path / "p.qde"
     export.write_text(

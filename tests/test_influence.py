@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cmoc.analyses import SamplerConfig, fit
-from cmoc.analyses.influence import (
+from cmoc.analyses.checks.influence import (
     INFLUENCE_COLUMNS,
     evidence_units,
     influence,

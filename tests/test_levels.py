@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from cmoc.analyses.levels import predictive_levels
+from cmoc.analyses.inference.levels import predictive_levels
 from cmoc.evidence import load_evidence
 from conftest import write_base
 

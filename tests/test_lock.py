@@ -28,10 +28,10 @@ from types import SimpleNamespace
 import numpy as np
 import xarray as xr
 
-import cmoc.analyses.pipeline as pipeline
-from cmoc.analyses.provenance import stamp
+import cmoc.analyses.fitting.reuse as pipeline
+from cmoc.analyses.fitting.provenance import stamp
 
-upd = importlib.import_module("cmoc.analyses.update")
+upd = importlib.import_module("cmoc.analyses.updating.update")
 DELAY = float(sys.argv[1])
 
 
@@ -250,7 +250,7 @@ def _fake_fit(evidence):
     import numpy as np
     import xarray as xr
 
-    from cmoc.analyses.provenance import stamp
+    from cmoc.analyses.fitting.provenance import stamp
     from cmoc.models import DEFAULT_CONFIG
 
     tree = xr.DataTree.from_dict(

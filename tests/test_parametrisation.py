@@ -139,7 +139,7 @@ def test_gamma_prior_has_the_stated_mean_and_sd():
     """``Gamma`` takes a mean and sd; its draws in the model and in calibration match them."""
     from pydantic import ValidationError
 
-    from cmoc.analyses.calibration import _draw
+    from cmoc.models.generate import _draw
     from cmoc.models.hierarchical import _prior
 
     prior = Prior(dist="Gamma", mu=0.4, sigma=0.4 / np.sqrt(2))

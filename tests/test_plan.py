@@ -8,15 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmoc.analyses.calibration import (
-    CalibrationLayout,
-    draw_counts,
-    draw_parameters,
-    simulate_dataset,
-)
+from cmoc.analyses.planning.calibration import simulate_dataset
 from cmoc.cli import main
 from cmoc.evidence import load_evidence, write_directory
 from cmoc.models import DEFAULT_CONFIG, build_model
+from cmoc.models.generate import CalibrationLayout, draw_counts, draw_parameters
 
 PLANTED = CalibrationLayout(mechanisms=2, cmocs=6, sources=12, kinds=("interview",))
 FIT = ["--draws", "300", "--tune", "300", "--chains", "2"]
@@ -74,7 +70,7 @@ def test_new_source_likelihood_is_the_models():
     import pytensor
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    from cmoc.analyses.plan import _source_loglik
+    from cmoc.analyses.planning.plan import _source_loglik
 
     layout = CalibrationLayout()
     cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
@@ -178,7 +174,7 @@ def test_plan_predictions_confirmed_by_refits(tmp_path):
     PSIS estimate for the same data.
     """
     from cmoc.analyses import SamplerConfig, fit
-    from cmoc.analyses.plan import plan, psis_versus_refit
+    from cmoc.analyses.planning.plan import plan, psis_versus_refit
 
     base = load_evidence(planted_base(tmp_path / "planted"))
     idata = fit(base, sampler=SamplerConfig(seed=1, chains=2, draws=1000, tune=500))

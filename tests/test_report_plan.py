@@ -28,7 +28,7 @@ from conftest import ROOT
 from test_plan import planted_base
 from test_report import _tables
 
-PLAN = sys.modules["cmoc.analyses.plan"]  # the module (cmoc.analyses.plan is the function)
+PLAN = sys.modules["cmoc.analyses.planning.plan"]  # the module (planning.plan is the function)
 FIT = ["--seed", "5", "--chains", "2", "--draws", "200", "--tune", "200"]
 REPORT = [*FIT, "--no-compare", "--workers", "0"]
 SMALL_PLAN = {"max_new": 3, "simulations": 100, "max_refits": 0}

@@ -24,7 +24,7 @@ REPORT = [*TINY, "--no-compare", "--no-plan"]
 @pytest.fixture(scope="module")
 def mocked_sampling():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("cmoc.analyses.sampling.sample_model", fake_sample_model)
+        mp.setattr("cmoc.analyses.fitting.sampling.sample_model", fake_sample_model)
         yield
 
 

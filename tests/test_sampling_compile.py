@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cmoc.analyses import SimulationSpec, simulate
-from cmoc.analyses.sampling import _callbacks_linked_as_optimised
+from cmoc.analyses.fitting.sampling import _callbacks_linked_as_optimised
 from cmoc.models import build_model
 
 

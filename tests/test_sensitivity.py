@@ -8,7 +8,7 @@ import xarray as xr
 from scipy import stats
 
 from cmoc.analyses import SamplerConfig, fit
-from cmoc.analyses.sensitivity import (
+from cmoc.analyses.checks.sensitivity import (
     SENSITIVITY_COLUMNS,
     _scaled_p_supported,
     prior_sensitivity,

@@ -1,58 +1,92 @@
-"""Analyses: fit, summarise, check and simulate (uses ``cmoc.evidence`` and ``cmoc.models``)."""
+"""Analyses: fit, summarise, check, plan and update (uses ``cmoc.evidence`` and ``cmoc.models``).
 
-from .calibration import (
-    CALIBRATION_QUANTITIES,
-    CalibrationLayout,
-    CalibrationResult,
-    calibrate,
-    find_calibration,
-    load_calibration,
-    rank_uniformity,
-    run_on_dask,
-    save_calibration,
-)
-from .classify import STATUSES, classify
-from .compare import VARIANTS, ModelComparison, compare_fits, compare_models, variant_path
-from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, confidence
-from .diagnostics import ConvergenceCheck, GateThresholds, check_convergence
-from .influence import (
+Sub-packages by concern, each importing only those before it (checked by import-linter,
+``pyproject.toml``): :mod:`~cmoc.analyses.fitting` (sampling, the fit store and every
+``.cmoc/`` path, provenance, reuse, the convergence gate), :mod:`~cmoc.analyses.inference`
+(summary, status, evidence levels, confidence), :mod:`~cmoc.analyses.checks` (predictive,
+sensitivity, influence, comparison), then :mod:`~cmoc.analyses.planning` (plan, calibration,
+Dask) and :mod:`~cmoc.analyses.updating` (new waves). :mod:`~cmoc.analyses.simulation` draws
+synthetic evidence bases. This module is the public API: every name below is importable from
+``cmoc.analyses``.
+"""
+
+from ..models.generate import CalibrationLayout
+from .checks import (
     INFLUENCE_COLUMNS,
     KHAT_MAX,
+    PPC_COLUMNS,
+    PRIOR_NAMES,
+    SENSITIVITY_COLUMNS,
+    VARIANTS,
+    ModelComparison,
+    compare_fits,
+    compare_models,
     evidence_units,
     influence,
     moved_most,
     pointwise_loglik,
+    posterior_predictive,
+    ppc_summary,
+    prior_sensitivity,
     refit_unreliable,
+    sensitivity_tree,
 )
-from .pipeline import fit_or_reuse
-from .plan import (
-    PLAN_COLUMNS,
-    REPORT_PLAN,
-    PlanResult,
-    load_plan,
-    plan,
-    plan_figure,
-    plan_or_reuse,
-    plan_result,
-    psis_versus_refit,
-    save_plan,
-)
-from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
-from .provenance import package_versions, provenance
-from .results import (
+from .fitting import (
+    SAMPLERS,
+    ConvergenceCheck,
     FitMismatchError,
+    GateThresholds,
+    SamplerConfig,
+    SamplerError,
+    check_convergence,
     default_fit_path,
+    default_plan_path,
+    fit,
     fit_config,
     fit_id,
     fit_mismatches,
+    fit_or_reuse,
+    fit_waves,
     load_fit,
+    package_versions,
+    provenance,
+    sample_model,
     save_fit,
+    variant_path,
 )
-from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
-from .sensitivity import PRIOR_NAMES, SENSITIVITY_COLUMNS, prior_sensitivity, sensitivity_tree
-from .simulate import SimulationSpec, simulate, simulate_tables
-from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
-from .update import CHANGE_COLUMNS, UpdateResult, change_report, fit_waves, update
+from .inference import (
+    CONCERN_TEXT,
+    CONCERNS,
+    CONFIDENCE_COLUMNS,
+    DEFAULT_CI,
+    GRADES,
+    STATUSES,
+    SUMMARY_COLUMNS,
+    classify,
+    confidence,
+    summarize,
+)
+from .planning import (
+    CALIBRATION_QUANTITIES,
+    PLAN_COLUMNS,
+    REPORT_PLAN,
+    CalibrationResult,
+    PlanResult,
+    calibrate,
+    find_calibration,
+    load_calibration,
+    load_plan,
+    plan,
+    plan_or_reuse,
+    plan_result,
+    psis_versus_refit,
+    rank_uniformity,
+    run_on_dask,
+    save_calibration,
+    save_plan,
+)
+from .simulation import SimulationSpec, simulate, simulate_tables
+from .updating import CHANGE_COLUMNS, UpdateResult, change_report, update
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
@@ -92,6 +126,7 @@ __all__ = [
     "compare_models",
     "confidence",
     "default_fit_path",
+    "default_plan_path",
     "evidence_units",
     "find_calibration",
     "fit",
@@ -107,7 +142,6 @@ __all__ = [
     "moved_most",
     "package_versions",
     "plan",
-    "plan_figure",
     "plan_or_reuse",
     "plan_result",
     "pointwise_loglik",

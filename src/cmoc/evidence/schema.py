@@ -3,7 +3,7 @@
 The column sets here are the contract of the design brief (``../shared/design.md`` §3) plus the
 documented extensions (``basis``/``citation``/``note`` on ``sources.csv`` and ``codings.csv``,
 ``group_levels``, ``[classification]`` and ``[confidence]`` in ``evidence.toml``); see
-ARCHITECTURE.md.
+docs/evidence-format.md.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class Prior(BaseModel):
 class ModelConfig(BaseModel):
     """Everything that defines the hierarchical model besides the evidence.
 
-    Defaults are weakly informative on the log-odds and log-rate scales; ARCHITECTURE.md gives
+    Defaults are weakly informative on the log-odds and log-rate scales; docs/model.md gives
     the equations. Override any field: ``ModelConfig(likelihood="poisson")`` or
     ``DEFAULT_CONFIG.merged({"support_mean": {"dist": "Normal", "sigma": 2}})``.
 
@@ -128,7 +128,7 @@ class ModelConfig(BaseModel):
         Scale of the (zero-sum) lean of each source kind on support. A number fixes it (the
         default, 0.5: the leans are iid ``Normal(0, 0.5)`` minus their mean): with the usual
         two to four kinds their scale is barely identified, and as a parameter it gave the
-        sampler a funnel or a banana on mid-sized bases (ARCHITECTURE.md, "Kind leans"). A
+        sampler a funnel or a banana on mid-sized bases (docs/model.md, "Kind leans"). A
         :class:`Prior` makes it a parameter, as in a hierarchy over many kinds.
     group_sd : Prior
         Scale of group effects on talkativeness, one scale per level of the group path.

@@ -1,7 +1,7 @@
 """The hierarchical model: mechanisms as latent variables, CMOCs pooled within them.
 
-Equations and dimension names are in ARCHITECTURE.md ("The model"). In short, for target ``t``
-(a CMOC or a mechanism), source ``j`` of kind ``k``:
+Equations are in docs/model.md ("Equations"), dimension names in ARCHITECTURE.md
+("Conventions"). In short, for target ``t`` (a CMOC or a mechanism), source ``j`` of kind ``k``:
 
 - support ``p_tk = logistic(eta_t + delta_k)`` with zero-sum kind leans ``delta`` (fixed scale
   by default), CMOC ``eta_c = mu_m + sigma_eta z_c``,
@@ -259,7 +259,7 @@ def build_model(
                     # follow. So the level is one parameter, the saliences are zero-sum around
                     # it, and the kinds' rates are sampled at it: the same prior (iid
                     # Normal(theta_m, sigma_lambda) saliences, iid kind rates), each weakly
-                    # identified quantity a single coordinate (ARCHITECTURE.md, "Salience level").
+                    # identified quantity a single coordinate (docs/model.md, "Salience level").
                     th_c = theta[m_c]
                     th_bar = th_c.mean()
                     level = pm.Normal("salience_level", th_bar, sigma_lam / np.sqrt(cen_idx.size))

@@ -27,7 +27,7 @@ from ..analyses import (
     prior_sensitivity,
     summarize,
 )
-from ..analyses.calibration import calibration_command
+from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
 from ..models import DEFAULT_CONFIG, ModelConfig
 

@@ -386,9 +386,9 @@ def plan_figure(table: pd.DataFrame) -> str:
     -------
     str
         SVG: ``p_settled`` against n with its Monte Carlo error (solid), ``p_affirmed``
-        (dotted), one colour per CMOC (:func:`cmoc.analyses.plan.draw_plan`).
+        (dotted), one colour per CMOC (:func:`cmoc.reports.plots_plan.draw_plan`).
     """
-    from ..analyses.plan import draw_plan
+    from .plots_plan import draw_plan
 
     return to_svg(draw_plan(plot_table(table)))
 

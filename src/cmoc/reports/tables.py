@@ -150,7 +150,7 @@ def _confidence_table(console, data: pd.DataFrame) -> None:
     """Print the confidence components and the numbers behind them, one row per target."""
     from rich.table import Table
 
-    from ..analyses.confidence import CONCERN_TEXT, UNGRADED
+    from ..analyses.inference.confidence import CONCERN_TEXT, UNGRADED
 
     table = Table(title="Confidence and its components", show_lines=False)
     cols = [
@@ -180,7 +180,7 @@ def _confidence_table(console, data: pd.DataFrame) -> None:
     legend = "; ".join(f"{k} = {v}" for k, v in CONCERN_TEXT.items())
     console.print(
         "Confidence in the spirit of GRADE-CERQual (adequacy, coherence, methodological "
-        f"limitations, relevance; ARCHITECTURE.md, 'Confidence grade'). Concerns: {legend}; "
+        f"limitations, relevance; docs/reports.md, 'Confidence grade'). Concerns: {legend}; "
         "- = no own codes to judge.",
         markup=False,
     )

@@ -1,6 +1,6 @@
 """REFI-QDA reader: ``.qdpx`` projects and ``.qdc`` codebooks (QDA-XML 1.0 and older).
 
-Counting rules (they reproduce what the exporting program reports; see ARCHITECTURE.md):
+Counting rules (they reproduce what the exporting program reports; see docs/qda-import.md):
 
 - one ``<Coding>`` is one reference, wherever it sits in a source: inside a
   ``PlainTextSelection``, ``PDFSelection``, ``PictureSelection``, ``AudioSelection``,

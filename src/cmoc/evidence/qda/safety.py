@@ -113,7 +113,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-"""The limits used unless a caller passes others (documented in ARCHITECTURE.md)."""
+"""The limits used unless a caller passes others (documented in docs/qda-import.md, "Safety")."""
 
 
 def _refuse(file: str, expected: str, value: str | None = None) -> UnsafeInputError:
@@ -413,7 +413,7 @@ def csv_text(
 ) -> str:
     """Format rows as CSV text (header first, newline line ends) with formula cells neutralised.
 
-    Rules (see ARCHITECTURE.md, "QDA import"):
+    Rules (see docs/qda-import.md, "Formula injection"):
 
     - text cells (``str``) starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a
       leading ``'`` (:func:`escape_formula`): document names, attribute values, group paths and

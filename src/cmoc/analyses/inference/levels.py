@@ -15,8 +15,8 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from ..evidence import EvidenceBase, level_of_count, observed_codes
-from ..models import model_data
+from ...evidence import EvidenceBase, level_of_count, observed_codes
+from ...models import model_data
 
 __all__ = ["predictive_levels"]
 

@@ -16,12 +16,13 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models import DEFAULT_CONFIG, ModelConfig
-from .diagnostics import check_convergence
+from ...evidence import EvidenceBase
+from ...models import DEFAULT_CONFIG, ModelConfig
+from ..fitting.convergence import check_convergence
+from ..fitting.reuse import fit_or_reuse
+from ..fitting.sampling import SamplerConfig
+from ..fitting.store import default_fit_path, variant_path
 from .influence import pointwise_loglik
-from .pipeline import fit_or_reuse
-from .sampling import SamplerConfig
 
 __all__ = [
     "SMALL_DIFF",
@@ -29,7 +30,6 @@ __all__ = [
     "ModelComparison",
     "compare_fits",
     "compare_models",
-    "variant_path",
 ]
 
 VARIANTS = {"hierarchical": "partial", "no pooling": "none", "complete pooling": "complete"}
@@ -61,11 +61,6 @@ class ModelComparison:
     passed: bool
     table: pd.DataFrame
     text: str
-
-
-def variant_path(directory: str | Path, variant: str) -> Path:
-    """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``."""
-    return Path(directory) / ".cmoc" / f"fit-model-{variant}.nc"
 
 
 def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
@@ -182,8 +177,6 @@ def compare_models(
     -------
     ModelComparison
     """
-    from .results import default_fit_path
-
     cfg = config or DEFAULT_CONFIG
     fits = {}
     for name, pooling in VARIANTS.items():

@@ -1,4 +1,10 @@
-"""Fits on disk: netCDF DataTrees written atomically, loaded with a check against the evidence."""
+"""Results on disk: fits (netCDF DataTrees) and derived JSON results, and where they are kept.
+
+Every path cmoc derives inside an evidence base's ``.cmoc/`` folder is named here: the fits
+(:func:`default_fit_path`, :func:`variant_path`), the plan (:func:`default_plan_path`) and the
+calibrations (:func:`default_calibration_path`, :func:`saved_calibration_paths`). Fits are
+written atomically and loaded with a check against the evidence.
+"""
 
 from __future__ import annotations
 
@@ -13,24 +19,33 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..evidence import EvidenceBase, EvidenceError, Problem, file_mode, load_evidence
-from ..evidence.lock import writing
-from ..models import ModelConfig
+from ...evidence import EvidenceBase, EvidenceError, Problem, file_mode, load_evidence
+from ...evidence.lock import WORK_DIR, writing
+from ...models import ModelConfig
 
 __all__ = [
+    "PLAN_FILE",
     "FitFileError",
     "FitMismatchError",
     "base_of_result",
+    "default_calibration_path",
     "default_fit_path",
+    "default_plan_path",
     "fit_config",
     "fit_file_name",
     "fit_id",
     "fit_mismatches",
     "load_fit",
     "read_json_result",
+    "results_dir",
     "save_fit",
+    "saved_calibration_paths",
+    "variant_path",
     "write_json_result",
 ]
+
+PLAN_FILE = "plan.json"
+"""Where a plan is kept beside the fits: ``DIR/.cmoc/plan.json``."""
 
 
 class FitMismatchError(ValueError):
@@ -61,16 +76,42 @@ def fit_file_name(wave: str | None = None) -> str:
     return f"fit-{slug}-{digest}.nc"
 
 
+def results_dir(evidence_dir: str | Path) -> Path:
+    """Return the folder of what cmoc derives from a base: ``DIR/.cmoc`` (not created here)."""
+    return Path(evidence_dir) / WORK_DIR
+
+
 def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
     """Where ``cmoc fit DIR`` keeps its result: ``DIR/.cmoc/fit.nc`` (:func:`fit_file_name`)."""
-    return Path(evidence_dir) / ".cmoc" / fit_file_name(wave)
+    return results_dir(evidence_dir) / fit_file_name(wave)
+
+
+def variant_path(directory: str | Path, variant: str) -> Path:
+    """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``."""
+    return results_dir(directory) / f"fit-model-{variant}.nc"
+
+
+def default_plan_path(evidence_dir: str | Path) -> Path:
+    """Where ``cmoc plan DIR`` keeps its result: ``DIR/.cmoc/plan.json``."""
+    return results_dir(evidence_dir) / PLAN_FILE
+
+
+def default_calibration_path(evidence_dir: str | Path, model_id: str) -> Path:
+    """Where the report looks first: ``DIR/.cmoc/calibration-<model id>.json``."""
+    return results_dir(evidence_dir) / f"calibration-{model_id}.json"
+
+
+def saved_calibration_paths(evidence_dir: str | Path) -> list[Path]:
+    """Return the files ``DIR/.cmoc/calibration*.json`` (none when there is no ``.cmoc/``)."""
+    folder = results_dir(evidence_dir)
+    return list(folder.glob("calibration*.json")) if folder.is_dir() else []
 
 
 def base_of_result(path: str | Path) -> Path | None:
     """Return the evidence base whose ``.cmoc/`` holds ``path`` (None: a file elsewhere)."""
     path = Path(path)
     folder = path.parent
-    if folder.name != ".cmoc" or not (folder.parent / "evidence.toml").is_file():
+    if folder.name != WORK_DIR or not (folder.parent / "evidence.toml").is_file():
         return None
     return folder.parent
 
@@ -293,7 +334,7 @@ def write_json_result(path: str | Path, fmt: str, body: dict) -> Path:
     -------
     Path
     """
-    from ..evidence import atomic_write_text
+    from ...evidence import atomic_write_text
 
     path = Path(path)
     with _saving(path, "save a result"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evidence import EvidenceBase
+from ...evidence import EvidenceBase
 
 __all__ = ["STATUSES", "classify"]
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EvidenceBase
+from ...evidence import EvidenceBase
+from ..fitting.convergence import check_convergence
 from .classify import classify
 from .confidence import confidence
-from .diagnostics import check_convergence
+from .draws import support_draws
 from .levels import predictive_levels
 
 __all__ = ["DEFAULT_CI", "SUMMARY_COLUMNS", "summarize"]
@@ -58,16 +59,6 @@ CONFIDENCE_IN_SUMMARY = SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("own_codes") :]
 """The columns the summary takes from :func:`cmoc.analyses.confidence`."""
 
 
-def _support_draws(idata: xr.DataTree) -> xr.DataArray:
-    """Support draws of all targets along one ``target`` dimension (CMOCs then mechanisms)."""
-    post = idata["posterior"].to_dataset()
-    parts = []
-    if "support_cmoc" in post:
-        parts.append(post["support_cmoc"].rename(cmoc="target"))
-    parts.append(post["support_mechanism"].rename(mechanism="target"))
-    return xr.concat(parts, dim="target")
-
-
 def summarize(
     idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI
 ) -> pd.DataFrame:
@@ -95,7 +86,7 @@ def summarize(
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
-    draws = _support_draws(idata)
+    draws = support_draws(idata)
     dims = ("chain", "draw")
     alpha = (1 - ci) / 2
     q = draws.quantile([alpha, 1 - alpha], dim=dims)

@@ -16,10 +16,10 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models import build_model, model_data, without_unit
-from .results import fit_config
-from .summary import _support_draws as support_draws
+from ...evidence import EvidenceBase
+from ...models import build_model, model_data, without_unit
+from ..fitting.store import fit_config
+from ..inference.draws import support_draws
 
 __all__ = [
     "INFLUENCE_COLUMNS",
@@ -68,8 +68,6 @@ def evidence_units(evidence: EvidenceBase) -> pd.DataFrame:
         Indexed by ``unit`` (a source id, or ``codings.csv:LINE`` for an aggregate row), with
         ``unit_type`` (``source`` or ``total``), a readable ``label`` and the ``wave``.
     """
-    from ..models.data import model_data
-
     d = model_data(evidence)
     src = evidence.sources
     rows = [
@@ -304,7 +302,7 @@ def refit_unreliable(
         A copy of ``table`` with the refitted units' rows updated; their Monte Carlo standard
         error becomes that of the difference of two independent posterior means.
     """
-    from .sampling import SamplerConfig, sample_model
+    from ..fitting.sampling import SamplerConfig, sample_model  # looked up when called
 
     config, stored = fit_config(idata)
     s = sampler or SamplerConfig(**stored)

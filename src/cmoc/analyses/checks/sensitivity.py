@@ -17,12 +17,12 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models import Prior, build_model
-from .classify import classify
+from ...evidence import EvidenceBase
+from ...models import Prior, build_model
+from ..fitting.store import fit_config
+from ..inference.classify import classify
+from ..inference.draws import support_draws
 from .influence import pointwise_loglik
-from .results import fit_config
-from .summary import _support_draws
 
 __all__ = [
     "PRIOR_NAMES",
@@ -102,7 +102,7 @@ def sensitivity_tree(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
     )
     return xr.DataTree.from_dict(
         {
-            "posterior": _support_draws(idata).to_dataset(name="support"),
+            "posterior": support_draws(idata).to_dataset(name="support"),
             "log_prior": xr.Dataset({"lprior": lprior}),
             "log_likelihood": pointwise_loglik(idata, evidence).to_dataset(name="loglik_unit"),
         }

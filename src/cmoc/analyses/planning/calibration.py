@@ -1,102 +1,54 @@
 """Simulation-based calibration (SBC) of the hierarchical model, fits run on Dask.
 
-The model's likelihood is written with Potentials, so PyMC cannot draw prior predictive data;
-:func:`draw_parameters` and :func:`draw_counts` are a numpy generator that follows
-:mod:`cmoc.models.hierarchical` term by term for a fixed evidence layout (sources with kinds,
-one wave, exact source-level cells, no groups, weights and exposures 1):
-
-1. every parameter from its prior in the :class:`~cmoc.models.ModelConfig` (zero-sum saliences
-   and kind leans: iid normals minus their mean, as ``pm.ZeroSumNormal``);
-2. talkativeness ``u_j ~ Gamma(phi, phi)`` (``u_j = 1`` for ``likelihood="poisson"``), rates
-   ``r_jt = u_j exp(rho_k(j) + lambda_t)``, ``supports ~ Poisson(r p_tk)`` and
-   ``refutes ~ Poisson(r (1 - p_tk))`` with ``p_tk = logistic(eta_t + delta_k)``.
+The data are drawn by the model's numpy generator (:mod:`cmoc.models.generate`) for a fixed
+:class:`~cmoc.models.generate.CalibrationLayout`; :func:`simulate_dataset` turns them into an
+evidence base in memory.
 
 :func:`calibrate` draws each dataset with its own seed (``SeedSequence(seed).spawn``, keyed by
 the dataset's index), fits it with cmoc's model, and ranks the true value of every quantity
 among thinned posterior draws. If the fitting is right, each rank is uniform on
 ``0..thin``; :func:`rank_uniformity` tests that with a chi-square test on binned ranks per
 quantity, at a Bonferroni-corrected level so that the false-alarm rate of the whole table is
-at most ``alpha``. :func:`run_on_dask` (also used by :mod:`cmoc.analyses.plan`) runs the
-independent fits on a local Dask cluster or an existing scheduler, with results in task
-order, so they do not depend on the number of workers.
+at most ``alpha``. The fits run through :func:`~cmoc.analyses.planning.parallel.run_on_dask`,
+so results do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import expit
 
-from ..evidence import EvidenceBase, load_evidence, write_directory
-from ..models import DEFAULT_CONFIG, ModelConfig
-from ..models.config import Prior
-from .results import read_json_result, write_json_result
+from ...evidence import EvidenceBase, load_evidence, write_directory
+from ...models import DEFAULT_CONFIG, ModelConfig
+from ...models.generate import CalibrationLayout, draw_counts, draw_parameters
+from ..fitting.store import (
+    default_calibration_path,
+    read_json_result,
+    saved_calibration_paths,
+    write_json_result,
+)
+from .parallel import run_on_dask
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
-    "CalibrationLayout",
     "CalibrationResult",
     "calibrate",
     "calibration_command",
-    "default_calibration_path",
-    "draw_counts",
-    "draw_parameters",
     "find_calibration",
     "layout_base",
     "load_calibration",
     "rank_uniformity",
-    "run_on_dask",
     "save_calibration",
     "simulate_dataset",
 ]
 
 CALIBRATION_QUANTITIES = ("support_mean", "support_sd_cmoc", "mu", "eta")
 """Posterior variables whose ranks are checked (``mu`` per mechanism, ``eta`` per CMOC)."""
-
-
-@dataclass(frozen=True)
-class CalibrationLayout:
-    """The fixed shape of every simulated evidence base.
-
-    Attributes
-    ----------
-    mechanisms, cmocs, sources : int
-        Sizes. CMOC ``i`` belongs to mechanism ``i mod mechanisms``.
-    kinds : tuple of str
-        Source kinds, given to the sources in turn.
-    """
-
-    mechanisms: int = 2
-    cmocs: int = 6
-    sources: int = 30
-    kinds: tuple[str, ...] = ("review", "interview")
-
-    @property
-    def mechanism_ids(self) -> list[str]:
-        """``M1, M2, ...``."""
-        return [f"M{i + 1}" for i in range(self.mechanisms)]
-
-    @property
-    def cmoc_ids(self) -> list[str]:
-        """``C1, C2, ...``."""
-        return [f"C{i + 1}" for i in range(self.cmocs)]
-
-    @property
-    def cmoc_mechanism(self) -> np.ndarray:
-        """Index of each CMOC's mechanism."""
-        return np.arange(self.cmocs) % self.mechanisms
-
-    @property
-    def source_kind(self) -> np.ndarray:
-        """Index of each source's kind."""
-        return np.arange(self.sources) % len(self.kinds)
 
 
 def layout_base(layout: CalibrationLayout) -> EvidenceBase:
@@ -134,89 +86,6 @@ def layout_base(layout: CalibrationLayout) -> EvidenceBase:
         write_directory(Path(tmp) / "base", files)
         base = load_evidence(Path(tmp) / "base")
     return replace(base, path=None, file_hashes={})
-
-
-def _draw(prior: Prior | float, rng: np.random.Generator, size=None):
-    if not isinstance(prior, Prior):  # a fixed value
-        return np.full(size, float(prior)) if size is not None else float(prior)
-    if prior.dist == "Normal":
-        return rng.normal(prior.mu, prior.sigma, size)
-    if prior.dist == "HalfNormal":
-        return np.abs(rng.normal(0.0, prior.sigma, size))
-    if prior.dist == "Gamma":
-        shape, rate = prior.gamma_shape_rate
-        return rng.gamma(shape, 1 / rate, size)
-    return rng.exponential(prior.sigma, size)
-
-
-def _zero_sum(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``pm.ZeroSumNormal(sigma=1)``: iid standard normals minus their mean."""
-    z = rng.standard_normal(n)
-    return z - z.mean()
-
-
-def draw_parameters(
-    config: ModelConfig, layout: CalibrationLayout, rng: np.random.Generator
-) -> dict[str, np.ndarray | float]:
-    """Draw every parameter of the model from its prior.
-
-    Follows :func:`cmoc.models.build_model` for ``support_pooling="partial"`` and no groups
-    (centred and non-centred forms define the same distribution).
-
-    Returns
-    -------
-    dict
-        ``support_mean, support_sd_mechanism, mu, salience_sd_mechanism,
-        salience_mechanism, support_sd_cmoc, eta, salience_sd_cmoc, salience_cmoc,
-        kind_rate, kind_lean_sd, kind_lean, dispersion`` (``inf`` for Poisson).
-    """
-    if config.support_pooling != "partial":
-        raise ValueError("the generator follows the partial-pooling hierarchy only")
-    n_m, n_c, n_k = layout.mechanisms, layout.cmocs, len(layout.kinds)
-    cm = layout.cmoc_mechanism
-    p: dict[str, np.ndarray | float] = {}
-    p["support_mean"] = float(_draw(config.support_mean, rng))
-    p["support_sd_mechanism"] = float(_draw(config.support_sd_mechanism, rng))
-    p["mu"] = p["support_mean"] + p["support_sd_mechanism"] * rng.standard_normal(n_m)
-    p["salience_sd_mechanism"] = float(_draw(config.salience_sd_mechanism, rng))
-    p["salience_mechanism"] = (
-        np.zeros(1) if n_m == 1 else p["salience_sd_mechanism"] * _zero_sum(rng, n_m)
-    )
-    p["support_sd_cmoc"] = float(_draw(config.support_sd_cmoc, rng))
-    p["salience_sd_cmoc"] = float(_draw(config.salience_sd_cmoc, rng))
-    z = rng.logistic(0.0, 1.0, n_c) if config.pooling == "logistic" else rng.standard_normal(n_c)
-    p["eta"] = p["mu"][cm] + p["support_sd_cmoc"] * z
-    p["salience_cmoc"] = p["salience_mechanism"][cm] + p["salience_sd_cmoc"] * (
-        rng.standard_normal(n_c)
-    )
-    p["kind_rate"] = _draw(config.kind_rate, rng, n_k)
-    if n_k > 1:
-        p["kind_lean_sd"] = float(_draw(config.kind_lean_sd, rng))
-        p["kind_lean"] = p["kind_lean_sd"] * _zero_sum(rng, n_k)
-    else:
-        p["kind_lean"] = np.zeros(1)
-    if config.likelihood == "poisson":
-        p["dispersion"] = np.inf
-    else:
-        p["dispersion"] = 1.0 / float(_draw(config.inv_dispersion, rng))
-    return p
-
-
-def draw_counts(
-    params: dict, layout: CalibrationLayout, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw the supporting and refuting counts (source x target, CMOCs then mechanisms)."""
-    kind = layout.source_kind
-    logit_t = np.concatenate([params["eta"], params["mu"]])
-    lam_t = np.concatenate([params["salience_cmoc"], params["salience_mechanism"]])
-    phi = params["dispersion"]
-    n_j = layout.sources
-    u = np.ones(n_j) if np.isinf(phi) else rng.gamma(phi, 1.0 / phi, n_j)
-    rate = u[:, None] * np.exp(params["kind_rate"][kind][:, None] + lam_t[None, :])
-    p = expit(logit_t[None, :] + params["kind_lean"][kind][:, None])
-    supports = rng.poisson(rate * p)
-    refutes = rng.poisson(rate * (1.0 - p))
-    return supports, refutes
 
 
 def _with_counts(
@@ -286,7 +155,7 @@ def _calibration_task(
     thin: int,
 ) -> list[dict]:
     """Simulate dataset ``index``, fit it, and rank the truth (one Dask task)."""
-    from .sampling import SamplerConfig, fit
+    from ..fitting.sampling import SamplerConfig, fit
 
     data_seq, fit_seq = seed_seq.spawn(2)
     rng = np.random.default_rng(data_seq)
@@ -313,87 +182,6 @@ def _calibration_task(
             }
         )
     return rows
-
-
-def run_on_dask(
-    func: Callable,
-    tasks: Sequence[tuple],
-    *,
-    workers: int = 2,
-    scheduler: str | None = None,
-    progress: bool = False,
-    label: str = "tasks",
-) -> list:
-    """Run ``func(*args)`` for every tuple of ``tasks`` through ``dask.distributed``.
-
-    Parameters
-    ----------
-    func : callable
-        A module-level function (workers import it by name).
-    tasks : sequence of tuple
-        Arguments of each call.
-    workers : int
-        Worker processes of the local cluster (one thread each), ignored with ``scheduler``;
-        0 runs the tasks one after the other in this process (no cluster to start: quicker
-        for a few cheap tasks, same results).
-    scheduler : str, optional
-        Address of an existing Dask scheduler (``tcp://host:8786``); its workers need cmoc.
-    progress : bool
-        A progress bar on stderr.
-    label : str
-        What the progress bar counts.
-
-    Returns
-    -------
-    list
-        The results in the order of ``tasks`` (never in order of completion), so they do not
-        depend on the number of workers.
-    """
-    from dask.distributed import Client, LocalCluster, as_completed
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if scheduler is None and workers < 0:
-        raise ValueError(f"workers must be at least 0 (got {workers})")
-    if scheduler is None and workers == 0:
-        return [func(*args) for args in tasks]
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as err:
-            raise ValueError(f"cannot reach the Dask scheduler {scheduler!r}: {err}") from err
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not progress,
-    )
-    try:
-        futures = [client.submit(func, *args, pure=False) for args in tasks]
-        where = {f.key: i for i, f in enumerate(futures)}
-        results: list = [None] * len(futures)
-        with bar:
-            job = bar.add_task(label, total=len(futures))
-            for future in as_completed(futures):
-                results[where[future.key]] = future.result()
-                bar.advance(job)
-        return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _bins(n_datasets: int, n_ranks: int) -> int:
@@ -597,11 +385,6 @@ def calibrate(
 _CALIBRATION_FORMAT = "cmoc calibration 1"
 
 
-def default_calibration_path(evidence_dir: str | Path, model_id: str) -> Path:
-    """Where the report looks first: ``DIR/.cmoc/calibration-<model id>.json``."""
-    return Path(evidence_dir) / ".cmoc" / f"calibration-{model_id}.json"
-
-
 def calibration_command(evidence_dir: str, model_id: str, custom_model: bool) -> str:
     """Return the command that calibrates a model configuration where the report looks."""
     model = " --model <the model file>" if custom_model else ""
@@ -678,11 +461,8 @@ def find_calibration(evidence_dir: str | Path, model_id: str) -> CalibrationResu
     -------
     CalibrationResult or None
     """
-    folder = Path(evidence_dir) / ".cmoc"
-    if not folder.is_dir():
-        return None
     found = []
-    for path in folder.glob("calibration*.json"):
+    for path in saved_calibration_paths(evidence_dir):
         try:
             result = load_calibration(path)
         except ValueError:

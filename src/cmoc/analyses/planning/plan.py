@@ -32,25 +32,27 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, gammaln, log_expit
 
-from ..evidence import EvidenceBase
-from ..models import ModelConfig, model_data
-from .calibration import run_on_dask
-from .results import read_json_result, write_json_result
+from ...evidence import EvidenceBase
+from ...models import ModelConfig, model_data
+from ..fitting.store import (
+    default_plan_path,
+    fit_config,
+    fit_id,
+    read_json_result,
+    write_json_result,
+)
+from .parallel import run_on_dask
 
 __all__ = [
     "CHUNK",
     "KHAT_MAX",
     "PLAN_COLUMNS",
-    "PLAN_FILE",
     "REPORT_PLAN",
     "PlanResult",
     "default_kind",
-    "default_plan_path",
-    "draw_plan",
     "inconclusive",
     "load_plan",
     "plan",
-    "plan_figure",
     "plan_or_reuse",
     "plan_result",
     "psis_versus_refit",
@@ -62,9 +64,6 @@ KHAT_MAX = 0.7
 
 CHUNK = 50
 """Simulations per Dask task (fixed, so results do not depend on how work is split)."""
-
-PLAN_FILE = "plan.json"
-"""Where a plan is kept beside the fits: ``DIR/.cmoc/plan.json``."""
 
 REPORT_PLAN = {"max_new": 5, "simulations": 200, "max_refits": 0}
 """The plan ``cmoc report`` computes when no saved plan was made from its fit.
@@ -97,7 +96,7 @@ PLAN_COLUMNS = [
 
 def inconclusive(idata: xr.DataTree, evidence: EvidenceBase) -> pd.DataFrame:
     """Return the CMOCs whose status is inconclusive, with ``p_supported``."""
-    from .summary import summarize
+    from ..inference.summary import summarize
 
     table = summarize(idata, evidence)
     keep = (table["target_type"] == "cmoc") & (table["status"] == "inconclusive")
@@ -280,7 +279,7 @@ def _refit_p_supported(
     refit: dict, target_pos: int, theory: np.ndarray, sup, ref, seed: int
 ) -> float:
     """Exact refit of the base plus the new sources; ``P(support > 1/2)`` of the CMOC."""
-    from .sampling import SamplerConfig, fit
+    from ..fitting.sampling import SamplerConfig, fit
 
     evidence: EvidenceBase = refit["evidence"]
     targets = list(evidence.targets.index[theory])
@@ -340,7 +339,7 @@ def plan(
     seed : int
         Same seed, same numbers, whatever the number of workers.
     workers, scheduler
-        As in :func:`cmoc.analyses.calibration.run_on_dask` (``workers=0``: in this process).
+        As in :func:`cmoc.analyses.planning.parallel.run_on_dask` (``workers=0``: in this process).
     refit_sampler : dict, optional
         ``SamplerConfig`` fields for the exact refits where PSIS is unreliable (default: the
         fit's own chains, draws and tune).
@@ -364,45 +363,103 @@ def plan(
         ``refits`` how many simulations were refitted exactly (Pareto k above 0.7) and
         ``unreliable`` how many kept a PSIS estimate with k above 0.7 (``max_refits``).
     """
-    from .results import fit_config
+    _check_settings(max_new, simulations, max_refits)
+    config, sampler = fit_config(idata)
+    kind = _checked_kind(evidence, kind)
+    now = _planned_targets(idata, evidence, targets)
+    if now.empty:
+        empty = pd.DataFrame(columns=PLAN_COLUMNS)
+        return (empty, pd.DataFrame()) if details else empty
+    d = model_data(evidence, group_effects=config.group_effects)
+    theory = _theory(d)
+    draws = _posterior_arrays(idata, kind, config)
+    th = evidence.config.classification
+    dask = {"workers": workers, "scheduler": scheduler, "progress": progress}
+    tasks = _simulation_tasks(idata, d, now, draws, theory, simulations, seed, max_new, th)
+    results = run_on_dask(_plan_task, tasks, label="plan simulations", **dask)
+    records = []
+    for args, rows in zip(tasks, results, strict=True):
+        target_id = d.cmocs[args[0]]
+        records += [{"target_id": target_id, "pos": args[0], **r} for r in rows]
+    refit = _refit_spec(evidence, kind, config, sampler, refit_sampler)
+    _refit_unreliable(records, now, max_refits, refit, theory, th, dask)
+    sims = pd.DataFrame(records).drop(columns=["refit_args", "pos"])
+    sims["unreliable"] = (sims["khat"] > KHAT_MAX) & ~sims["refit"]
+    table = _plan_table(sims, now, kind)
+    return (table, sims) if details else table
 
+
+def _check_settings(max_new: int, simulations: int, max_refits: int | None) -> None:
+    """Refuse impossible plan settings (``ValueError``)."""
     if max_new < 1:
         raise ValueError(f"max_new must be at least 1 (got {max_new})")
     if simulations < 1:
         raise ValueError(f"simulations must be at least 1 (got {simulations})")
     if max_refits is not None and max_refits < 0:
         raise ValueError(f"max_refits must be at least 0 (got {max_refits})")
-    config, sampler = fit_config(idata)
-    kinds = list(dict.fromkeys(evidence.sources["kind"]))
-    if kind is None:
-        kind = default_kind(evidence)
-    elif kind not in kinds:
-        raise ValueError(f"kind {kind!r} is not a source kind of the base ({', '.join(kinds)})")
-    now = inconclusive(idata, evidence)
-    if targets is not None:
-        from .summary import summarize
 
-        table = summarize(idata, evidence).set_index("target_id")
-        unknown = [t for t in targets if t not in evidence.cmocs.index]
-        if unknown:
-            raise ValueError(f"not CMOCs of the base: {', '.join(unknown)}")
-        now = pd.DataFrame({"target_id": targets, "p_supported": table.loc[targets, "p_supported"]})
-        now = now.reset_index(drop=True)
-    if now.empty:
-        empty = pd.DataFrame(columns=PLAN_COLUMNS)
-        return (empty, pd.DataFrame()) if details else empty
-    d = model_data(evidence, group_effects=config.group_effects)
-    theory = np.flatnonzero(d.target_intro <= len(d.waves) - 1)
-    draws = _posterior_arrays(idata, kind, config)
-    n_samples = draws["eta"].shape[0]
-    refit = {
+
+def _checked_kind(evidence: EvidenceBase, kind: str | None) -> str:
+    """Return the kind of the new sources: ``kind`` if the base has it, else the default."""
+    if kind is None:
+        return default_kind(evidence)
+    kinds = list(dict.fromkeys(evidence.sources["kind"]))
+    if kind not in kinds:
+        raise ValueError(f"kind {kind!r} is not a source kind of the base ({', '.join(kinds)})")
+    return kind
+
+
+def _planned_targets(
+    idata: xr.DataTree, evidence: EvidenceBase, targets: list[str] | None
+) -> pd.DataFrame:
+    """Return the CMOCs to plan for (default: the inconclusive ones) with ``p_supported``."""
+    if targets is None:
+        return inconclusive(idata, evidence)
+    from ..inference.summary import summarize
+
+    table = summarize(idata, evidence).set_index("target_id")
+    unknown = [t for t in targets if t not in evidence.cmocs.index]
+    if unknown:
+        raise ValueError(f"not CMOCs of the base: {', '.join(unknown)}")
+    now = pd.DataFrame({"target_id": targets, "p_supported": table.loc[targets, "p_supported"]})
+    return now.reset_index(drop=True)
+
+
+def _theory(d) -> np.ndarray:
+    """Positions of the targets in the newest wave's theory (the ones a new source codes)."""
+    return np.flatnonzero(d.target_intro <= len(d.waves) - 1)
+
+
+def _refit_spec(
+    evidence: EvidenceBase,
+    kind: str,
+    config: ModelConfig,
+    sampler: dict,
+    refit_sampler: dict | None,
+) -> dict:
+    """Return what an exact refit needs (:func:`_refit_p_supported`): base, model, sampler."""
+    return {
         "evidence": evidence,
         "kind": kind,
         "config": config.model_dump_json(),
         "sampler": refit_sampler
         or {k: sampler[k] for k in ("sampler", "chains", "draws", "tune", "target_accept")},
     }
-    th = evidence.config.classification
+
+
+def _simulation_tasks(
+    idata: xr.DataTree,
+    d,
+    now: pd.DataFrame,
+    draws: dict,
+    theory: np.ndarray,
+    simulations: int,
+    seed: int,
+    max_new: int,
+    th,
+) -> list[tuple]:
+    """Return the arguments of every :func:`_plan_task`: per CMOC, simulations in chunks."""
+    n_samples = draws["eta"].shape[0]
     cmoc_pos = {c: i for i, c in enumerate(d.cmocs)}
     size = min(CHUNK, simulations)
     thresholds = (th.affirm, th.refute)
@@ -414,31 +471,42 @@ def plan(
             n_sims = min(size, simulations - chunk * size)
             args = (pos, chunk, size, n_sims, seed, max_new, draws, theory, thresholds, r_eff)
             tasks.append(args)
-    dask = {"workers": workers, "scheduler": scheduler, "progress": progress}
-    results = run_on_dask(_plan_task, tasks, label="plan simulations", **dask)
-    records = []
-    for args, rows in zip(tasks, results, strict=True):
-        target_id = d.cmocs[args[0]]
-        records += [{"target_id": target_id, "pos": args[0], **r} for r in rows]
-    # exact refits where PSIS is unreliable: the first max_refits in (simulation, CMOC, n) order
+    return tasks
+
+
+def _refit_unreliable(
+    records: list[dict],
+    now: pd.DataFrame,
+    max_refits: int | None,
+    refit: dict,
+    theory: np.ndarray,
+    th,
+    dask: dict,
+) -> None:
+    """Refit exactly the updates whose Pareto k is too high, in place.
+
+    At most ``max_refits`` of them (None: all), the first in (simulation, CMOC, n) order, an
+    order that does not depend on their outcome.
+    """
     order = {t: i for i, t in enumerate(now["target_id"])}
     flagged = sorted(
         (i for i, r in enumerate(records) if r["refit_args"] is not None),
         key=lambda i: (records[i]["sim"], order[records[i]["target_id"]], records[i]["n_new"]),
     )
     chosen = flagged if max_refits is None else flagged[:max_refits]
-    if chosen:
-        refit_tasks = [
-            (refit, records[i]["pos"], theory, *records[i]["refit_args"]) for i in chosen
-        ]
-        values = run_on_dask(_refit_p_supported, refit_tasks, label="exact refits", **dask)
-        for i, p_sup in zip(chosen, values, strict=True):
-            records[i].update(
-                p_supported=p_sup, affirmed=p_sup >= th.affirm, refuted=p_sup <= th.refute
-            )
-            records[i]["refit"] = True
-    sims = pd.DataFrame(records).drop(columns=["refit_args", "pos"])
-    sims["unreliable"] = (sims["khat"] > KHAT_MAX) & ~sims["refit"]
+    if not chosen:
+        return
+    refit_tasks = [(refit, records[i]["pos"], theory, *records[i]["refit_args"]) for i in chosen]
+    values = run_on_dask(_refit_p_supported, refit_tasks, label="exact refits", **dask)
+    for i, p_sup in zip(chosen, values, strict=True):
+        records[i].update(
+            p_supported=p_sup, affirmed=p_sup >= th.affirm, refuted=p_sup <= th.refute
+        )
+        records[i]["refit"] = True
+
+
+def _plan_table(sims: pd.DataFrame, now: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Aggregate the simulations into :data:`PLAN_COLUMNS`, one row per CMOC and ``n_new``."""
     p_now = dict(zip(now["target_id"], now["p_supported"], strict=True))
     grouped = sims.groupby(["target_id", "n_new"], sort=False)
     table = grouped.agg(
@@ -455,8 +523,7 @@ def plan(
     table["p_supported_now"] = table["target_id"].map(p_now)
     table["refits"] = table["refits"].astype(int)
     table["unreliable"] = table["unreliable"].astype(int)
-    table = table[PLAN_COLUMNS]
-    return (table, sims) if details else table
+    return table[PLAN_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -484,14 +551,7 @@ class PlanResult:
 
     def matches(self, idata: xr.DataTree) -> bool:
         """Whether the plan was computed from this fit."""
-        from .results import fit_id
-
         return self.settings.get("fit_id") == fit_id(idata)
-
-
-def default_plan_path(evidence_dir: str | Path) -> Path:
-    """Where ``cmoc plan DIR`` keeps its result: ``DIR/.cmoc/plan.json``."""
-    return Path(evidence_dir) / ".cmoc" / PLAN_FILE
 
 
 def plan_result(
@@ -516,8 +576,6 @@ def plan_result(
     PlanResult
     """
     from importlib.metadata import version
-
-    from .results import fit_config, fit_id
 
     _, sampler = fit_config(idata)
     kind = kind if kind is not None else default_kind(evidence)
@@ -658,54 +716,6 @@ def plan_or_reuse(
     return result, f"planned ({reason}); saved to {path}"
 
 
-def draw_plan(table: pd.DataFrame):
-    """Draw ``p_settled`` (solid, with Monte Carlo error) and ``p_affirmed`` (dotted) against n.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (target_id, rows) in enumerate(table.groupby("target_id", sort=False)):
-        colour = colours[i % len(colours)]
-        ax.errorbar(
-            rows["n_new"],
-            rows["p_settled"],
-            yerr=rows["mc_se"],
-            marker="o",
-            color=colour,
-            capsize=2,
-            label=f"{target_id} settled",
-        )
-        ax.plot(rows["n_new"], rows["p_affirmed"], ":", color=colour, label=f"{target_id} affirmed")
-    ax.set_xlabel(f"new sources ({table['kind'].iloc[0]})" if len(table) else "new sources")
-    ax.set_ylabel("probability")
-    ax.set_ylim(0, 1)
-    if len(table):
-        ax.set_xticks(sorted(int(n) for n in table["n_new"].unique()))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", ncol=2 if table["target_id"].nunique() > 3 else 1)
-    fig.tight_layout()
-    return fig
-
-
-def plan_figure(table: pd.DataFrame, path: str | Path) -> Path:
-    """Plot :func:`draw_plan` to a file (SVG without a date, or PNG)."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig = draw_plan(table)
-    fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
-    plt.close(fig)
-    return path
-
-
 def _compare_task(
     target_pos: int, index: int, n_new: int, seed: int, draws: dict, theory, r_eff, refit
 ) -> dict:
@@ -753,21 +763,13 @@ def psis_versus_refit(
     pandas.DataFrame
         ``sim, n_new, p_psis, p_refit, khat, codes_for_target``.
     """
-    from .results import fit_config
-
     config, sampler = fit_config(idata)
     d = model_data(evidence, group_effects=config.group_effects)
-    theory = np.flatnonzero(d.target_intro <= len(d.waves) - 1)
+    theory = _theory(d)
     draws = _posterior_arrays(idata, kind, config)
     pos = d.cmocs.index(target_id)
     r_eff = _r_eff(idata, pos, draws["eta"].shape[0])
-    refit = {
-        "evidence": evidence,
-        "kind": kind,
-        "config": config.model_dump_json(),
-        "sampler": refit_sampler
-        or {k: sampler[k] for k in ("sampler", "chains", "draws", "tune", "target_accept")},
-    }
+    refit = _refit_spec(evidence, kind, config, sampler, refit_sampler)
     tasks = [(pos, i, n_new, seed, draws, theory, r_eff, refit) for i in range(simulations)]
     rows = run_on_dask(
         _compare_task,

@@ -105,7 +105,9 @@ def simulate_tables(spec: SimulationSpec, seed: int) -> dict[str, pd.DataFrame |
     # sources: wave 1 reviews, later waves interviews (70%) and focus groups
     kinds_rate = dict(spec.kind_rates)
     kinds_lean = dict(spec.kind_leans)
-    src_wave = np.sort(rng.integers(0, n_w, n_j)) if n_w > 1 else np.zeros(n_j, dtype=int)
+    # the value is replaced below, but the draw stays: every simulated base depends on the stream
+    if n_w > 1:
+        rng.integers(0, n_w, n_j)
     n_first = max(int(0.4 * n_j), 1)
     src_wave = np.concatenate(
         [np.zeros(n_first, dtype=int), rng.integers(1, max(n_w, 2), n_j - n_first)]

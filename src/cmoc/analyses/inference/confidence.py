@@ -2,7 +2,7 @@
 
 CERQual judges confidence in a review finding from four components: adequacy of data,
 coherence, methodological limitations and relevance. Here each is a deterministic rule on the
-fit and the evidence after the newest wave; the rules and thresholds are in ARCHITECTURE.md
+fit and the evidence after the newest wave; the rules and thresholds are in docs/reports.md
 ("Confidence grade") and in the docstrings below.
 
 The evidence behind a target (its *own* evidence): every coding row of a CMOC, and for a
@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..evidence.schema import Thresholds
+from ...evidence import EvidenceBase
+from ...evidence.schema import Thresholds
+from ..fitting.convergence import check_convergence
+from .draws import support_draws
 
 __all__ = [
     "CONCERNS",
@@ -342,12 +344,6 @@ def evidence_profile(evidence: EvidenceBase, p_supported: pd.Series) -> pd.DataF
     return pd.DataFrame(out).set_index("target_id")
 
 
-def _draws(idata: xr.DataTree) -> xr.DataArray:
-    from .summary import _support_draws
-
-    return _support_draws(idata)
-
-
 def confidence(
     idata: xr.DataTree, evidence: EvidenceBase, summary: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -373,15 +369,13 @@ def confidence(
         ``confidence`` (:data:`GRADES`; ``very low`` without own codes; :data:`UNGRADED` for
         every target when the fit failed the convergence gate).
     """
-    draws = _draws(idata)
+    draws = support_draws(idata)
     dims = ("chain", "draw")
     q = draws.quantile([0.05, 0.95], dim=dims)
     width = pd.Series(
         q.isel(quantile=1).values - q.isel(quantile=0).values, index=draws["target"].values
     )
     if summary is None:
-        from .diagnostics import check_convergence
-
         p_supported = pd.Series((draws > 0.5).mean(dims).values, index=draws["target"].values)
         converged = check_convergence(idata).passed
     else:

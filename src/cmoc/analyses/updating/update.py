@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
-from ..evidence.append import AppendPlan, apply_plan, plan_append
-from ..evidence.lock import exclusive, work_dir, writing
-from ..models import ModelConfig
-from .diagnostics import check_convergence
-from .influence import influence, moved_most
-from .pipeline import fit_or_reuse
-from .results import default_fit_path, fit_file_name
-from .sampling import SamplerConfig
-from .summary import summarize
+from ...evidence import EVIDENCE_FILES, EvidenceBase, load_evidence
+from ...evidence.append import AppendPlan, apply_plan, plan_append
+from ...evidence.lock import exclusive, work_dir, writing
+from ...models import ModelConfig
+from ..checks.influence import influence, moved_most
+from ..fitting.convergence import check_convergence
+from ..fitting.sampling import SamplerConfig
+from ..fitting.store import fit_file_name, results_dir
+from ..fitting.waves import fit_waves
+from ..inference.summary import summarize
 
-__all__ = ["CHANGE_COLUMNS", "UpdateResult", "change_report", "fit_waves", "update"]
+__all__ = ["CHANGE_COLUMNS", "UpdateResult", "change_report", "update"]
 
 CHANGE_COLUMNS = [
     "target_id",
@@ -76,7 +76,7 @@ def change_report(
         shift in posterior mean support and its standard deviation (``sqrt(sd_before**2 +
         sd_after**2)``, the two fits treated as independent), and ``moved_most``: the units of
         the newest wave (sources, or totals over the wave) that moved the target's support most,
-        with their contributions (:func:`cmoc.analyses.influence.moved_most`; ``*`` marks an
+        with their contributions (:func:`cmoc.analyses.checks.influence.moved_most`; ``*`` marks an
         unreliable PSIS estimate). Targets new in the newest wave have no "before" values.
     """
     b = summarize(before_fit, before, ci=ci).set_index("target_id")
@@ -100,39 +100,6 @@ def change_report(
     table = influence(after_fit, after, wave=after.waves[-1])
     out["moved_most"] = moved_most(table).reindex(out.index).fillna("")
     return out.reset_index()[CHANGE_COLUMNS]
-
-
-def fit_waves(
-    directory: str | Path,
-    config: ModelConfig | None = None,
-    sampler: SamplerConfig | None = None,
-    *,
-    progress: bool = False,
-) -> dict[str, tuple[EvidenceBase, xr.DataTree, str]]:
-    """Fit the evidence known after each wave (exact refits on the accumulated evidence).
-
-    Saved fits are reused while evidence, model and sampler settings match: the newest wave's
-    is ``DIR/.cmoc/fit.nc``, earlier waves' :func:`~cmoc.analyses.default_fit_path`
-    (``DIR/.cmoc/fit-<slug>-<hash>.nc``). The base is read, and its fits checked, made and saved,
-    under its writer lock (:mod:`cmoc.evidence.lock`), so another command cannot change it
-    meanwhile.
-
-    Returns
-    -------
-    dict
-        Wave label to ``(evidence up to that wave, fit, how it was obtained)``, in wave order.
-    """
-    load_evidence(directory)  # a bad base is refused before the lock writes anything
-    with writing(directory, "fit every wave"):
-        base = load_evidence(directory)
-        out = {}
-        for wave in base.waves:
-            newest = wave == base.waves[-1]
-            ev = base if newest else base.up_to(wave)
-            path = default_fit_path(directory, None if newest else wave)
-            idata, how = fit_or_reuse(ev, path, config, sampler, progress=progress)
-            out[wave] = (ev, idata, how)
-    return out
 
 
 def _regular(path: Path) -> bool:
@@ -252,9 +219,10 @@ def _update_locked(
                 (scratch / name).write_bytes(plan.files[name])
             elif _regular(directory / name):
                 shutil.copyfile(directory / name, scratch / name)
-        (scratch / ".cmoc").mkdir()
+        scratch_work = results_dir(scratch)
+        scratch_work.mkdir()
         new_waves = [*base.waves, plan.wave]
-        _seed_scratch(work, scratch / ".cmoc", base, new_waves)
+        _seed_scratch(work, scratch_work, base, new_waves)
         fits = fit_waves(scratch, config, sampler, progress=progress)
         waves = list(fits)
         (before, before_fit, how_b), (after, after_fit, how_a) = (
@@ -266,7 +234,7 @@ def _update_locked(
         checks = [
             (w, check_convergence(f)) for w, f in ((waves[-2], before_fit), (waves[-1], after_fit))
         ]
-        fitted = [scratch / ".cmoc" / fit_file_name(w if w != waves[-1] else None) for w in waves]
+        fitted = [scratch_work / fit_file_name(w if w != waves[-1] else None) for w in waves]
         # the evidence and its new fits change together: a load sees both or neither
         with exclusive(directory):
             apply_plan(directory, plan)
@@ -278,8 +246,8 @@ def _update_locked(
     messages = [
         *base.notes,
         f"added wave {plan.wave!r}: {added}",
-        f"{waves[-2]}: {how_b.replace(str(scratch / '.cmoc'), where)}",
-        f"{waves[-1]}: {how_a.replace(str(scratch / '.cmoc'), where)}",
+        f"{waves[-2]}: {how_b.replace(str(scratch_work), where)}",
+        f"{waves[-1]}: {how_a.replace(str(scratch_work), where)}",
     ]
     for label, check in checks:
         messages.append(f"{label}: {'' if check.passed else 'WARNING: '}{check.text}")

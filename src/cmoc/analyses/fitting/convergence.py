@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import arviz as az
@@ -54,12 +53,6 @@ class ConvergenceCheck:
     text: str
     divergences: int
     failures: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        """Compact JSON (for a result's attrs)."""
-        return json.dumps(
-            {"passed": self.passed, "divergences": self.divergences, "failures": self.failures}
-        )
 
 
 def check_convergence(

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
-from ..evidence.lock import writing
-from ..models import DEFAULT_CONFIG, ModelConfig
-from .results import (
+from ...evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
+from ...evidence.lock import writing
+from ...models import DEFAULT_CONFIG, ModelConfig
+from .sampling import SamplerConfig, fit
+from .store import (
     FitFileError,
     FitMismatchError,
     base_of_result,
@@ -20,7 +21,6 @@ from .results import (
     load_fit,
     save_fit,
 )
-from .sampling import SamplerConfig, fit
 
 __all__ = ["fit_or_reuse"]
 

@@ -7,8 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models import ModelConfig
+from ...evidence import EvidenceBase
+from ...models import ModelConfig
 
 __all__ = ["PACKAGES", "package_versions", "provenance", "stamp"]
 

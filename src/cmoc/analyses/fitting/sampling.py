@@ -12,8 +12,8 @@ from typing import Literal
 import pymc as pm
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models import DEFAULT_CONFIG, ModelConfig, build_model
+from ...evidence import EvidenceBase
+from ...models import DEFAULT_CONFIG, ModelConfig, build_model
 from .provenance import stamp
 
 __all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]

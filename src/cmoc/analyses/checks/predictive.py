@@ -1,6 +1,6 @@
 """Posterior predictive checks: whether the fitted model reproduces the counts it was given.
 
-Each unit of evidence (see :mod:`cmoc.analyses.influence`) is checked on the count the model
+Each unit of evidence (see :mod:`cmoc.analyses.checks.influence`) is checked on the count the model
 describes directly: a source's total of exact codes, or an aggregate row's total (banded or
 exact). Replicated counts are drawn from the model's own count distributions, once per
 posterior draw: negative binomial with the fitted mean and shape (Poisson for the Poisson
@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..evidence import EvidenceBase
-from ..models.data import model_data
+from ...evidence import EvidenceBase
+from ...models.data import model_data
+from ..fitting.store import fit_config
+from ..inference.summary import DEFAULT_CI
 from .influence import evidence_units, pointwise_values
-from .results import fit_config
-from .summary import DEFAULT_CI
 
 __all__ = ["PPC_COLUMNS", "posterior_predictive", "ppc_summary"]
 

@@ -1,0 +1,38 @@
+"""Model checks: posterior predictive, prior sensitivity, influence of each unit, comparison.
+
+Above :mod:`cmoc.analyses.inference`.
+"""
+
+from .compare import VARIANTS, ModelComparison, compare_fits, compare_models
+from .influence import (
+    INFLUENCE_COLUMNS,
+    KHAT_MAX,
+    evidence_units,
+    influence,
+    moved_most,
+    pointwise_loglik,
+    refit_unreliable,
+)
+from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
+from .sensitivity import PRIOR_NAMES, SENSITIVITY_COLUMNS, prior_sensitivity, sensitivity_tree
+
+__all__ = [
+    "INFLUENCE_COLUMNS",
+    "KHAT_MAX",
+    "PPC_COLUMNS",
+    "PRIOR_NAMES",
+    "SENSITIVITY_COLUMNS",
+    "VARIANTS",
+    "ModelComparison",
+    "compare_fits",
+    "compare_models",
+    "evidence_units",
+    "influence",
+    "moved_most",
+    "pointwise_loglik",
+    "posterior_predictive",
+    "ppc_summary",
+    "prior_sensitivity",
+    "refit_unreliable",
+    "sensitivity_tree",
+]

@@ -1,0 +1,63 @@
+"""Fitting: sample, stamp provenance, store and reuse fits, the convergence gate.
+
+The lowest layer of :mod:`cmoc.analyses` (imports only :mod:`cmoc.evidence` and
+:mod:`cmoc.models`). :mod:`~cmoc.analyses.fitting.store` names every path cmoc derives inside a
+base's ``.cmoc/`` folder.
+"""
+
+from .convergence import ConvergenceCheck, GateThresholds, check_convergence
+from .provenance import package_versions, provenance
+from .reuse import fit_or_reuse
+from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
+from .store import (
+    PLAN_FILE,
+    FitFileError,
+    FitMismatchError,
+    default_calibration_path,
+    default_fit_path,
+    default_plan_path,
+    fit_config,
+    fit_file_name,
+    fit_id,
+    fit_mismatches,
+    load_fit,
+    read_json_result,
+    results_dir,
+    save_fit,
+    saved_calibration_paths,
+    variant_path,
+    write_json_result,
+)
+from .waves import fit_waves
+
+__all__ = [
+    "PLAN_FILE",
+    "SAMPLERS",
+    "ConvergenceCheck",
+    "FitFileError",
+    "FitMismatchError",
+    "GateThresholds",
+    "SamplerConfig",
+    "SamplerError",
+    "check_convergence",
+    "default_calibration_path",
+    "default_fit_path",
+    "default_plan_path",
+    "fit",
+    "fit_config",
+    "fit_file_name",
+    "fit_id",
+    "fit_mismatches",
+    "fit_or_reuse",
+    "fit_waves",
+    "load_fit",
+    "package_versions",
+    "provenance",
+    "read_json_result",
+    "results_dir",
+    "sample_model",
+    "save_fit",
+    "saved_calibration_paths",
+    "variant_path",
+    "write_json_result",
+]

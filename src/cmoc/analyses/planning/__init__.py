@@ -1,0 +1,46 @@
+"""Planning: the next sources (preposterior simulation), calibration, independent runs on Dask.
+
+Above :mod:`cmoc.analyses.checks`, beside :mod:`cmoc.analyses.updating`.
+"""
+
+from .calibration import (
+    CALIBRATION_QUANTITIES,
+    CalibrationResult,
+    calibrate,
+    find_calibration,
+    load_calibration,
+    rank_uniformity,
+    save_calibration,
+)
+from .parallel import run_on_dask
+from .plan import (
+    PLAN_COLUMNS,
+    REPORT_PLAN,
+    PlanResult,
+    load_plan,
+    plan,
+    plan_or_reuse,
+    plan_result,
+    psis_versus_refit,
+    save_plan,
+)
+
+__all__ = [
+    "CALIBRATION_QUANTITIES",
+    "PLAN_COLUMNS",
+    "REPORT_PLAN",
+    "CalibrationResult",
+    "PlanResult",
+    "calibrate",
+    "find_calibration",
+    "load_calibration",
+    "load_plan",
+    "plan",
+    "plan_or_reuse",
+    "plan_result",
+    "psis_versus_refit",
+    "rank_uniformity",
+    "run_on_dask",
+    "save_calibration",
+    "save_plan",
+]

@@ -1,0 +1,112 @@
+"""``cmoc check DIR``: predictive check, prior sensitivity, influence, model comparison."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import UserError, err, evidence_for, is_tty, load_evidence, model_config
+from .options import (
+    SAMPLING,
+    DirArg,
+    Format,
+    FormatOpt,
+    ModelOpt,
+    SamplingOptions,
+    sampling_options,
+)
+from .render import render_sections
+
+__all__ = ["check"]
+
+_TITLES = {
+    "ppc": "Posterior predictive check (units by wave, type and kind)",
+    "sensitivity": "Prior sensitivity (power-scaling)",
+    "influence": "Units that moved each target most (PSIS leave-one-out; * unreliable)",
+    "compare": "Model comparison (PSIS-LOO)",
+}
+
+
+@sampling_options()
+def check(
+    directory: DirArg,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Compare the hierarchy with no and complete pooling.")
+    ] = False,
+    sensitivity: Annotated[
+        bool, typer.Option("--sensitivity", help="Prior sensitivity by power-scaling.")
+    ] = False,
+    influence: Annotated[
+        bool, typer.Option("--influence", help="Which units of evidence move each target.")
+    ] = False,
+    ppc: Annotated[
+        bool, typer.Option("--ppc", help="Posterior predictive check of every unit.")
+    ] = False,
+    refit: Annotated[
+        int,
+        typer.Option(help="With --influence: refit exactly without up to N unreliable units."),
+    ] = 0,
+    format: FormatOpt = Format.table,
+    wave: Annotated[str | None, typer.Option(help="Check the fit up to this wave.")] = None,
+    sampling: SamplingOptions = SAMPLING,
+    model: ModelOpt = None,
+) -> None:
+    """Check the model: predictive check, prior sensitivity, influence, model comparison.
+
+    Without a flag, runs the predictive check, the sensitivity and the influence analysis on
+    the saved fit (fitting it first if needed); --compare also fits the no-pooling and
+    complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO.
+    """
+    chosen = {
+        "ppc": ppc,
+        "sensitivity": sensitivity,
+        "influence": influence,
+        "compare": compare,
+    }
+    if not any(chosen.values()):
+        chosen.update(ppc=True, sensitivity=True, influence=True)
+    names = [k for k, v in chosen.items() if v]
+    if format == Format.csv and len(names) > 1:
+        raise UserError(
+            "--format csv prints one table: choose one of --ppc, --sensitivity, "
+            "--influence, --compare"
+        )
+    base = evidence_for(load_evidence(directory), wave)
+    s = sampling.config()
+    cfg = model_config(model)
+    from ..analyses import (
+        compare_models,
+        default_fit_path,
+        fit_or_reuse,
+        moved_most,
+        posterior_predictive,
+        ppc_summary,
+        prior_sensitivity,
+        refit_unreliable,
+    )
+    from ..analyses import influence as influence_table
+
+    idata, how = fit_or_reuse(base, default_fit_path(directory, wave), cfg, s, progress=is_tty())
+    err(how)
+    out = {}
+    if chosen["ppc"]:
+        table = posterior_predictive(idata, base, seed=s.seed)
+        out["ppc"] = table if format != Format.table else ppc_summary(table)
+    if chosen["sensitivity"]:
+        out["sensitivity"] = prior_sensitivity(idata, base)
+    if chosen["influence"]:
+        table = influence_table(idata, base)
+        if refit:
+            table = refit_unreliable(table, idata, base, s, max_refits=refit)
+        out["influence"] = table if format != Format.table else moved_most(table).reset_index()
+    if chosen["compare"]:
+        err(
+            "fitting the comparison models (no pooling, complete pooling), or reusing their "
+            "saved fits, and comparing them by PSIS-LOO..."
+        )
+        result = compare_models(directory, base, cfg, s, progress=is_tty())
+        out["compare"] = result.table
+        err(("" if result.passed else "WARNING: ") + result.text)
+    sections = {name: (_TITLES[name], frame) for name, frame in out.items()}
+    typer.echo(render_sections(sections, format.value), nl=False)

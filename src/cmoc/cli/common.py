@@ -1,0 +1,68 @@
+"""What every command shares: the user-error type, messages on stderr, loading the inputs.
+
+Nothing here imports PyMC: the analyses are imported inside the functions that need them, so
+``cmoc validate`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..evidence import load_evidence as _load_evidence
+
+if TYPE_CHECKING:
+    from ..evidence import EvidenceBase
+    from ..models import ModelConfig
+
+__all__ = ["UserError", "err", "evidence_for", "is_tty", "load_evidence", "model_config"]
+
+
+class UserError(Exception):
+    """Bad input from the user: reported without a traceback, exit status 2."""
+
+
+def err(message: str) -> None:
+    """Print a message on stderr."""
+    typer.echo(message, err=True)
+
+
+def is_tty() -> bool:
+    """Whether stderr is a terminal (progress bars are drawn only then)."""
+    return sys.stderr.isatty()
+
+
+def load_evidence(directory: Path) -> EvidenceBase:
+    """Load an evidence base and show its notes (a recovery, the ledger's findings) on stderr."""
+    base = _load_evidence(directory)
+    for note in base.notes:
+        err(note)
+    return base
+
+
+def evidence_for(base: EvidenceBase, wave: str | None) -> EvidenceBase:
+    """Return the evidence up to ``wave`` (all of it when None); an unknown wave is a UserError."""
+    if wave is None:
+        return base
+    if wave not in base.waves:
+        raise UserError(f"wave {wave!r} is not one of {', '.join(base.waves)}")
+    return base.up_to(wave)
+
+
+def model_config(path: Path | None) -> ModelConfig:
+    """Return the model configuration of ``--model FILE`` (the defaults when None)."""
+    from ..models import DEFAULT_CONFIG, ModelConfig
+
+    if path is None:
+        return DEFAULT_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read the model file ({error})") from error
+    try:
+        return ModelConfig.from_toml(text)
+    except ValueError as error:
+        raise UserError(f"{path}: bad model configuration:\n{error}") from error

@@ -1,0 +1,110 @@
+"""``cmoc plan DIR``: how many more sources would settle each inconclusive CMOC (on Dask)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import UserError, err, is_tty, load_evidence, model_config
+from .options import (
+    SAMPLING,
+    DirArg,
+    ModelOpt,
+    SamplingOptions,
+    SchedulerOpt,
+    TableFormat,
+    TableFormatOpt,
+    WorkersOpt,
+    sampling_options,
+    workers_of,
+)
+from .render import render
+
+__all__ = ["plan"]
+
+
+@sampling_options(nuts_choice=False)
+def plan(
+    directory: DirArg,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Kind of the new sources (default: the newest wave's commonest)."),
+    ] = None,
+    max_new: Annotated[int, typer.Option(min=1, help="Most new sources considered.")] = 5,
+    sampling: SamplingOptions = SAMPLING,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    format: TableFormatOpt = TableFormat.table,
+    simulations: Annotated[
+        int, typer.Option(min=1, help="Simulations per CMOC (Monte Carlo error ~ 0.5/sqrt(N)).")
+    ] = 200,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also draw P(settled) against n to this file (.svg, .png).")
+    ] = None,
+    max_refits: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="At most N exact refits where PSIS is unreliable (default: every one)."
+        ),
+    ] = None,
+    model: ModelOpt = None,
+) -> None:
+    """How many more sources of a kind would be expected to settle each inconclusive CMOC.
+
+    Simulates new sources from the current posterior, updates on them (importance
+    reweighting, or an exact refit where its Pareto k is above 0.7) and counts how often the
+    CMOC would then be affirmed or refuted by the base's [classification] thresholds. Uses the
+    saved fit (fitting first if needed, with --seed); saves the plan beside it
+    (DIR/.cmoc/plan.json), where `cmoc report DIR` finds it.
+    """
+    n_workers = workers_of(workers, scheduler)
+    base = load_evidence(directory)
+    s = sampling.config()
+    cfg = model_config(model)
+    # looked up in the package when called (tests replace plan_result and save_plan there)
+    from .. import analyses
+
+    kinds = list(dict.fromkeys(base.sources["kind"]))
+    if kind is not None and kind not in kinds:
+        raise UserError(f"--kind {kind!r} is not a source kind of the base ({', '.join(kinds)})")
+    idata, how = analyses.fit_or_reuse(
+        base, analyses.default_fit_path(directory), cfg, s, progress=is_tty()
+    )
+    err(how)
+    try:
+        result = analyses.plan_result(
+            idata,
+            base,
+            kind=kind,
+            max_new=max_new,
+            simulations=simulations,
+            seed=s.seed,
+            max_refits=max_refits,
+            workers=n_workers,
+            scheduler=scheduler,
+            progress=is_tty(),
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    err(f"saved {analyses.save_plan(result, analyses.default_plan_path(directory))}")
+    table = result.table
+    if table.empty:
+        message = f"no inconclusive CMOC in {base.config.name}: nothing to plan"
+        if format == TableFormat.csv:
+            typer.echo(",".join(analyses.PLAN_COLUMNS))
+            err(message)
+        else:
+            typer.echo(message)
+        return
+    title = (
+        f"Expected settlement of inconclusive CMOCs after n more {table['kind'].iloc[0]} "
+        f"sources ({simulations} simulations each)"
+    )
+    typer.echo(render(table, format.value, title=title), nl=False)
+    if plot is not None and format != TableFormat.csv:
+        from ..reports.figures import plot_table
+        from ..reports.plots_plan import write_plan_figure
+
+        typer.echo(str(write_plan_figure(plot_table(table), plot)))

@@ -1,0 +1,131 @@
+"""``cmoc summary DIR_OR_FILE``: support per CMOC and mechanism, or what a wave changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import UserError, err, evidence_for, load_evidence
+from .options import Format, FormatOpt
+from .render import render
+
+__all__ = ["summary"]
+
+
+def summary(
+    target: Annotated[Path, typer.Argument(help="Evidence base directory, or a saved fit (.nc).")],
+    format: FormatOpt = Format.table,
+    wave: Annotated[
+        str | None, typer.Option(help="Summarise the fit of the evidence up to this wave.")
+    ] = None,
+    ci: Annotated[
+        float, typer.Option(help="Probability of the equal-tailed credible interval.")
+    ] = 0.9,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(
+            help="Evidence base of a fit given as FILE (default: DIR for DIR/.cmoc/*.nc)."
+        ),
+    ] = None,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes", help="What the wave (default: the newest) changed since the one before."
+        ),
+    ] = False,
+) -> None:
+    """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
+    if not 0 < ci < 1:
+        raise UserError(f"--ci must be between 0 and 1 (got {ci})")
+    if changes:
+        _changes(target, wave, ci, format)
+        return
+    from ..analyses import (
+        FitMismatchError,
+        check_convergence,
+        default_fit_path,
+        load_fit,
+        summarize,
+    )
+    from ..reports import render_summary, rounded
+
+    if target.is_dir():
+        directory, path = target, default_fit_path(target, wave)
+    else:
+        if not target.is_file():
+            raise UserError(f"{target}: no such evidence directory or fit file")
+        path = target
+        directory = evidence
+    if not path.is_file():
+        hint = f" --wave {wave}" if wave else ""
+        raise UserError(f"no fit at {path}: run `cmoc fit {target}{hint}` first")
+    if directory is None:
+        # a fit kept in DIR/.cmoc/ belongs to DIR; elsewhere, say where the evidence is
+        guess = path.resolve().parent.parent
+        if path.resolve().parent.name != ".cmoc" or not (guess / "evidence.toml").is_file():
+            raise UserError(
+                f"which evidence base is {path} a fit of? a fit file does not carry its "
+                f"evidence yet: give the base it was fitted to, `cmoc summary {path} "
+                "--evidence DIR`, or summarise the base itself, `cmoc summary DIR` (its fit "
+                "is DIR/.cmoc/fit.nc)"
+            )
+        directory = guess
+    base = evidence_for(load_evidence(directory), wave)
+    try:
+        idata = load_fit(path, base)
+    except FitMismatchError as error:
+        raise UserError(str(error)) from error
+    frame = summarize(idata, base, ci=ci)
+    check = check_convergence(idata)
+    if not check.passed:
+        err(f"WARNING: {check.text}")
+    meta = {
+        "evidence": base.config.name,
+        "wave": base.waves[-1],
+        "ci": ci,
+        "converged": check.passed,
+        "convergence": check.text,
+        "evidence_hash": base.evidence_hash,
+    }
+    text = render(
+        rounded(frame),
+        format.value,
+        meta=meta,
+        table=lambda data: render_summary(data, "table", meta),
+    )
+    typer.echo(text, nl=False)
+
+
+def _changes(directory: Path, wave: str | None, ci: float, fmt: Format) -> None:
+    """Print what ``wave`` (default: the newest) changed since the wave before it."""
+    from ..analyses import FitMismatchError, change_report, default_fit_path, load_fit
+    from ..reports import render_changes, rounded
+
+    if not directory.is_dir():
+        raise UserError("--changes needs the evidence base directory")
+    base = load_evidence(directory)
+    after_wave = wave or base.waves[-1]
+    if after_wave not in base.waves:
+        raise UserError(f"wave {after_wave!r} is not one of {', '.join(base.waves)}")
+    k = base.wave_index(after_wave)
+    if k == 0:
+        raise UserError(f"{after_wave!r} is the first wave: nothing came before it")
+    before_wave = base.waves[k - 1]
+    fits = []
+    for w in (before_wave, after_wave):
+        newest = w == base.waves[-1]
+        ev = base if newest else base.up_to(w)
+        path = default_fit_path(directory, None if newest else w)
+        if not path.is_file():
+            raise UserError(
+                f"no fit of the evidence up to {w!r}: run `cmoc fit {directory} --all-waves`"
+            )
+        try:
+            fits.append((ev, load_fit(path, ev)))
+        except FitMismatchError as error:
+            raise UserError(f"{error} (`cmoc fit {directory} --all-waves` refits)") from error
+    frame = change_report(fits[0][0], fits[0][1], fits[1][0], fits[1][1], ci=ci)
+    text = render(rounded(frame), fmt.value, table=lambda data: render_changes(data, "table"))
+    typer.echo(text, nl=False)

@@ -1,0 +1,319 @@
+"""The report's sequence, shared by ``cmoc report`` and scripts.
+
+Validate the base (bad input writes nothing, not even a lock), take its writer lock, read it
+again under the lock, find the saved calibration, fit the evidence known after each wave (or
+reuse the saved fits), compare the hierarchy with no and complete pooling, plan for the
+inconclusive CMOCs (or reuse the saved plan), compute the report's content, warn of fits that
+failed the convergence gate, and write the files. Each step says what it does through ``say``
+before it starts, so a long step is never silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analyses import (
+    DEFAULT_CI,
+    REPORT_PLAN,
+    VARIANTS,
+    CalibrationResult,
+    SamplerConfig,
+    compare_models,
+    find_calibration,
+    fit_waves,
+    load_calibration,
+    plan_or_reuse,
+)
+from ..evidence import EvidenceBase, load_evidence
+from ..evidence.lock import writing
+from ..models import DEFAULT_CONFIG, ModelConfig
+from .build import build_report, report_slug
+from .content import ReportContent, report_content
+from .pdf import require_pdf
+
+__all__ = [
+    "ReportRun",
+    "ReportSettingsError",
+    "build_report_for",
+    "default_report_dir",
+    "report_content_for",
+    "saved_calibration",
+]
+
+
+class ReportSettingsError(ValueError):
+    """A setting of the report that cannot be used (a calibration file of another model)."""
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """What computing (and writing) a report did.
+
+    Attributes
+    ----------
+    base : EvidenceBase
+        The evidence base as read under the writer lock.
+    content : ReportContent
+        Everything the report shows.
+    written : tuple of Path
+        The files written (empty when only the content was computed).
+    messages : tuple of str
+        Everything said on the way, in order: the notes of the load, what each step did and
+        how each fit and the plan were obtained, warnings of fits that failed the gate.
+    """
+
+    base: EvidenceBase
+    content: ReportContent
+    written: tuple[Path, ...]
+    messages: tuple[str, ...]
+
+
+class _Say:
+    """Collect messages, passing each on to a callback as it is said."""
+
+    def __init__(self, callback: Callable[[str], None] | None) -> None:
+        self.callback = callback
+        self.messages: list[str] = []
+
+    def __call__(self, message: str) -> None:
+        self.messages.append(message)
+        if self.callback is not None:
+            self.callback(message)
+
+
+def default_report_dir(base: EvidenceBase) -> Path:
+    """Return ``reports/build/<slug of the evidence name>`` (relative to the working directory)."""
+    return Path("reports") / "build" / report_slug(base.config.name)
+
+
+def saved_calibration(
+    directory: str | Path, config: ModelConfig, path: str | Path | None = None
+) -> CalibrationResult | None:
+    """Return the saved calibration the report shows: ``path`` (checked), else the newest.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The evidence base (its ``.cmoc/calibration*.json`` are searched when ``path`` is None).
+    config : ModelConfig
+        The model configuration the report fits.
+    path : str or Path, optional
+        A calibration saved by ``cmoc calibrate --out FILE``.
+
+    Returns
+    -------
+    CalibrationResult or None
+
+    Raises
+    ------
+    ReportSettingsError
+        When ``path`` is not a saved calibration, or not one of ``config``.
+    """
+    if path is None:
+        return find_calibration(directory, config.id)
+    try:
+        result = load_calibration(path)
+    except ValueError as error:
+        raise ReportSettingsError(str(error)) from error
+    if not result.calibrates(config.id):
+        st = result.settings
+        what = (
+            "a misspecification check"
+            if st.get("model_id") != st.get("generate_id")
+            else "a calibration of another model configuration"
+        )
+        raise ReportSettingsError(
+            f"{path} is {what} (fitted {st.get('model_id')}, data drawn from "
+            f"{st.get('generate_id')}); this report's model configuration is {config.id}"
+        )
+    return result
+
+
+def _validated(directory: str | Path, say: _Say) -> None:
+    """Read the base once before the lock: bad input is refused before anything is written."""
+    for note in load_evidence(directory).notes:
+        say(note)
+
+
+def _content(
+    directory: str | Path,
+    config: ModelConfig | None,
+    sampler: SamplerConfig | None,
+    *,
+    compare: bool,
+    plan: bool,
+    calibration: str | Path | None,
+    ci: float,
+    workers: int,
+    progress: bool,
+    say: _Say,
+) -> tuple[EvidenceBase, ReportContent]:
+    """Compute the report's content (the writer lock held by the caller)."""
+    base = load_evidence(directory)  # the base read under the lock is the one the fits are of
+    cfg = config or DEFAULT_CONFIG
+    s = sampler or SamplerConfig()
+    saved = saved_calibration(directory, cfg, calibration)
+    say(
+        f"fitting the evidence known after each wave ({', '.join(base.waves)}), or reusing "
+        "the saved fits..."
+    )
+    fits = fit_waves(directory, cfg, s, progress=progress)
+    for wave, (_, _, how) in fits.items():
+        say(f"{wave}: {how}")
+    comparison = None
+    if compare:
+        others = ", ".join(name for name in VARIANTS if name != "hierarchical")
+        say(
+            f"fitting the comparison models ({others}), or reusing their saved fits, and "
+            "comparing them by PSIS-LOO..."
+        )
+        comparison = compare_models(directory, base, cfg, s, progress=progress)
+    planned = None
+    if plan:
+        say("planning for the inconclusive CMOCs (the saved plan if made from this fit)...")
+        planned, how = plan_or_reuse(
+            directory,
+            fits[base.waves[-1]][1],
+            base,
+            seed=s.seed,
+            workers=workers,
+            progress=progress,
+            **REPORT_PLAN,
+        )
+        say(f"plan: {how}")
+    say("computing the report's tables (summaries, checks, what each wave changed)...")
+    content = report_content(
+        base,
+        {w: (ev, f) for w, (ev, f, _) in fits.items()},
+        ci=ci,
+        comparison=comparison,
+        plan=planned,
+        calibration=saved,
+    )
+    for wave, check in content.wave_checks.items():
+        if not check.passed:
+            say(f"WARNING: the fit after wave {wave!r}: {check.text}")
+    return base, content
+
+
+def report_content_for(
+    directory: str | Path,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    compare: bool = True,
+    plan: bool = True,
+    calibration: str | Path | None = None,
+    ci: float = DEFAULT_CI,
+    workers: int = 0,
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> ReportRun:
+    """Fit (or reuse) what the report of ``directory`` needs and compute its content.
+
+    The sequence of :func:`build_report_for` without writing the files (``written`` is empty).
+    Parameters as there, plus ``ci``, the probability of every interval.
+
+    Returns
+    -------
+    ReportRun
+    """
+    said = _Say(say)
+    _validated(directory, said)
+    with writing(directory, "report content"):
+        base, content = _content(
+            directory,
+            config,
+            sampler,
+            compare=compare,
+            plan=plan,
+            calibration=calibration,
+            ci=ci,
+            workers=workers,
+            progress=progress,
+            say=said,
+        )
+    return ReportRun(base, content, (), tuple(said.messages))
+
+
+def build_report_for(
+    directory: str | Path,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    compare: bool = True,
+    plan: bool = True,
+    calibration: str | Path | None = None,
+    out: str | Path | None = None,
+    pdf: bool = False,
+    workers: int = 0,
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> ReportRun:
+    """Build the report of an evidence base: validate, fit each wave (or reuse), write the files.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The evidence base. Its fits, the comparison's variants and the plan are saved in (and
+        reused from) ``DIR/.cmoc/``, under its writer lock, held for the whole build.
+    config : ModelConfig, optional
+        The model configuration (default :data:`cmoc.models.DEFAULT_CONFIG`).
+    sampler : SamplerConfig, optional
+        Sampler settings (validated; default ``SamplerConfig()``); the plan uses its seed.
+    compare : bool
+        Compare the hierarchy with no and complete pooling (two more fits, saved).
+    plan : bool
+        Plan for inconclusive CMOCs (``DIR/.cmoc/plan.json`` if made from this fit, else
+        :data:`cmoc.analyses.REPORT_PLAN`, saved).
+    calibration : str or Path, optional
+        A saved calibration of the model (default: the newest matching one in ``DIR/.cmoc/``).
+    out : str or Path, optional
+        Output directory (default :func:`default_report_dir`).
+    pdf : bool
+        Also write ``report.pdf`` (checked before anything is fitted).
+    workers : int
+        Dask worker processes for the plan (0: in this process).
+    progress : bool
+        Show the samplers' and the plan's progress bars.
+    say : callable, optional
+        Called with each message as it is said (``ReportRun.messages`` keeps them all).
+
+    Returns
+    -------
+    ReportRun
+
+    Raises
+    ------
+    EvidenceError
+        Bad evidence (nothing written), or the writer lock not obtained in time.
+    PdfUnavailableError
+        ``pdf`` without the PDF library (before anything is done).
+    ReportSettingsError
+        A ``calibration`` file that is not one of this model.
+    ReportWriteError
+        A report file could not be written (the previous report is left as it was).
+    """
+    if pdf:  # before any fitting: a missing PDF library is bad input, not a late surprise
+        require_pdf()
+    said = _Say(say)
+    _validated(directory, said)
+    with writing(directory, "cmoc report"):
+        base, content = _content(
+            directory,
+            config,
+            sampler,
+            compare=compare,
+            plan=plan,
+            calibration=calibration,
+            ci=DEFAULT_CI,
+            workers=workers,
+            progress=progress,
+            say=said,
+        )
+        target = Path(out) if out is not None else default_report_dir(base)
+        said(f"writing the report files to {target}...")
+        written = build_report(base, content, target, pdf=pdf)
+    return ReportRun(base, content, tuple(written), tuple(said.messages))
