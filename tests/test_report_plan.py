@@ -215,7 +215,7 @@ def _calibration(model_id: str, seed: int, *, generate_id: str | None = None):
         "thin": 99,
         "layout": {"mechanisms": 2, "cmocs": 6, "sources": 30, "kinds": ["review", "interview"]},
     }
-    return CalibrationResult(ranks, rank_uniformity(ranks), 0.01, settings)
+    return CalibrationResult.of(ranks, rank_uniformity(ranks), 0.01, settings)
 
 
 def test_saved_calibration_of_the_model_is_shown_another_is_not(planted_report, tmp_path, capsys):

@@ -76,37 +76,38 @@ def check(
     s = sampling.config()
     cfg = model_config(model)
     from ..analyses import (
+        check_influence,
+        check_predictive,
+        check_sensitivity,
         compare_models,
         default_fit_path,
         fit_or_reuse,
         moved_most,
-        posterior_predictive,
         ppc_summary,
-        prior_sensitivity,
-        refit_unreliable,
     )
-    from ..analyses import influence as influence_table
 
     idata, how = fit_or_reuse(base, default_fit_path(directory, wave), cfg, s, progress=is_tty())
     err(how)
-    out = {}
+    results = {}
     if chosen["ppc"]:
-        table = posterior_predictive(idata, base, seed=s.seed)
-        out["ppc"] = table if format != Format.table else ppc_summary(table)
+        results["ppc"] = check_predictive(idata, base, seed=s.seed)
     if chosen["sensitivity"]:
-        out["sensitivity"] = prior_sensitivity(idata, base)
+        results["sensitivity"] = check_sensitivity(idata, base)
     if chosen["influence"]:
-        table = influence_table(idata, base)
-        if refit:
-            table = refit_unreliable(table, idata, base, s, max_refits=refit)
-        out["influence"] = table if format != Format.table else moved_most(table).reset_index()
+        results["influence"] = check_influence(idata, base, sampler=s, max_refits=refit)
     if chosen["compare"]:
         err(
             "fitting the comparison models (no pooling, complete pooling), or reusing their "
             "saved fits, and comparing them by PSIS-LOO..."
         )
-        result = compare_models(directory, base, cfg, s, progress=is_tty())
-        out["compare"] = result.table
-        err(("" if result.passed else "WARNING: ") + result.text)
+        results["compare"] = compare_models(directory, base, cfg, s, progress=is_tty())
+        err(("" if results["compare"].passed else "WARNING: ") + results["compare"].text)
+    out = {name: result.table for name, result in results.items()}
+    if format == Format.table:
+        # the terminal shows the short forms: surprising units by group, the top movers
+        if "ppc" in out:
+            out["ppc"] = ppc_summary(out["ppc"])
+        if "influence" in out:
+            out["influence"] = moved_most(out["influence"]).reset_index()
     sections = {name: (_TITLES[name], frame) for name, frame in out.items()}
     typer.echo(render_sections(sections, format.value), nl=False)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..defaults import SEED as DEFAULT_SEED
 from .common import UserError
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ __all__ = [
     "workers_of",
 ]
 
-SEED = 20211
-"""The seed of every command that fits evidence, unless ``--seed`` says otherwise."""
+SEED = DEFAULT_SEED
+"""The seed of every command that fits evidence, unless ``--seed`` says otherwise
+(:data:`cmoc.defaults.SEED`)."""
 
 
 class Sampler(StrEnum):

@@ -1,4 +1,8 @@
-"""``cmoc report DIR``: build the report (the sequence is :func:`cmoc.reports.build_report_for`)."""
+"""``cmoc report DIR``: build the report (the sequence is :func:`cmoc.reports.build_report_for`).
+
+``cmoc report --fit FIT.nc`` (or ``cmoc report DIR --fit FIT.nc``) builds the report of one
+saved fit from the file alone (:func:`cmoc.reports.pipeline.build_report_from_fit`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from typing import Annotated
 import typer
 
 from .common import UserError, err, is_tty, model_config
-from .options import SAMPLING, DirArg, ModelOpt, SamplingOptions, sampling_options
+from .options import SAMPLING, ModelOpt, SamplingOptions, sampling_options
 
 __all__ = ["report"]
 
 
 @sampling_options()
 def report(
-    directory: DirArg,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Evidence base directory (optional with --fit).", show_default=False),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Output directory (default reports/build/<slug of the evidence name>)."),
@@ -58,6 +65,14 @@ def report(
             "the report's PSIS-only plan of a few CMOCs than starting a cluster).",
         ),
     ] = 0,
+    fit: Annotated[
+        Path | None,
+        typer.Option(
+            "--fit",
+            help="Report this saved fit from the file alone (the newest wave only; nothing "
+            "fitted or saved). With DIR, the fit must be of DIR's evidence.",
+        ),
+    ] = None,
 ) -> None:
     """Build the report: validate, fit each wave (or reuse saved fits), write the files.
 
@@ -66,26 +81,51 @@ def report(
     unless a saved fit still matches evidence, model and sampler settings. It also shows the
     plan for inconclusive CMOCs (``DIR/.cmoc/plan.json``, computed and saved when missing) and
     a saved simulation-based calibration of the model configuration, if there is one.
+
+    With ``--fit FILE`` the report is that one fit's, from the evidence the file carries: the
+    newest wave only (the trajectory across waves and the model comparison need DIR), the
+    fit's own model and sampler settings, the plan computed and not saved.
     """
+    if directory is None and fit is None:
+        raise UserError(
+            "give an evidence base, `cmoc report DIR`, or a saved fit, `cmoc report --fit FILE`"
+        )
     s = sampling.config()
-    cfg = model_config(model)
     from ..reports import ReportSettingsError, ReportWriteError, build_report_for
     from ..reports.pdf import PdfUnavailableError
 
     try:
-        run = build_report_for(
-            directory,
-            cfg,
-            s,
-            compare=compare,
-            plan=plan,
-            calibration=calibration,
-            out=out,
-            pdf=pdf,
-            workers=workers,
-            progress=is_tty(),
-            say=err,
-        )
+        if fit is not None:
+            from ..reports.pipeline import build_report_from_fit
+
+            if not fit.is_file():
+                raise UserError(f"{fit}: no such fit file")
+            run = build_report_from_fit(
+                fit,
+                directory,
+                None if model is None else model_config(model),
+                plan=plan,
+                calibration=calibration,
+                out=out,
+                pdf=pdf,
+                workers=workers,
+                progress=is_tty(),
+                say=err,
+            )
+        else:
+            run = build_report_for(
+                directory,
+                model_config(model),
+                s,
+                compare=compare,
+                plan=plan,
+                calibration=calibration,
+                out=out,
+                pdf=pdf,
+                workers=workers,
+                progress=is_tty(),
+                say=err,
+            )
     except (PdfUnavailableError, ReportSettingsError) as error:
         raise UserError(str(error)) from error
     except ReportWriteError as error:

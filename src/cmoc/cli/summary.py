@@ -26,7 +26,8 @@ def summary(
     evidence: Annotated[
         Path | None,
         typer.Option(
-            help="Evidence base of a fit given as FILE (default: DIR for DIR/.cmoc/*.nc)."
+            help="Evidence base a fit given as FILE must belong to (default: DIR for "
+            "DIR/.cmoc/*.nc; elsewhere the evidence the fit carries)."
         ),
     ] = None,
     changes: Annotated[
@@ -43,9 +44,11 @@ def summary(
         _changes(target, wave, ci, format)
         return
     from ..analyses import (
+        FitEvidenceError,
         FitMismatchError,
         check_convergence,
         default_fit_path,
+        fit_evidence,
         load_fit,
         summarize,
     )
@@ -62,21 +65,33 @@ def summary(
         hint = f" --wave {wave}" if wave else ""
         raise UserError(f"no fit at {path}: run `cmoc fit {target}{hint}` first")
     if directory is None:
-        # a fit kept in DIR/.cmoc/ belongs to DIR; elsewhere, say where the evidence is
+        # a fit kept in DIR/.cmoc/ belongs to DIR and is checked against it
         guess = path.resolve().parent.parent
-        if path.resolve().parent.name != ".cmoc" or not (guess / "evidence.toml").is_file():
+        if path.resolve().parent.name == ".cmoc" and (guess / "evidence.toml").is_file():
+            directory = guess
+    if directory is None:
+        # elsewhere the fit stands alone, with the evidence it carries
+        try:
+            idata = load_fit(path)
+            base = fit_evidence(idata)
+        except FitMismatchError as error:
+            raise UserError(str(error)) from error
+        except FitEvidenceError as error:
             raise UserError(
-                f"which evidence base is {path} a fit of? a fit file does not carry its "
-                f"evidence yet: give the base it was fitted to, `cmoc summary {path} "
-                "--evidence DIR`, or summarise the base itself, `cmoc summary DIR` (its fit "
-                "is DIR/.cmoc/fit.nc)"
+                f"{path}: {error}: give the evidence base it was fitted to, `cmoc summary "
+                f"{path} --evidence DIR`, or summarise the base itself, `cmoc summary DIR`"
+            ) from error
+        if wave is not None and wave != base.waves[-1]:
+            raise UserError(
+                f"{path} is a fit of the evidence up to wave {base.waves[-1]!r}, not "
+                f"{wave!r}: summarise that wave's fit (`cmoc fit DIR --wave {wave}`)"
             )
-        directory = guess
-    base = evidence_for(load_evidence(directory), wave)
-    try:
-        idata = load_fit(path, base)
-    except FitMismatchError as error:
-        raise UserError(str(error)) from error
+    else:
+        base = evidence_for(load_evidence(directory), wave)
+        try:
+            idata = load_fit(path, base)
+        except FitMismatchError as error:
+            raise UserError(str(error)) from error
     frame = summarize(idata, base, ci=ci)
     check = check_convergence(idata)
     if not check.passed:

@@ -467,9 +467,15 @@ def _take_writer(directory: Path, what: str, deadline: float, wait: float) -> _F
     me = threading.get_ident()
 
     def tell() -> None:
+        # the holder writes its pid just after it takes the lock: give it a moment to do so
+        who = holder_text(directory)
+        for _ in range(20):
+            if "holder unknown" not in who:
+                break
+            time.sleep(0.05)
+            who = holder_text(directory)
         print(
-            f"waiting for {directory}: {holder_text(directory)} "
-            f"(up to {wait:g} s; {TIMEOUT_ENV} sets how long)",
+            f"waiting for {directory}: {who} (up to {wait:g} s; {TIMEOUT_ENV} sets how long)",
             file=sys.stderr,
             flush=True,
         )

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..defaults import AFFIRM, LEVEL_THRESHOLDS, REFUTE
+
 __all__ = [
     "COUNT_MAX",
     "FORMATS",
@@ -297,9 +299,9 @@ class Thresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limited: Annotated[int, Field(ge=1)] = 1
-    moderate: Annotated[int, Field(ge=1)] = 3
-    significant: Annotated[int, Field(ge=1)] = 5
+    limited: Annotated[int, Field(ge=1)] = LEVEL_THRESHOLDS["limited"]
+    moderate: Annotated[int, Field(ge=1)] = LEVEL_THRESHOLDS["moderate"]
+    significant: Annotated[int, Field(ge=1)] = LEVEL_THRESHOLDS["significant"]
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -313,8 +315,8 @@ class Classification(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    affirm: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
-    refute: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
+    affirm: Annotated[float, Field(gt=0.5, lt=1)] = AFFIRM
+    refute: Annotated[float, Field(gt=0, lt=0.5)] = REFUTE
 
 
 class ConfidenceKinds(BaseModel):

@@ -9,6 +9,7 @@ number in the report can be reproduced from the public API.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -274,8 +275,13 @@ def report_content(
     comparison: ModelComparison | None = None,
     plan: PlanResult | None = None,
     calibration: CalibrationResult | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
+
+    Each quantity of a fit (its convergence check, summary, pointwise log-likelihood) is
+    computed once and reused (:mod:`cmoc.analyses.fitting.cache`), including by the comparison
+    computed before.
 
     Parameters
     ----------
@@ -293,17 +299,23 @@ def report_content(
     calibration : CalibrationResult, optional
         A saved calibration (:func:`cmoc.analyses.load_calibration`); it must calibrate the
         fit's model configuration.
+    say : callable, optional
+        Called with a message before each step that can take seconds (progress on stderr).
 
     Returns
     -------
     ReportContent
     """
+    tell = say or (lambda message: None)
     newest = base.waves[-1]
     idata = fits[newest][1]
     sampler = json.loads(idata.attrs.get("sampler", "{}"))
+    tell(f"  summarising the fit after wave {newest!r} (convergence, levels, confidence)...")
     summary = summarize(idata, base, ci=ci)
     per_wave = []
     for wave, (ev, fit_w) in fits.items():
+        if wave != newest:
+            tell(f"  summarising the fit after wave {wave!r}...")
         frame = summary if wave == newest else summarize(fit_w, ev, ci=ci)
         per_wave.append(frame.assign(wave=wave))
     cols = [
@@ -323,8 +335,12 @@ def report_content(
     if len(fits) > 1:
         before_wave = base.waves[-2]
         ev_b, fit_b = fits[before_wave]
+        tell(f"  what wave {newest!r} changed, and which of its units moved it (PSIS)...")
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
+    tell("  posterior predictive check...")
     ppc = posterior_predictive(idata, base, seed=int(sampler.get("seed", 0)), ci=ci)
+    tell("  prior sensitivity (power-scaling)...")
+    sensitivity = prior_sensitivity(idata, base)
     config = ModelConfig.model_validate_json(idata.attrs["model_config"])
     if plan is not None and not plan.matches(idata):
         raise ValueError("the plan was not computed from the newest wave's fit")
@@ -351,7 +367,7 @@ def report_content(
         actions=_actions(base, summary),
         ppc=ppc,
         ppc_by_group=ppc_summary(ppc),
-        sensitivity=prior_sensitivity(idata, base),
+        sensitivity=sensitivity,
         convergence=check_convergence(idata),
         wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
         priors=config.describe_priors(),

@@ -6,6 +6,9 @@ reuse the saved fits), compare the hierarchy with no and complete pooling, plan 
 inconclusive CMOCs (or reuse the saved plan), compute the report's content, warn of fits that
 failed the convergence gate, and write the files. Each step says what it does through ``say``
 before it starts, so a long step is never silent.
+
+:func:`build_report_from_fit` builds the report of one saved fit from the file alone (the
+evidence it carries): the newest wave only, nothing fitted and nothing written beside the fit.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from ..analyses import (
     REPORT_PLAN,
     VARIANTS,
     CalibrationResult,
+    FitEvidenceError,
+    FitMismatchError,
     SamplerConfig,
     compare_models,
     find_calibration,
+    fit_config,
+    fit_evidence,
     fit_waves,
     load_calibration,
+    load_fit,
     plan_or_reuse,
+    plan_result,
 )
 from ..evidence import EvidenceBase, load_evidence
 from ..evidence.lock import writing
@@ -37,6 +46,7 @@ __all__ = [
     "ReportRun",
     "ReportSettingsError",
     "build_report_for",
+    "build_report_from_fit",
     "default_report_dir",
     "report_content_for",
     "saved_calibration",
@@ -169,7 +179,7 @@ def _content(
             f"fitting the comparison models ({others}), or reusing their saved fits, and "
             "comparing them by PSIS-LOO..."
         )
-        comparison = compare_models(directory, base, cfg, s, progress=progress)
+        comparison = compare_models(directory, base, cfg, s, progress=progress, say=say)
     planned = None
     if plan:
         say("planning for the inconclusive CMOCs (the saved plan if made from this fit)...")
@@ -191,6 +201,7 @@ def _content(
         comparison=comparison,
         plan=planned,
         calibration=saved,
+        say=say,
     )
     for wave, check in content.wave_checks.items():
         if not check.passed:
@@ -316,4 +327,129 @@ def build_report_for(
         target = Path(out) if out is not None else default_report_dir(base)
         said(f"writing the report files to {target}...")
         written = build_report(base, content, target, pdf=pdf)
+    return ReportRun(base, content, tuple(written), tuple(said.messages))
+
+
+ONE_FIT_NOTE = (
+    "the report of one fit shows the newest wave only: the trajectory across waves, what each "
+    "wave changed and the model comparison need the evidence base (`cmoc report DIR`)"
+)
+"""What a report built by :func:`build_report_from_fit` leaves out, as it says."""
+
+
+def build_report_from_fit(
+    fit_path: str | Path,
+    evidence_dir: str | Path | None = None,
+    config: ModelConfig | None = None,
+    *,
+    plan: bool = True,
+    calibration: str | Path | None = None,
+    out: str | Path | None = None,
+    pdf: bool = False,
+    workers: int = 0,
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> ReportRun:
+    """Build the report of one saved fit, from the file alone (the evidence it carries).
+
+    Nothing is fitted and nothing is written beside the fit: the report shows the evidence and
+    posterior of the fit's newest wave (the trajectory across waves, what each wave changed and
+    the model comparison need the base, :func:`build_report_for`); the plan, when asked for,
+    is computed (PSIS updates, :data:`cmoc.analyses.REPORT_PLAN`) and not saved.
+
+    Parameters
+    ----------
+    fit_path : str or Path
+        A fit saved by ``cmoc fit`` (or :func:`cmoc.analyses.save_fit`).
+    evidence_dir : str or Path, optional
+        The evidence base the fit should belong to: the fit is refused, naming each file that
+        differs, when it was made from other evidence; needed for a fit saved before fits
+        carried their evidence. Its saved calibrations are searched as by
+        :func:`build_report_for`.
+    config : ModelConfig, optional
+        When given, the fit must be of this model configuration.
+    plan : bool
+        Plan for the inconclusive CMOCs.
+    calibration : str or Path, optional
+        A saved calibration of the fit's model (checked).
+    out : str or Path, optional
+        Output directory (default :func:`default_report_dir`).
+    pdf : bool
+        Also write ``report.pdf``.
+    workers : int
+        Dask worker processes for the plan (0: in this process).
+    progress : bool
+        Show the plan's progress bar.
+    say : callable, optional
+        Called with each message as it is said.
+
+    Returns
+    -------
+    ReportRun
+
+    Raises
+    ------
+    ReportSettingsError
+        A fit without its evidence and no ``evidence_dir``, a fit of other evidence or of
+        another model configuration, or a calibration of another model.
+    FitFileError
+        A file that is not a readable fit (an :class:`~cmoc.evidence.EvidenceError`).
+    """
+    if pdf:
+        require_pdf()
+    said = _Say(say)
+    path = Path(fit_path)
+    try:
+        idata = load_fit(path)
+    except (FileNotFoundError, FitMismatchError) as error:
+        raise ReportSettingsError(str(error)) from error
+    if evidence_dir is not None:
+        base = load_evidence(evidence_dir)
+        for note in base.notes:
+            said(note)
+        try:
+            load_fit(path, base)  # the check only: names each file that differs
+        except FitMismatchError as error:
+            raise ReportSettingsError(str(error)) from error
+    else:
+        try:
+            base = fit_evidence(idata)
+        except FitEvidenceError as error:
+            raise ReportSettingsError(
+                f"{path}: {error}: give the evidence base it was fitted to, "
+                f"`cmoc report DIR --fit {path}`"
+            ) from error
+    cfg, sampler = fit_config(idata)
+    if config is not None and config.id != cfg.id:
+        raise ReportSettingsError(
+            f"{path} is a fit of the model configuration {cfg.id}, not of the one asked "
+            f"({config.id}): leave out --model to report the fit's own"
+        )
+    newest = base.waves[-1]
+    said(f"reporting the fit {path} of {base.config.name!r} after wave {newest!r}; {ONE_FIT_NOTE}")
+    saved = None
+    if evidence_dir is not None or calibration is not None:
+        # without a base, only a calibration given as a file (its folder is not searched)
+        saved = saved_calibration(evidence_dir or path.parent, cfg, calibration)
+    planned = None
+    if plan:
+        said("planning for the inconclusive CMOCs (computed, not saved)...")
+        planned = plan_result(
+            idata,
+            base,
+            seed=int(sampler.get("seed", SamplerConfig().seed)),
+            workers=workers,
+            progress=progress,
+            **REPORT_PLAN,
+        )
+    said("computing the report's tables (summaries, checks)...")
+    content = report_content(
+        base, {newest: (base, idata)}, ci=DEFAULT_CI, plan=planned, calibration=saved
+    )
+    for wave, check in content.wave_checks.items():
+        if not check.passed:
+            said(f"WARNING: the fit after wave {wave!r}: {check.text}")
+    target = Path(out) if out is not None else default_report_dir(base)
+    said(f"writing the report files to {target}...")
+    written = build_report(base, content, target, pdf=pdf)
     return ReportRun(base, content, tuple(written), tuple(said.messages))

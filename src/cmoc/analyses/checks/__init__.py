@@ -3,18 +3,36 @@
 Above :mod:`cmoc.analyses.inference`.
 """
 
-from .compare import VARIANTS, ModelComparison, compare_fits, compare_models
+from .compare import VARIANTS, ComparisonSettings, ModelComparison, compare_fits, compare_models
 from .influence import (
     INFLUENCE_COLUMNS,
     KHAT_MAX,
+    InfluenceCheck,
+    InfluenceSettings,
+    check_influence,
     evidence_units,
     influence,
     moved_most,
     pointwise_loglik,
     refit_unreliable,
 )
-from .predictive import PPC_COLUMNS, posterior_predictive, ppc_summary
-from .sensitivity import PRIOR_NAMES, SENSITIVITY_COLUMNS, prior_sensitivity, sensitivity_tree
+from .predictive import (
+    PPC_COLUMNS,
+    PredictiveCheck,
+    PredictiveSettings,
+    check_predictive,
+    posterior_predictive,
+    ppc_summary,
+)
+from .sensitivity import (
+    PRIOR_NAMES,
+    SENSITIVITY_COLUMNS,
+    SensitivityCheck,
+    SensitivitySettings,
+    check_sensitivity,
+    prior_sensitivity,
+    sensitivity_tree,
+)
 
 __all__ = [
     "INFLUENCE_COLUMNS",
@@ -23,7 +41,17 @@ __all__ = [
     "PRIOR_NAMES",
     "SENSITIVITY_COLUMNS",
     "VARIANTS",
+    "ComparisonSettings",
+    "InfluenceCheck",
+    "InfluenceSettings",
     "ModelComparison",
+    "PredictiveCheck",
+    "PredictiveSettings",
+    "SensitivityCheck",
+    "SensitivitySettings",
+    "check_influence",
+    "check_predictive",
+    "check_sensitivity",
     "compare_fits",
     "compare_models",
     "evidence_units",

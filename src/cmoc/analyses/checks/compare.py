@@ -9,6 +9,7 @@ comparable. ArviZ's ``loo`` and ``compare`` do the computing; cmoc adds the plai
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
+from ...defaults import KHAT_MAX, SMALL_ELPD_DIFF
 from ...evidence import EvidenceBase
 from ...models import DEFAULT_CONFIG, ModelConfig
 from ..fitting.convergence import check_convergence
+from ..fitting.result import AnalysisResult, Settings
 from ..fitting.reuse import fit_or_reuse
 from ..fitting.sampling import SamplerConfig
 from ..fitting.store import default_fit_path, variant_path
@@ -27,6 +30,7 @@ from .influence import pointwise_loglik
 __all__ = [
     "SMALL_DIFF",
     "VARIANTS",
+    "ComparisonSettings",
     "ModelComparison",
     "compare_fits",
     "compare_models",
@@ -35,32 +39,44 @@ __all__ = [
 VARIANTS = {"hierarchical": "partial", "no pooling": "none", "complete pooling": "complete"}
 """Model name in the comparison -> ``support_pooling`` of the variant."""
 
-_KHAT_MAX = 0.7
-
-SMALL_DIFF = 4.0
+SMALL_DIFF = SMALL_ELPD_DIFF
 """ELPD differences below this are read as negligible whatever their standard error
 (Sivula, Magnusson and Vehtari 2022: below 4 the normal approximation of the difference is
 poor and the difference rarely matters)."""
 
 
 @dataclass(frozen=True)
-class ModelComparison:
-    """Result of a PSIS-LOO comparison.
+class ComparisonSettings(Settings):
+    """What a comparison compared (the settings of a :class:`ModelComparison`).
 
     Attributes
     ----------
-    passed : bool
-        The comparison can be trusted: every fit converged and no unit has Pareto k > 0.7.
-    table : pandas.DataFrame
-        One row per model, best first: ``model, rank, elpd, se, p_loo, elpd_diff, dse, weight,
-        bad_k`` (units with k > 0.7), ``converged``.
-    text : str
-        A plain-language reading.
+    models : tuple of str
+        The models compared (names as in the table).
+    khat_max : float
+        Pareto k above which a unit's PSIS-LOO estimate is unreliable.
+    small_diff : float
+        ELPD difference read as negligible.
     """
 
-    passed: bool
-    table: pd.DataFrame
-    text: str
+    models: tuple[str, ...] = ()
+    khat_max: float = KHAT_MAX
+    small_diff: float = SMALL_DIFF
+
+
+class ModelComparison(AnalysisResult):
+    """Result of a PSIS-LOO comparison (an ``AnalysisResult`` of kind ``comparison``).
+
+    ``passed``: the comparison can be trusted (every fit converged and no unit has Pareto
+    k > 0.7); ``table``: one row per model, best first: ``model, rank, elpd, se, p_loo,
+    elpd_diff, dse, weight, bad_k`` (units with k > 0.7), ``converged``; ``text``: a
+    plain-language reading; ``settings``: a :class:`ComparisonSettings`.
+    """
+
+    kind = "comparison"
+    settings_type = ComparisonSettings
+    what = "model comparison"
+    hint = "saved model comparison"
 
 
 def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
@@ -97,7 +113,8 @@ def _reading(table: pd.DataFrame) -> str:
         lines.append(
             "Unreliable: "
             + ", ".join(
-                f"{r.model} has {r.bad_k} unit(s) with Pareto k > 0.7" for r in bad.itertuples()
+                f"{r.model} has {r.bad_k} unit(s) with Pareto k > {KHAT_MAX:g}"
+                for r in bad.itertuples()
             )
             + "; those units are highly influential and PSIS-LOO underestimates their effect."
         )
@@ -126,8 +143,8 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
     with warnings.catch_warnings():
         # high Pareto k is counted per model and said in the reading, not warned about
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        compared = az.compare(trees, round_to="none")
         loos = {name: az.loo(trees[name], pointwise=True) for name in trees}
+        compared = az.compare(loos, round_to="none")  # the same loo, computed once
     rows = []
     for name, row in compared.iterrows():
         loo = loos[name]
@@ -141,13 +158,14 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
                 "elpd_diff": float(row["elpd_diff"]),
                 "dse": float(row["dse"]),
                 "weight": float(row["weight"]),
-                "bad_k": int((loo.pareto_k > _KHAT_MAX).sum()),
+                "bad_k": int((loo.pareto_k > KHAT_MAX).sum()),
                 "converged": check_convergence(fits[name]).passed,
             }
         )
     table = pd.DataFrame(rows).sort_values("rank").reset_index(drop=True)
     passed = bool(table["converged"].all() and (table["bad_k"] == 0).all())
-    return ModelComparison(passed, table, _reading(table))
+    settings = ComparisonSettings(models=tuple(str(m) for m in table["model"]))
+    return ModelComparison(table, _reading(table), passed, settings)
 
 
 def compare_models(
@@ -157,6 +175,7 @@ def compare_models(
     sampler: SamplerConfig | None = None,
     *,
     progress: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> ModelComparison:
     """Fit (or reuse) the three pooling variants of the newest wave and compare them.
 
@@ -172,11 +191,15 @@ def compare_models(
         ``support_pooling``.
     sampler : SamplerConfig, optional
     progress : bool
+    say : callable, optional
+        Called with a message before each variant is fitted or reused, with how it was
+        obtained, and before the comparison itself.
 
     Returns
     -------
     ModelComparison
     """
+    tell = say or (lambda message: None)
     cfg = config or DEFAULT_CONFIG
     fits = {}
     for name, pooling in VARIANTS.items():
@@ -186,5 +209,8 @@ def compare_models(
             if pooling == cfg.support_pooling
             else variant_path(directory, pooling)
         )
-        fits[name], _ = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
+        tell(f"{name}: fitting the model, or reusing its saved fit {path}...")
+        fits[name], how = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
+        tell(f"{name}: {how}")
+    tell("comparing the models by PSIS-LOO (the pointwise log-likelihood of each)...")
     return compare_fits(fits, evidence)

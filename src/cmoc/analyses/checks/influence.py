@@ -10,20 +10,28 @@ target's support comes from one fit, without refitting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from ...defaults import KHAT_MAX
 from ...evidence import EvidenceBase
 from ...models import build_model, model_data, without_unit
+from ..fitting.cache import per_fit
+from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import fit_config
 from ..inference.draws import support_draws
 
 __all__ = [
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
+    "InfluenceCheck",
+    "InfluenceSettings",
+    "check_influence",
     "evidence_units",
     "influence",
     "moved_most",
@@ -31,9 +39,6 @@ __all__ = [
     "pointwise_values",
     "refit_unreliable",
 ]
-
-KHAT_MAX = 0.7
-"""Pareto k-hat above which a unit's leave-one-out estimate is flagged as unreliable."""
 
 INFLUENCE_COLUMNS = [
     "target_id",
@@ -128,6 +133,7 @@ def pointwise_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArray
     return pointwise_values(idata, evidence, ["loglik_unit"])["loglik_unit"]
 
 
+@per_fit
 def pointwise_values(idata: xr.DataTree, evidence: EvidenceBase, names: list[str]) -> xr.Dataset:
     """Evaluate the pointwise quantities of ``build_model(..., pointwise=True)`` at every draw.
 
@@ -337,3 +343,62 @@ def refit_unreliable(
     out["_a"] = -out["contribution"].abs()
     out = out.sort_values(["_t", "_a", "unit"], kind="stable")
     return out[INFLUENCE_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class InfluenceSettings(Settings):
+    """Settings of an influence analysis: ``wave`` (None: all), ``max_refits``, ``khat_max``."""
+
+    wave: str | None = None
+    max_refits: int = 0
+    khat_max: float = KHAT_MAX
+
+
+class InfluenceCheck(AnalysisResult):
+    """An influence analysis (an ``AnalysisResult`` of kind ``influence``).
+
+    ``table``: :func:`influence` (after :func:`refit_unreliable` when refits were asked);
+    ``passed`` is None; ``text`` says how many estimates are unreliable.
+    """
+
+    kind = "influence"
+    settings_type = InfluenceSettings
+    what = "influence analysis"
+    hint = "saved influence analysis"
+
+
+def check_influence(
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    *,
+    wave: str | None = None,
+    sampler=None,
+    max_refits: int = 0,
+) -> InfluenceCheck:
+    """Run :func:`influence` (and :func:`refit_unreliable` up to ``max_refits`` units).
+
+    Parameters
+    ----------
+    idata, evidence, wave
+        As in :func:`influence`.
+    sampler : SamplerConfig, optional
+        Settings of the exact refits (default: those stored in ``idata``).
+    max_refits : int
+        Exact refits without the most influential unreliable units (0: none).
+
+    Returns
+    -------
+    InfluenceCheck
+    """
+    table = influence(idata, evidence, wave=wave)
+    if max_refits:
+        table = refit_unreliable(table, idata, evidence, sampler, max_refits=max_refits)
+    units = table["unit"].nunique()
+    bad = table.loc[~table["reliable"].astype(bool), "unit"].nunique()
+    refitted = table.loc[table["method"] == "refit", "unit"].nunique()
+    text = (
+        f"{units} units of evidence; {bad} with an unreliable PSIS estimate (Pareto k > "
+        f"{KHAT_MAX:g}); {refitted} refitted exactly"
+    )
+    settings = InfluenceSettings(wave=wave, max_refits=int(max_refits))
+    return InfluenceCheck(table, text, None, settings)

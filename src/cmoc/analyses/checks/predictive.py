@@ -9,17 +9,29 @@ likelihood), which is the source's Gamma-Poisson talkativeness integrated out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ...defaults import CI as DEFAULT_CI
+from ...defaults import SURPRISE_P
 from ...evidence import EvidenceBase
 from ...models.data import model_data
+from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import fit_config
-from ..inference.summary import DEFAULT_CI
 from .influence import evidence_units, pointwise_values
 
-__all__ = ["PPC_COLUMNS", "posterior_predictive", "ppc_summary"]
+__all__ = [
+    "PPC_COLUMNS",
+    "SURPRISE_P",
+    "PredictiveCheck",
+    "PredictiveSettings",
+    "check_predictive",
+    "posterior_predictive",
+    "ppc_summary",
+]
 
 PPC_COLUMNS = [
     "unit",
@@ -36,9 +48,6 @@ PPC_COLUMNS = [
     "p_value",
     "surprising",
 ]
-
-SURPRISE_P = 0.05
-"""Two-sided predictive p-value below which a unit's count is called surprising."""
 
 
 def _draw_counts(rng, mean: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -80,7 +89,8 @@ def posterior_predictive(
         :data:`PPC_COLUMNS`, one row per unit. ``observed`` is the count or band as given
         (``observed_hi`` -1: unbounded); ``p_value`` is the two-sided predictive p-value
         ``min(1, 2 min(P(rep <= hi), P(rep >= lo)))``, small when the model rarely produces a
-        count as low or as high as the one observed; ``surprising`` marks p < 0.05.
+        count as low or as high as the one observed; ``surprising`` marks p below
+        :data:`SURPRISE_P` (0.05).
     """
     config, _ = fit_config(idata)
     d = model_data(evidence, group_effects=config.group_effects)
@@ -154,3 +164,46 @@ def ppc_summary(table: pd.DataFrame) -> pd.DataFrame:
     out = grouped.agg(units=("unit", "size"), surprising=("surprising", "sum")).reset_index()
     out["share_surprising"] = out["surprising"] / out["units"]
     return out
+
+
+@dataclass(frozen=True)
+class PredictiveSettings(Settings):
+    """Settings of a posterior predictive check: ``seed``, ``ci``, ``surprise_p``."""
+
+    seed: int = 0
+    ci: float = DEFAULT_CI
+    surprise_p: float = SURPRISE_P
+
+
+class PredictiveCheck(AnalysisResult):
+    """A posterior predictive check (an ``AnalysisResult`` of kind ``predictive``).
+
+    ``table``: :func:`posterior_predictive` (:data:`PPC_COLUMNS`); ``passed`` is None (the
+    share of surprising units is read, not tested); ``text`` counts the surprising units.
+    """
+
+    kind = "predictive"
+    settings_type = PredictiveSettings
+    what = "predictive check"
+    hint = "saved posterior predictive check"
+
+
+def check_predictive(
+    idata: xr.DataTree, evidence: EvidenceBase, *, seed: int = 0, ci: float = DEFAULT_CI
+) -> PredictiveCheck:
+    """Run :func:`posterior_predictive` and return it as a result with its reading.
+
+    Parameters are those of :func:`posterior_predictive`.
+
+    Returns
+    -------
+    PredictiveCheck
+    """
+    table = posterior_predictive(idata, evidence, seed=seed, ci=ci)
+    settings = PredictiveSettings(seed=int(seed), ci=float(ci))
+    n, k = len(table), int(table["surprising"].sum())
+    text = (
+        f"{k} of {n} units of evidence surprising (two-sided posterior predictive p < "
+        f"{SURPRISE_P:g}); under a model that fits, about {SURPRISE_P:.0%} or fewer are"
+    )
+    return PredictiveCheck(table, text, None, settings)

@@ -10,6 +10,7 @@ asks: would a CMOC's *status* change if the prior were half or twice as strong?
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
@@ -17,8 +18,10 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from ...defaults import KHAT_MAX
 from ...evidence import EvidenceBase
 from ...models import Prior, build_model
+from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import fit_config
 from ..inference.classify import classify
 from ..inference.draws import support_draws
@@ -28,6 +31,9 @@ __all__ = [
     "PRIOR_NAMES",
     "SENSITIVITY_COLUMNS",
     "STATUS_ALPHAS",
+    "SensitivityCheck",
+    "SensitivitySettings",
+    "check_sensitivity",
     "prior_sensitivity",
     "sensitivity_tree",
 ]
@@ -148,7 +154,8 @@ def prior_sensitivity(
         likelihood``, ``potential prior-data conflict`` or ``✓``); the status, and the status
         recomputed when the prior is half (``alpha`` 0.5) and twice (2) as strong, by importance
         reweighting; ``status_sensitive`` when either differs. The Pareto k-hats say how far the
-        reweighting can be trusted (above 0.7 it cannot: refit with the prior scaled instead).
+        reweighting can be trusted (above :data:`~cmoc.defaults.KHAT_MAX`, 0.7, it cannot: refit
+        with the prior scaled instead).
     """
     tree = sensitivity_tree(idata, evidence)
     # ArviZ logs a generic advice when anything is flagged; the table says it per target
@@ -187,3 +194,45 @@ def prior_sensitivity(
         frame["status"] != frame["status_stronger_prior"]
     )
     return frame[SENSITIVITY_COLUMNS]
+
+
+@dataclass(frozen=True)
+class SensitivitySettings(Settings):
+    """Settings of a prior sensitivity check: ``threshold``, ``alphas``, ``khat_max``."""
+
+    threshold: float = 0.05
+    alphas: tuple[float, ...] = STATUS_ALPHAS
+    khat_max: float = KHAT_MAX
+
+
+class SensitivityCheck(AnalysisResult):
+    """A prior sensitivity check (an ``AnalysisResult`` of kind ``sensitivity``).
+
+    ``table``: :func:`prior_sensitivity`; ``passed``: no status changes when the prior is half
+    or twice as strong; ``text`` names the targets whose status does.
+    """
+
+    kind = "sensitivity"
+    settings_type = SensitivitySettings
+    what = "sensitivity check"
+    hint = "saved prior sensitivity check"
+
+
+def check_sensitivity(
+    idata: xr.DataTree, evidence: EvidenceBase, *, threshold: float = 0.05
+) -> SensitivityCheck:
+    """Run :func:`prior_sensitivity` and return it as a result with its verdict.
+
+    Returns
+    -------
+    SensitivityCheck
+    """
+    table = prior_sensitivity(idata, evidence, threshold=threshold)
+    moved = list(table.loc[table["status_sensitive"].astype(bool), "target_id"])
+    changed = f"the status of {', '.join(map(str, moved))}" if moved else "no status"
+    text = f"{changed} changes when the prior is half or twice as strong"
+    k = table[["pareto_k_weaker", "pareto_k_stronger"]].max().max() if len(table) else 0.0
+    if k > KHAT_MAX:
+        text += f" (reweighting unreliable: Pareto k {k:.2f} > {KHAT_MAX:g}; refit to be sure)"
+    settings = SensitivitySettings(threshold=float(threshold))
+    return SensitivityCheck(table, text, not moved, settings)

@@ -5,18 +5,24 @@ The lowest layer of :mod:`cmoc.analyses` (imports only :mod:`cmoc.evidence` and
 base's ``.cmoc/`` folder.
 """
 
+from .attrs import Provenance
 from .convergence import ConvergenceCheck, GateThresholds, check_convergence
 from .provenance import package_versions, provenance
+from .result import AnalysisResult, Settings, load_result, result_kinds
 from .reuse import fit_or_reuse
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
 from .store import (
+    EVIDENCE_GROUP,
     PLAN_FILE,
+    FitEvidenceError,
     FitFileError,
     FitMismatchError,
     default_calibration_path,
     default_fit_path,
     default_plan_path,
+    evidence_tree,
     fit_config,
+    fit_evidence,
     fit_file_name,
     fit_id,
     fit_mismatches,
@@ -31,29 +37,38 @@ from .store import (
 from .waves import fit_waves
 
 __all__ = [
+    "EVIDENCE_GROUP",
     "PLAN_FILE",
     "SAMPLERS",
+    "AnalysisResult",
     "ConvergenceCheck",
+    "FitEvidenceError",
     "FitFileError",
     "FitMismatchError",
     "GateThresholds",
+    "Provenance",
     "SamplerConfig",
     "SamplerError",
+    "Settings",
     "check_convergence",
     "default_calibration_path",
     "default_fit_path",
     "default_plan_path",
+    "evidence_tree",
     "fit",
     "fit_config",
+    "fit_evidence",
     "fit_file_name",
     "fit_id",
     "fit_mismatches",
     "fit_or_reuse",
     "fit_waves",
     "load_fit",
+    "load_result",
     "package_versions",
     "provenance",
     "read_json_result",
+    "result_kinds",
     "results_dir",
     "sample_model",
     "save_fit",

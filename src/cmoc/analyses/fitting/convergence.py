@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ...defaults import MAX_DIVERGENCES, MAX_RHAT, MIN_ESS_PER_CHAIN
+from .cache import per_fit
+from .result import AnalysisResult, Settings
+
 __all__ = ["ConvergenceCheck", "GateThresholds", "check_convergence"]
 
 
 @dataclass(frozen=True)
-class GateThresholds:
-    """Limits a fit must meet to pass the gate.
+class GateThresholds(Settings):
+    """Limits a fit must meet to pass the gate (the settings of a :class:`ConvergenceCheck`).
 
     Attributes
     ----------
@@ -26,35 +30,37 @@ class GateThresholds:
         Divergent transitions allowed after tuning.
     """
 
-    max_rhat: float = 1.01
-    min_ess_per_chain: float = 100.0
-    max_divergences: int = 0
+    max_rhat: float = MAX_RHAT
+    min_ess_per_chain: float = MIN_ESS_PER_CHAIN
+    max_divergences: int = MAX_DIVERGENCES
 
 
-@dataclass(frozen=True)
-class ConvergenceCheck:
-    """The result of the convergence gate.
+class ConvergenceCheck(AnalysisResult):
+    """The result of the convergence gate (an :class:`AnalysisResult` of kind ``convergence``).
 
-    Attributes
-    ----------
-    passed : bool
-        All parameters within the limits and no divergences.
-    table : pandas.DataFrame
-        One row per variable: worst R-hat, smallest bulk and tail ESS, and whether it passed.
-    text : str
-        A plain-language verdict, first line ``converged`` or ``NOT CONVERGED: ...``.
-    divergences : int
-    failures : list of str
-        What failed, one line each.
+    ``passed``: all parameters within the limits and no divergences; ``table``: one row per
+    variable (index ``variable``): worst R-hat, smallest bulk and tail ESS, and whether it
+    passed; ``text``: a plain-language verdict, ``converged ...`` or ``NOT CONVERGED: ...``;
+    ``settings``: the :class:`GateThresholds`; ``values``: ``divergences`` and ``failures``.
     """
 
-    passed: bool
-    table: pd.DataFrame
-    text: str
-    divergences: int
-    failures: list[str] = field(default_factory=list)
+    kind = "convergence"
+    settings_type = GateThresholds
+    what = "convergence check"
+    hint = "saved convergence check"
+
+    @property
+    def divergences(self) -> int:
+        """Divergent transitions after tuning."""
+        return int(self.values.get("divergences", 0))
+
+    @property
+    def failures(self) -> list[str]:
+        """What failed, one line each."""
+        return list(self.values.get("failures", []))
 
 
+@per_fit
 def check_convergence(
     idata: xr.DataTree, thresholds: GateThresholds | None = None
 ) -> ConvergenceCheck:
@@ -121,4 +127,5 @@ def check_convergence(
         )
     else:
         text = "NOT CONVERGED: " + "; ".join(failures)
-    return ConvergenceCheck(passed, table, text, divergences, failures)
+    values = {"divergences": divergences, "failures": failures}
+    return ConvergenceCheck(table, text, passed, th, values=values)

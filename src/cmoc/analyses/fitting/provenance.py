@@ -1,4 +1,8 @@
-"""Provenance of a fit: what produced it, stamped on every group of the result."""
+"""Provenance of a fit: what produced it, stamped on every group of the result.
+
+A stamped fit also carries the evidence it was fitted to, in its ``evidence`` group
+(:func:`cmoc.analyses.fitting.store.evidence_tree`), so that it can be used from the file alone.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import xarray as xr
 
 from ...evidence import EvidenceBase
 from ...models import ModelConfig
+from .store import EVIDENCE_GROUP, evidence_tree
 
 __all__ = ["PACKAGES", "package_versions", "provenance", "stamp"]
 
@@ -53,9 +58,15 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
 def stamp(
     idata: xr.DataTree, evidence: EvidenceBase, config: ModelConfig, sampler: dict
 ) -> xr.DataTree:
-    """Write provenance into the attrs of the tree and of each of its groups."""
+    """Write provenance into the attrs of the tree and of each of its groups; add the evidence.
+
+    The evidence the fit was made from goes into the group ``evidence``
+    (:func:`~cmoc.analyses.fitting.store.evidence_tree`), which keeps its own attrs.
+    """
     attrs = provenance(evidence, config, sampler)
     idata.attrs.update(attrs)
-    for node in idata.children.values():
-        node.attrs.update(attrs)
+    for name, node in idata.children.items():
+        if name != EVIDENCE_GROUP:
+            node.attrs.update(attrs)
+    idata[EVIDENCE_GROUP] = evidence_tree(evidence)
     return idata

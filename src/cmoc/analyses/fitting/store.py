@@ -4,6 +4,11 @@ Every path cmoc derives inside an evidence base's ``.cmoc/`` folder is named her
 (:func:`default_fit_path`, :func:`variant_path`), the plan (:func:`default_plan_path`) and the
 calibrations (:func:`default_calibration_path`, :func:`saved_calibration_paths`). Fits are
 written atomically and loaded with a check against the evidence.
+
+A fit carries the evidence it was fitted to in its ``evidence`` group (:func:`evidence_tree`,
+one sub-group per table, written when the fit is stamped): :func:`fit_evidence` rebuilds the
+evidence base from the file alone, and a fit used with other evidence is refused naming the
+files that differ (:func:`cmoc.evidence.portable.evidence_differences`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import os
 import re
 import tempfile
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +26,30 @@ import xarray as xr
 
 from ...evidence import EvidenceBase, EvidenceError, Problem, file_mode, load_evidence
 from ...evidence.lock import WORK_DIR, writing
+from ...evidence.portable import (
+    PORTABLE_FORMAT,
+    TABLE_NAMES,
+    PortableTable,
+    evidence_differences,
+    from_portable,
+    to_portable,
+)
 from ...models import ModelConfig
 
 __all__ = [
+    "EVIDENCE_GROUP",
     "PLAN_FILE",
+    "PREDATES",
+    "FitEvidenceError",
     "FitFileError",
     "FitMismatchError",
     "base_of_result",
     "default_calibration_path",
     "default_fit_path",
     "default_plan_path",
+    "evidence_tree",
     "fit_config",
+    "fit_evidence",
     "fit_file_name",
     "fit_id",
     "fit_mismatches",
@@ -54,6 +72,108 @@ class FitMismatchError(ValueError):
 
 class FitFileError(EvidenceError):
     """A file that should hold a saved fit and cannot be read as one (exit status 2)."""
+
+
+class FitEvidenceError(ValueError):
+    """A fit that does not carry the evidence it was fitted to (saved before portable fits)."""
+
+
+EVIDENCE_GROUP = "evidence"
+"""The group of a fit's DataTree that holds the evidence it was fitted to."""
+
+PREDATES = "this fit predates portable fits (it does not carry the evidence it was fitted to)"
+"""What :func:`fit_evidence` says of a fit saved before fits carried their evidence."""
+
+
+def evidence_tree(evidence: EvidenceBase) -> xr.DataTree:
+    """Return the evidence as a DataTree group: one sub-group per table, one variable a column.
+
+    Each table (``mechanisms``, ``cmocs``, ``sources``, ``codings``, ``actions``) is a dataset
+    along its own ``row`` dimension: strings are variable-length UTF-8 (a column that repeats
+    its strings, such as ids, as int32 codes into ``<column>__values``), numbers int64 or
+    float64, and a column with missing values has a small int8 companion saying which
+    (:class:`cmoc.evidence.portable.PortableTable`; its layout is the dataset's ``layout``
+    attr, JSON). The group's attrs hold ``evidence.toml`` as parsed (``evidence_config``,
+    JSON), the evidence hash and the layout's ``format``.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase
+
+    Returns
+    -------
+    xarray.DataTree
+    """
+    config_json, tables = to_portable(evidence)
+    children = {}
+    for name, table in tables.items():
+        variables = {}
+        for var, values in table.arrays.items():
+            variable = xr.Variable((table.dims.get(var, "row"),), values)
+            if values.dtype == object:
+                variable.encoding["dtype"] = str  # variable-length UTF-8, even when empty
+            variables[var] = variable
+        ds = xr.Dataset(variables, attrs={"layout": json.dumps(table.layout, ensure_ascii=False)})
+        children[name] = xr.DataTree(ds)
+    attrs = {
+        "format": PORTABLE_FORMAT,
+        "evidence_config": config_json,
+        "evidence_hash": evidence.evidence_hash,
+    }
+    return xr.DataTree(xr.Dataset(attrs=attrs), children=children)
+
+
+def fit_evidence(idata: xr.DataTree) -> EvidenceBase:
+    """Rebuild the evidence base a fit was made from, out of the fit alone.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit (:func:`load_fit`, :func:`cmoc.analyses.fit`).
+
+    Returns
+    -------
+    EvidenceBase
+        With ``path`` None; its ``evidence_hash`` is the fit's.
+
+    Raises
+    ------
+    FitEvidenceError
+        When the fit does not carry its evidence (saved before portable fits: :data:`PREDATES`),
+        or carries evidence that cannot be read or does not match the fit's evidence hash.
+        Give such a fit the evidence base it was fitted to (``load_fit(path, evidence)``).
+    """
+    if EVIDENCE_GROUP not in idata.children:
+        raise FitEvidenceError(PREDATES)
+    node = idata[EVIDENCE_GROUP]
+    fmt = node.attrs.get("format")
+    if fmt != PORTABLE_FORMAT:
+        raise FitEvidenceError(
+            f"the evidence in this fit is stored in format {fmt!r}, which this cmoc does not "
+            f"read (it reads {PORTABLE_FORMAT}; upgrade cmoc)"
+        )
+    try:
+        tables = {}
+        for name in TABLE_NAMES:
+            ds = node[name].to_dataset()
+            tables[name] = PortableTable(
+                {var: ds[var].values for var in ds.data_vars},
+                json.loads(ds.attrs["layout"]),
+                {var: ds[var].dims[0] for var in ds.data_vars if ds[var].dims != ("row",)},
+            )
+        evidence = from_portable(node.attrs["evidence_config"], tables)
+    except (KeyError, TypeError, ValueError) as err:
+        raise FitEvidenceError(
+            f"the evidence stored in this fit cannot be read ({type(err).__name__}: "
+            f"{str(err)[:120]})"
+        ) from err
+    made_from = idata.attrs.get("evidence_hash")
+    if made_from is not None and evidence.evidence_hash != made_from:
+        raise FitEvidenceError(
+            "the evidence stored in this fit is not the evidence it was fitted to (its hash "
+            "differs)"
+        )
+    return evidence
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -207,16 +327,26 @@ def fit_mismatches(
     Returns
     -------
     list of str
-        Empty when the fit was made from exactly this evidence (and config).
+        Empty when the fit was made from exactly this evidence (and config). A fit that
+        carries its evidence (:func:`fit_evidence`) names each file that differs, such as
+        ``"codings.csv differs from the evidence this fit was made from (1 row changed
+        (count_min))"``.
     """
     out = []
     attrs = idata.attrs
     if attrs.get("evidence_hash") != evidence.evidence_hash:
-        out.append(
-            f"the evidence changed since the fit (fit made from evidence "
-            f"{str(attrs.get('evidence_hash', '?'))[:12]}, evidence is now "
-            f"{evidence.evidence_hash[:12]})"
-        )
+        differences = []
+        if EVIDENCE_GROUP in idata.children:
+            with suppress(FitEvidenceError):  # unreadable: said as before, by the hashes
+                differences = evidence_differences(fit_evidence(idata), evidence)
+        if differences:
+            out.append("the evidence changed since the fit: " + "; ".join(differences))
+        else:
+            out.append(
+                f"the evidence changed since the fit (fit made from evidence "
+                f"{str(attrs.get('evidence_hash', '?'))[:12]}, evidence is now "
+                f"{evidence.evidence_hash[:12]})"
+            )
     if config is not None and attrs.get("model_id") != config.id:
         out.append(
             f"the model configuration differs (fit {attrs.get('model_id')}, asked {config.id})"
@@ -239,6 +369,10 @@ def load_fit(
     config: ModelConfig | None = None,
 ) -> xr.DataTree:
     """Load a saved fit; with ``evidence`` (and ``config``), refuse one that does not match.
+
+    Without ``evidence`` the fit is returned as saved: :func:`fit_evidence` gives the evidence
+    it was fitted to. With ``evidence``, a fit of other evidence is refused, naming each file
+    that differs (see :func:`fit_mismatches`).
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ Above :mod:`cmoc.analyses.fitting`; :mod:`~cmoc.analyses.inference.draws` holds 
 draws of support that the summary, the confidence grade and the checks share.
 """
 
-from .classify import STATUSES, classify
+from .classify import STATUSES, Status, classify
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, UNGRADED, confidence
 from .draws import support_draws
 from .levels import predictive_levels
@@ -19,6 +19,7 @@ __all__ = [
     "STATUSES",
     "SUMMARY_COLUMNS",
     "UNGRADED",
+    "Status",
     "classify",
     "confidence",
     "predictive_levels",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...defaults import STATUSES, Status
 from ...evidence import EvidenceBase
 
-__all__ = ["STATUSES", "classify"]
-
-STATUSES = ("affirmed", "refuted", "novel", "revised", "inconclusive")
+__all__ = ["STATUSES", "Status", "classify"]
 
 
 def classify(evidence: EvidenceBase, p_supported: pd.Series) -> pd.Series:
@@ -32,7 +31,7 @@ def classify(evidence: EvidenceBase, p_supported: pd.Series) -> pd.Series:
     Returns
     -------
     pandas.Series
-        Status per target, same index.
+        Status per target, same index: the plain strings of :class:`~cmoc.defaults.Status`.
     """
     th = evidence.config.classification
     targets = evidence.targets.reindex(p_supported.index)
@@ -44,16 +43,16 @@ def classify(evidence: EvidenceBase, p_supported: pd.Series) -> pd.Series:
         .min()
     )
     newest_i = evidence.wave_index(newest)
-    status = pd.Series("inconclusive", index=p_supported.index, dtype=object)
+    status = pd.Series(Status.inconclusive.value, index=p_supported.index, dtype=object)
     high = p_supported >= th.affirm
     new = (targets["origin"] == "novel") | (
         first_wave.reindex(p_supported.index).eq(newest_i) & (newest_i > 0)
     )
-    status[high & ~new] = "affirmed"
-    status[high & new] = "novel"
+    status[high & ~new] = Status.affirmed.value
+    status[high & new] = Status.novel.value
     revisers = evidence.cmocs["revises"].dropna()
     for reviser, revised in revisers.items():
-        if revised in status.index and status.get(reviser) in ("affirmed", "novel"):
-            status[revised] = "revised"
-    status[p_supported <= th.refute] = "refuted"
+        if revised in status.index and status.get(reviser) in (Status.affirmed, Status.novel):
+            status[revised] = Status.revised.value
+    status[p_supported <= th.refute] = Status.refuted.value
     return status

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ...defaults import CI as DEFAULT_CI
 from ...evidence import EvidenceBase
+from ..fitting.cache import per_fit
 from ..fitting.convergence import check_convergence
 from .classify import classify
 from .confidence import confidence
@@ -17,9 +19,6 @@ from .draws import support_draws
 from .levels import predictive_levels
 
 __all__ = ["DEFAULT_CI", "SUMMARY_COLUMNS", "summarize"]
-
-DEFAULT_CI = 0.9
-"""Default probability of the equal-tailed credible interval."""
 
 SUMMARY_COLUMNS = [
     "target_id",
@@ -59,6 +58,7 @@ CONFIDENCE_IN_SUMMARY = SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("own_codes") :]
 """The columns the summary takes from :func:`cmoc.analyses.confidence`."""
 
 
+@per_fit
 def summarize(
     idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI
 ) -> pd.DataFrame:

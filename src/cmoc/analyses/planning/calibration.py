@@ -16,8 +16,10 @@ so results do not depend on the number of workers.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,17 +28,14 @@ from scipy import stats
 from ...evidence import EvidenceBase, load_evidence, write_directory
 from ...models import DEFAULT_CONFIG, ModelConfig
 from ...models.generate import CalibrationLayout, draw_counts, draw_parameters
-from ..fitting.store import (
-    default_calibration_path,
-    read_json_result,
-    saved_calibration_paths,
-    write_json_result,
-)
+from ..fitting.result import AnalysisResult, Settings
+from ..fitting.store import default_calibration_path, read_json_result, saved_calibration_paths
 from .parallel import run_on_dask
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
     "CalibrationResult",
+    "CalibrationSettings",
     "calibrate",
     "calibration_command",
     "find_calibration",
@@ -237,30 +236,94 @@ def rank_uniformity(ranks: pd.DataFrame, *, alpha: float = 0.01) -> pd.DataFrame
 
 
 @dataclass(frozen=True)
-class CalibrationResult:
-    """What :func:`calibrate` found.
+class CalibrationSettings(Settings):
+    """What a calibration ran (the settings of a :class:`CalibrationResult`).
 
     Attributes
     ----------
-    ranks : pandas.DataFrame
-        One row per dataset and quantity: ``dataset, quantity, truth, rank, n_draws,
-        posterior_mean, divergences, codes``.
-    tests : pandas.DataFrame
-        :func:`rank_uniformity` of the ranks.
+    model_id, model_name : str
+        The fitted model configuration.
+    generate_id : str
+        The configuration the data were drawn from: ``model_id`` for a calibration of the
+        model, another for a misspecification check.
+    model_config : str
+        The fitted configuration as JSON.
+    datasets, seed, chains, draws, tune, thin : int
+    layout : dict
+        The :class:`~cmoc.models.generate.CalibrationLayout` (lists for its tuples).
     alpha : float
-        False-alarm rate of the whole table.
-    settings : dict
-        What was run: ``model_id`` and ``model_name`` of the fitted configuration,
-        ``generate_id`` (the configuration the data were drawn from; the same id for a
-        calibration of the model, another for a misspecification check), ``model_config``
-        (JSON), ``datasets``, ``seed``, ``chains``, ``draws``, ``tune``, ``thin``, ``layout``,
-        ``cmoc_version``.
+        False-alarm rate of the whole table of uniformity tests.
+    cmoc_version : str
     """
 
-    ranks: pd.DataFrame
-    tests: pd.DataFrame
-    alpha: float
-    settings: dict = field(default_factory=dict)
+    model_id: str
+    model_name: str = ""
+    generate_id: str = ""
+    model_config: str = ""
+    datasets: int = 0
+    seed: int = 0
+    chains: int = 2
+    draws: int = 200
+    tune: int = 200
+    thin: int = 99
+    layout: dict[str, Any] = field(default_factory=dict)
+    alpha: float = 0.01
+    cmoc_version: str = ""
+
+    def calibrates(self, model_id: str) -> bool:
+        """Whether these settings calibrate the model configuration ``model_id``."""
+        return self.model_id == model_id and self.generate_id == model_id
+
+
+class CalibrationResult(AnalysisResult):
+    """What :func:`calibrate` found (an ``AnalysisResult`` of kind ``calibration``).
+
+    ``table`` (also :attr:`tests`) is :func:`rank_uniformity` of the ranks; ``tables["ranks"]``
+    (also :attr:`ranks`) has one row per dataset and quantity: ``dataset, quantity, truth,
+    rank, n_draws, posterior_mean, divergences, codes``; ``passed`` (also :attr:`calibrated`)
+    says no quantity's ranks were found non-uniform; ``text`` is the verdict; ``settings`` a
+    :class:`CalibrationSettings`. Build one from ranks with :meth:`of`.
+    """
+
+    kind = "calibration"
+    version = 2
+    settings_type = CalibrationSettings
+    what = "calibration"
+    hint = "saved calibration (`cmoc calibrate --out FILE` writes one)"
+
+    @classmethod
+    def of(
+        cls,
+        ranks: pd.DataFrame,
+        tests: pd.DataFrame,
+        alpha: float,
+        settings: CalibrationSettings | Mapping[str, Any],
+    ) -> CalibrationResult:
+        """Return the result of these ranks and tests (the verdict and text derived)."""
+        data = settings.to_dict() if isinstance(settings, Settings) else dict(settings)
+        typed = CalibrationSettings.from_dict({**data, "alpha": float(alpha)})
+        passed = bool(tests["uniform"].all())
+        return cls(tests, _verdict(ranks, tests, typed.alpha), passed, typed, {"ranks": ranks})
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        """One row per dataset and quantity (``tables["ranks"]``)."""
+        return self.tables["ranks"]
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        """:func:`rank_uniformity` of the ranks (the ``table``)."""
+        return self.table
+
+    @property
+    def alpha(self) -> float:
+        """False-alarm rate of the whole table."""
+        return self.settings.alpha
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether no quantity's ranks were found non-uniform."""
+        return bool(self.passed)
 
     def calibrates(self, model_id: str) -> bool:
         """Whether this is a calibration of the model configuration ``model_id``.
@@ -268,25 +331,19 @@ class CalibrationResult:
         The fitted configuration must be ``model_id`` and the data drawn from it (a
         misspecification check, with data drawn from other priors, is not a calibration).
         """
-        s = self.settings
-        return s.get("model_id") == model_id and s.get("generate_id") == model_id
+        return self.settings.calibrates(model_id)
 
-    @property
-    def calibrated(self) -> bool:
-        """Whether no quantity's ranks were found non-uniform."""
-        return bool(self.tests["uniform"].all())
 
-    @property
-    def text(self) -> str:
-        """One sentence: the verdict."""
-        bad = self.tests.loc[~self.tests["uniform"], "quantity"].tolist()
-        n = int(self.ranks["dataset"].nunique())
-        if not bad:
-            return (
-                f"ranks uniform for every quantity ({n} datasets; chi-square per quantity, "
-                f"family-wise false-alarm rate {self.alpha:g})"
-            )
-        return f"ranks NOT uniform for {', '.join(bad)} ({n} datasets): the fit is miscalibrated"
+def _verdict(ranks: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
+    """One sentence: the verdict of the uniformity tests."""
+    bad = tests.loc[~tests["uniform"].astype(bool), "quantity"].tolist()
+    n = int(ranks["dataset"].nunique())
+    if not bad:
+        return (
+            f"ranks uniform for every quantity ({n} datasets; chi-square per quantity, "
+            f"family-wise false-alarm rate {alpha:g})"
+        )
+    return f"ranks NOT uniform for {', '.join(bad)} ({n} datasets): the fit is miscalibrated"
 
 
 def calibrate(
@@ -365,24 +422,22 @@ def calibrate(
     ranks = pd.DataFrame([row for rows in results for row in rows])
     from importlib.metadata import version
 
-    settings = {
-        "model_id": config.id,
-        "model_name": config.name,
-        "generate_id": generate.id,
-        "model_config": config.to_json(),
-        "datasets": int(datasets),
-        "seed": int(seed),
-        "chains": int(chains),
-        "draws": int(draws),
-        "tune": int(tune),
-        "thin": int(thin),
-        "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(layout).items()},
-        "cmoc_version": version("cmoc"),
-    }
-    return CalibrationResult(ranks, rank_uniformity(ranks, alpha=alpha), alpha, settings)
-
-
-_CALIBRATION_FORMAT = "cmoc calibration 1"
+    settings = CalibrationSettings(
+        model_id=config.id,
+        model_name=config.name,
+        generate_id=generate.id,
+        model_config=config.to_json(),
+        datasets=int(datasets),
+        seed=int(seed),
+        chains=int(chains),
+        draws=int(draws),
+        tune=int(tune),
+        thin=int(thin),
+        layout={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(layout).items()},
+        alpha=float(alpha),
+        cmoc_version=version("cmoc"),
+    )
+    return CalibrationResult.of(ranks, rank_uniformity(ranks, alpha=alpha), alpha, settings)
 
 
 def calibration_command(evidence_dir: str, model_id: str, custom_model: bool) -> str:
@@ -392,11 +447,8 @@ def calibration_command(evidence_dir: str, model_id: str, custom_model: bool) ->
     return f"cmoc calibrate --datasets 100{model} --out {path}"
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
+_LEGACY_FORMAT = "cmoc calibration 1"
+"""Calibrations saved before the shared result shape (tests and ranks as records)."""
 
 
 def save_calibration(result: CalibrationResult, path: str | Path) -> Path:
@@ -412,19 +464,13 @@ def save_calibration(result: CalibrationResult, path: str | Path) -> Path:
     -------
     Path
     """
-    body = {
-        "alpha": result.alpha,
-        "calibrated": result.calibrated,
-        "text": result.text,
-        "settings": result.settings,
-        "tests": _records(result.tests),
-        "ranks": _records(result.ranks),
-    }
-    return write_json_result(path, _CALIBRATION_FORMAT, body)
+    return result.save(path)
 
 
 def load_calibration(path: str | Path) -> CalibrationResult:
     """Read a calibration written by :func:`save_calibration` (``cmoc calibrate --out``).
+
+    Calibrations saved by earlier versions (format ``cmoc calibration 1``) are read too.
 
     Raises
     ------
@@ -432,23 +478,28 @@ def load_calibration(path: str | Path) -> CalibrationResult:
         When the file is not a saved calibration (the message says why).
     """
     path = Path(path)
-    doc = read_json_result(
-        path,
-        _CALIBRATION_FORMAT,
-        "calibration",
-        "saved calibration (`cmoc calibrate --out FILE` writes one)",
-    )
+    try:
+        result = CalibrationResult.load(path)
+    except ValueError as err:
+        if not str(err).startswith(f"{path}: not a "):
+            raise
+        result = _load_legacy(path)
+    needed = {"dataset", "quantity", "rank", "n_draws"} <= set(result.ranks.columns)
+    needed &= {"quantity", "p_value", "uniform", "mean_rank", "bins"} <= set(result.tests.columns)
+    if not needed:
+        raise ValueError(f"{path}: damaged calibration (columns or settings missing)")
+    return result
+
+
+def _load_legacy(path: Path) -> CalibrationResult:
+    """Read a calibration saved as ``cmoc calibration 1`` (tests and ranks as records)."""
+    doc = read_json_result(path, _LEGACY_FORMAT, CalibrationResult.what, CalibrationResult.hint)
     try:
         ranks = pd.DataFrame(doc["ranks"])
         tests = pd.DataFrame(doc["tests"])
-        result = CalibrationResult(ranks, tests, float(doc["alpha"]), dict(doc["settings"]))
-        needed = {"dataset", "quantity", "rank", "n_draws"} <= set(ranks.columns)
-        needed &= {"quantity", "p_value", "uniform", "mean_rank", "bins"} <= set(tests.columns)
+        return CalibrationResult.of(ranks, tests, float(doc["alpha"]), dict(doc["settings"]))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: damaged calibration ({err})") from err
-    if not needed or "model_id" not in result.settings:
-        raise ValueError(f"{path}: damaged calibration (columns or settings missing)")
-    return result
 
 
 def find_calibration(evidence_dir: str | Path, model_id: str) -> CalibrationResult | None:

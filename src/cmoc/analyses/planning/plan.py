@@ -24,23 +24,21 @@ of workers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.special import expit, gammaln, log_expit
 
+from ...defaults import AFFIRM, KHAT_MAX, REFUTE, SEED, Status
 from ...evidence import EvidenceBase
 from ...models import ModelConfig, model_data
-from ..fitting.store import (
-    default_plan_path,
-    fit_config,
-    fit_id,
-    read_json_result,
-    write_json_result,
-)
+from ..fitting.attrs import Provenance
+from ..fitting.result import AnalysisResult, Settings
+from ..fitting.store import default_plan_path, fit_config, fit_id
 from .parallel import run_on_dask
 
 __all__ = [
@@ -49,6 +47,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "REPORT_PLAN",
     "PlanResult",
+    "PlanSettings",
     "default_kind",
     "inconclusive",
     "load_plan",
@@ -58,9 +57,6 @@ __all__ = [
     "psis_versus_refit",
     "save_plan",
 ]
-
-KHAT_MAX = 0.7
-"""Pareto ``k`` above which importance reweighting is replaced by an exact refit."""
 
 CHUNK = 50
 """Simulations per Dask task (fixed, so results do not depend on how work is split)."""
@@ -99,7 +95,7 @@ def inconclusive(idata: xr.DataTree, evidence: EvidenceBase) -> pd.DataFrame:
     from ..inference.summary import summarize
 
     table = summarize(idata, evidence)
-    keep = (table["target_type"] == "cmoc") & (table["status"] == "inconclusive")
+    keep = (table["target_type"] == "cmoc") & (table["status"] == Status.inconclusive)
     return table.loc[keep, ["target_id", "p_supported"]].reset_index(drop=True)
 
 
@@ -314,7 +310,7 @@ def plan(
     kind: str | None = None,
     max_new: int = 5,
     simulations: int = 200,
-    seed: int = 20211,
+    seed: int = SEED,
     workers: int = 2,
     scheduler: str | None = None,
     refit_sampler: dict | None = None,
@@ -527,31 +523,88 @@ def _plan_table(sims: pd.DataFrame, now: pd.DataFrame, kind: str) -> pd.DataFram
 
 
 @dataclass(frozen=True)
-class PlanResult:
-    """A plan with what it was computed from (what ``cmoc plan`` saves and the report shows).
+class PlanSettings(Settings):
+    """What a plan was computed from and with (the settings of a :class:`PlanResult`).
 
     Attributes
     ----------
-    table : pandas.DataFrame
-        :func:`plan` output (:data:`PLAN_COLUMNS`); empty when no CMOC was inconclusive.
-    settings : dict
-        ``fit_id`` (:func:`cmoc.analyses.fit_id` of the fit planned from), ``evidence_hash``,
-        ``model_id``, ``sampler`` (the fit's), ``wave``, ``inconclusive`` (CMOC ids),
-        ``kind``, ``max_new``, ``simulations``, ``seed``, ``max_refits`` (None: no cap),
-        ``khat_max`` (the Pareto k threshold), ``affirm``, ``refute``, ``cmoc_version``.
+    fit_id : str
+        :func:`cmoc.analyses.fit_id` of the fit planned from.
+    evidence_hash, model_id : str
+        The fit's provenance.
+    sampler : dict
+        The fit's sampler settings.
+    wave : str
+        The newest wave (the one planned after).
+    inconclusive : tuple of str
+        The CMOCs planned for.
+    kind : str
+        Kind of the new sources.
+    max_new, simulations, seed : int
+    max_refits : int or None
+        Cap on the exact refits (None: no cap).
+    khat_max : float
+        The Pareto k above which an update is refitted.
+    affirm, refute : float
+        The base's ``[classification]`` thresholds.
+    cmoc_version : str
     """
 
-    table: pd.DataFrame
-    settings: dict
+    fit_id: str
+    evidence_hash: str = ""
+    model_id: str = ""
+    sampler: dict[str, Any] = field(default_factory=dict)
+    wave: str = ""
+    inconclusive: tuple[str, ...] = ()
+    kind: str = ""
+    max_new: int = REPORT_PLAN["max_new"]
+    simulations: int = REPORT_PLAN["simulations"]
+    seed: int = SEED
+    max_refits: int | None = None
+    khat_max: float = KHAT_MAX
+    affirm: float = AFFIRM
+    refute: float = REFUTE
+    cmoc_version: str = ""
+
+
+class PlanResult(AnalysisResult):
+    """A plan with what it was computed from (what ``cmoc plan`` saves and the report shows).
+
+    An :class:`~cmoc.analyses.fitting.result.AnalysisResult` of kind ``plan``: ``table`` is
+    :func:`plan` output (:data:`PLAN_COLUMNS`; empty when no CMOC was inconclusive), ``text``
+    says what it found, ``passed`` is None (a plan has no verdict), ``settings`` a
+    :class:`PlanSettings`. Saved as ``"cmoc plan 1"`` (plans saved before the shared result
+    shape, without ``text``, still load).
+    """
+
+    kind = "plan"
+    settings_type = PlanSettings
+    what = "plan"
+    hint = "cmoc plan (format 'cmoc plan 1' expected)"
 
     @property
     def targets(self) -> list[str]:
         """The CMOCs planned for (the inconclusive ones)."""
-        return list(self.settings["inconclusive"])
+        return list(self.settings.inconclusive)
 
     def matches(self, idata: xr.DataTree) -> bool:
         """Whether the plan was computed from this fit."""
-        return self.settings.get("fit_id") == fit_id(idata)
+        return self.settings.fit_id == fit_id(idata)
+
+    @classmethod
+    def describe(cls, table: pd.DataFrame, settings: Settings) -> str:
+        """Say in one sentence what the plan found."""
+        s = settings
+        if not s.inconclusive:
+            return f"no CMOC is inconclusive after wave {s.wave}: nothing to plan for"
+        last = table[table["n_new"] == table["n_new"].max()]
+        chances = ", ".join(
+            f"{r.target_id} {r.p_settled:.2f}" for r in last.itertuples(index=False)
+        )
+        return (
+            f"{len(s.inconclusive)} CMOC(s) inconclusive after wave {s.wave}; chance that "
+            f"{s.max_new} more {s.kind} sources settle each: {chances}"
+        )
 
 
 def plan_result(
@@ -561,7 +614,7 @@ def plan_result(
     kind: str | None = None,
     max_new: int = 5,
     simulations: int = 200,
-    seed: int = 20211,
+    seed: int = SEED,
     max_refits: int | None = None,
     workers: int = 2,
     scheduler: str | None = None,
@@ -596,38 +649,30 @@ def plan_result(
             progress=progress,
         )
     th = evidence.config.classification
-    settings = {
-        "fit_id": fit_id(idata),
-        "evidence_hash": idata.attrs.get("evidence_hash", ""),
-        "model_id": idata.attrs.get("model_id", ""),
-        "sampler": sampler,
-        "wave": evidence.waves[-1],
-        "inconclusive": [str(t) for t in now["target_id"]],
-        "kind": kind,
-        "max_new": int(max_new),
-        "simulations": int(simulations),
-        "seed": int(seed),
-        "max_refits": None if max_refits is None else int(max_refits),
-        "khat_max": KHAT_MAX,
-        "affirm": float(th.affirm),
-        "refute": float(th.refute),
-        "cmoc_version": version("cmoc"),
-    }
-    return PlanResult(table.reset_index(drop=True), settings)
-
-
-_PLAN_FORMAT = "cmoc plan 1"
-
-
-def _plain(value):
-    """Return a table cell as a JSON value (numpy scalars to Python; floats exact)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    fitted = Provenance.of(idata)
+    settings = PlanSettings(
+        fit_id=fit_id(idata),
+        evidence_hash=fitted.evidence_hash,
+        model_id=fitted.model_id,
+        sampler=sampler,
+        wave=evidence.waves[-1],
+        inconclusive=tuple(str(t) for t in now["target_id"]),
+        kind=kind,
+        max_new=int(max_new),
+        simulations=int(simulations),
+        seed=int(seed),
+        max_refits=None if max_refits is None else int(max_refits),
+        khat_max=KHAT_MAX,
+        affirm=float(th.affirm),
+        refute=float(th.refute),
+        cmoc_version=version("cmoc"),
+    )
+    table = table.reset_index(drop=True)
+    return PlanResult(table, PlanResult.describe(table, settings), None, settings)
 
 
 def save_plan(result: PlanResult, path: str | Path) -> Path:
-    """Write a plan as JSON, atomically (settings, columns, rows; floats exact).
+    """Write a plan as JSON, atomically (:meth:`AnalysisResult.save`; floats exact).
 
     Parameters
     ----------
@@ -639,15 +684,9 @@ def save_plan(result: PlanResult, path: str | Path) -> Path:
     -------
     Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = result.table[PLAN_COLUMNS]
-    body = {
-        "settings": result.settings,
-        "columns": PLAN_COLUMNS,
-        "rows": [[_plain(v) for v in row] for row in table.itertuples(index=False)],
-    }
-    return write_json_result(path, _PLAN_FORMAT, body)
+    if list(result.table.columns) != PLAN_COLUMNS:
+        result = replace(result, table=result.table[PLAN_COLUMNS])
+    return result.save(path)
 
 
 def load_plan(path: str | Path) -> PlanResult:
@@ -658,17 +697,10 @@ def load_plan(path: str | Path) -> PlanResult:
     ValueError
         When the file is not a cmoc plan (the message says why).
     """
-    doc = read_json_result(
-        path, _PLAN_FORMAT, "plan", f"cmoc plan (format {_PLAN_FORMAT!r} expected)"
-    )
-    try:
-        table = pd.DataFrame(doc["rows"], columns=doc["columns"])
-        settings = dict(doc["settings"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: damaged plan ({err})") from err
-    if list(table.columns) != PLAN_COLUMNS or "fit_id" not in settings:
+    result = PlanResult.load(path)
+    if list(result.table.columns) != PLAN_COLUMNS:
         raise ValueError(f"{path}: a plan of another cmoc version (columns differ)")
-    return PlanResult(table, settings)
+    return result
 
 
 def plan_or_reuse(

@@ -708,32 +708,109 @@ def _number(value: object) -> object:
     return value
 
 
+def _empty(v: object) -> bool:
+    """Whether a cell is blank (None, or text of white space only)."""
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+@dataclass
+class _Sheet:
+    """The matrix part of a sheet: its rows from the header on, shifted to the first column."""
+
+    file: str
+    preamble: list[str]
+    body: list[tuple[int, list[object]]]
+    first_col: int
+
+    @property
+    def header_line(self) -> int:
+        return self.body[0][0]
+
+    @property
+    def header(self) -> list[object]:
+        return self.body[0][1]
+
+    @property
+    def corner(self) -> str:
+        return _text(self.header[0]).strip() if self.header else ""
+
+
 def _interpret(grid: _Grid, orientation: str) -> QdaProject:
+    """Read a grid of cells as a code-by-document matrix (the steps below, in order)."""
     file = grid.file
     notes = list(grid.notes)
+    sheet = _matrix_part(grid)
+    _refuse_other_tables(grid, sheet)
+    col_labels, row_labels = _labels(sheet)
+    program = _program(grid, sheet.corner, row_labels, col_labels)
+    _strip_prefixes(row_labels, "row", notes, file)
+    _strip_prefixes(col_labels, "column", notes, file)
+    for lb in row_labels + col_labels:
+        if lb.embedded and not lb.total:
+            notes.append(f"{file}: label {lb.raw!r}: embedded total stripped (read as {lb.name!r})")
+            break
+    _refuse_code_by_code(file, sheet.header_line, sheet.first_col, row_labels, col_labels)
+    if orientation == "auto":
+        orientation = _detect_orientation(sheet, row_labels, col_labels, notes)
+    cells = _cells(grid, sheet, row_labels, col_labels)
+    _refuse_coefficients(file, cells)
+    _refuse_non_counts(grid, cells, program)
+    counts_at = _cell_counts(file, cells, row_labels, col_labels, notes)
+    kept_rows, kept_cols = _drop_totals(sheet, row_labels, col_labels, counts_at, notes)
+    rows_are_codes = orientation == "codes-rows"
+    code_labels, doc_labels = (kept_rows, kept_cols) if rows_are_codes else (kept_cols, kept_rows)
+    problems: list[Problem] = []
+    codes, code_key = _codes(sheet, code_labels, rows_are_codes, problems, notes)
+    documents, doc_key = _documents(sheet, doc_labels, not rows_are_codes, problems)
+    if problems:
+        raise QdaImportError(problems)
+    counts: dict[tuple[str, str], int] = {}
+    for (ri, ci), n in counts_at.items():
+        if not n:
+            continue
+        code, doc = (
+            (code_key.get(ri), doc_key.get(ci))
+            if rows_are_codes
+            else (code_key.get(ci), doc_key.get(ri))
+        )
+        if code is not None and doc is not None:
+            counts[(doc, code)] = n
+    values = list(counts_at.values())
+    if values and max(values) <= 1 and program in ("NVivo", "MAXQDA", None) and len(values) > 3:
+        notes.append(
+            f"{file}: every cell is 0 or 1: if the export counted documents or presence rather "
+            f"than coding references, export again ({_setting(program)})"
+        )
+    return QdaProject(
+        format="matrix",
+        documents=tuple(documents),
+        codes=tuple(codes),
+        counts=counts,
+        notes=tuple(notes),
+    )
+
+
+def _matrix_part(grid: _Grid) -> _Sheet:
+    """Drop the preamble (leading title rows) and the empty leading columns of a grid."""
     rows = [
         (n, [_text(v).strip() if not isinstance(v, int | float | bool) else v for v in cells])
         for n, cells in grid.rows
     ]
-
-    def empty(v: object) -> bool:
-        return v is None or (isinstance(v, str) and not v.strip())
-
     # preamble: leading rows whose only text is in the first column (titles)
     preamble: list[str] = []
     start = 0
     while start < len(rows):
         cells = rows[start][1]
-        if any(not empty(v) for v in cells[1:]):
+        if any(not _empty(v) for v in cells[1:]):
             break
-        if cells and not empty(cells[0]):
+        if cells and not _empty(cells[0]):
             preamble.append(str(cells[0]))
         start += 1
     if start >= len(rows):
         raise QdaImportError(
             [
                 Problem(
-                    file,
+                    grid.file,
                     None,
                     None,
                     None,
@@ -744,14 +821,18 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         )
     body = rows[start:]
     first_col = min(
-        (next((i for i, v in enumerate(cells) if not empty(v)), 10**9) for _n, cells in body),
+        (next((i for i, v in enumerate(cells) if not _empty(v)), 10**9) for _n, cells in body),
         default=0,
     )
     if first_col:
         body = [(n, cells[first_col:]) for n, cells in body]
-    header_line, header = body[0]
-    corner = _text(header[0]).strip() if header else ""
-    context = " ".join([*preamble, corner])
+    return _Sheet(grid.file, preamble, body, first_col)
+
+
+def _refuse_other_tables(grid: _Grid, sheet: _Sheet) -> None:
+    """Refuse an NVivo matrix of other content, or a co-occurrence table named as such."""
+    file, header_line = sheet.file, sheet.header_line
+    context = " ".join([*sheet.preamble, sheet.corner])
     hint = _NVIVO_CONTENT.search(context)
     if hint:
         raise QdaImportError(
@@ -766,7 +847,6 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                 )
             ]
         )
-
     said = _COOCCURRENCE.search(" ".join([grid.sheet or "", context]))
     if said:
         raise QdaImportError(
@@ -782,11 +862,16 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             ]
         )
 
+
+def _labels(sheet: _Sheet) -> tuple[list[_Label], list[_Label]]:
+    """Return the column and row labels; refuse unlabelled data and cells beyond the header."""
+    file, body, header, first_col = sheet.file, sheet.body, sheet.header, sheet.first_col
+    header_line = sheet.header_line
     problems: list[Problem] = []
     col_labels: list[_Label] = []
     for col in range(1, len(header)):
         raw = _text(header[col]).strip()
-        has_data = any(col < len(cells) and not empty(cells[col]) for _n, cells in body[1:])
+        has_data = any(col < len(cells) and not _empty(cells[col]) for _n, cells in body[1:])
         if not raw:
             if has_data:
                 problems.append(
@@ -802,7 +887,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         col_labels.append(_clean(col, raw))
     row_labels: list[_Label] = []
     for line, cells in body[1:]:
-        if all(empty(v) for v in cells):
+        if all(_empty(v) for v in cells):
             continue
         raw = _text(cells[0]).strip() if cells else ""
         if not raw:
@@ -821,7 +906,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
     if extra > 0:
         for line, cells in body[1:]:
             for col in range(len(header), len(cells)):
-                if not empty(cells[col]):
+                if not _empty(cells[col]):
                     problems.append(
                         Problem(
                             file,
@@ -846,70 +931,73 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                 )
             ]
         )
+    return col_labels, row_labels
 
-    program = _program(grid, corner, row_labels, col_labels)
-    _strip_prefixes(row_labels, "row", notes, file)
-    _strip_prefixes(col_labels, "column", notes, file)
-    for lb in row_labels + col_labels:
-        if lb.embedded and not lb.total:
-            notes.append(f"{file}: label {lb.raw!r}: embedded total stripped (read as {lb.name!r})")
-            break
 
-    _refuse_code_by_code(file, header_line, first_col, row_labels, col_labels)
+def _detect_orientation(
+    sheet: _Sheet, row_labels: list[_Label], col_labels: list[_Label], notes: list[str]
+) -> str:
+    """Say which axis holds the codes, from the corner cell and the labels (noted)."""
 
-    # orientation
-    if orientation == "auto":
+    def code_like(labels: list[_Label]) -> int:
+        return sum(1 for lb in labels if not lb.total and _CODE_SEPARATORS.search(lb.name))
 
-        def code_like(labels: list[_Label]) -> int:
-            return sum(1 for lb in labels if not lb.total and _CODE_SEPARATORS.search(lb.name))
+    def doc_like(labels: list[_Label]) -> int:
+        return sum(
+            1
+            for lb in labels
+            if not lb.total and (_DOC_HINT.search(lb.raw.strip()) or lb.attributes)
+        )
 
-        def doc_like(labels: list[_Label]) -> int:
-            return sum(
-                1
-                for lb in labels
-                if not lb.total and (_DOC_HINT.search(lb.raw.strip()) or lb.attributes)
+    rows_are_codes = code_like(row_labels) + doc_like(col_labels)
+    cols_are_codes = code_like(col_labels) + doc_like(row_labels)
+    if sheet.corner.lower() in ("code system", "codesystem", "codes", "nodes", "code"):
+        # the corner names the row axis (MAXQDA writes "Code System"): decisive
+        orientation = "codes-rows"
+    elif cols_are_codes > rows_are_codes:
+        orientation = "codes-columns"
+    else:
+        orientation = "codes-rows"
+        if rows_are_codes == 0:
+            notes.append(
+                f"{sheet.file}: the labels do not show which axis holds the codes: read codes as "
+                "rows (the default of NVivo, MAXQDA, ATLAS.ti and QualCoder); give "
+                "orientation='codes-columns' if they are columns"
             )
+    notes.append(f"{sheet.file}: orientation detected: {orientation}")
+    return orientation
 
-        rows_are_codes = code_like(row_labels) + doc_like(col_labels)
-        cols_are_codes = code_like(col_labels) + doc_like(row_labels)
-        if corner.lower() in ("code system", "codesystem", "codes", "nodes", "code"):
-            # the corner names the row axis (MAXQDA writes "Code System"): decisive
-            orientation = "codes-rows"
-            rows_are_codes += 1
-        elif cols_are_codes > rows_are_codes:
-            orientation = "codes-columns"
-        else:
-            orientation = "codes-rows"
-            if rows_are_codes == 0:
-                notes.append(
-                    f"{file}: the labels do not show which axis holds the codes: read codes as "
-                    "rows (the default of NVivo, MAXQDA, ATLAS.ti and QualCoder); give "
-                    "orientation='codes-columns' if they are columns"
-                )
-        notes.append(f"{file}: orientation detected: {orientation}")
 
-    # cells
-    index_of_line = {line: cells for line, cells in body}
+def _cells(
+    grid: _Grid, sheet: _Sheet, row_labels: list[_Label], col_labels: list[_Label]
+) -> dict[tuple[int, int], _Cell]:
+    """Return the cell of every labelled row and column, keyed by (line, label column)."""
+    index_of_line = dict(sheet.body)
     cells: dict[tuple[int, int], _Cell] = {}
     for rl in row_labels:
         values = index_of_line[rl.index]
         for cl in col_labels:
             value = values[cl.index] if cl.index < len(values) else None
-            key = (rl.index, cl.index + first_col)
+            col = cl.index + sheet.first_col
             cells[(rl.index, cl.index)] = _Cell(
-                rl.index, cl.index + first_col, _number(value), grid.formulas.get(key), _text(value)
+                rl.index, col, _number(value), grid.formulas.get((rl.index, col)), _text(value)
             )
+    return cells
 
-    def where(cell: _Cell) -> tuple[int, str]:
-        return cell.line, _letter(cell.col)
 
-    # ATLAS.ti's co-occurrence cells: a count with its c-coefficient, "12 (0.25)"
+def _where(cell: _Cell) -> tuple[int, str]:
+    """Return a cell's line and column letter."""
+    return cell.line, _letter(cell.col)
+
+
+def _refuse_coefficients(file: str, cells: dict[tuple[int, int], _Cell]) -> None:
+    """Refuse ATLAS.ti's co-occurrence cells: a count with its c-coefficient, "12 (0.25)"."""
     coefficient = [
         c for c in cells.values() if isinstance(c.value, str) and _C_COEFFICIENT.match(c.value)
     ]
     if coefficient:
         first = min(coefficient, key=lambda c: (c.line, c.col))
-        line, col = where(first)
+        line, col = _where(first)
         more = f", and {len(coefficient) - 1} other cell(s)" if len(coefficient) > 1 else ""
         raise QdaImportError(
             [
@@ -924,7 +1012,11 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             ]
         )
 
-    # refusals that concern the whole matrix: percentages, fractions, Yes/No
+
+def _refuse_non_counts(
+    grid: _Grid, cells: dict[tuple[int, int], _Cell], program: str | None
+) -> None:
+    """Refuse a matrix of percentages, fractions or Yes/No, naming the export setting."""
     percent = [
         c
         for c in cells.values()
@@ -945,37 +1037,48 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
     fractions = [c for c in numbers if not float(c.value).is_integer()]
     if not percent and fractions and all(0 <= float(c.value) <= 1 for c in numbers):
         percent = fractions
-    if percent or yes_no:
-        out = []
-        for group, what in ((percent, "percentages or fractions"), (yes_no, "Yes/No (presence)")):
-            if group:
-                first = min(group, key=lambda c: (c.line, c.col))
-                line, col = where(first)
-                more = f" and in {len(group) - 1} other cell(s)" if len(group) > 1 else ""
-                out.append(
-                    Problem(
-                        file,
-                        line,
-                        col,
-                        first.raw,
-                        f"counts of coding references, not {what} (found here{more}): "
-                        + _setting(program),
-                    )
+    if not (percent or yes_no):
+        return
+    out = []
+    for group, what in ((percent, "percentages or fractions"), (yes_no, "Yes/No (presence)")):
+        if group:
+            first = min(group, key=lambda c: (c.line, c.col))
+            line, col = _where(first)
+            more = f" and in {len(group) - 1} other cell(s)" if len(group) > 1 else ""
+            out.append(
+                Problem(
+                    grid.file,
+                    line,
+                    col,
+                    first.raw,
+                    f"counts of coding references, not {what} (found here{more}): "
+                    + _setting(program),
                 )
-        raise QdaImportError(out)
+            )
+    raise QdaImportError(out)
 
+
+def _cell_counts(
+    file: str,
+    cells: dict[tuple[int, int], _Cell],
+    row_labels: list[_Label],
+    col_labels: list[_Label],
+    notes: list[str],
+) -> dict[tuple[int, int], int]:
+    """Return every cell's count (totals only where they are plain counts); refuse bad cells."""
+    problems: list[Problem] = []
     counts_at: dict[tuple[int, int], int] = {}
     bad = 0
     total_rows = {lb.index for lb in row_labels if lb.total}
     total_cols = {lb.index for lb in col_labels if lb.total}
     for (ri, ci), cell in cells.items():
         value = cell.value
-        line, col = where(cell)
+        line, col = _where(cell)
         if ri in total_rows or ci in total_cols:
             # dropped: only compared with the cells, and only when it is a plain count
             if isinstance(value, int | float) and float(value).is_integer() and value >= 0:
                 counts_at[(ri, ci)] = int(value)
-            elif empty(value) and cell.formula is None:
+            elif _empty(value) and cell.formula is None:
                 counts_at[(ri, ci)] = 0
             continue
         if cell.formula is not None:
@@ -996,7 +1099,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                 f"{file}:{line}: cell {col}{line} holds the formula {cell.formula!r}: not "
                 f"evaluated; its stored value {_text(value)!r} is used"
             )
-        if empty(value):
+        if _empty(value):
             n = 0
         elif isinstance(value, int | float) and float(value).is_integer() and value >= 0:
             n = int(value)
@@ -1020,8 +1123,18 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         )
     if problems:
         raise QdaImportError(problems)
+    return counts_at
 
-    # totals: drop, and check against the cells when possible
+
+def _drop_totals(
+    sheet: _Sheet,
+    row_labels: list[_Label],
+    col_labels: list[_Label],
+    counts_at: dict[tuple[int, int], int],
+    notes: list[str],
+) -> tuple[list[_Label], list[_Label]]:
+    """Drop the total rows and columns, noting where they differ from the cells' sums."""
+    file = sheet.file
     kept_rows = [lb for lb in row_labels if not lb.total]
     kept_cols = [lb for lb in col_labels if not lb.total]
     for lb in row_labels:
@@ -1041,7 +1154,9 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                 )
     for lb in col_labels:
         if lb.total:
-            notes.append(f"{file}: total column {_letter(lb.index + first_col)} {lb.raw!r} dropped")
+            notes.append(
+                f"{file}: total column {_letter(lb.index + sheet.first_col)} {lb.raw!r} dropped"
+            )
             off = [
                 rl.raw
                 for rl in kept_rows
@@ -1054,16 +1169,25 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
                     f"{file}: total column {lb.raw!r} differs from the sum of the columns in "
                     f"row(s) {', '.join(repr(o) for o in off[:5])} (hidden or filtered columns?)"
                 )
+    return kept_rows, kept_cols
 
-    code_labels, doc_labels = (
-        (kept_rows, kept_cols) if orientation == "codes-rows" else (kept_cols, kept_rows)
-    )
 
-    def place(lb: _Label, axis_is_rows: bool) -> tuple[int | None, str]:
-        if axis_is_rows:
-            return lb.index, _letter(first_col)
-        return header_line, _letter(lb.index + first_col)
+def _place(sheet: _Sheet, lb: _Label, axis_is_rows: bool) -> tuple[int | None, str]:
+    """Where a label stands: its row's first cell, or its column's header cell."""
+    if axis_is_rows:
+        return lb.index, _letter(sheet.first_col)
+    return sheet.header_line, _letter(lb.index + sheet.first_col)
 
+
+def _codes(
+    sheet: _Sheet,
+    code_labels: list[_Label],
+    axis_is_rows: bool,
+    problems: list[Problem],
+    notes: list[str],
+) -> tuple[list[QdaCode], dict[int, str]]:
+    """Return the codes (paths split from the labels) and each label index's code key."""
+    file = sheet.file
     codes: list[QdaCode] = []
     code_key: dict[int, str] = {}
     seen_codes: dict[str, _Label] = {}
@@ -1079,7 +1203,7 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             if len(levels) > 1:
                 colon_split.append(f"{lb.name!r} as {'/'.join(levels)!r}")
                 code_path = levels
-        line, col = place(lb, orientation == "codes-rows")
+        line, col = _place(sheet, lb, axis_is_rows)
         if not code_path:
             problems.append(Problem(file, line, col, lb.raw, "a code name"))
             continue
@@ -1110,11 +1234,19 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
             f"{file}: dropped the root level ('Codes', 'Nodes' or 'Code System') of {roots} "
             "code label(s)"
         )
+    return codes, code_key
+
+
+def _documents(
+    sheet: _Sheet, doc_labels: list[_Label], axis_is_rows: bool, problems: list[Problem]
+) -> tuple[list[QdaDocument], dict[int, str]]:
+    """Return the documents (with their attributes) and each label index's document name."""
+    file = sheet.file
     documents: list[QdaDocument] = []
     doc_key: dict[int, str] = {}
     seen_docs: dict[str, _Label] = {}
     for lb in doc_labels:
-        line, col = place(lb, orientation != "codes-rows")
+        line, col = _place(sheet, lb, axis_is_rows)
         if not lb.name:
             problems.append(Problem(file, line, col, lb.raw, "a document name"))
             continue
@@ -1134,29 +1266,4 @@ def _interpret(grid: _Grid, orientation: str) -> QdaProject:
         seen_docs[lb.name] = lb
         doc_key[lb.index] = lb.name
         documents.append(QdaDocument(lb.name, lb.name, dict(lb.attributes)))
-    if problems:
-        raise QdaImportError(problems)
-
-    counts: dict[tuple[str, str], int] = {}
-    for (ri, ci), n in counts_at.items():
-        if not n:
-            continue
-        if orientation == "codes-rows":
-            code, doc = code_key.get(ri), doc_key.get(ci)
-        else:
-            code, doc = code_key.get(ci), doc_key.get(ri)
-        if code is not None and doc is not None:
-            counts[(doc, code)] = n
-    values = [n for n in counts_at.values()]
-    if values and max(values) <= 1 and program in ("NVivo", "MAXQDA", None) and len(values) > 3:
-        notes.append(
-            f"{file}: every cell is 0 or 1: if the export counted documents or presence rather "
-            f"than coding references, export again ({_setting(program)})"
-        )
-    return QdaProject(
-        format="matrix",
-        documents=tuple(documents),
-        codes=tuple(codes),
-        counts=counts,
-        notes=tuple(notes),
-    )
+    return documents, doc_key

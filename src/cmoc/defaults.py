@@ -1,0 +1,81 @@
+"""Defaults and vocabulary shared by every layer, in one place.
+
+The lowest module of cmoc (it imports nothing of cmoc and no third-party package), so that
+:mod:`cmoc.evidence` (the classification and evidence-level thresholds of ``evidence.toml``),
+:mod:`cmoc.analyses` (the Pareto-k limit, the convergence gate), :mod:`cmoc.reports` and
+:mod:`cmoc.cli` (the seed, the credible interval) read the same numbers. A value given by the
+user (an option, a keyword argument, ``evidence.toml``) always wins over these.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AFFIRM",
+    "CI",
+    "KHAT_MAX",
+    "LEVEL_THRESHOLDS",
+    "MAX_DIVERGENCES",
+    "MAX_RHAT",
+    "MIN_ESS_PER_CHAIN",
+    "REFUTE",
+    "SEED",
+    "SMALL_ELPD_DIFF",
+    "STATUSES",
+    "SURPRISE_P",
+    "Status",
+]
+
+SEED = 20211
+"""The seed of every command, report and function that draws random numbers, unless given."""
+
+CI = 0.9
+"""Probability of the equal-tailed credible (and predictive) interval: ``support_lo/hi``."""
+
+KHAT_MAX = 0.7
+"""Pareto ``k`` above which a PSIS estimate is not trusted (Vehtari et al. 2024): a unit's
+leave-one-out estimate is flagged, a comparison is unreliable, a plan's update is refitted."""
+
+AFFIRM = 0.9
+"""``P(support > 1/2)`` at or above which a CMOC is affirmed (or novel): ``[classification]``."""
+
+REFUTE = 0.1
+"""``P(support > 1/2)`` at or below which a CMOC is refuted: ``[classification]``."""
+
+LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}
+"""Codes in a wave at which the evidence for a target is limited, moderate, significant
+(``[thresholds]`` of ``evidence.toml``)."""
+
+MAX_RHAT = 1.01
+"""Largest rank-normalised split R-hat the convergence gate accepts."""
+
+MIN_ESS_PER_CHAIN = 100.0
+"""Smallest bulk and tail ESS per chain the convergence gate accepts (400 for 4 chains)."""
+
+MAX_DIVERGENCES = 0
+"""Divergent transitions after tuning the convergence gate accepts."""
+
+SURPRISE_P = 0.05
+"""Two-sided posterior predictive p-value below which a unit's count is called surprising."""
+
+SMALL_ELPD_DIFF = 4.0
+"""ELPD differences below this are read as negligible whatever their standard error
+(Sivula, Magnusson and Vehtari 2022)."""
+
+
+class Status(StrEnum):
+    """Status of a CMOC or mechanism after the newest wave (design brief, section 5).
+
+    Members are strings: ``Status.affirmed == "affirmed"``; tables hold the plain values.
+    """
+
+    affirmed = "affirmed"
+    refuted = "refuted"
+    novel = "novel"
+    revised = "revised"
+    inconclusive = "inconclusive"
+
+
+STATUSES = tuple(s.value for s in Status)
+"""The statuses as plain strings, in :class:`Status` order."""
