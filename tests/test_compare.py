@@ -43,6 +43,31 @@ def test_complete_pooling_loses_when_cmocs_differ(opposite):
     assert (opposite / ".cmoc" / "fit-model-complete.nc").is_file()
 
 
+def test_saved_comparison_is_reused_only_for_the_same_fits(opposite):
+    from cmoc.analyses import fit_id, load_fit
+
+    evidence = load_evidence(opposite)
+    first = compare_models(opposite, evidence, sampler=SAMPLER)
+    saved = opposite / ".cmoc" / "comparison.json"
+    assert saved.is_file()
+    fits = [
+        opposite / ".cmoc" / n for n in ("fit.nc", "fit-model-none.nc", "fit-model-complete.nc")
+    ]
+    assert first.settings.fit_ids == tuple(fit_id(load_fit(p)) for p in fits)
+    messages = []
+    again = compare_models(opposite, evidence, sampler=SAMPLER, say=messages.append)
+    assert any("comparison: reused" in m for m in messages), messages
+    pd.testing.assert_frame_equal(again.table, first.table)
+    assert again.text == first.text and again.passed == first.passed
+    # made from other fits (a stale id): compared again, not reused
+    doc = saved.read_text().replace(first.settings.fit_ids[0], "0" * 64)
+    saved.write_text(doc)
+    messages.clear()
+    third = compare_models(opposite, evidence, sampler=SAMPLER, say=messages.append)
+    assert not any("comparison: reused" in m for m in messages), messages
+    assert third.settings.fit_ids == first.settings.fit_ids
+
+
 def test_check_command(opposite, capsys):
     args = ["--seed", "2", "--chains", "2", "--draws", "300", "--tune", "300"]
     assert main(["check", str(opposite), "--ppc", "--format", "csv", *args]) == 0

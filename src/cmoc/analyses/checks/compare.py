@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import arviz as az
@@ -24,7 +24,7 @@ from ..fitting.convergence import check_convergence
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.reuse import fit_or_reuse
 from ..fitting.sampling import SamplerConfig
-from ..fitting.store import default_fit_path, variant_path
+from ..fitting.store import comparison_path, default_fit_path, fit_id, variant_path
 from .influence import pointwise_loglik
 
 __all__ = [
@@ -57,11 +57,16 @@ class ComparisonSettings(Settings):
         Pareto k above which a unit's PSIS-LOO estimate is unreliable.
     small_diff : float
         ELPD difference read as negligible.
+    fit_ids : tuple of str
+        :func:`cmoc.analyses.fit_id` of each model's fit, in the order of :data:`VARIANTS`
+        (empty for a comparison of fits given directly): a saved comparison is reused only
+        while it was made from exactly these fits.
     """
 
     models: tuple[str, ...] = ()
     khat_max: float = KHAT_MAX
     small_diff: float = SMALL_DIFF
+    fit_ids: tuple[str, ...] = ()
 
 
 class ModelComparison(AnalysisResult):
@@ -212,5 +217,25 @@ def compare_models(
         tell(f"{name}: fitting the model, or reusing its saved fit {path}...")
         fits[name], how = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
         tell(f"{name}: {how}")
+    ids = tuple(fit_id(fits[name]) for name in VARIANTS)
+    path = comparison_path(directory)
+    saved = _saved_comparison(path, ids)
+    if saved is not None:
+        tell(f"comparison: reused {path} (made from these fits)")
+        return saved
     tell("comparing the models by PSIS-LOO (the pointwise log-likelihood of each)...")
-    return compare_fits(fits, evidence)
+    result = compare_fits(fits, evidence)
+    result = replace(result, settings=replace(result.settings, fit_ids=ids))
+    result.save(path)
+    return result
+
+
+def _saved_comparison(path: Path, ids: tuple[str, ...]) -> ModelComparison | None:
+    """Return the comparison saved at ``path`` if made from the fits ``ids``, else None."""
+    if not path.is_file():
+        return None
+    try:
+        saved = ModelComparison.load(path)
+    except ValueError:
+        return None  # damaged or of an older format: compared again and saved over
+    return saved if saved.settings.fit_ids == ids else None

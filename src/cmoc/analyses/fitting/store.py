@@ -37,6 +37,7 @@ from ...evidence.portable import (
 from ...models import ModelConfig
 
 __all__ = [
+    "COMPARISON_FILE",
     "EVIDENCE_GROUP",
     "PLAN_FILE",
     "PREDATES",
@@ -44,6 +45,7 @@ __all__ = [
     "FitFileError",
     "FitMismatchError",
     "base_of_result",
+    "comparison_path",
     "default_calibration_path",
     "default_fit_path",
     "default_plan_path",
@@ -63,6 +65,7 @@ __all__ = [
 ]
 
 PLAN_FILE = "plan.json"
+COMPARISON_FILE = "comparison.json"
 """Where a plan is kept beside the fits: ``DIR/.cmoc/plan.json``."""
 
 
@@ -209,6 +212,11 @@ def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
 def variant_path(directory: str | Path, variant: str) -> Path:
     """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``."""
     return results_dir(directory) / f"fit-model-{variant}.nc"
+
+
+def comparison_path(evidence_dir: str | Path) -> Path:
+    """Where the model comparison is kept: ``DIR/.cmoc/comparison.json``."""
+    return results_dir(evidence_dir) / COMPARISON_FILE
 
 
 def default_plan_path(evidence_dir: str | Path) -> Path:
