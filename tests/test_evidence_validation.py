@@ -1172,20 +1172,10 @@ NO_LEDGER = (
 
 def ledger_of(directory: Path) -> str:
     """A true ledger.csv for the base in ``directory`` (both waves recorded)."""
-    from cmoc.evidence.ledger import ledger_entries, ledger_text
+    from cmoc.evidence.ledger import ledger_text, record_waves
 
     base = load_evidence(directory)
-    entries = []
-    for wave in base.waves:
-        entries += ledger_entries(
-            base,
-            wave,
-            start=len(entries) + 1,
-            recorded_at="2026-01-02T03:04:05+00:00",
-            batch="",
-            note="test",
-        )
-    return ledger_text(entries)
+    return ledger_text(record_waves(base, recorded_at="2026-01-02T03:04:05+00:00", note="test"))
 
 
 def with_ledger(tmp_path: Path, text: str | bytes, **files) -> Path:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
-from cmoc.evidence.ledger import ledger_entries, ledger_text
+from cmoc.evidence.ledger import ledger_text, record_waves
 from evidence_fixtures import BASE_FILES, make_base
 
 _DEEP = os.environ.get("CMOC_FUZZ_EXAMPLES")
@@ -42,17 +42,7 @@ ALL_FILES = [*BASE_FILES, "ledger.csv"]
 def _ledger() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         base = load_evidence(make_base(Path(tmp)))
-        entries = []
-        for wave in base.waves:
-            entries += ledger_entries(
-                base,
-                wave,
-                start=len(entries) + 1,
-                recorded_at="2026-01-02T03:04:05+00:00",
-                batch="",
-                note="fuzz",
-            )
-        return ledger_text(entries)
+        return ledger_text(record_waves(base, recorded_at="2026-01-02T03:04:05+00:00", note="fuzz"))
 
 
 FILES: dict[str, bytes] = {n: t.encode() for n, t in BASE_FILES.items()} | {

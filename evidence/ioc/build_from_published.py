@@ -868,23 +868,18 @@ def write_ledger() -> None:
 
     sys.path.insert(0, str(HERE.parents[1] / "src"))
     from cmoc.evidence import EVIDENCE_FILES, load_evidence
-    from cmoc.evidence.ledger import LEDGER_FILE, ledger_entries, ledger_text
+    from cmoc.evidence.ledger import LEDGER_FILE, ledger_text, record_waves
 
     with tempfile.TemporaryDirectory() as tmp:  # load without the old ledger.csv
         for name in EVIDENCE_FILES:
             if (HERE / name).is_file():
                 shutil.copyfile(HERE / name, Path(tmp) / name)
         base = load_evidence(tmp)
-    entries = []
-    for wave in base.waves:
-        entries += ledger_entries(
-            base,
-            wave,
-            start=len(entries) + 1,
-            recorded_at=LEDGER_RECORDED_AT,
-            batch="",
-            note="built from the published tables by build_from_published.py",
-        )
+    entries = record_waves(
+        base,
+        recorded_at=LEDGER_RECORDED_AT,
+        note="built from the published tables by build_from_published.py",
+    )
     tmp_path = HERE / (LEDGER_FILE + ".tmp")
     tmp_path.write_text(ledger_text(entries), encoding="utf-8", newline="")
     os.replace(tmp_path, HERE / LEDGER_FILE)

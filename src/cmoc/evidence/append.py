@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .base import EVIDENCE_FILES, EvidenceBase
 from .journal import write_files
-from .ledger import LEDGER_FILE, ledger_entries, ledger_text, read_ledger
+from .ledger import LEDGER_FILE, ledger_entries, ledger_text, read_ledger, record_waves
 from .load import load_evidence
 from .problems import EvidenceError, Problem
 from .reading import read_table
@@ -300,15 +300,7 @@ def plan_append(
         ).hexdigest()
         ledger = read_ledger(base.path)
         if not ledger:
-            for w in base.waves:
-                ledger += ledger_entries(
-                    base,
-                    w,
-                    start=len(ledger) + 1,
-                    recorded_at=stamp,
-                    batch="",
-                    note="recorded at the first update",
-                )
+            ledger = record_waves(base, recorded_at=stamp, note="recorded at the first update")
         ledger += ledger_entries(
             combined,
             wave,

@@ -36,6 +36,7 @@ __all__ = [
     "ledger_notes",
     "ledger_text",
     "read_ledger",
+    "record_waves",
 ]
 
 LEDGER_FILE = LEDGER_TABLE.file
@@ -95,6 +96,27 @@ def ledger_entries(
             LedgerEntry(start + i, wave, recorded_at, file, len(frame), _digest(frame), batch, note)
         )
     return out
+
+
+def record_waves(
+    base: EvidenceBase, *, recorded_at: str, note: str, batch: str = "", start: int = 1
+) -> list[LedgerEntry]:
+    """Ledger rows recording every wave of ``base`` as it is now, numbered from ``start``.
+
+    What ``cmoc update`` writes for the waves of a base that had no ledger, and what a script
+    that builds a base writes for all of its waves.
+    """
+    entries: list[LedgerEntry] = []
+    for wave in base.waves:
+        entries += ledger_entries(
+            base,
+            wave,
+            start=start + len(entries),
+            recorded_at=recorded_at,
+            batch=batch,
+            note=note,
+        )
+    return entries
 
 
 def read_ledger(directory: str | Path, problems: list[Problem] | None = None) -> list[LedgerEntry]:
