@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,51 @@ def write_base(
     return directory
 
 
+def fake_sample_model(model, sampler, *, progress=False, key=None):
+    """Draws from the prior in place of NUTS (``pymc.testing.mock_sample``): wiring tests only.
+
+    No log-density is compiled, so a test that only needs *a* fit of the right shape (the
+    command line, the files, the report's wiring) costs no sampler compilation, cold or warm.
+    """
+    import warnings
+
+    import numpy as np
+    import xarray as xr
+    from pymc.testing import mock_sample
+
+    s = sampler.validated()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "the effect of Potentials is ignored"
+        idata = mock_sample(
+            model=model,
+            draws=s.draws,
+            chains=s.chains,
+            random_seed=s.seed,
+            var_names=[v.name for v in model.free_RVs + model.deterministics],
+            sample_stats={"diverging": lambda size: np.zeros(size, dtype=bool)},
+        )
+    return xr.DataTree.from_dict({k: idata[k].to_dataset() for k in ("posterior", "sample_stats")})
+
+
+@contextmanager
+def mocked() -> Iterator[None]:
+    """Within the block, fits draw from the prior (:func:`fake_sample_model`)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cmoc.analyses.fitting.sampling.sample_model", fake_sample_model)
+        yield
+
+
+@pytest.fixture(scope="module")
+def mocked_sampling():
+    """Replace sampling by prior draws for the whole module (wiring tests).
+
+    A wiring module says so with ``pytestmark = pytest.mark.usefixtures("mocked_sampling")``;
+    a test in it that needs real draws (a reproducibility or sampler test) does not belong there.
+    """
+    with mocked():
+        yield
+
+
 def tiny_sampler():
     """Tiny draws: for wiring tests, where sampling quality is not under test."""
     from cmoc.analyses import SamplerConfig
@@ -50,10 +97,11 @@ def small_base(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_fit(small_base):
-    """A tiny-draw fit of ``small_base`` (wiring only)."""
+    """A tiny fit of ``small_base`` drawn from the prior (wiring only: shapes, files, tables)."""
     from cmoc.analyses import fit
 
-    return fit(small_base, sampler=tiny_sampler())
+    with mocked():
+        return fit(small_base, sampler=tiny_sampler())
 
 
 @pytest.fixture(scope="session")
@@ -64,5 +112,6 @@ def small_report_content(small_base, small_fit):
 
     first, last = small_base.waves[0], small_base.waves[-1]
     early = small_base.up_to(first)
-    fits = {first: (early, fit(early, sampler=tiny_sampler())), last: (small_base, small_fit)}
+    with mocked():
+        fits = {first: (early, fit(early, sampler=tiny_sampler())), last: (small_base, small_fit)}
     return report_content(small_base, fits)

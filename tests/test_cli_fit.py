@@ -13,6 +13,8 @@ import pytest
 from cmoc.cli import main
 from conftest import IOC, ROOT
 
+pytestmark = pytest.mark.usefixtures("mocked_sampling")  # wiring: fits drawn from the prior
+
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
 REPORT = [*TINY, "--no-compare", "--no-plan"]
 """Tiny report builds; the comparison's extra fits are tested in test_compare.py, the plan in

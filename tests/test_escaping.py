@@ -17,10 +17,8 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from cmoc.cli import main
 from cmoc.evidence.csvsafe import FORMULA_PREFIXES, frame_to_csv, needs_escape
@@ -43,34 +41,6 @@ HOSTILE_IDS = {
 TITLE = "<i>T</i> | $x$ [a](b) #"
 SCRIPT = "<script>alert(1)</script>"
 BONUS = "Bonus $\\undefined$"
-
-
-def fake_sample_model(model, sampler, *, progress=False):
-    """Draws from the prior in place of NUTS (``pymc.testing.mock_sample``): wiring tests only."""
-    import warnings
-
-    from pymc.testing import mock_sample
-
-    s = sampler.validated()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "the effect of Potentials is ignored"
-        idata = mock_sample(
-            model=model,
-            draws=s.draws,
-            chains=s.chains,
-            random_seed=s.seed,
-            var_names=[v.name for v in model.free_RVs + model.deterministics],
-            sample_stats={"diverging": lambda size: np.zeros(size, dtype=bool)},
-        )
-    return xr.DataTree.from_dict({k: idata[k].to_dataset() for k in ("posterior", "sample_stats")})
-
-
-@pytest.fixture(scope="module")
-def mocked_sampling():
-    """Replace sampling by prior draws for the whole module."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("cmoc.analyses.fitting.sampling.sample_model", fake_sample_model)
-        yield
 
 
 def _hostile(text: str) -> str:

@@ -13,9 +13,13 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.evidence.append import plan_append
+
+pytestmark = pytest.mark.usefixtures("mocked_sampling")  # wiring: fits drawn from the prior
 
 EXAMPLE = Path(__file__).resolve().parent / "data" / "refi-qda" / "atlasti84_refi_spec_example.qdpx"
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]

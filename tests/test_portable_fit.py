@@ -28,6 +28,8 @@ from cmoc.models import DEFAULT_CONFIG
 from conftest import IOC
 from evidence_fixtures import make_base
 
+pytestmark = pytest.mark.usefixtures("mocked_sampling")  # wiring: fits drawn from the prior
+
 TABLES = ("mechanisms", "cmocs", "sources", "codings", "actions")
 
 
@@ -181,6 +183,10 @@ def test_report_from_the_fit_alone(fitted, tmp_path, monkeypatch, capsys):
     assert not (alone.parent / ".cmoc").exists()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert load_evidence(directory).config.title in html
+    # the report itself says what it leaves out, not only the terminal
+    assert 'id="scope-note"' in html and "newest wave only" in html
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "newest wave only" in md and "cmoc report DIR" in md
 
 
 def test_report_of_a_fit_beside_a_changed_base_is_refused(fitted, tmp_path, capsys):

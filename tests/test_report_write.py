@@ -16,16 +16,9 @@ import pytest
 from cmoc.cli import main
 from cmoc.reports import report_slug
 from evidence_fixtures import BASE_FILES, make_base
-from test_escaping import TINY, fake_sample_model
+from test_escaping import TINY
 
 REPORT = [*TINY, "--no-compare", "--no-plan"]
-
-
-@pytest.fixture(scope="module")
-def mocked_sampling():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("cmoc.analyses.fitting.sampling.sample_model", fake_sample_model)
-        yield
 
 
 def _named(directory: Path, name: str) -> Path:

@@ -25,6 +25,8 @@ from cmoc.evidence.append import apply_plan, plan_append
 from cmoc.evidence.ledger import check_ledger, read_ledger
 from conftest import tiny_sampler
 
+pytestmark = pytest.mark.usefixtures("mocked_sampling")  # wiring: fits drawn from the prior
+
 
 def _split(out: Path, seed: int = 5) -> tuple[Path, Path]:
     """A simulated base of its first wave, and its second wave as a batch."""

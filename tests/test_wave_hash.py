@@ -11,6 +11,8 @@ from cmoc.analyses import SimulationSpec, simulate_tables
 from cmoc.evidence import load_evidence
 from cmoc.evidence.append import apply_plan, plan_append
 
+pytestmark = pytest.mark.usefixtures("mocked_sampling")  # wiring: fits drawn from the prior
+
 
 def _split(out: Path) -> tuple[Path, Path]:
     """A simulated base of its first wave, and its second wave as a batch."""

@@ -7,13 +7,14 @@ Usage:
 PUBLISHED_DIR defaults to $IOC_PUBLISHED or /work/shared/ioc-published (the hand-extracted
 tables of P1, P2 and P3; see its README.md). The script writes, next to itself:
 
-    mechanisms.csv  cmocs.csv  sources.csv  codings.csv  actions.csv  ledger.csv
+    evidence.toml  mechanisms.csv  cmocs.csv  sources.csv  codings.csv  actions.csv  ledger.csv
 
 `ledger.csv` records both waves as built (cmoc's own ledger functions, imported from the
 checkout's src/; see docs/updating.md, "The ledger"), so that an edit of the review wave shows in
 every cmoc command; its time is fixed (LEDGER_RECORDED_AT) to keep the output deterministic.
-It does NOT write evidence.toml or README.md (both are maintained by hand; README.md documents
-every encoding decision this script applies, numbered D1, D2, ...).
+`evidence.toml` is written from EVIDENCE_TOML below (its thresholds are P3's bands, D2; its
+`[recording]` of refutes per source kind is D28). It does NOT write README.md (maintained by hand;
+it documents every encoding decision this script applies, numbered D1, D2, ...).
 
 What comes from the published tables (read at run time):
   - mechanism names, definitions, P2 mechanism types, P3 status and evidence levels;
@@ -50,6 +51,38 @@ LEDGER_RECORDED_AT = "2026-11-24T21:39:09+00:00"
 
 NOT_STATED = "(not stated in P3 Table 2)"
 
+# evidence.toml, written as it stands (D2 thresholds, D17 group levels, D28 recording of refutes)
+EVIDENCE_TOML = """\
+# Evidence base, format 1 (see README.md in this directory for every encoding decision).
+name = "ioc"
+title = "How, when and why inter-organisational collaborations (IOCs) in healthcare work: realist review (prior theory) and realist evaluation interviews"
+citation = "Aunger JA, Millar R, Rafferty AM, Mannion R, Greenhalgh J, Faulks D, McLeod H (2022). How, when, and why do inter-organisational collaborations in healthcare work? A realist evaluation. PLoS One 17(4): e0266899. doi:10.1371/journal.pone.0266899. Prior theory: Aunger JA, Millar R, Greenhalgh J, et al. (2021). Why do some inter-organisational collaborations in healthcare work when others do not? A realist review. Systematic Reviews 10: 82. doi:10.1186/s13643-021-01630-8; and Aunger JA, Millar R, Greenhalgh J (2021). When trust, confidence, and faith collide: refining a realist theory of how and why inter-organisational collaborations in healthcare work. BMC Health Services Research 21: 602. doi:10.1186/s12913-021-06630-x."
+format = 1
+waves = ["review", "interviews"]
+
+# Project extension: the levels of the '/'-separated `group` path in sources.csv
+# (interview sources only; review sources have no group).
+group_levels = ["interview set", "organisation or stakeholder type", "participant"]
+
+# P3 Table 2 footnote: limited = 1 or 2 codes, moderate = 3 or more, significant = 5 or more.
+[thresholds]
+limited = 1
+moderate = 3
+significant = 5
+
+# Whether disconfirming evidence was coded, per source kind (README D28).
+# review = "not recorded": P1 formulated CMOCs from what included studies offered ("Data were
+# extracted from included studies according to relevance to the realist review"); neither P1 nor
+# P2 counts disconfirming evidence, and the review rows are "at least one" supporting code (D22).
+# interview = "partial": P3 tested the prior theory for refutation ("we aimed to test CMOCs against
+# these data to explore whether previously identified mechanisms, CMOCs, and causal links between
+# them were affirmed, refuted, or revised") but publishes no count of refuting codes, only that
+# none was refuted; its bands count codes "present in interviews" (Table 2 footnote). Refutes were
+# looked for; the base's zero refutes are a lower bound, not a count (D23, D24).
+[recording]
+refutes = { review = "not recorded", interview = "partial" }
+"""
+
 
 def read(published: Path, name: str) -> list[dict[str, str]]:
     with open(published / name, encoding="utf-8", newline="") as fh:
@@ -70,6 +103,13 @@ def write(name: str, header: list[str], rows: list[dict[str, object]]) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in header})
+    os.replace(tmp, path)
+
+
+def write_text(name: str, text: str) -> None:
+    path = HERE / name
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8", newline="")
     os.replace(tmp, path)
 
 
@@ -897,6 +937,7 @@ def main(argv: list[str]) -> int:
     actions = build_actions(published)
     codings = build_codings(mechs, cmocs, row_of)
     check(mechs, cmocs, sources, codings, actions)
+    write_text("evidence.toml", EVIDENCE_TOML)
     write(
         "mechanisms.csv",
         ["mechanism_id", "name", "definition", "origin", "cluster", "citation"],

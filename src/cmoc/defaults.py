@@ -19,7 +19,13 @@ __all__ = [
     "MAX_DIVERGENCES",
     "MAX_RHAT",
     "MIN_ESS_PER_CHAIN",
+    "NOT_RECORDED",
+    "PARTIAL",
+    "RECORDED",
+    "RECORDING",
     "REFUTE",
+    "REFUTES_DEFAULT",
+    "REFUTES_INFERRED",
     "SEED",
     "SMALL_ELPD_DIFF",
     "STATUSES",
@@ -46,6 +52,31 @@ REFUTE = 0.1
 LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}
 """Codes in a wave at which the evidence for a target is limited, moderate, significant
 (``[thresholds]`` of ``evidence.toml``)."""
+
+RECORDED = "recorded"
+"""``[recording]`` value: every refuting code of sources of the kind was coded, so a missing
+``refutes`` cell is a zero."""
+
+PARTIAL = "partial"
+"""``[recording]`` value: refuting codes were coded for sources of the kind, but not all of them
+(or not surely all), so the refutes seen are a lower bound."""
+
+NOT_RECORDED = "not recorded"
+"""``[recording]`` value: refuting codes of sources of the kind were not coded; their number is
+unknown and the direction of a target cannot be tested from those sources."""
+
+RECORDING = (RECORDED, PARTIAL, NOT_RECORDED)
+"""The values of ``[recording] refutes = { KIND = ... }`` in ``evidence.toml``, most informative
+first."""
+
+REFUTES_DEFAULT = NOT_RECORDED
+"""Recording of refutes for a source kind that ``[recording]`` does not name and whose sources
+have no ``refutes`` row: nothing says refutes were looked for (docs/evidence-format.md)."""
+
+REFUTES_INFERRED = PARTIAL
+"""Recording of refutes for a source kind that ``[recording]`` does not name but whose sources
+have at least one ``refutes`` row (their own or in a total covering them): some refutes were
+coded, nothing says all were, so never "recorded" unless declared."""
 
 MAX_RHAT = 1.01
 """Largest rank-normalised split R-hat the convergence gate accepts."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..defaults import CI
 from .common import UserError, err, evidence_for, load_evidence
 from .options import Format, FormatOpt
 from .render import render
@@ -22,7 +23,7 @@ def summary(
     ] = None,
     ci: Annotated[
         float, typer.Option(help="Probability of the equal-tailed credible interval.")
-    ] = 0.9,
+    ] = CI,
     evidence: Annotated[
         Path | None,
         typer.Option(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from .problems import Problem
 from .schema import COUNT_MAX, YEAR_MAX, EvidenceConfig, TableSpec
 
-__all__ = ["read_config", "read_table"]
+__all__ = ["config_line", "read_config", "read_table"]
 
 _EXPECT = {
     "sign": "'+' or '-'",
@@ -199,19 +199,39 @@ def read_table(
 
 
 def _toml_line(text: str, loc: list[str]) -> int | None:
-    """Line of a key in TOML text: top-level keys before the first table, others in theirs."""
-    section: str | None = None
+    """Line of a key in TOML text (best effort, for messages).
+
+    Top-level keys before the first table, others in their table; a nested key is also found
+    as a dotted key (``refutes.review = ...``), in a dotted table (``[recording.refutes]``) or
+    inside a one-line inline table (``refutes = { review = ... }``). A key not found gives the
+    line of the nearest enclosing key or table found, or None.
+    """
+    section: list[str] = []
+    best: tuple[int, int | None] = (0, None)  # (depth of the enclosing key found, its line)
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[] ")
-            if len(loc) == 1 and section == loc[0]:
-                return number
+        if not stripped or stripped.startswith("#"):
             continue
-        in_place = section is None if len(loc) == 1 else section == loc[0]
-        if in_place and stripped.split("=")[0].strip() == loc[-1]:
+        if stripped.startswith("["):  # a table header, perhaps followed by a comment
+            section = _toml_path(stripped.lstrip("[").partition("]")[0])
+            path = section
+        else:
+            path = section + _toml_path(stripped.split("=")[0])
+        if path == loc:
             return number
-    return None
+        if 0 < len(path) < len(loc) and loc[: len(path)] == path:
+            inline = re.search(rf"[{{,]\s*[\"']?{re.escape(loc[len(path)])}[\"']?\s*=", stripped)
+            if inline and not stripped.startswith("["):
+                return number
+            if len(path) > best[0]:
+                best = (len(path), number)
+    return best[1]
+
+
+def _toml_path(key: str) -> list[str]:
+    """Split a dotted TOML key into its parts, quotes removed (``a."b c"`` -> ``["a", "b c"]``)."""
+    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key.strip())
+    return [p.strip().strip("\"'") for p in parts]
 
 
 def _item_line(text: str, key: str, item: object) -> int | None:
@@ -232,6 +252,10 @@ _TOML_EXPECT = {
     "citation": 'a citation (citation = "...")',
     "format": "the format version, 1 (format = 1)",
     "waves": 'a list of wave labels in order of arrival (waves = ["review", ...])',
+    "recording": 'a table [recording] with refutes = { KIND = "recorded", ... }',
+    "recording.refutes": (
+        'a table of source kinds: refutes = { KIND = "recorded" | "partial" | "not recorded", ... }'
+    ),
 }
 
 
@@ -247,6 +271,19 @@ def _toml_expected(e: dict, key: str | None, model: type[BaseModel]) -> str:
     if key in _TOML_EXPECT and e["type"] != "value_error":
         return _TOML_EXPECT[key]
     return str(e["msg"]).removeprefix("Value error, ")
+
+
+def config_line(directory: Path, loc: list[str]) -> int | None:
+    """Line of a key of ``evidence.toml`` (``["recording", "refutes", "review"]``), or None.
+
+    Best effort, for the messages of checks made after the file was read (a kind of
+    ``[recording]`` that no source has).
+    """
+    try:
+        text = (directory / "evidence.toml").read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return _toml_line(text, loc)
 
 
 def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | None:

@@ -2,17 +2,18 @@
 
 The column sets here are the contract of the design brief (``../shared/design.md`` §3) plus the
 documented extensions (``basis``/``citation``/``note`` on ``sources.csv`` and ``codings.csv``,
-``group_levels``, ``[classification]`` and ``[confidence]`` in ``evidence.toml``); see
-docs/evidence-format.md.
+``group_levels``, ``[classification]``, ``[confidence]`` and ``[recording]`` in ``evidence.toml``);
+see docs/evidence-format.md.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,12 +21,21 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from ..defaults import AFFIRM, LEVEL_THRESHOLDS, REFUTE
+from ..defaults import (
+    AFFIRM,
+    LEVEL_THRESHOLDS,
+    RECORDING,
+    REFUTE,
+    REFUTES_DEFAULT,
+    REFUTES_INFERRED,
+)
 
 __all__ = [
     "COUNT_MAX",
@@ -42,6 +52,8 @@ __all__ = [
     "EvidenceConfig",
     "LedgerRow",
     "MechanismRow",
+    "Recording",
+    "RecordingValue",
     "SourceRow",
     "TableSpec",
     "Thresholds",
@@ -353,6 +365,63 @@ class ConfidenceKinds(BaseModel):
         return "direct"
 
 
+def _recording_value(value: object) -> object:
+    if value not in RECORDING:
+        raise ValueError(
+            f"one of {', '.join(repr(v) for v in RECORDING)} (whether the refuting codes of "
+            "sources of this kind were coded)"
+        )
+    return value
+
+
+RecordingValue = Annotated[
+    Literal["recorded", "partial", "not recorded"], BeforeValidator(_recording_value)
+]
+"""A value of ``[recording]``: :data:`cmoc.defaults.RECORDING`."""
+
+
+class Recording(BaseModel):
+    """Whether disconfirming evidence was coded, per source kind (``[recording]``).
+
+    ``refutes = { review = "recorded", interview = "not recorded" }``: ``recorded`` (a missing
+    ``refutes`` cell is a zero), ``partial`` (the refutes seen are a lower bound) or ``not
+    recorded`` (refutes unknown). A kind not named is ``not recorded``, or ``partial`` when its
+    sources have ``refutes`` rows (:meth:`refutes_for`; docs/evidence-format.md says why).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    refutes: dict[str, RecordingValue] = {}
+
+    def declared(self, kind: str) -> str | None:
+        """Return the recording of refutes declared for ``kind``, or None."""
+        return self.refutes.get(kind)
+
+    def refutes_for(self, kind: str, refuted_kinds: Collection[str] = ()) -> str:
+        """Return the recording of refutes for sources of ``kind``: declared, else the default.
+
+        Parameters
+        ----------
+        kind : str
+            A source kind (``sources.csv`` ``kind``).
+        refuted_kinds : collection of str
+            The kinds with at least one ``refutes`` row from their sources (own rows or totals
+            covering them); :func:`cmoc.evidence.recording.refutes_recording` works them out
+            from a base.
+
+        Returns
+        -------
+        str
+            The declared value; else ``partial`` (:data:`~cmoc.defaults.REFUTES_INFERRED`) when
+            ``kind`` is in ``refuted_kinds``, else ``not recorded``
+            (:data:`~cmoc.defaults.REFUTES_DEFAULT`).
+        """
+        declared = self.declared(kind)
+        if declared is not None:
+            return declared
+        return REFUTES_INFERRED if kind in refuted_kinds else REFUTES_DEFAULT
+
+
 class EvidenceConfig(BaseModel):
     """The contents of ``evidence.toml``."""
 
@@ -367,6 +436,16 @@ class EvidenceConfig(BaseModel):
     classification: Classification = Classification()
     confidence: ConfidenceKinds = ConfidenceKinds()
     group_levels: list[str] | None = None
+    recording: Recording = Recording()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_recording(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a base that declares no [recording] serialises (and hashes) as before [recording]
+        # existed: its evidence_hash is unchanged and fits saved earlier still carry it
+        data = handler(self)
+        if isinstance(data, dict) and not self.recording.refutes:
+            data.pop("recording", None)
+        return data
 
     @field_validator("format")
     @classmethod

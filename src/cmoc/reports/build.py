@@ -105,6 +105,8 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     built = build_date()
     if built:
         lines += [f"Built {built}.", ""]
+    if content.scope_note:
+        lines += [f"This is {md_text(content.scope_note)}.", ""]
     lines += [
         f"Evidence: {md_code(base.config.name)} ({md_text(base.config.citation)}); waves "
         + " -> ".join(md_text(w) for w in base.waves)

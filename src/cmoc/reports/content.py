@@ -21,6 +21,7 @@ from ..analyses import (
     ConvergenceCheck,
     ModelComparison,
     PlanResult,
+    Provenance,
     change_report,
     check_convergence,
     posterior_predictive,
@@ -77,6 +78,9 @@ class ReportContent:
         found (:func:`cmoc.analyses.find_calibration`).
     calibration_command : str
         The command that would calibrate this model configuration where the report looks.
+    scope_note : str
+        What the report leaves out and why, stated at its top (a report of one saved fit:
+        the newest wave only); empty for a full report.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -122,6 +126,7 @@ class ReportContent:
     plan: PlanResult | None = None
     calibration: CalibrationResult | None = None
     calibration_command: str = ""
+    scope_note: str = ""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -309,7 +314,8 @@ def report_content(
     tell = say or (lambda message: None)
     newest = base.waves[-1]
     idata = fits[newest][1]
-    sampler = json.loads(idata.attrs.get("sampler", "{}"))
+    made = Provenance.of(idata)
+    sampler = made.sampler
     tell(f"  summarising the fit after wave {newest!r} (convergence, levels, confidence)...")
     summary = summarize(idata, base, ci=ci)
     per_wave = []
@@ -338,10 +344,10 @@ def report_content(
         tell(f"  what wave {newest!r} changed, and which of its units moved it (PSIS)...")
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
     tell("  posterior predictive check...")
-    ppc = posterior_predictive(idata, base, seed=int(sampler.get("seed", 0)), ci=ci)
+    ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
     tell("  prior sensitivity (power-scaling)...")
     sensitivity = prior_sensitivity(idata, base)
-    config = ModelConfig.model_validate_json(idata.attrs["model_config"])
+    config = ModelConfig.model_validate_json(made.model_config)
     if plan is not None and not plan.matches(idata):
         raise ValueError("the plan was not computed from the newest wave's fit")
     if calibration is not None and not calibration.calibrates(config.id):
@@ -374,10 +380,10 @@ def report_content(
         model=json.loads(config.to_json()),
         sampler=sampler,
         provenance={
-            "cmoc_version": idata.attrs.get("cmoc_version", ""),
-            "evidence_hash": idata.attrs.get("evidence_hash", ""),
-            "model_id": idata.attrs.get("model_id", ""),
-            "packages": json.loads(idata.attrs.get("packages", "{}")),
+            "cmoc_version": made.cmoc_version,
+            "evidence_hash": made.evidence_hash,
+            "model_id": made.model_id,
+            "packages": made.packages,
         },
         thresholds=base.config.thresholds.model_dump(),
         classification=base.config.classification.model_dump(),

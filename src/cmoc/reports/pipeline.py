@@ -14,7 +14,7 @@ evidence it carries): the newest wave only, nothing fitted and nothing written b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..analyses import (
@@ -331,8 +331,8 @@ def build_report_for(
 
 
 ONE_FIT_NOTE = (
-    "the report of one fit shows the newest wave only: the trajectory across waves, what each "
-    "wave changed and the model comparison need the evidence base (`cmoc report DIR`)"
+    "it shows the newest wave only; the trajectory across waves, what each wave changed and "
+    "the model comparison need the evidence base (cmoc report DIR)"
 )
 """What a report built by :func:`build_report_from_fit` leaves out, as it says."""
 
@@ -426,7 +426,7 @@ def build_report_from_fit(
             f"({config.id}): leave out --model to report the fit's own"
         )
     newest = base.waves[-1]
-    said(f"reporting the fit {path} of {base.config.name!r} after wave {newest!r}; {ONE_FIT_NOTE}")
+    said(f"reporting the fit {path} of {base.config.name!r} after wave {newest!r}: {ONE_FIT_NOTE}")
     saved = None
     if evidence_dir is not None or calibration is not None:
         # without a base, only a calibration given as a file (its folder is not searched)
@@ -443,8 +443,12 @@ def build_report_from_fit(
             **REPORT_PLAN,
         )
     said("computing the report's tables (summaries, checks)...")
-    content = report_content(
-        base, {newest: (base, idata)}, ci=DEFAULT_CI, plan=planned, calibration=saved
+    content = replace(
+        report_content(
+            base, {newest: (base, idata)}, ci=DEFAULT_CI, plan=planned, calibration=saved
+        ),
+        scope_note=f"the report of one saved fit ({path.name}), from the file alone: "
+        + ONE_FIT_NOTE,
     )
     for wave, check in content.wave_checks.items():
         if not check.passed:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..defaults import CI
 from ..evidence.csvsafe import frame_to_csv
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         console.print("These estimates are not reliable until the fit converges.", markup=False)
     else:
         console.print(str(meta.get("convergence", "")), markup=False)
-    ci = float(meta.get("ci", 0.9))
+    ci = float(meta.get("ci", CI))
     table = Table(
         title=_cell(f"{meta.get('evidence', '')}: support after wave {meta.get('wave', '')!s}"),
         show_lines=False,

@@ -71,6 +71,11 @@ class Provenance:
         )
 
     @property
+    def config(self) -> dict[str, Any]:
+        """The model configuration as a dict (empty when the fit does not say)."""
+        return dict(_json({"c": self.model_config}, "c", {}))
+
+    @property
     def seed(self) -> int:
         """The sampler's seed (0 when the fit does not say)."""
         return int(self.sampler.get("seed", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from typing import Literal
 import pymc as pm
 import xarray as xr
 
+from ...defaults import SEED
 from ...evidence import EvidenceBase
 from ...models import DEFAULT_CONFIG, ModelConfig, build_model
 from .provenance import stamp
@@ -57,7 +59,7 @@ class SamplerConfig:
     """
 
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    seed: int = 20211
+    seed: int = SEED
     chains: int = 4
     draws: int = 1000
     tune: int = 1000
@@ -162,7 +164,36 @@ def _callbacks_linked_as_optimised() -> Iterator[list[str]]:
         CPUCodeLibrary._optimize_final_module = original
 
 
-def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = False) -> xr.DataTree:
+_COMPILED: OrderedDict[tuple[str, ...], object] = OrderedDict()
+"""nutpie's compiled models of this process by key (evidence hash, model id), newest last."""
+
+_COMPILED_MAX = 4
+"""How many compiled models a process keeps: a second fit of the same evidence and model (a
+reproducibility check, another seed) reuses the compilation instead of repeating it."""
+
+
+def _compile_nutpie(model: pm.Model, key: tuple[str, ...] | None):
+    import nutpie
+
+    if key is not None and key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    with _callbacks_linked_as_optimised():
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
+    if key is not None:
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return compiled
+
+
+def sample_model(
+    model: pm.Model,
+    sampler: SamplerConfig,
+    *,
+    progress: bool = False,
+    key: tuple[str, ...] | None = None,
+) -> xr.DataTree:
     """Sample a PyMC model with the given, explicit sampler settings.
 
     Parameters
@@ -171,6 +202,9 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
     sampler : SamplerConfig
     progress : bool
         Show a progress bar on stderr.
+    key : tuple of str, optional
+        Identifies the model's graph (:func:`fit` gives the evidence hash and model id): nutpie
+        compiles a graph once per process and samples the compiled model again for the same key.
 
     Returns
     -------
@@ -181,8 +215,7 @@ def sample_model(model: pm.Model, sampler: SamplerConfig, *, progress: bool = Fa
     if s.sampler == "nutpie":
         import nutpie
 
-        with _callbacks_linked_as_optimised():
-            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        compiled = _compile_nutpie(model, key)
         adaptation = s.adaptation
         if adaptation == "auto":
             adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
@@ -256,5 +289,5 @@ def fit(
     cfg = config or DEFAULT_CONFIG
     s = (sampler or SamplerConfig()).validated()
     model = build_model(evidence, cfg)
-    idata = sample_model(model, s, progress=progress)
+    idata = sample_model(model, s, progress=progress, key=(evidence.evidence_hash, cfg.id))
     return stamp(idata, evidence, cfg, asdict(s))

@@ -35,6 +35,7 @@ from ...evidence.portable import (
     to_portable,
 )
 from ...models import ModelConfig
+from .attrs import Provenance
 
 __all__ = [
     "COMPARISON_FILE",
@@ -170,8 +171,8 @@ def fit_evidence(idata: xr.DataTree) -> EvidenceBase:
             f"the evidence stored in this fit cannot be read ({type(err).__name__}: "
             f"{str(err)[:120]})"
         ) from err
-    made_from = idata.attrs.get("evidence_hash")
-    if made_from is not None and evidence.evidence_hash != made_from:
+    made_from = Provenance.of(idata).evidence_hash
+    if made_from and evidence.evidence_hash != made_from:
         raise FitEvidenceError(
             "the evidence stored in this fit is not the evidence it was fitted to (its hash "
             "differs)"
@@ -267,8 +268,8 @@ def _refuse_stale(idata: xr.DataTree, path: Path, base_dir: Path) -> None:
         if not waves:
             return  # not a fit of a wave (a model comparison's variant)
         evidence = current.up_to(waves[0])
-    made_from = idata.attrs.get("evidence_hash")
-    if made_from is not None and made_from != evidence.evidence_hash:
+    made_from = Provenance.of(idata).evidence_hash
+    if made_from and made_from != evidence.evidence_hash:
         raise EvidenceError(
             [
                 Problem(
@@ -341,8 +342,8 @@ def fit_mismatches(
         (count_min))"``.
     """
     out = []
-    attrs = idata.attrs
-    if attrs.get("evidence_hash") != evidence.evidence_hash:
+    made = Provenance.of(idata)
+    if made.evidence_hash != evidence.evidence_hash:
         differences = []
         if EVIDENCE_GROUP in idata.children:
             with suppress(FitEvidenceError):  # unreadable: said as before, by the hashes
@@ -352,15 +353,13 @@ def fit_mismatches(
         else:
             out.append(
                 f"the evidence changed since the fit (fit made from evidence "
-                f"{str(attrs.get('evidence_hash', '?'))[:12]}, evidence is now "
+                f"{(made.evidence_hash or '?')[:12]}, evidence is now "
                 f"{evidence.evidence_hash[:12]})"
             )
-    if config is not None and attrs.get("model_id") != config.id:
-        out.append(
-            f"the model configuration differs (fit {attrs.get('model_id')}, asked {config.id})"
-        )
+    if config is not None and made.model_id != config.id:
+        out.append(f"the model configuration differs (fit {made.model_id}, asked {config.id})")
     if sampler is not None:
-        stored = json.loads(attrs.get("sampler", "{}"))
+        stored = made.sampler
         diff = sorted(k for k in sampler if stored.get(k) != sampler[k])
         if diff:
             out.append(
@@ -431,10 +430,8 @@ def load_fit(
 
 def fit_config(idata: xr.DataTree) -> tuple[ModelConfig, dict]:
     """Return the model configuration and sampler settings stored in a fit."""
-    return (
-        ModelConfig.model_validate_json(idata.attrs["model_config"]),
-        json.loads(idata.attrs["sampler"]),
-    )
+    made = Provenance.of(idata)
+    return ModelConfig.model_validate_json(made.model_config), made.sampler
 
 
 def fit_id(idata: xr.DataTree) -> str:

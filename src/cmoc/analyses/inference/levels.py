@@ -8,8 +8,6 @@ probability of each level, and the most probable one is reported with its probab
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -17,6 +15,7 @@ from scipy import stats
 
 from ...evidence import EvidenceBase, level_of_count, observed_codes
 from ...models import model_data
+from ..fitting.attrs import Provenance
 
 __all__ = ["predictive_levels"]
 
@@ -63,8 +62,7 @@ def predictive_levels(
     post = idata["posterior"].to_dataset()
     if "total_mean" not in post:
         return out
-    cfg = json.loads(idata.attrs.get("model_config", "{}"))
-    poisson = cfg.get("likelihood") == "poisson"
+    poisson = Provenance.of(idata).config.get("likelihood") == "poisson"
     means = post["total_mean"].stack(s=("chain", "draw")).transpose("aggregate", "s")
     alphas = None if poisson else post["total_alpha"].stack(s=("chain", "draw"))
     labels = list(post["aggregate"].values)

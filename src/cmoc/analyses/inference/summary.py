@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -11,6 +9,7 @@ import xarray as xr
 
 from ...defaults import CI as DEFAULT_CI
 from ...evidence import EvidenceBase
+from ..fitting.attrs import Provenance
 from ..fitting.cache import per_fit
 from ..fitting.convergence import check_convergence
 from .classify import classify
@@ -113,7 +112,7 @@ def summarize(
     frame["origin"] = targets["origin"]
     newest = evidence.waves[-1]
     frame["wave"] = newest
-    seed = int(json.loads(idata.attrs.get("sampler", "{}")).get("seed", 0))
+    seed = Provenance.of(idata).seed
     levels = predictive_levels(idata, evidence, newest, seed=seed)
     for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
         frame[col] = levels[col].reindex(frame.index)
