@@ -188,3 +188,14 @@ def test_prior_sensitivity_is_in_the_model_checks(content, html):
     assert [r[0] for r in rows] == list(content.sensitivity["target_id"])
     weak = (content.sensitivity["diagnosis"] == "potential strong prior / weak likelihood").sum()
     assert f"{weak} of {len(content.sensitivity)} targets" in html
+
+
+def test_the_recording_of_refutes_is_stated_at_the_top(content, html, small_base, tmp_path):
+    # the simulated base declares every kind recorded; the report says so before any table
+    kinds = sorted(set(small_base.sources["kind"]))
+    assert content.recording == [f"{k} = recorded (declared)" for k in kinds]
+    top = html[: html.index("<table")]
+    assert 'id="recording"' in top and all(f"{k} = recorded (declared)" in top for k in kinds)
+    build_report(small_base, content, tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "Refuting codes recorded, by source kind" in md.split("## ")[0]

@@ -233,6 +233,10 @@ def simulate_tables(spec: SimulationSpec, seed: int) -> dict[str, pd.DataFrame |
         "format = 1\n"
         f"waves = [{', '.join(repr(w).replace(chr(39), chr(34)) for w in waves)}]\n"
         'group_levels = ["kind of session", "site"]\n'
+        # the generator records every refuting code it draws
+        "\n[recording]\nrefutes = { "
+        + ", ".join(f'{k} = "recorded"' for k in sorted(set(kind)))
+        + " }\n"
     )
     return {
         "evidence.toml": toml,

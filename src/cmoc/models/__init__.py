@@ -7,14 +7,21 @@ use_exact_float_math()  # before any compile: same numbers with a cold or a warm
 from .config import DEFAULT_CONFIG, ModelConfig, Prior  # noqa: E402
 from .data import ModelData, model_data, without_unit  # noqa: E402
 from .hierarchical import build_model  # noqa: E402
+from .measurement import MeasurementPriors, build_measurement_model  # noqa: E402
+from .measurement_data import RECORDING_LEVELS, MeasurementData, measurement_data  # noqa: E402
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "RECORDING_LEVELS",
+    "MeasurementData",
+    "MeasurementPriors",
     "ModelConfig",
     "ModelData",
     "Prior",
+    "build_measurement_model",
     "build_model",
     "exact_float_math",
+    "measurement_data",
     "model_data",
     "use_exact_float_math",
     "without_unit",

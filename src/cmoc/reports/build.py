@@ -105,6 +105,14 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     built = build_date()
     if built:
         lines += [f"Built {built}.", ""]
+    if content.recording:
+        lines += [
+            "Refuting codes recorded, by source kind: "
+            + "; ".join(md_text(r) for r in content.recording)
+            + ". Where they were not recorded, the evidence cannot show a CMOC contested or "
+            "refuted.",
+            "",
+        ]
     if content.scope_note:
         lines += [f"This is {md_text(content.scope_note)}.", ""]
     lines += [

@@ -31,6 +31,7 @@ from ..analyses import (
 )
 from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
+from ..evidence.recording import recording_lines
 from ..models import DEFAULT_CONFIG, ModelConfig
 
 __all__ = ["ReportContent", "report_content"]
@@ -78,6 +79,9 @@ class ReportContent:
         found (:func:`cmoc.analyses.find_calibration`).
     calibration_command : str
         The command that would calibrate this model configuration where the report looks.
+    recording : list of str
+        Whether refuting codes were recorded, per source kind (``kind = value (why)``, as
+        ``cmoc validate`` shows it): stated at the top of the report.
     scope_note : str
         What the report leaves out and why, stated at its top (a report of one saved fit:
         the newest wave only); empty for a full report.
@@ -126,6 +130,7 @@ class ReportContent:
     plan: PlanResult | None = None
     calibration: CalibrationResult | None = None
     calibration_command: str = ""
+    recording: list[str] = field(default_factory=list)
     scope_note: str = ""
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -388,6 +393,7 @@ def report_content(
         thresholds=base.config.thresholds.model_dump(),
         classification=base.config.classification.model_dump(),
         mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
+        recording=recording_lines(base),
         comparison=comparison,
         plan=plan,
         calibration=calibration,

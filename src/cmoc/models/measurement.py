@@ -1,0 +1,332 @@
+"""Model v2 (experimental): a measurement model of how codes arise.
+
+Equations in docs/model.md ("Model v2"). For source ``j`` of kind ``k``, mechanism ``m`` and
+target ``t`` of ``m`` in the theory of ``j``'s wave:
+
+- activation ``A_jm ~ Bernoulli(a_mk)``, ``logit a_mk = alpha_m + kappa_k``;
+- evidencing ``E_jt | A = 1 ~ Bernoulli(b_t)`` (0 when ``A = 0``);
+- depth ``N_jt = 1 + NB(mu_jt, phi)`` when evidenced, ``log mu_jt = rho_k + lambda_t + log x_j``;
+- direction: of the recorded codes ``n``, ``s ~ BetaBinomial(n, c q_tk, c (1 - q_tk))`` with
+  ``q = p / (p + (1 - p) psi_k)``, ``p_tk = logistic(eta_t + delta_k)`` and ``psi_k`` the
+  probability that a refuting code is recorded (no direction term where ``psi_k = 0``).
+
+Approximation: the hurdle and the depth are modelled on *recorded* codes, so a source whose only
+codes are unrecorded refutes looks unevidenced. Totals are conditioned on their members' cells
+through blocks (rows of one mechanism over one member set), independent given the parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import gammaln
+
+from ..evidence import EvidenceBase
+from .config import Prior
+from .hierarchical import _prior
+from .measurement_data import MeasurementData, measurement_data
+
+__all__ = ["MeasurementPriors", "build_measurement_model"]
+
+_GRID = 64
+"""Counts of one total summed term by term: at least this many values of each NB sum, more when
+a finite bound needs it (exact for bounds up to it); beyond, one survival term."""
+
+_TINY = 1e-12
+_NEG = -1e10
+"""Log of an impossible term: finite, so that a sum over nothing but impossible terms keeps a
+finite gradient (``-inf`` gives NaN through logsumexp)."""
+
+
+def _normal(mu: float, sigma: float) -> Prior:
+    return Prior(dist="Normal", mu=mu, sigma=sigma)
+
+
+def _half(sigma: float) -> Prior:
+    return Prior(dist="HalfNormal", sigma=sigma)
+
+
+@dataclass(frozen=True)
+class MeasurementPriors:
+    """Priors of the measurement model (docs/model.md, "Model v2").
+
+    ``activation_kind_sd`` and ``kind_lean_sd`` are fixed scales of zero-sum kind effects;
+    ``recording_a``, ``recording_b`` the Beta prior of ``psi_k`` for a ``"partial"`` kind.
+    ``concentration`` (Gamma, mean 20, sd sqrt(200): shape 2, rate 0.1) is the beta-binomial's
+    ``c``.
+    """
+
+    activation_mean: Prior = field(default_factory=lambda: _normal(0.0, 1.5))
+    activation_sd: Prior = field(default_factory=lambda: _half(1.0))
+    activation_kind_sd: float = 0.5
+    evidencing_mean: Prior = field(default_factory=lambda: _normal(0.0, 1.5))
+    evidencing_sd: Prior = field(default_factory=lambda: _half(1.0))
+    kind_rate: Prior = field(default_factory=lambda: _normal(-1.0, 1.5))
+    depth_sd_mechanism: Prior = field(default_factory=lambda: _half(1.0))
+    depth_sd_target: Prior = field(default_factory=lambda: _half(1.0))
+    inv_dispersion: Prior = field(default_factory=lambda: _half(1.0))
+    support_mean: Prior = field(default_factory=lambda: _normal(0.0, 1.5))
+    support_sd_mechanism: Prior = field(default_factory=lambda: _half(1.0))
+    support_sd_target: Prior = field(default_factory=lambda: _half(1.0))
+    kind_lean_sd: float = 0.5
+    concentration: Prior = field(
+        default_factory=lambda: Prior(dist="Gamma", mu=20.0, sigma=float(np.sqrt(200.0)))
+    )
+    recording_a: float = 2.0
+    recording_b: float = 2.0
+
+
+def _log_sigmoid(x):
+    return -pt.softplus(-x)
+
+
+def _nb_logp(value, mu, alpha):
+    return pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), value)
+
+
+def _bb_logp(value, n, q, c):
+    return pm.logp(pm.BetaBinomial.dist(n=n, alpha=c * q, beta=c * (1.0 - q)), value)
+
+
+def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``log C(n, k)``, ``_NEG`` where ``k < 0`` or ``k > n``."""
+    ok = (k >= 0) & (k <= n)
+    out = np.full(np.broadcast(n, k).shape, _NEG)
+    nn, kk = np.broadcast_arrays(n, k)
+    out[ok] = gammaln(nn[ok] + 1) - gammaln(kk[ok] + 1) - gammaln(nn[ok] - kk[ok] + 1)
+    return out
+
+
+def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
+    """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted."""
+    d = md.data
+    n_m = len(d.mechanisms)
+    onehot = np.eye(n_m)[d.target_mech]  # (target, mechanism)
+    # S_wm: sum of log(1 - b_t) over the targets of m in the theory of wave w
+    s_wm = pt.dot(md.theory.astype(float), onehot * p["log1m_b"][:, None])
+    logit_a = p["logit_a"][md.pair_mech, md.pair_kind]
+    zeros = s_wm[md.pair_wave, md.pair_mech]
+    on = _log_sigmoid(logit_a) + zeros
+    ll = pt.where(md.pair_evidenced, on, pt.logaddexp(_log_sigmoid(-logit_a), on))
+    out = pt.sum(md.pair_weight * ll) - pt.sum(md.covered_weight * p["log1m_b"])
+    if md.cell_n.size:
+        j, t = md.cell_src, md.cell_tgt
+        k = d.src_kind[j]
+        mu = pt.exp(p["rho"][k] + p["lam"][t] + d.src_log_exposure[j])
+        cell = p["log_b"][t] - p["log1m_b"][t] + _nb_logp(md.cell_n - 1, mu, p["phi"])
+        direct = md.psi[k] != 0
+        if direct.any():
+            td, kd = t[direct], k[direct]
+            bb = _bb_logp(md.cell_s[direct], md.cell_n[direct], p["q"][td, kd], p["c"])
+            cell = pt.inc_subtensor(cell[np.flatnonzero(direct)], bb)
+        out = out + pt.sum(d.src_weight[j] * cell)
+    return out
+
+
+def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVariable:
+    """Log-likelihood of the blocks of totals, each weighted by its members' mean weight.
+
+    For block ``B`` with ``J_f`` free and ``n_f`` forced members::
+
+        L_B = sum_K Binom(K; J_f, a) (prod_{Z_free} (1 - b_t))^K prod_t P_t(n_f + K)
+        P_t(K') = sum_e Binom(e; K', b_t) F_t(e),
+        F_t(e) = sum_{n in band} P(e + NB(e mu, e phi) = n) H_t(n)
+
+    with ``H_t(n)`` the beta-binomial probability of the stated split of ``n`` recorded codes
+    (1 where refutes are not recorded). ``n`` runs over ``e + i``, ``i < grid``; for an
+    unbounded band the rest is one term ``P(NB >= grid) H_t(e + grid)`` (exact where ``H = 1``).
+    """
+    n_b, n_bt = len(md.block_label), md.bt_tgt.size
+    size = md.block_forced + md.block_free
+    n_e = int(size.max()) + 1  # e = 0 .. J
+    n_k = int(md.block_free.max()) + 1  # K = 0 .. J_free
+    finite = np.concatenate([md.bt_lo, md.bt_hi[md.bt_hi >= 0]])
+    grid = max(grid, int(finite.max()) + 1)
+    b, t = md.bt_block, md.bt_tgt
+    kind = md.block_kind[b]
+    lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
+    unbounded = md.bt_hi < 0
+
+    # F_t(e) on the grid n = e + i
+    e = np.arange(n_e)[None, :, None]
+    i = np.arange(grid)[None, None, :]
+    n = e + i
+    in_band = (n >= lo) & ((hi < 0) | (n <= hi)) & (e >= 1) & (e <= size[b][:, None, None])
+    mu = pt.exp(p["rho"][kind] + p["lam"][t] + md.block_log_exposure[b])
+    e_safe = np.maximum(e, 1)
+    log_nb = _nb_logp(i, mu[:, None, None] * e_safe, p["phi"] * e_safe)  # (bt, e, i)
+    # H_t(n) for n = 0 .. n_e + grid: beta-binomial of the split, where refutes are recorded
+    n_all = np.arange(n_e + grid + 1)[None, :]
+    s_all = np.where(
+        md.bt_fixed_supports[:, None], md.bt_fixed[:, None], n_all - md.bt_fixed[:, None]
+    )
+    direct = md.psi[kind] != 0
+    log_h = pt.zeros((n_bt, n_all.shape[1]))
+    if direct.any():
+        rows = np.flatnonzero(direct)
+        q = p["q"][t[rows], kind[rows]][:, None]
+        s_ok = np.clip(s_all[rows], 0, n_all)
+        bb = _bb_logp(s_ok, np.broadcast_to(n_all, s_ok.shape), q, p["c"])
+        log_h = pt.set_subtensor(log_h[rows], bb)
+    h_grid = log_h[:, n[0]]  # (bt, e, i)
+    log_f = pm.math.logsumexp(pt.where(in_band, log_nb + h_grid, _NEG), axis=2, keepdims=False)
+    if unbounded.any():
+        head = pm.math.logsumexp(log_nb, axis=2, keepdims=False)
+        surv = pm.math.log1mexp(pt.minimum(head, -_TINY))
+        tail = surv + log_h[:, n_all[0, grid : grid + n_e]]
+        tail_ok = (
+            unbounded[:, None]
+            & (np.arange(n_e)[None, :] >= 1)
+            & (np.arange(n_e)[None, :] <= size[b][:, None])
+        )
+        log_f = pt.where(tail_ok, pt.logaddexp(log_f, tail), log_f)
+    # e = 0: no code; in the band only if 0 is
+    zero_ok = (md.bt_lo == 0)[:, None] & (np.arange(n_e) == 0)[None, :]
+    log_f = pt.where(np.arange(n_e)[None, :] == 0, np.where(zero_ok, 0.0, _NEG), log_f)
+
+    # P_t(n_f + K) = sum_e Binom(e; n_f + K, b_t) F_t(e)
+    kk = np.arange(n_k)[None, :, None]
+    ee = np.arange(n_e)[None, None, :]
+    active = md.block_forced[b][:, None, None] + kk
+    log_c = _log_comb(active, ee)
+    log_c = np.where(kk <= md.block_free[b][:, None, None], log_c, _NEG)
+    n_on, n_off = np.broadcast_to(ee, log_c.shape), np.maximum(active - ee, 0)
+    lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
+    terms = log_c + n_on * lb + n_off * l1b + log_f[:, None, :]
+    log_p = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
+    per_block = pt.inc_subtensor(pt.zeros((n_b, n_k))[b], log_p)
+
+    # L_B = sum_K Binom(K; J_free, a) (prod_Z (1 - b))^K prod_t P_t(n_f + K)
+    k_row = np.arange(n_k)[None, :]
+    log_ck = _log_comb(md.block_free[:, None], k_row)
+    logit_a = p["logit_a"][md.block_mech, md.block_kind][:, None]
+    zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
+    block = log_ck + k_row * (_log_sigmoid(logit_a) + zsum)
+    block = block + (md.block_free[:, None] - k_row).clip(0) * _log_sigmoid(-logit_a)
+    log_l = pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
+    # forced members are active: their factor a is in the exact-cell form
+    return pt.sum(md.block_weight * log_l)
+
+
+def build_measurement_model(
+    evidence: EvidenceBase | MeasurementData,
+    recording: dict[str, str] | None = None,
+    priors: MeasurementPriors | None = None,
+) -> pm.Model:
+    """Build the measurement model (model v2, experimental) for an evidence base.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase or MeasurementData
+        The evidence (its arrays are computed if needed).
+    recording : dict, optional
+        Source kind -> ``"recorded"``, ``"partial"`` or ``"not recorded"`` (refutes); every kind
+        ``"recorded"`` when omitted. Ignored when ``evidence`` is a :class:`MeasurementData`.
+    priors : MeasurementPriors, optional
+
+    Returns
+    -------
+    pymc.Model
+        Dims ``target`` (CMOCs then mechanisms), ``mechanism``, ``kind``; the likelihood is in
+        the potentials ``exact_codes`` and ``total_codes``. Derived: ``breadth`` (target, kind),
+        ``breadth_mechanism`` (mechanism, kind), ``direction`` (target), ``direction_kind``
+        (target, kind), ``depth`` (target).
+
+    Notes
+    -----
+    The hurdle and the depth are modelled on recorded codes ``n = s + r_obs``: a source whose
+    only codes are unrecorded refutes looks unevidenced. Blocks of one mechanism over different
+    member sets are independent given the parameters; a supports-only total's direction term is
+    the beta-binomial of the whole total (exact for one evidencing member).
+    """
+    md = (
+        evidence if isinstance(evidence, MeasurementData) else measurement_data(evidence, recording)
+    )
+    pr = priors or MeasurementPriors()
+    d = md.data
+    n_m, n_k = len(d.mechanisms), len(d.kinds)
+    tm = d.target_mech
+    partial = [i for i, r in enumerate(md.recording) if r == "partial"]
+    coords = {"target": d.targets, "mechanism": d.mechanisms, "kind": d.kinds}
+    if partial:
+        coords["partial_kind"] = [d.kinds[i] for i in partial]
+    with pm.Model(coords=coords) as model:
+        # activation: does a source engage a mechanism at all
+        alpha_0 = _prior("activation_mean", pr.activation_mean)
+        tau_a = _prior("activation_sd", pr.activation_sd)
+        z_a = pm.Normal("z_activation", 0.0, 1.0, dims="mechanism")
+        alpha = pm.Deterministic("activation_mechanism", alpha_0 + tau_a * z_a, dims="mechanism")
+        if n_k > 1:
+            kappa = pm.ZeroSumNormal("activation_kind", sigma=pr.activation_kind_sd, dims="kind")
+        else:
+            kappa = pt.zeros(1)
+        logit_a = alpha[:, None] + kappa[None, :]
+        # evidencing a target given activation
+        beta_0 = _prior("evidencing_mean", pr.evidencing_mean)
+        sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
+        v = pm.Normal("z_evidencing", 0.0, 1.0, dims="target")
+        logit_b = pm.Deterministic("evidencing_logit", beta_0 + sigma_b * v, dims="target")
+        # depth: codes of an evidencing source
+        rho = _prior("kind_rate", pr.kind_rate, dims="kind")
+        if n_m > 1:
+            tau_theta = _prior("depth_sd_mechanism", pr.depth_sd_mechanism)
+            z_theta = pm.ZeroSumNormal("z_depth_mechanism", sigma=1.0, dims="mechanism")
+            theta = pm.Deterministic("depth_mechanism", tau_theta * z_theta, dims="mechanism")
+        else:
+            theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
+        sigma_l = _prior("depth_sd_target", pr.depth_sd_target)
+        u = pm.Normal("z_depth", 0.0, 1.0, dims="target")
+        lam = pm.Deterministic("depth_target", theta[tm] + sigma_l * u, dims="target")
+        inv_phi = _prior("inv_dispersion", pr.inv_dispersion)
+        phi = pm.Deterministic("dispersion", 1.0 / inv_phi)
+        # direction
+        mu_0 = _prior("support_mean", pr.support_mean)
+        tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
+        z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+        mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+        sigma_eta = _prior("support_sd_target", pr.support_sd_target)
+        y = pm.Normal("z_support", 0.0, 1.0, dims="target")
+        eta = pm.Deterministic("eta", mu[tm] + sigma_eta * y, dims="target")
+        if n_k > 1:
+            delta = pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind")
+        else:
+            delta = pt.zeros(1)
+        c = _prior("concentration", pr.concentration)
+        psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
+        if partial:
+            psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
+            psi = pt.set_subtensor(psi[partial], psi_p)
+        logit_p = eta[:, None] + delta[None, :]
+        # q: share of recorded codes that support; psi = 0 kinds get psi 1 here, unused
+        psi_safe = pt.where(pt.eq(psi, 0.0), 1.0, psi)
+        q = pm.math.sigmoid(logit_p - pt.log(psi_safe)[None, :])
+
+        p = {
+            "logit_a": logit_a,
+            "log_b": _log_sigmoid(logit_b),
+            "log1m_b": _log_sigmoid(-logit_b),
+            "rho": rho,
+            "lam": lam,
+            "phi": phi,
+            "q": q,
+            "c": c,
+        }
+        pm.Potential("exact_codes", _exact_logp(md, p))
+        if md.block_label:
+            pm.Potential("total_codes", _blocks_logp(md, p))
+
+        # derived quantities
+        a = pm.math.sigmoid(logit_a)
+        b = pm.math.sigmoid(logit_b)
+        pm.Deterministic("breadth", a[tm, :] * b[:, None], dims=("target", "kind"))
+        none_m = pt.exp(pt.dot(np.eye(n_m)[tm].T, p["log1m_b"]))
+        pm.Deterministic(
+            "breadth_mechanism", a * (1.0 - none_m)[:, None], dims=("mechanism", "kind")
+        )
+        pm.Deterministic("direction", pm.math.sigmoid(eta), dims="target")
+        pm.Deterministic("direction_kind", pm.math.sigmoid(logit_p), dims=("target", "kind"))
+        pm.Deterministic("depth", 1.0 + pt.exp(lam + rho.mean()), dims="target")
+    return model
