@@ -13,6 +13,7 @@ from enum import StrEnum
 
 __all__ = [
     "AFFIRM",
+    "BREADTH_MIN",
     "CI",
     "KHAT_MAX",
     "LEVEL_THRESHOLDS",
@@ -48,6 +49,11 @@ AFFIRM = 0.9
 
 REFUTE = 0.1
 """``P(support > 1/2)`` at or below which a CMOC is refuted: ``[classification]``."""
+
+BREADTH_MIN = 0.05
+"""Model v2: the share of the sources coded against a target that must evidence it, with
+probability ``AFFIRM``, before it can be affirmed (``[classification] breadth_min``): one
+source in twenty; a target that rests on one source among many is not affirmed."""
 
 LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}
 """Codes in a wave at which the evidence for a target is limited, moderate, significant
@@ -105,6 +111,8 @@ class Status(StrEnum):
     refuted = "refuted"
     novel = "novel"
     revised = "revised"
+    contested = "contested"
+    unevidenced = "unevidenced"
     inconclusive = "inconclusive"
 
 

@@ -73,8 +73,8 @@ def _outermost(base, rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-def observed_codes(base) -> pd.DataFrame:
-    """Supporting codes per target and wave, as known from the codings, with their level.
+def observed_codes(base, stances: tuple[str, ...] = ("supports",)) -> pd.DataFrame:
+    """Codes per target and wave (supporting ones by default), as known from the codings.
 
     Rows over disjoint sets of sources add up: exact counts as they are, a banded row by its
     bounds (an unbounded band makes the sum unbounded). A row nested inside a total over a
@@ -84,6 +84,9 @@ def observed_codes(base) -> pd.DataFrame:
     Parameters
     ----------
     base : EvidenceBase
+    stances : tuple of str
+        The stances counted: ``("supports",)`` (model v1's levels) or ``("supports",
+        "refutes")``, codes of either stance (model v2's levels).
 
     Returns
     -------
@@ -92,18 +95,24 @@ def observed_codes(base) -> pd.DataFrame:
         unbounded), ``codes`` (as text) and ``evidence_level``.
     """
     cod = base.codings.assign(wave=base.coding_waves())
-    sup = cod[cod["stance"] == "supports"]
+    cod = cod[cod["stance"].isin(stances)]
     rows = []
-    grouped = {k: g for k, g in sup.groupby(["target_id", "wave"])}
+    # nesting is judged within one stance: a group's refutes are not inside a wave's supports
+    grouped = {k: g for k, g in cod.groupby(["target_id", "wave", "stance"])}
     for t in base.targets.index:
         for w in base.waves:
-            g = grouped.get((t, w))
-            if g is None:
-                lo, hi = 0, 0
-            else:
+            lo, hi = 0, 0
+            for stance in stances:
+                g = grouped.get((t, w, stance))
+                if g is None:
+                    continue
                 g = _outermost(base, g)
-                lo = int(g["count_min"].sum())
-                hi = None if g["count_max"].isna().any() else int(g["count_max"].sum())
+                lo += int(g["count_min"].sum())
+                hi = (
+                    None
+                    if hi is None or g["count_max"].isna().any()
+                    else hi + int(g["count_max"].sum())
+                )
             rows.append(
                 {
                     "target_id": t,

@@ -30,6 +30,7 @@ from pydantic import (
 
 from ..defaults import (
     AFFIRM,
+    BREADTH_MIN,
     LEVEL_THRESHOLDS,
     RECORDING,
     REFUTE,
@@ -329,6 +330,7 @@ class Classification(BaseModel):
 
     affirm: Annotated[float, Field(gt=0.5, lt=1)] = AFFIRM
     refute: Annotated[float, Field(gt=0, lt=0.5)] = REFUTE
+    breadth_min: Annotated[float, Field(gt=0, lt=1)] = BREADTH_MIN
 
 
 class ConfidenceKinds(BaseModel):

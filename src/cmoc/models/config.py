@@ -86,6 +86,12 @@ class ModelConfig(BaseModel):
 
     Attributes
     ----------
+    model : {"hierarchical", "measurement"}
+        ``hierarchical``: model v1 (:func:`~cmoc.models.build_model`, support and salience),
+        the default; ``measurement``: model v2, experimental
+        (:func:`~cmoc.models.build_measurement_model`: breadth, depth and direction, with the
+        recording of refutes declared in ``evidence.toml``), whose priors are its own defaults
+        (:class:`~cmoc.models.MeasurementPriors`): the other fields do not apply to it.
     likelihood : {"negbin", "poisson"}
         ``negbin``: each source's talkativeness has a Gamma(phi, phi) multiplier, integrated out
         (a negative-multinomial source likelihood); ``poisson``: no such extra variation.
@@ -139,6 +145,7 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["hierarchical"] = "hierarchical"
+    model: Literal["hierarchical", "measurement"] = "hierarchical"
     likelihood: Literal["negbin", "poisson"] = "negbin"
     support_pooling: Literal["partial", "none", "complete"] = "partial"
     pooling: Literal["normal", "logistic"] = "normal"
@@ -207,7 +214,10 @@ class ModelConfig(BaseModel):
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys) for storing in a result's attrs."""
-        return json.dumps(self.model_dump(), sort_keys=True)
+        data = self.model_dump()
+        if data["model"] == "hierarchical":
+            del data["model"]  # the default keeps the ids that model v1 fits were saved with
+        return json.dumps(data, sort_keys=True)
 
     @property
     def id(self) -> str:

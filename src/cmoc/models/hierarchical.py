@@ -179,6 +179,11 @@ def build_model(
         probability scale.
     """
     cfg = config or DEFAULT_CONFIG
+    if cfg.model != "hierarchical":
+        raise ValueError(
+            f"this analysis needs model v1 (hierarchical); the fit is of model {cfg.model!r} "
+            "(experimental), for which it is not available yet"
+        )
     d = (
         evidence
         if isinstance(evidence, ModelData)

@@ -126,6 +126,73 @@ def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     return out
 
 
+def _block_sum(md: MeasurementData, p: dict, log_p) -> pt.TensorVariable:
+    """``sum_B w_B log L_B`` from ``log_p[row, K] = log P_t(n_f + K)`` of each (block, target).
+
+    ``L_B = sum_K Binom(K; J_free, a) (prod_{Z_free} (1 - b_t))^K prod_t P_t(n_f + K)``; the
+    forced members' factor ``a`` is in the exact-cell form.
+    """
+    n_b = len(md.block_label)
+    n_k = int(md.block_free.max()) + 1
+    per_block = pt.inc_subtensor(pt.zeros((n_b, n_k))[md.bt_block], log_p)
+    k_row = np.arange(n_k)[None, :]
+    log_ck = _log_comb(md.block_free[:, None], k_row)
+    logit_a = p["logit_a"][md.block_mech, md.block_kind][:, None]
+    zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
+    block = log_ck + k_row * (_log_sigmoid(logit_a) + zsum)
+    block = block + (md.block_free[:, None] - k_row).clip(0) * _log_sigmoid(-logit_a)
+    log_l = pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
+    return pt.sum(md.block_weight * log_l)
+
+
+def _count_blocks_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
+    """Return the blocks' log-likelihood when no total's split is informative (``H = 1``).
+
+    Each evidencing member gives at least one code, so only few numbers ``e`` of evidencing
+    members matter: for a band ``[lo, hi]``, ``e <= hi``; for ``[lo, inf)``, the complement
+    ``P_t(K') = 1 - sum_{e < lo} Binom(e; K', b_t) P(e + NB(e mu, e phi) < lo)``. Both need
+    NB terms up to the largest finite bound only (IOC: 6 values of ``e``, not 47 x 64).
+    """
+    b, t = md.bt_block, md.bt_tgt
+    kind = md.block_kind[b]
+    size = md.block_forced + md.block_free
+    unbounded = md.bt_hi < 0
+    reach = np.where(unbounded, md.bt_lo - 1, md.bt_hi)  # the largest e (and i) that matters
+    top = int(max(reach.max(), 0))
+    n_e = min(top, int(size.max())) + 1  # e members evidence it: at most the members
+    e = np.arange(n_e)[None, :, None]
+    i = np.arange(top + 1)[None, None, :]
+    lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
+    mu = pt.exp(p["rho"][kind] + p["lam"][t] + md.block_log_exposure[b])
+    e_safe = np.maximum(e, 1)
+    log_nb = _nb_logp(i, mu[:, None, None] * e_safe, p["phi"] * e_safe)  # (bt, e, i)
+    # finite band: F(e) = P(lo - e <= NB <= hi - e); unbounded: G(e) = 1 - F(e) = P(NB < lo - e)
+    keep = np.where(unbounded[:, None, None], i <= lo - 1 - e, (i >= lo - e) & (i <= hi - e)) & (
+        e >= 1
+    )
+    val = pm.math.logsumexp(pt.where(keep, log_nb, _NEG), axis=2, keepdims=False)
+    e0 = np.arange(n_e)[None, :] == 0
+    zero_val = np.where(unbounded | (md.bt_lo == 0), 0.0, _NEG)[:, None]  # G(0) = 1, F(0)
+    val = pt.where(e0, zero_val, val)
+    # sum_e Binom(e; n_f + K, b_t) val(e), e <= min(n_f + K, top)
+    n_k = int(md.block_free.max()) + 1
+    kk = np.arange(n_k)[None, :, None]
+    ee = np.arange(n_e)[None, None, :]
+    active = md.block_forced[b][:, None, None] + kk
+    log_c = _log_comb(active, ee)
+    log_c = np.where(
+        (kk <= md.block_free[b][:, None, None]) & (ee <= size[b][:, None, None]), log_c, _NEG
+    )
+    n_off = np.maximum(active - ee, 0)
+    lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
+    terms = log_c + ee * lb + n_off * l1b + val[:, None, :]
+    s = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
+    log_p = pt.where(unbounded[:, None], pm.math.log1mexp(pt.minimum(s, -_TINY)), s)
+    if (unbounded & (md.bt_lo == 0)).any():
+        log_p = pt.where((unbounded & (md.bt_lo == 0))[:, None], 0.0, log_p)
+    return _block_sum(md, p, log_p)
+
+
 def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVariable:
     """Log-likelihood of the blocks of totals, each weighted by its members' mean weight.
 
@@ -139,14 +206,19 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     (1 where refutes are not recorded). ``n`` runs over ``e + i``, ``i < grid``; for an
     unbounded band the rest is one term ``P(NB >= grid) H_t(e + grid)`` (exact where ``H = 1``).
     """
-    n_b, n_bt = len(md.block_label), md.bt_tgt.size
+    n_bt = md.bt_tgt.size
     size = md.block_forced + md.block_free
     n_e = int(size.max()) + 1  # e = 0 .. J
     n_k = int(md.block_free.max()) + 1  # K = 0 .. J_free
-    finite = np.concatenate([md.bt_lo, md.bt_hi[md.bt_hi >= 0]])
-    grid = max(grid, int(finite.max()) + 1)
     b, t = md.bt_block, md.bt_tgt
     kind = md.block_kind[b]
+    # the split of a total informs direction only where refutes are recorded: a "partial"
+    # kind's totals inform breadth and depth (its exact cells still carry the thinned split)
+    direct = md.psi[kind] == 1
+    if not direct.any():
+        return _count_blocks_logp(md, p)
+    finite = np.concatenate([md.bt_lo, md.bt_hi[md.bt_hi >= 0]])
+    grid = max(grid, int(finite.max()) + 1)
     lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
     unbounded = md.bt_hi < 0
 
@@ -163,7 +235,6 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     s_all = np.where(
         md.bt_fixed_supports[:, None], md.bt_fixed[:, None], n_all - md.bt_fixed[:, None]
     )
-    direct = md.psi[kind] != 0
     log_h = pt.zeros((n_bt, n_all.shape[1]))
     if direct.any():
         rows = np.flatnonzero(direct)
@@ -197,18 +268,7 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
     terms = log_c + n_on * lb + n_off * l1b + log_f[:, None, :]
     log_p = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
-    per_block = pt.inc_subtensor(pt.zeros((n_b, n_k))[b], log_p)
-
-    # L_B = sum_K Binom(K; J_free, a) (prod_Z (1 - b))^K prod_t P_t(n_f + K)
-    k_row = np.arange(n_k)[None, :]
-    log_ck = _log_comb(md.block_free[:, None], k_row)
-    logit_a = p["logit_a"][md.block_mech, md.block_kind][:, None]
-    zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
-    block = log_ck + k_row * (_log_sigmoid(logit_a) + zsum)
-    block = block + (md.block_free[:, None] - k_row).clip(0) * _log_sigmoid(-logit_a)
-    log_l = pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
-    # forced members are active: their factor a is in the exact-cell form
-    return pt.sum(md.block_weight * log_l)
+    return _block_sum(md, p, log_p)
 
 
 def build_measurement_model(
@@ -328,5 +388,5 @@ def build_measurement_model(
         )
         pm.Deterministic("direction", pm.math.sigmoid(eta), dims="target")
         pm.Deterministic("direction_kind", pm.math.sigmoid(logit_p), dims=("target", "kind"))
-        pm.Deterministic("depth", 1.0 + pt.exp(lam + rho.mean()), dims="target")
+        pm.Deterministic("depth_expected", 1.0 + pt.exp(lam + rho.mean()), dims="target")
     return model

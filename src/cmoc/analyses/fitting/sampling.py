@@ -15,7 +15,8 @@ import xarray as xr
 
 from ...defaults import SEED
 from ...evidence import EvidenceBase
-from ...models import DEFAULT_CONFIG, ModelConfig, build_model
+from ...evidence.recording import refutes_recording
+from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model, build_model
 from .provenance import stamp
 
 __all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
@@ -288,6 +289,10 @@ def fit(
     """
     cfg = config or DEFAULT_CONFIG
     s = (sampler or SamplerConfig()).validated()
-    model = build_model(evidence, cfg)
+    if cfg.model == "measurement":
+        recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
+        model = build_measurement_model(evidence, recording)
+    else:
+        model = build_model(evidence, cfg)
     idata = sample_model(model, s, progress=progress, key=(evidence.evidence_hash, cfg.id))
     return stamp(idata, evidence, cfg, asdict(s))

@@ -16,6 +16,7 @@ from .classify import classify
 from .confidence import confidence
 from .draws import support_draws
 from .levels import predictive_levels
+from .measurement import is_measurement_fit, summarize_measurement
 
 __all__ = ["DEFAULT_CI", "SUMMARY_COLUMNS", "summarize"]
 
@@ -83,6 +84,8 @@ def summarize(
         and the confidence grade with its components and the numbers behind them (see
         :func:`cmoc.analyses.confidence`; ``ungraded`` when the fit failed the gate).
     """
+    if is_measurement_fit(idata):
+        return summarize_measurement(idata, evidence, ci=ci)
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
     draws = support_draws(idata)

@@ -1,0 +1,245 @@
+"""Summary and statuses of a model v2 fit (the measurement model): breadth, direction, depth.
+
+The estimands (docs/model.md, "Model v2"; names fixed by the design brief, section 8):
+
+- ``breadth``: the expected share of the sources coded against a target that evidence it (for a
+  mechanism: that evidence the mechanism or any of its CMOCs), averaged over the kinds of those
+  sources in proportion to their numbers;
+- ``direction``: the share of its codes that support it (kind-neutral), reported only where it is
+  *testable*: some source of a kind whose refutes are ``recorded`` is coded against it;
+- ``depth``: the expected number of codes an evidencing source of unit exposure gives it.
+
+Statuses (:func:`classify_measurement`) follow from these, never from pooling alone.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ...defaults import CI as DEFAULT_CI
+from ...defaults import Status
+from ...evidence import EvidenceBase, observed_codes
+from ...evidence.recording import refutes_recording
+from ...models import measurement_data
+from ..fitting.convergence import check_convergence
+
+__all__ = [
+    "MEASUREMENT_COLUMNS",
+    "classify_measurement",
+    "is_measurement_fit",
+    "measurement_draws",
+    "summarize_measurement",
+]
+
+MEASUREMENT_COLUMNS = [
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "origin",
+    "wave",
+    "breadth_mean",
+    "breadth_lo",
+    "breadth_hi",
+    "p_broad",
+    "direction_mean",
+    "direction_lo",
+    "direction_hi",
+    "direction_testable",
+    "p_supported",
+    "depth_mean",
+    "depth_lo",
+    "depth_hi",
+    "support_mean",
+    "support_lo",
+    "support_hi",
+    "codes",
+    "supports",
+    "refutes",
+    "evidence_level",
+    "status",
+    "ess_bulk",
+    "r_hat",
+    "converged",
+]
+"""Columns of :func:`summarize_measurement`. ``support_*`` repeat ``direction_*`` (the share of
+a target's codes that support it, empty where not testable), kept for the design brief's
+section 6; ``p_broad`` is ``P(breadth >= breadth_min)``; ``supports``/``refutes`` count the
+codes of each stance in every wave so far (lower bounds of bands)."""
+
+
+def is_measurement_fit(idata: xr.DataTree) -> bool:
+    """Whether a fit is of model v2 (its posterior has ``breadth``)."""
+    return "breadth" in idata["posterior"].data_vars
+
+
+def _recording(evidence: EvidenceBase) -> dict[str, str]:
+    return {k: r.refutes for k, r in refutes_recording(evidence).items()}
+
+
+def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, xr.DataArray]:
+    """Draws of breadth, direction and depth per target (CMOCs then mechanisms).
+
+    Returns
+    -------
+    dict
+        ``breadth``, ``direction``, ``depth``: DataArrays with dims ``(chain, draw, target)``;
+        ``testable``: a boolean DataArray over ``target``.
+    """
+    md = measurement_data(evidence, _recording(evidence))
+    d = md.data
+    post = idata["posterior"]
+    n_c = len(d.cmocs)
+    # sources of each kind coded against each target (its wave's theory holds the target)
+    on = md.theory[d.src_wave]  # (source, target)
+    kind_of = np.eye(len(d.kinds))[d.src_kind]  # (source, kind)
+    n_tk = on.T.astype(float) @ kind_of  # (target, kind)
+    mech_on = np.zeros((len(d.sources), len(d.mechanisms)), dtype=bool)
+    for t, m in enumerate(d.target_mech):
+        mech_on[:, m] |= on[:, t]
+    n_mk = mech_on.T.astype(float) @ kind_of  # (mechanism, kind)
+
+    def mix(values: xr.DataArray, counts: np.ndarray, dim: str) -> xr.DataArray:
+        total = counts.sum(axis=1, keepdims=True)
+        share = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+        w = xr.DataArray(share, dims=(dim, "kind"))
+        return (values * w).sum("kind")
+
+    breadth_t = mix(post["breadth"], n_tk, "target")
+    breadth_m = mix(post["breadth_mechanism"], n_mk, "mechanism")
+    breadth = xr.concat(
+        [breadth_t.isel(target=slice(0, n_c)), breadth_m.rename(mechanism="target")], "target"
+    ).assign_coords(target=d.targets)
+    recorded = np.array([r == "recorded" for r in md.recording])
+    testable = (n_tk[:, recorded].sum(axis=1) > 0) if recorded.any() else np.zeros(len(d.targets))
+    return {
+        "breadth": breadth,
+        "direction": post["direction"].assign_coords(target=d.targets),
+        "depth": post["depth_expected"].assign_coords(target=d.targets),
+        "testable": xr.DataArray(
+            testable.astype(bool), dims="target", coords={"target": d.targets}
+        ),
+    }
+
+
+def _stance_codes(evidence: EvidenceBase) -> pd.DataFrame:
+    """Codes of each stance per target over every wave (lower bounds of bands)."""
+    out = {}
+    for stance in ("supports", "refutes"):
+        codes = observed_codes(evidence, stances=(stance,))
+        out[stance] = codes.groupby("target_id")["codes_min"].sum()
+    return pd.DataFrame(out).fillna(0).astype(int)
+
+
+def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Series:
+    """Status of each target from breadth and direction (first match wins).
+
+    Thresholds from ``[classification]`` (``affirm``, ``refute``, ``breadth_min``):
+
+    1. unevidenced: no code of either stance of its own (pooling alone never affirms);
+    2. refuted: direction testable and ``P(direction > 1/2) <= refute``;
+    3. contested: direction testable, codes of both stances, and neither clear;
+    4. novel / affirmed: ``P(breadth >= breadth_min) >= affirm`` and, where testable,
+       ``P(direction > 1/2) >= affirm``; novel when its origin is novel or it was first coded
+       in the newest wave (after the first);
+    5. revised: a CMOC that another CMOC ``revises``, when that one is affirmed or novel;
+    6. inconclusive: some evidence, not enough.
+
+    Parameters
+    ----------
+    evidence : EvidenceBase
+    table : pandas.DataFrame
+        Indexed by target id, with ``p_broad``, ``p_supported`` (NaN where not testable),
+        ``direction_testable``, ``supports`` and ``refutes``.
+
+    Returns
+    -------
+    pandas.Series
+        The status per target (plain strings of :class:`~cmoc.defaults.Status`).
+    """
+    th = evidence.config.classification
+    status = pd.Series(Status.inconclusive.value, index=table.index, dtype=object)
+    testable = table["direction_testable"].astype(bool)
+    p_sup = table["p_supported"]
+    own = (table["supports"] + table["refutes"]) > 0
+    targets = evidence.targets.reindex(table.index)
+    cw = evidence.coding_waves().map(evidence.wave_index)
+    first = pd.Series(cw.to_numpy(), index=evidence.codings["target_id"]).groupby(level=0).min()
+    newest = len(evidence.waves) - 1
+    new = (targets["origin"] == "novel") | (first.reindex(table.index).eq(newest) & (newest > 0))
+    direction_ok = ~testable | (p_sup >= th.affirm)
+    broad = table["p_broad"] >= th.affirm
+    status[broad & direction_ok & ~new] = Status.affirmed.value
+    status[broad & direction_ok & new] = Status.novel.value
+    for reviser, revised in evidence.cmocs["revises"].dropna().items():
+        if revised in status.index and status.get(reviser) in (Status.affirmed, Status.novel):
+            status[revised] = Status.revised.value
+    both = (table["supports"] > 0) & (table["refutes"] > 0)
+    unclear = (p_sup > th.refute) & (p_sup < th.affirm)
+    status[testable & both & unclear] = Status.contested.value
+    status[testable & (p_sup <= th.refute)] = Status.refuted.value
+    status[~own] = Status.unevidenced.value
+    return status
+
+
+def summarize_measurement(
+    idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI
+) -> pd.DataFrame:
+    """Summarise a model v2 fit per target for the newest wave.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit of ``evidence`` made with ``ModelConfig(model="measurement")``.
+    evidence : EvidenceBase
+    ci : float
+        Probability of the equal-tailed credible intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MEASUREMENT_COLUMNS`, one row per target (CMOCs then mechanisms).
+    """
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    draws = measurement_draws(idata, evidence)
+    dims = ("chain", "draw")
+    lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
+    th = evidence.config.classification
+    ids = list(draws["breadth"]["target"].values)
+    frame = pd.DataFrame(index=pd.Index(ids, name="target_id"))
+    for name in ("breadth", "direction", "depth"):
+        x = draws[name]
+        q = x.quantile([lo, hi], dim=dims)
+        frame[f"{name}_mean"] = x.mean(dims).values
+        frame[f"{name}_lo"] = q.isel(quantile=0).values
+        frame[f"{name}_hi"] = q.isel(quantile=1).values
+    frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
+    testable = draws["testable"].values
+    frame["direction_testable"] = testable
+    frame["p_supported"] = np.where(testable, (draws["direction"] > 0.5).mean(dims).values, np.nan)
+    for col in ("direction_mean", "direction_lo", "direction_hi"):
+        frame[col] = frame[col].where(testable)
+    for a, b in (("support_mean", "direction_mean"), ("support_lo", "direction_lo")):
+        frame[a] = frame[b]
+    frame["support_hi"] = frame["direction_hi"]
+    ds = xr.Dataset({"breadth": draws["breadth"]})
+    frame["ess_bulk"] = az.ess(ds, method="bulk")["breadth"].values
+    chains = draws["breadth"].sizes["chain"]
+    frame["r_hat"] = az.rhat(ds)["breadth"].values if chains > 1 else np.nan
+    targets = evidence.targets.reindex(frame.index)
+    for col in ("target_type", "mechanism_id", "origin"):
+        frame[col] = targets[col]
+    newest = evidence.waves[-1]
+    frame["wave"] = newest
+    stance = _stance_codes(evidence).reindex(frame.index).fillna(0).astype(int)
+    frame["supports"], frame["refutes"] = stance["supports"], stance["refutes"]
+    levels = observed_codes(evidence, stances=("supports", "refutes"))
+    levels = levels[levels["wave"] == newest].set_index("target_id")
+    frame["codes"] = levels["codes"].reindex(frame.index)
+    frame["evidence_level"] = levels["evidence_level"].reindex(frame.index)
+    frame["status"] = classify_measurement(evidence, frame)
+    frame["converged"] = check_convergence(idata).passed
+    return frame.reset_index()[MEASUREMENT_COLUMNS]
