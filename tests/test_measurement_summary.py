@@ -101,7 +101,8 @@ def _table(**columns) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "p_broad": 0.95,
-            "p_supported": 0.95,
+            "p_clear_support": 0.95,
+            "p_clear_refute": 0.0,
             "direction_testable": True,
             "supports": 4,
             "refutes": 0,
@@ -119,12 +120,26 @@ def _table(**columns) -> pd.DataFrame:
         ({}, "affirmed"),
         ({"supports": 0}, "unevidenced"),
         ({"p_broad": 0.5}, "inconclusive"),
-        ({"p_supported": 0.05}, "refuted"),
-        ({"p_supported": 0.5, "refutes": 2}, "contested"),
-        ({"p_supported": 0.5}, "inconclusive"),  # unclear, but nothing refutes it
-        ({"direction_testable": False, "p_supported": np.nan}, "affirmed"),
-        ({"direction_testable": False, "p_supported": np.nan, "p_broad": 0.5}, "inconclusive"),
-        ({"p_broad": 0.2, "p_supported": 0.05, "refutes": 3}, "refuted"),
+        ({"p_clear_support": 0.0, "p_clear_refute": 0.95}, "refuted"),
+        ({"p_clear_support": 0.0, "p_clear_refute": 0.85}, "inconclusive"),  # 1 - refute = 0.9
+        ({"p_clear_support": 0.5, "refutes": 2}, "contested"),
+        # near one half, precisely known: contested, not refuted
+        ({"p_clear_support": 0.0, "p_clear_refute": 0.0, "refutes": 5}, "contested"),
+        ({"p_clear_support": 0.5}, "inconclusive"),  # unclear, but nothing refutes it
+        (
+            {"direction_testable": False, "p_clear_support": np.nan, "p_clear_refute": np.nan},
+            "affirmed",
+        ),
+        (
+            {
+                "direction_testable": False,
+                "p_clear_support": np.nan,
+                "p_clear_refute": np.nan,
+                "p_broad": 0.5,
+            },
+            "inconclusive",
+        ),
+        ({"p_broad": 0.2, "p_clear_support": 0.0, "p_clear_refute": 0.99, "refutes": 3}, "refuted"),
     ],
 )
 def test_each_status_rule(tmp_path, change, expected):

@@ -118,7 +118,15 @@ def test_calibration_saved_before_the_shape_still_loads(tmp_path):
 
 def test_defaults_and_vocabulary():
     assert SEED == 20211 and KHAT_MAX == 0.7
-    assert STATUSES == ("affirmed", "refuted", "novel", "revised", "inconclusive")
+    assert STATUSES == (
+        "affirmed",
+        "refuted",
+        "novel",
+        "revised",
+        "contested",  # model v2 (issue 15)
+        "unevidenced",  # model v2
+        "inconclusive",
+    )
     assert Status.affirmed == "affirmed" and isinstance(Status.affirmed, str)
     assert issubclass(PlanResult, AnalysisResult)
 

@@ -15,6 +15,7 @@ __all__ = [
     "AFFIRM",
     "BREADTH_MIN",
     "CI",
+    "DIRECTION_MARGIN",
     "KHAT_MAX",
     "LEVEL_THRESHOLDS",
     "MAX_DIVERGENCES",
@@ -49,6 +50,12 @@ AFFIRM = 0.9
 
 REFUTE = 0.1
 """``P(support > 1/2)`` at or below which a CMOC is refuted: ``[classification]``."""
+
+DIRECTION_MARGIN = 0.15
+"""Model v2: a direction is clear when it lies beyond ``1/2 +- DIRECTION_MARGIN`` (at least 65%
+of a target's codes support it, or at least 65% refute it) with probability ``AFFIRM`` (for
+support) or ``1 - REFUTE`` (for refutation): ``[classification] direction_margin``. A share
+near one half, however precisely known, is contested, not refuted."""
 
 BREADTH_MIN = 0.05
 """Model v2: the share of the sources coded against a target that must evidence it, with

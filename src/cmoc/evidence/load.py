@@ -14,7 +14,7 @@ from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
 from .journal import reading
 from .ledger import LEDGER_FILE, ledger_notes, read_ledger
 from .problems import EvidenceError, Problem
-from .reading import config_line, read_config, read_table
+from .reading import read_config, read_table
 from .schema import TABLES, EvidenceConfig
 
 __all__ = ["load_evidence", "validate_evidence"]
@@ -51,7 +51,6 @@ def load_evidence(path: str | Path) -> EvidenceBase:
         ledger = read_ledger(directory, problems) if (directory / LEDGER_FILE).is_file() else None
         if config is not None and not problems:
             problems.extend(_cross_check(config, rows))
-            problems.extend(_recording_problems(config, rows, directory))
         if problems:
             raise EvidenceError(problems)
         hashes = {
@@ -309,28 +308,6 @@ def _cross_check(
                 out.append(
                     Problem("actions.csv", line, "rests_on", ref, "a cmoc_id or mechanism_id")
                 )
-    return out
-
-
-def _recording_problems(
-    config: EvidenceConfig, rows: dict[str, list[tuple[int, Any]] | None], directory: Path
-) -> list[Problem]:
-    """Every kind ``[recording]`` names must be a kind of ``sources.csv``."""
-    kinds = sorted({r.kind for _, r in rows["sources"] or []})
-    out = []
-    for kind, value in config.recording.refutes.items():
-        if kind not in kinds:
-            loc = ["recording", "refutes", kind]
-            out.append(
-                Problem(
-                    "evidence.toml",
-                    config_line(directory, loc),
-                    ".".join(loc),
-                    value,
-                    f"a source kind of sources.csv as the key ({', '.join(map(repr, kinds))}); "
-                    f"no source has the kind {kind!r}",
-                )
-            )
     return out
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from .problems import Problem
 from .schema import COUNT_MAX, YEAR_MAX, EvidenceConfig, TableSpec
 
-__all__ = ["config_line", "read_config", "read_table"]
+__all__ = ["read_config", "read_table"]
 
 _EXPECT = {
     "sign": "'+' or '-'",
@@ -271,19 +271,6 @@ def _toml_expected(e: dict, key: str | None, model: type[BaseModel]) -> str:
     if key in _TOML_EXPECT and e["type"] != "value_error":
         return _TOML_EXPECT[key]
     return str(e["msg"]).removeprefix("Value error, ")
-
-
-def config_line(directory: Path, loc: list[str]) -> int | None:
-    """Line of a key of ``evidence.toml`` (``["recording", "refutes", "review"]``), or None.
-
-    Best effort, for the messages of checks made after the file was read (a kind of
-    ``[recording]`` that no source has).
-    """
-    try:
-        text = (directory / "evidence.toml").read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None
-    return _toml_line(text, loc)
 
 
 def read_config(directory: Path, problems: list[Problem]) -> EvidenceConfig | None:

@@ -35,16 +35,22 @@ class KindRecording:
     refutes_rows : int
         ``codings.csv`` rows with stance ``refutes`` that cover at least one source of the kind
         (its sources' own rows and totals over a wave or group holding one).
+    absent : bool
+        Declared for a kind no source has yet (a wave still to come, or the evidence up to an
+        earlier wave): allowed, and said, so that a misspelt kind is seen.
     """
 
     kind: str
     refutes: str
     origin: str
     refutes_rows: int
+    absent: bool = False
 
     def text(self) -> str:
         """One line: ``"interview = partial (declared)"``, with why for a value not declared."""
-        if self.origin == DECLARED:
+        if self.origin == DECLARED and self.absent:
+            why = "declared; no source of this kind yet"
+        elif self.origin == DECLARED:
             why = "declared"
         elif self.origin == INFERRED:
             rows = f"{self.refutes_rows} refutes row{'s' if self.refutes_rows != 1 else ''}"
@@ -75,18 +81,19 @@ def refutes_recording(base: EvidenceBase) -> dict[str, KindRecording]:
     Returns
     -------
     dict of str to KindRecording
-        One entry per kind of ``sources.csv``, in sorted order of the kinds.
+        One entry per kind of ``sources.csv`` and per kind declared, in sorted order.
     """
     rows = _refutes_rows_by_kind(base)
     declared = base.config.recording
     out = {}
-    for kind in sorted(set(base.sources["kind"])):
+    present = set(base.sources["kind"])
+    for kind in sorted(present | set(declared.refutes)):
         value = declared.refutes_for(kind, rows)
         if declared.declared(kind) is not None:
             origin = DECLARED
         else:
             origin = INFERRED if kind in rows else DEFAULT
-        out[kind] = KindRecording(kind, value, origin, rows.get(kind, 0))
+        out[kind] = KindRecording(kind, value, origin, rows.get(kind, 0), kind not in present)
     return out
 
 

@@ -31,6 +31,7 @@ from pydantic import (
 from ..defaults import (
     AFFIRM,
     BREADTH_MIN,
+    DIRECTION_MARGIN,
     LEVEL_THRESHOLDS,
     RECORDING,
     REFUTE,
@@ -331,6 +332,7 @@ class Classification(BaseModel):
     affirm: Annotated[float, Field(gt=0.5, lt=1)] = AFFIRM
     refute: Annotated[float, Field(gt=0, lt=0.5)] = REFUTE
     breadth_min: Annotated[float, Field(gt=0, lt=1)] = BREADTH_MIN
+    direction_margin: Annotated[float, Field(ge=0, lt=0.5)] = DIRECTION_MARGIN
 
 
 class ConfidenceKinds(BaseModel):

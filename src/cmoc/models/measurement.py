@@ -25,7 +25,7 @@ import pytensor.tensor as pt
 from scipy.special import gammaln
 
 from ..evidence import EvidenceBase
-from .config import Prior
+from .config import CENTER_MIN_CODES, Prior
 from .hierarchical import _prior
 from .measurement_data import MeasurementData, measurement_data
 
@@ -77,6 +77,34 @@ class MeasurementPriors:
     )
     recording_a: float = 2.0
     recording_b: float = 2.0
+
+
+def _direction_codes(md: MeasurementData) -> np.ndarray:
+    """Per target, the exact recorded codes of kinds whose refutes are recorded."""
+    recorded = md.psi[md.data.src_kind[md.cell_src]] == 1
+    return np.bincount(
+        md.cell_tgt[recorded], weights=md.cell_n[recorded], minlength=len(md.data.targets)
+    )
+
+
+def _partly_centred(name: str, mean, sd, centred: np.ndarray) -> pt.TensorVariable:
+    """``Normal(mean, sd)`` values, centred where ``centred`` (the data pin them down).
+
+    The centred ones are ``{name}_centred``, the others ``mean + sd z`` with ``z_{name}``
+    standard normal: the funnel is avoided either way (as v1's CMOCs, docs/model.md).
+    """
+    n = centred.size
+    mean = pt.broadcast_to(pt.as_tensor(mean), (n,))
+    out = pt.zeros(n)
+    idx = np.flatnonzero(centred)
+    if idx.size:
+        centre = pm.Normal(f"{name}_centred", mean[idx], sd, shape=idx.size)
+        out = pt.set_subtensor(out[idx], centre)
+    idx = np.flatnonzero(~centred)
+    if idx.size:
+        z = pm.Normal(f"z_{name}", 0.0, 1.0, shape=idx.size)
+        out = pt.set_subtensor(out[idx], mean[idx] + sd * z)
+    return out
 
 
 def _log_sigmoid(x):
@@ -327,8 +355,12 @@ def build_measurement_model(
         # evidencing a target given activation
         beta_0 = _prior("evidencing_mean", pr.evidencing_mean)
         sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
-        v = pm.Normal("z_evidencing", 0.0, 1.0, dims="target")
-        logit_b = pm.Deterministic("evidencing_logit", beta_0 + sigma_b * v, dims="target")
+        # non-centred: centring where many sources evidence a target gave more divergences
+        # on the planted base (tests/test_measurement_planted.py: 7 -> 99)
+        none = np.zeros(len(d.targets), dtype=bool)
+        logit_b = pm.Deterministic(
+            "evidencing_logit", _partly_centred("evidencing", beta_0, sigma_b, none), dims="target"
+        )
         # depth: codes of an evidencing source
         rho = _prior("kind_rate", pr.kind_rate, dims="kind")
         if n_m > 1:
@@ -338,8 +370,11 @@ def build_measurement_model(
         else:
             theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
         sigma_l = _prior("depth_sd_target", pr.depth_sd_target)
-        u = pm.Normal("z_depth", 0.0, 1.0, dims="target")
-        lam = pm.Deterministic("depth_target", theta[tm] + sigma_l * u, dims="target")
+        lam = pm.Deterministic(
+            "depth_target",
+            _partly_centred("depth", theta[tm], sigma_l, none),
+            dims="target",
+        )
         inv_phi = _prior("inv_dispersion", pr.inv_dispersion)
         phi = pm.Deterministic("dispersion", 1.0 / inv_phi)
         # direction
@@ -348,8 +383,12 @@ def build_measurement_model(
         z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
         mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
         sigma_eta = _prior("support_sd_target", pr.support_sd_target)
-        y = pm.Normal("z_support", 0.0, 1.0, dims="target")
-        eta = pm.Deterministic("eta", mu[tm] + sigma_eta * y, dims="target")
+        # centred where the target's own split pins it down (many codes whose refutes were
+        # recorded), non-centred elsewhere: the funnel either way otherwise (as v1's CMOCs)
+        cen = _direction_codes(md) >= CENTER_MIN_CODES
+        eta = pm.Deterministic(
+            "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
+        )
         if n_k > 1:
             delta = pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind")
         else:

@@ -7,13 +7,16 @@ Pango text-layout library of the system (``libpango-1.0-0`` and ``libpangoft2-1.
 and Ubuntu, present on most desktop systems); :func:`require_pdf` says which is missing.
 
 The file is deterministic: no creation date unless ``SOURCE_DATE_EPOCH`` is set (then that
-date), and a document identifier derived from the HTML, so the same report gives the same bytes.
+date), a document identifier derived from the HTML, and embedded font subsets stamped with that
+date (or 0) rather than the clock, so the same report gives the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -126,7 +129,27 @@ def render_pdf(html: str) -> bytes:
     document.metadata.created = date
     document.metadata.modified = date
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
-    return document.write_pdf(pdf_identifier=identifier)
+    # fontTools stamps each embedded font subset with the time it was made unless
+    # SOURCE_DATE_EPOCH is set: without this, two renders a second apart differed in a font
+    with _font_timestamp():
+        return document.write_pdf(pdf_identifier=identifier)
+
+
+@contextmanager
+def _font_timestamp() -> Iterator[None]:
+    """Within the block, ``SOURCE_DATE_EPOCH`` is set (to 0 where the user has not set it)."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    if before:
+        yield
+        return
+    os.environ["SOURCE_DATE_EPOCH"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 def write_pdf(html: str, path: str | Path) -> Path:

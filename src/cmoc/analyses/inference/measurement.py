@@ -49,6 +49,8 @@ MEASUREMENT_COLUMNS = [
     "direction_hi",
     "direction_testable",
     "p_supported",
+    "p_clear_support",
+    "p_clear_refute",
     "depth_mean",
     "depth_lo",
     "depth_hi",
@@ -66,8 +68,10 @@ MEASUREMENT_COLUMNS = [
 ]
 """Columns of :func:`summarize_measurement`. ``support_*`` repeat ``direction_*`` (the share of
 a target's codes that support it, empty where not testable), kept for the design brief's
-section 6; ``p_broad`` is ``P(breadth >= breadth_min)``; ``supports``/``refutes`` count the
-codes of each stance in every wave so far (lower bounds of bands)."""
+section 6; ``p_broad`` is ``P(breadth >= breadth_min)``, ``p_clear_support`` and
+``p_clear_refute`` are ``P(direction >= 1/2 + margin)`` and ``P(direction <= 1/2 - margin)``
+(``[classification] direction_margin``; empty where not testable); ``supports``/``refutes``
+count the codes of each stance in every wave so far (lower bounds of bands)."""
 
 
 def is_measurement_fit(idata: xr.DataTree) -> bool:
@@ -114,9 +118,22 @@ def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, x
     ).assign_coords(target=d.targets)
     recorded = np.array([r == "recorded" for r in md.recording])
     testable = (n_tk[:, recorded].sum(axis=1) > 0) if recorded.any() else np.zeros(len(d.targets))
+    testable = testable.astype(bool)
+    for m in range(len(d.mechanisms)):  # a mechanism: testable where any of its targets is
+        testable[n_c + m] = testable[d.target_mech == m].any()
+    # a mechanism's direction is its CMOCs' typical one (mu_m), as v1's mechanism support
+    direction = xr.concat(
+        [
+            post["direction"]
+            .isel({post["direction"].dims[-1]: slice(0, n_c)})
+            .rename({post["direction"].dims[-1]: "target"}),
+            (1 / (1 + np.exp(-post["mu"]))).rename({post["mu"].dims[-1]: "target"}),
+        ],
+        "target",
+    ).assign_coords(target=d.targets)
     return {
         "breadth": breadth,
-        "direction": post["direction"].assign_coords(target=d.targets),
+        "direction": direction,
         "depth": post["depth_expected"].assign_coords(target=d.targets),
         "testable": xr.DataArray(
             testable.astype(bool), dims="target", coords={"target": d.targets}
@@ -125,25 +142,37 @@ def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, x
 
 
 def _stance_codes(evidence: EvidenceBase) -> pd.DataFrame:
-    """Codes of each stance per target over every wave (lower bounds of bands)."""
+    """Codes of each stance per target over every wave (lower bounds of bands).
+
+    A mechanism's row counts its own codes and its CMOCs' (what its breadth and direction
+    rest on).
+    """
     out = {}
     for stance in ("supports", "refutes"):
         codes = observed_codes(evidence, stances=(stance,))
         out[stance] = codes.groupby("target_id")["codes_min"].sum()
-    return pd.DataFrame(out).fillna(0).astype(int)
+    frame = pd.DataFrame(out).fillna(0).astype(int)
+    mech = evidence.cmocs["mechanism_id"]
+    by_mech = frame.reindex(mech.index).fillna(0).groupby(mech.to_numpy()).sum()
+    frame.loc[by_mech.index] = frame.loc[by_mech.index].to_numpy() + by_mech.to_numpy()
+    return frame
 
 
 def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Series:
     """Status of each target from breadth and direction (first match wins).
 
-    Thresholds from ``[classification]`` (``affirm``, ``refute``, ``breadth_min``):
+    Thresholds from ``[classification]`` (``affirm``, ``refute``, ``breadth_min``,
+    ``direction_margin`` ``m``); a direction is *clearly supportive* when
+    ``P(direction >= 1/2 + m) >= affirm`` and *clearly refuting* when
+    ``P(direction <= 1/2 - m) >= 1 - refute``:
 
-    1. unevidenced: no code of either stance of its own (pooling alone never affirms);
-    2. refuted: direction testable and ``P(direction > 1/2) <= refute``;
-    3. contested: direction testable, codes of both stances, and neither clear;
-    4. novel / affirmed: ``P(breadth >= breadth_min) >= affirm`` and, where testable,
-       ``P(direction > 1/2) >= affirm``; novel when its origin is novel or it was first coded
-       in the newest wave (after the first);
+    1. unevidenced: no code of either stance of its own (pooling alone never affirms; a
+       mechanism's own codes include its CMOCs');
+    2. refuted: direction testable and clearly refuting;
+    3. contested: direction testable, codes of both stances, neither clear;
+    4. novel / affirmed: ``P(breadth >= breadth_min) >= affirm`` and, where testable, clearly
+       supportive; novel when its origin is novel or it was first coded in the newest wave
+       (after the first);
     5. revised: a CMOC that another CMOC ``revises``, when that one is affirmed or novel;
     6. inconclusive: some evidence, not enough.
 
@@ -151,8 +180,8 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
     ----------
     evidence : EvidenceBase
     table : pandas.DataFrame
-        Indexed by target id, with ``p_broad``, ``p_supported`` (NaN where not testable),
-        ``direction_testable``, ``supports`` and ``refutes``.
+        Indexed by target id, with ``p_broad``, ``p_clear_support`` and ``p_clear_refute``
+        (NaN where not testable), ``direction_testable``, ``supports`` and ``refutes``.
 
     Returns
     -------
@@ -162,14 +191,15 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
     th = evidence.config.classification
     status = pd.Series(Status.inconclusive.value, index=table.index, dtype=object)
     testable = table["direction_testable"].astype(bool)
-    p_sup = table["p_supported"]
+    clear_support = table["p_clear_support"] >= th.affirm
+    clear_refute = table["p_clear_refute"] >= 1 - th.refute
     own = (table["supports"] + table["refutes"]) > 0
     targets = evidence.targets.reindex(table.index)
     cw = evidence.coding_waves().map(evidence.wave_index)
     first = pd.Series(cw.to_numpy(), index=evidence.codings["target_id"]).groupby(level=0).min()
     newest = len(evidence.waves) - 1
     new = (targets["origin"] == "novel") | (first.reindex(table.index).eq(newest) & (newest > 0))
-    direction_ok = ~testable | (p_sup >= th.affirm)
+    direction_ok = ~testable | clear_support
     broad = table["p_broad"] >= th.affirm
     status[broad & direction_ok & ~new] = Status.affirmed.value
     status[broad & direction_ok & new] = Status.novel.value
@@ -177,9 +207,8 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
         if revised in status.index and status.get(reviser) in (Status.affirmed, Status.novel):
             status[revised] = Status.revised.value
     both = (table["supports"] > 0) & (table["refutes"] > 0)
-    unclear = (p_sup > th.refute) & (p_sup < th.affirm)
-    status[testable & both & unclear] = Status.contested.value
-    status[testable & (p_sup <= th.refute)] = Status.refuted.value
+    status[testable & both & ~clear_support & ~clear_refute] = Status.contested.value
+    status[testable & clear_refute] = Status.refuted.value
     status[~own] = Status.unevidenced.value
     return status
 
@@ -219,7 +248,14 @@ def summarize_measurement(
     frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
     testable = draws["testable"].values
     frame["direction_testable"] = testable
-    frame["p_supported"] = np.where(testable, (draws["direction"] > 0.5).mean(dims).values, np.nan)
+    direction = draws["direction"]
+    margin = th.direction_margin
+    for col, hit in (
+        ("p_supported", direction > 0.5),
+        ("p_clear_support", direction >= 0.5 + margin),
+        ("p_clear_refute", direction <= 0.5 - margin),
+    ):
+        frame[col] = np.where(testable, hit.mean(dims).values, np.nan)
     for col in ("direction_mean", "direction_lo", "direction_hi"):
         frame[col] = frame[col].where(testable)
     for a, b in (("support_mean", "direction_mean"), ("support_lo", "direction_lo")):
