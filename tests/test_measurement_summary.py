@@ -7,6 +7,8 @@ test is which estimand goes where, not the numbers.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +174,27 @@ def test_breadth_threshold_comes_from_evidence_toml(tmp_path, mocked_v2):
     loose = summarize(idata, base).set_index("target_id")["p_broad"]
     tight = summarize(idata, strict).set_index("target_id")["p_broad"]
     assert (tight <= loose).all() and (tight < loose).any()
+
+
+def test_command_line_summary_and_report_of_a_v2_fit(tmp_path, capsys):
+    from cmoc.cli import main
+
+    recording = '\n[recording]\nrefutes = { review = "recorded", interview = "not recorded" }\n'
+    directory = _base(tmp_path / "b", recording, CODINGS).path
+    model = tmp_path / "v2.toml"
+    model.write_text('model = "measurement"\n')
+    tiny = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
+    with mocked():
+        assert main(["fit", str(directory), "--model", str(model), *tiny]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(directory)]) == 0
+    out = capsys.readouterr().out
+    assert "breadth and direction after wave w2" in out and "breadth (90%)" in out
+    assert main(["summary", str(directory), "--format", "csv"]) == 0
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(frame.columns) == MEASUREMENT_COLUMNS
+    # the report's checks and plan are model v1's: refused before any work, exit 2
+    out_dir = tmp_path / "report"
+    assert main(["report", str(directory), "--model", str(model), "--out", str(out_dir)]) == 2
+    assert "not yet available for model 'measurement'" in capsys.readouterr().err
+    assert not out_dir.exists()

@@ -309,6 +309,7 @@ def build_report_for(
     """
     if pdf:  # before any fitting: a missing PDF library is bad input, not a late surprise
         require_pdf()
+    _v1_only(config)
     said = _Say(say)
     _validated(directory, said)
     with writing(directory, "cmoc report"):
@@ -328,6 +329,15 @@ def build_report_for(
         said(f"writing the report files to {target}...")
         written = build_report(base, content, target, pdf=pdf)
     return ReportRun(base, content, tuple(written), tuple(said.messages))
+
+
+def _v1_only(config: ModelConfig | None) -> None:
+    """Refuse, before any work, a report of model v2 (its checks and plan are v1's for now)."""
+    if config is not None and config.model != "hierarchical":
+        raise ReportSettingsError(
+            f"the report is not yet available for model {config.model!r} (experimental): its "
+            "checks, comparison and plan are model v1's; see its estimates with `cmoc summary`"
+        )
 
 
 ONE_FIT_NOTE = (
@@ -420,6 +430,7 @@ def build_report_from_fit(
                 f"`cmoc report DIR --fit {path}`"
             ) from error
     cfg, sampler = fit_config(idata)
+    _v1_only(cfg)
     if config is not None and config.id != cfg.id:
         raise ReportSettingsError(
             f"{path} is a fit of the model configuration {cfg.id}, not of the one asked "

@@ -112,6 +112,9 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
     else:
         console.print(str(meta.get("convergence", "")), markup=False)
     ci = float(meta.get("ci", CI))
+    if "breadth_mean" in data:
+        console.print(_measurement_table(data, meta, ci))
+        return buf.getvalue()
     table = Table(
         title=_cell(f"{meta.get('evidence', '')}: support after wave {meta.get('wave', '')!s}"),
         show_lines=False,
@@ -145,6 +148,40 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
     if graded:
         _confidence_table(console, data)
     return buf.getvalue()
+
+
+def _measurement_table(data: pd.DataFrame, meta: dict[str, object], ci: float):
+    """Build the table of a model v2 summary: breadth, direction where testable, depth."""
+    from rich.table import Table
+
+    title = f"{meta.get('evidence', '')}: breadth and direction after wave {meta.get('wave', '')!s}"
+    table = Table(title=_cell(title), show_lines=False)
+    labels = ["target", "type", "mech", f"breadth ({ci:.0%})", f"direction ({ci:.0%})"]
+    labels += ["depth", "codes +/-", "evidence", "status", "ESS", "R-hat"]
+    for label in labels:
+        table.add_column(label, no_wrap=True)
+    for r in data.itertuples(index=False):
+        tested = bool(r.direction_testable)
+        direction = (
+            f"{r.direction_mean:.2f} [{r.direction_lo:.2f}, {r.direction_hi:.2f}]"
+            if tested
+            else "not tested"
+        )
+        values = (
+            r.target_id,
+            r.target_type,
+            r.mechanism_id,
+            f"{r.breadth_mean:.2f} [{r.breadth_lo:.2f}, {r.breadth_hi:.2f}]",
+            direction,
+            f"{r.depth_mean:.1f}",
+            f"{r.supports}/{r.refutes}",
+            r.evidence_level,
+            r.status,
+            f"{r.ess_bulk:.0f}",
+            f"{r.r_hat:.3f}",
+        )
+        table.add_row(*(_cell(v) for v in values))
+    return table
 
 
 def _confidence_table(console, data: pd.DataFrame) -> None:
