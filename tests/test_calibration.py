@@ -8,8 +8,13 @@ import pytest
 from scipy import stats
 
 from cmoc.analyses.planning.calibration import (
+    POWER_MIN,
+    POWER_SHIFT,
+    CalibrationResult,
     calibrate,
+    datasets_for_power,
     layout_base,
+    rank_test_power,
     rank_uniformity,
     simulate_dataset,
 )
@@ -126,6 +131,57 @@ def test_rank_uniformity_and_its_false_alarm_rate():
     assert tests.drop(index="q0")["uniform"].all()
 
 
+def _ranks_table(ranks: np.ndarray, quantities: list[str]) -> pd.DataFrame:
+    n = ranks.size // len(quantities)
+    return pd.DataFrame(
+        {
+            "dataset": np.repeat(np.arange(n), len(quantities)),
+            "quantity": quantities * n,
+            "rank": ranks,
+            "n_draws": 99,
+        }
+    )
+
+
+def test_power_of_the_rank_test_matches_simulated_rejections():
+    """The noncentral chi-square power against ranks drawn from a shifted posterior."""
+    rng = np.random.default_rng(3)
+    threshold = 0.01 / 10
+    for n in (40, 100):
+        rejected = 0
+        for _ in range(1000):
+            theta = rng.normal(size=n)  # the truth, in units of the correct posterior
+            # 99 draws of a posterior whose mean is POWER_SHIFT sds off: rank of the truth
+            draws = rng.normal(POWER_SHIFT, 1.0, size=(n, 99))
+            ranks = (draws < theta[:, None]).sum(axis=1)
+            tests = rank_uniformity(_ranks_table(ranks, ["q"]), alpha=threshold)
+            rejected += not tests["uniform"].iloc[0]
+        assert abs(rejected / 1000 - rank_test_power(n, 100, threshold)) < 0.06, n
+
+
+def test_a_run_too_small_to_fail_is_not_called_a_pass():
+    """With 4 datasets the ranks fall in one bin: no test, so no verdict of uniformity."""
+    rng = np.random.default_rng(1)
+    quantities = ["a", "b"]
+    small = _ranks_table(rng.integers(0, 100, 4 * 2), quantities)
+    tests = rank_uniformity(small)
+    assert tests["bins"].eq(1).all() and tests["power"].eq(0.0).all()
+    result = CalibrationResult.of(small, tests, 0.01, {"model_id": "m", "generate_id": "m"})
+    assert not result.calibrated
+    assert result.text.startswith("too small to call the ranks uniform: 4 datasets")
+    need = datasets_for_power(100, 0.01 / 2)
+    assert f"about {need} datasets" in result.text
+    assert (
+        rank_test_power(need, 100, 0.01 / 2) >= POWER_MIN > rank_test_power(need - 1, 100, 0.01 / 2)
+    )
+    # enough datasets, uniform ranks: a pass; ranks piled at one end still fail when small
+    big = _ranks_table(rng.integers(0, 100, 300 * 2), quantities)
+    assert CalibrationResult.of(big, rank_uniformity(big), 0.01, {"model_id": "m"}).calibrated
+    piled = _ranks_table(np.full(30 * 2, 99), quantities)
+    result = CalibrationResult.of(piled, rank_uniformity(piled), 0.01, {"model_id": "m"})
+    assert not result.calibrated and result.text.startswith("ranks NOT uniform")
+
+
 @pytest.mark.slow  # about 2-3 minutes: several fits, each compiled on both clusters
 def test_calibration_identical_with_one_and_two_workers():
     """The same seed gives the same ranks whatever the number of Dask workers.
@@ -160,3 +216,55 @@ def test_sbc_detects_a_misspecified_prior():
     tests = result.tests.set_index("quantity")
     assert not tests.loc["support_mean", "uniform"]
     assert tests.loc["support_mean", "mean_rank"] > 0.5  # the truth sits above the posterior
+
+
+def test_measurement_generator_draws_the_model_priors():
+    """Model v2's numpy generator against ``pm.draw`` from the PyMC model's priors."""
+    import pymc as pm
+
+    from cmoc.models import MeasurementPriors, build_measurement_model
+    from cmoc.models.generate_measurement import draw_measurement_parameters
+
+    model = build_measurement_model(
+        layout_base(LAYOUT), {"review": "recorded", "interview": "partial"}
+    )
+    names = ["activation_mean", "evidencing_logit", "depth_target", "eta", "dispersion"]
+    n = 2000
+    drawn = pm.draw([model[v] for v in [*names, "refute_recording"]], draws=n, random_seed=4)
+    rng = np.random.default_rng(5)
+    gen = [draw_measurement_parameters(MeasurementPriors(), LAYOUT, rng) for _ in range(n)]
+    for name, model_draws in zip(names, drawn, strict=False):
+        ours = np.array([np.atleast_1d(g[name])[0] for g in gen])
+        theirs = np.asarray(model_draws).reshape(n, -1)[:, 0]
+        assert stats.ks_2samp(ours, theirs).pvalue > 0.001, name
+    psi = np.array([g["psi"][1] for g in gen])
+    assert stats.ks_2samp(psi, np.asarray(drawn[-1]).reshape(n)).pvalue > 0.001
+
+
+def test_measurement_dataset_has_codes_and_the_ranked_truths():
+    """A v2 dataset: codes drawn, every ranked quantity's truth present and in its range."""
+    from cmoc.models import ModelConfig
+
+    config = ModelConfig(model="measurement")
+    base, params = simulate_dataset(LAYOUT, config, np.random.default_rng(9))
+    assert int(base.codings["count_min"].sum()) > 0
+    from cmoc.analyses.planning.calibration import _truth_values
+
+    truth = _truth_values(params, LAYOUT)
+    assert {"activation_mean", "breadth[C1]", "eta[M1]", "refute_recording[interview]"} <= set(
+        truth
+    )
+    assert 0.0 < truth["breadth[C1]"] < 1.0 and 0.0 < truth["refute_recording[interview]"] < 1.0
+
+
+@pytest.mark.slow
+def test_sbc_ranks_uniform_for_model_v2_on_exact_cells():
+    """Model v2, 100 datasets of exact per-source cells (review recorded, interviews partly)."""
+    from cmoc.models import ModelConfig
+
+    config = ModelConfig(model="measurement")
+    result = calibrate(100, seed=11, config=config, workers=2, chains=2, draws=200, tune=200)
+    print(result.tests.to_string())
+    assert result.ranks["dataset"].nunique() == 100
+    assert result.tests["power"].min() >= POWER_MIN  # a pass here is a finding
+    assert result.calibrated, result.text

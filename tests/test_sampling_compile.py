@@ -46,3 +46,73 @@ def test_numba_is_restored_after_the_context():
         assert CPUCodeLibrary._optimize_final_module is not before
         raise RuntimeError
     assert CPUCodeLibrary._optimize_final_module is before
+
+
+def _calibration_bases(n: int):
+    from cmoc.analyses.planning.calibration import CalibrationLayout, layout_base, simulate_dataset
+    from cmoc.models import DEFAULT_CONFIG
+
+    layout = CalibrationLayout(cmocs=4, sources=20)
+    template = layout_base(layout)
+    return [
+        simulate_dataset(layout, DEFAULT_CONFIG, np.random.default_rng(i), template)[0]
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def bases_by_hint():
+    from cmoc.models import structure_hint
+
+    groups: dict[str, list] = {}
+    for base in _calibration_bases(12):
+        groups.setdefault(structure_hint(base), []).append(base)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def test_structure_is_matched_on_the_graph_not_the_data(bases_by_hint):
+    from cmoc.analyses.fitting.sampling import _same_structure
+
+    same = bases_by_hint[0]
+    assert len(same) >= 2 and len(bases_by_hint) >= 2  # the seeds give both cases
+    a, b = build_model(same[0]), build_model(same[1])
+    assert any(
+        not np.array_equal(x.get_value(), y.get_value())
+        for x, y in zip(a.data_vars, b.data_vars, strict=True)
+    )  # different data ...
+    assert _same_structure(a, b)  # ... one graph
+    other = build_model(bases_by_hint[1][0])  # another parametrisation
+    assert not _same_structure(a, other)
+    assert not _same_structure(a, build_model(same[0], pointwise=True))
+
+
+def test_a_second_base_of_one_structure_is_not_compiled_again_and_draws_the_same(
+    bases_by_hint, monkeypatch
+):
+    """Swapping the data into a compiled model gives the draws of compiling it afresh."""
+    import nutpie
+
+    from cmoc.analyses.fitting import sampling
+
+    first, second = bases_by_hint[0][:2]
+    s = sampling.SamplerConfig(chains=1, draws=30, tune=30, seed=5, cores=1)
+    monkeypatch.setattr(sampling, "_STRUCTURES", [])
+    monkeypatch.setattr(sampling, "_COMPILED", sampling.OrderedDict())
+    compiles = []
+    real = nutpie.compile_pymc_model
+
+    def counted(*args, **kwargs):
+        compiles.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", counted)
+    sampling.sample_model(build_model(first), s)
+    reused = sampling.sample_model(build_model(second), s)
+    assert len(compiles) == 1
+    sampling._STRUCTURES.clear()
+    fresh = sampling.sample_model(build_model(second), s)
+    assert len(compiles) == 2
+    for name in ("support_cmoc", "eta", "mu"):
+        np.testing.assert_array_equal(
+            reused["posterior"][name].to_numpy(), fresh["posterior"][name].to_numpy()
+        )

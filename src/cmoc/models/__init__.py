@@ -9,6 +9,7 @@ from .data import ModelData, model_data, without_unit  # noqa: E402
 from .hierarchical import build_model  # noqa: E402
 from .measurement import MeasurementPriors, build_measurement_model  # noqa: E402
 from .measurement_data import RECORDING_LEVELS, MeasurementData, measurement_data  # noqa: E402
+from .structure import structure_hint  # noqa: E402
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -23,6 +24,7 @@ __all__ = [
     "exact_float_math",
     "measurement_data",
     "model_data",
+    "structure_hint",
     "use_exact_float_math",
     "without_unit",
 ]

@@ -37,12 +37,16 @@ class CalibrationLayout:
         Sizes. CMOC ``i`` belongs to mechanism ``i mod mechanisms``.
     kinds : tuple of str
         Source kinds, given to the sources in turn.
+    recording : tuple of str
+        Whether each kind's refutes are ``"recorded"``, ``"partial"`` or ``"not recorded"``
+        (model v2 only; model v1 does not read it).
     """
 
     mechanisms: int = 2
     cmocs: int = 6
     sources: int = 30
     kinds: tuple[str, ...] = ("review", "interview")
+    recording: tuple[str, ...] = ("recorded", "partial")
 
     @property
     def mechanism_ids(self) -> list[str]:

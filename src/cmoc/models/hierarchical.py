@@ -56,8 +56,18 @@ def _zero_sum_around(mean, sigma, size, *, n: int):
     return mean + pm.ZeroSumNormal.dist(sigma=sigma, shape=(n,))
 
 
-def _segment_sum(n: int, index: np.ndarray, values) -> pt.TensorVariable:
+def _segment_sum(n, index, values) -> pt.TensorVariable:
     return pt.inc_subtensor(pt.zeros(n)[index], values)
+
+
+def _data(name: str, value) -> pt.TensorVariable:
+    """Return the array ``value`` as a model input (``pm.Data`` named ``data_<name>``).
+
+    Arrays enter the graph as inputs, not constants, so two bases whose models differ only in
+    these values share one compiled graph: sampling swaps the values in (docs/sampling.md,
+    "Compiled once per structure").
+    """
+    return pm.Data(f"data_{name}", np.asarray(value))
 
 
 def _total_classes(d: ModelData) -> tuple[np.ndarray, ...]:
@@ -150,6 +160,41 @@ def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
     )
 
 
+def _centring(d: ModelData, cfg: ModelConfig) -> tuple[bool, np.ndarray]:
+    """Whether the mechanisms are centred, and which CMOCs are (the rest non-centred)."""
+    centered = cfg.mechanisms == "centered" or (
+        cfg.mechanisms == "auto"
+        and len(d.mechanisms) >= CENTER_MIN_GROUPS
+        and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
+    )
+    n_c = len(d.cmocs)
+    # per CMOC: centred where its own exact codes pin it down, non-centred elsewhere
+    if cfg.cmocs == "auto":
+        cen = d.target_codes[:n_c] >= CENTER_MIN_CODES
+    else:
+        cen = np.full(n_c, cfg.cmocs == "centered")
+    return bool(centered), cen
+
+
+def structure_parts(d: ModelData, cfg: ModelConfig) -> tuple:
+    """Return what, besides the data's values, shapes the graph of :func:`build_model`."""
+    centered, cen = _centring(d, cfg)
+    return (
+        centered,
+        "".join("c" if c else "n" for c in cen),
+        d.mechanisms,
+        d.cmocs,
+        d.kinds,
+        d.groups,
+        len(d.sources),
+        len(d.waves),
+        d.pat_id.size > 0,
+        d.agg_label,
+        d.agg_lo.tolist(),
+        d.agg_hi.tolist(),
+    )
+
+
 def build_model(
     evidence: EvidenceBase | ModelData,
     config: ModelConfig | None = None,
@@ -203,16 +248,7 @@ def build_model(
     if pointwise:
         coords["unit"] = d.sources + d.agg_label
     cmoc_mech = d.target_mech[:n_c]
-    centered = cfg.mechanisms == "centered" or (
-        cfg.mechanisms == "auto"
-        and len(d.mechanisms) >= CENTER_MIN_GROUPS
-        and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
-    )
-    # per CMOC: centred where its own exact codes pin it down, non-centred elsewhere
-    if cfg.cmocs == "auto":
-        cen = d.target_codes[:n_c] >= CENTER_MIN_CODES
-    else:
-        cen = np.full(n_c, cfg.cmocs == "centered")
+    centered, cen = _centring(d, cfg)
     cen_idx, nc_idx = np.flatnonzero(cen), np.flatnonzero(~cen)
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
@@ -324,7 +360,9 @@ def build_model(
                 delta = pm.Deterministic("kind_lean", sigma_delta * z_delta, dims="kind")
         else:
             delta = pt.zeros(1)
-        offset = rho[d.src_kind] + d.src_log_exposure
+        offset = rho[_data("source_kind", d.src_kind)] + _data(
+            "source_log_exposure", d.src_log_exposure
+        )
         if d.groups:
             sigma_g = _prior("group_sd", cfg.group_sd, dims="group_level")
             z_g = pm.Normal("z_group", 0.0, 1.0, dims="group")
@@ -337,7 +375,7 @@ def build_model(
                 dims="group",
             )
             gamma_pad = pt.concatenate([gamma, pt.zeros(1)])  # index -1 -> no group
-            offset = offset + gamma_pad[d.src_groups].sum(axis=1)
+            offset = offset + gamma_pad[_data("source_groups", d.src_groups)].sum(axis=1)
         if poisson:
             phi = pt.as_tensor(np.inf)
         else:
@@ -351,27 +389,36 @@ def build_model(
         # exact non-zero counts: sum over cells of w_j n (o_j + lambda_t + log p) splits into a
         # per-source part (N_j o_j) and a part that needs only the weighted counts per
         # (target, kind, stance), so the cost does not grow with the number of codings
+        tks_tgt, tks_stance = _data("tks_target", d.tks_tgt), _data("tks_stance", d.tks_stance)
         pm.Potential(
             "cell_codes",
-            pt.sum(d.tks_wcount * (lam_t[d.tks_tgt] + log_p[d.tks_stance, d.tks_tgt, d.tks_kind])),
+            pt.sum(
+                _data("tks_weighted_count", d.tks_wcount)
+                * (lam_t[tks_tgt] + log_p[tks_stance, tks_tgt, _data("tks_kind", d.tks_kind)])
+            ),
         )
-        cell_term = d.src_total * offset - d.src_log_fact
+        src_total = _data("source_total", d.src_total)
+        cell_term = src_total * offset - _data("source_log_factorial", d.src_log_fact)
         # total expected codes of each source over its exact cells (zeros included)
         in_theory = (d.target_intro[None, :] <= np.arange(len(d.waves))[:, None]).astype(float)
-        per_wave = pt.dot(in_theory, exp_lam)
-        n_pat = len(d.pat_kind)
+        per_wave = pt.dot(_data("in_theory", in_theory), exp_lam)
+        src_wave = _data("source_wave", d.src_wave)
         if d.pat_id.size:
-            k_pat = d.pat_kind[d.pat_id]
+            pat_kind = _data("pattern_kind", d.pat_kind)
+            pat_id, pat_tgt = _data("pattern_id", d.pat_id), _data("pattern_target", d.pat_tgt)
             covered = _segment_sum(
-                n_pat,
-                d.pat_id,
-                exp_lam[d.pat_tgt] * pt.exp(log_p[d.pat_stance, d.pat_tgt, k_pat]),
+                pat_kind.shape[0],
+                pat_id,
+                exp_lam[pat_tgt]
+                * pt.exp(log_p[_data("pattern_stance", d.pat_stance), pat_tgt, pat_kind[pat_id]]),
             )
-            base_rate = pt.maximum(per_wave[d.src_wave] - covered[d.src_pattern], 0.0)
+            src_pattern = _data("source_pattern", d.src_pattern)
+            base_rate = pt.maximum(per_wave[src_wave] - covered[src_pattern], 0.0)
         else:
-            base_rate = per_wave[d.src_wave]
+            base_rate = per_wave[src_wave]
         rate = pt.exp(offset) * base_rate
-        src_ll = _sources_logp(d.src_total, cell_term, rate, phi, d.src_weight, poisson=poisson)
+        src_weight = _data("source_weight", d.src_weight)
+        src_ll = _sources_logp(src_total, cell_term, rate, phi, src_weight, poisson=poisson)
         pm.Potential("source_codes", pt.sum(src_ll))
         units = []
         if pointwise:
@@ -390,30 +437,36 @@ def build_model(
             # a total's members enter only through their kind, modelled groups and exposure:
             # sum over member classes, not members (3,498 pairs -> 87 classes on the IOC base)
             c_row, c_kind, c_groups, c_w1, c_w2 = _total_classes(d)
+            c_stance, c_tgt = d.agg_stance[c_row], d.agg_tgt[c_row]
+            c_row, c_kind = _data("class_total", c_row), _data("class_kind", c_kind)
             c_offset = rho[c_kind]
             if d.groups:
-                c_offset = c_offset + gamma_pad[c_groups].sum(axis=1)
-            e_cls = pt.exp(c_offset + log_p[d.agg_stance[c_row], d.agg_tgt[c_row], c_kind])
+                c_offset = c_offset + gamma_pad[_data("class_groups", c_groups)].sum(axis=1)
+            c_lp = log_p[_data("class_stance", c_stance), _data("class_target", c_tgt), c_kind]
+            e_cls = pt.exp(c_offset + c_lp)
             n_r = len(d.agg_label)
-            mean = exp_lam[d.agg_tgt] * _segment_sum(n_r, c_row, c_w1 * e_cls)
+            agg_tgt = _data("total_target", d.agg_tgt)
+            mean = exp_lam[agg_tgt] * _segment_sum(n_r, c_row, _data("class_w1", c_w1) * e_cls)
             if poisson:
                 alpha = pt.ones(n_r)
             else:
-                sq = exp_lam[d.agg_tgt] ** 2 * _segment_sum(n_r, c_row, c_w2 * e_cls**2)
+                w2 = _data("class_w2", c_w2)
+                sq = exp_lam[agg_tgt] ** 2 * _segment_sum(n_r, c_row, w2 * e_cls**2)
                 alpha = pm.Deterministic("total_alpha", phi * mean**2 / sq, dims="aggregate")
             mean = pm.Deterministic("total_mean", mean, dims="aggregate")
             totals_logp = partial(_totals_logp, lo=d.agg_lo, hi=d.agg_hi, poisson=poisson)
+            agg_weight = _data("total_weight", d.agg_weight)
             pm.CustomDist(
                 "total_codes",
                 mean,
                 alpha,
-                d.agg_weight,
+                agg_weight,
                 logp=totals_logp,
                 observed=d.agg_lo,
                 dims="aggregate",
             )
             if pointwise:
-                units.append(totals_logp(d.agg_lo, mean, alpha, d.agg_weight))
+                units.append(totals_logp(d.agg_lo, mean, alpha, agg_weight))
         if pointwise:
             pm.Deterministic("loglik_unit", pt.concatenate(units), dims="unit")
     return model

@@ -26,7 +26,7 @@ from scipy.special import gammaln
 
 from ..evidence import EvidenceBase
 from .config import CENTER_MIN_CODES, Prior
-from .hierarchical import _prior
+from .hierarchical import _data, _prior
 from .measurement_data import MeasurementData, measurement_data
 
 __all__ = ["MeasurementPriors", "build_measurement_model"]
@@ -134,23 +134,31 @@ def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     n_m = len(d.mechanisms)
     onehot = np.eye(n_m)[d.target_mech]  # (target, mechanism)
     # S_wm: sum of log(1 - b_t) over the targets of m in the theory of wave w
-    s_wm = pt.dot(md.theory.astype(float), onehot * p["log1m_b"][:, None])
-    logit_a = p["logit_a"][md.pair_mech, md.pair_kind]
-    zeros = s_wm[md.pair_wave, md.pair_mech]
+    s_wm = pt.dot(_data("theory", md.theory.astype(float)), onehot * p["log1m_b"][:, None])
+    pair_mech, pair_kind = _data("pair_mechanism", md.pair_mech), _data("pair_kind", md.pair_kind)
+    logit_a = p["logit_a"][pair_mech, pair_kind]
+    zeros = s_wm[_data("pair_wave", md.pair_wave), pair_mech]
     on = _log_sigmoid(logit_a) + zeros
-    ll = pt.where(md.pair_evidenced, on, pt.logaddexp(_log_sigmoid(-logit_a), on))
-    out = pt.sum(md.pair_weight * ll) - pt.sum(md.covered_weight * p["log1m_b"])
+    evidenced = _data("pair_evidenced", md.pair_evidenced.astype(np.int8))
+    ll = pt.where(evidenced, on, pt.logaddexp(_log_sigmoid(-logit_a), on))
+    out = pt.sum(_data("pair_weight", md.pair_weight) * ll) - pt.sum(
+        _data("covered_weight", md.covered_weight) * p["log1m_b"]
+    )
     if md.cell_n.size:
-        j, t = md.cell_src, md.cell_tgt
-        k = d.src_kind[j]
-        mu = pt.exp(p["rho"][k] + p["lam"][t] + d.src_log_exposure[j])
-        cell = p["log_b"][t] - p["log1m_b"][t] + _nb_logp(md.cell_n - 1, mu, p["phi"])
-        direct = md.psi[k] != 0
+        t = _data("cell_target", md.cell_tgt)
+        k = _data("cell_kind", d.src_kind[md.cell_src])
+        n = _data("cell_codes", md.cell_n)
+        log_x = _data("cell_log_exposure", d.src_log_exposure[md.cell_src])
+        mu = pt.exp(p["rho"][k] + p["lam"][t] + log_x)
+        cell = p["log_b"][t] - p["log1m_b"][t] + _nb_logp(n - 1, mu, p["phi"])
+        direct = md.psi[d.src_kind[md.cell_src]] != 0
         if direct.any():
-            td, kd = t[direct], k[direct]
-            bb = _bb_logp(md.cell_s[direct], md.cell_n[direct], p["q"][td, kd], p["c"])
-            cell = pt.inc_subtensor(cell[np.flatnonzero(direct)], bb)
-        out = out + pt.sum(d.src_weight[j] * cell)
+            # every cell's split, kept where its kind records refutes (a mask, not an index
+            # set, so that bases differing in which cells those are share one graph)
+            s = _data("cell_supports", md.cell_s)
+            bb = _bb_logp(s, n, p["q"][t, k], p["c"])
+            cell = cell + pt.where(_data("cell_direct", direct.astype(np.int8)), bb, 0.0)
+        out = out + pt.sum(_data("cell_weight", d.src_weight[md.cell_src]) * cell)
     return out
 
 
@@ -297,6 +305,25 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     terms = log_c + n_on * lb + n_off * l1b + log_f[:, None, :]
     log_p = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
     return _block_sum(md, p, log_p)
+
+
+def structure_parts(md: MeasurementData) -> tuple:
+    """Return what, besides the values of the data, shapes the graph of the model."""
+    d = md.data
+    direct = md.psi[d.src_kind[md.cell_src]] != 0 if md.cell_n.size else np.zeros(0, bool)
+    cen = _direction_codes(md) >= CENTER_MIN_CODES
+    return (
+        "".join("c" if c else "n" for c in cen),
+        d.targets,
+        d.mechanisms,
+        d.kinds,
+        tuple(md.recording),
+        md.cell_n.size > 0,
+        bool(direct.any()),
+        md.block_label,
+        md.bt_lo.tolist(),
+        md.bt_hi.tolist(),
+    )
 
 
 def build_measurement_model(

@@ -166,13 +166,15 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     cal = content.calibration
     if cal is not None:
         lines += [
-            "| quantity | datasets | chi-square | p-value | threshold | mean rank | uniform |",
-            "|---|---|---|---|---|---|---|",
+            "| quantity | datasets | chi-square | p-value | threshold | mean rank | uniform "
+            "| power |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in cal.tests.itertuples(index=False):
             lines.append(
                 f"| {md_text(r.quantity)} | {r.datasets} | {r.chi2:.1f} | {r.p_value:.4f} | "
-                f"{r.threshold:.4f} | {r.mean_rank:.2f} | {'yes' if r.uniform else 'NO'} |"
+                f"{r.threshold:.4f} | {r.mean_rank:.2f} | {'yes' if r.uniform else 'NO'} | "
+                f"{r.power:.2f} |"
             )
         lines.append("")
     lines += [

@@ -169,18 +169,84 @@ _COMPILED: OrderedDict[tuple[str, ...], object] = OrderedDict()
 """nutpie's compiled models of this process by key (evidence hash, model id), newest last."""
 
 _COMPILED_MAX = 4
-"""How many compiled models a process keeps: a second fit of the same evidence and model (a
-reproducibility check, another seed) reuses the compilation instead of repeating it."""
+"""How many compiled models a process keeps by key: a second fit of the same evidence and model
+(a reproducibility check, another seed) reuses the compilation instead of repeating it."""
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """A model's graph as compared for reuse: names, coordinates, outputs and their inputs."""
+
+    names: tuple
+    outputs: list
+    inputs: list
+
+    @classmethod
+    def of(cls, m: pm.Model) -> _Graph:
+        names = (
+            tuple(v.name for v in m.value_vars),
+            tuple(v.name for v in m.data_vars),
+            tuple(v.name for v in m.deterministics),
+            tuple((k, tuple(v)) for k, v in sorted(m.coords.items())),
+        )
+        outputs = [m.logp(), *m.replace_rvs_by_values(m.deterministics)]
+        # dimension lengths are symbolic too; equal coordinates make them equal
+        inputs = [*m.value_vars, *m.data_vars, *(m.dim_lengths[k] for k in sorted(m.dim_lengths))]
+        return cls(names, outputs, inputs)
+
+    def same_as(self, other: _Graph) -> bool:
+        from pytensor.graph.basic import equal_computations
+
+        return self.names == other.names and equal_computations(
+            self.outputs, other.outputs, in_xs=self.inputs, in_ys=other.inputs
+        )
+
+
+_STRUCTURES: list[tuple[_Graph, object]] = []
+"""Compiled models of this process with the graph they were compiled from, newest last."""
+
+_STRUCTURES_MAX = 16
+"""How many graph structures a process keeps: a calibration, a plan or the leave-one-out refits
+fit many bases whose models differ only in their data (``pm.Data``), and the number of
+distinct structures among them is small (33 in 100 calibration datasets)."""
+
+
+def _same_structure(a: pm.Model, b: pm.Model) -> bool:
+    """Whether two models compute the same graph up to the values of their data (``pm.Data``).
+
+    Checked by PyTensor's :func:`~pytensor.graph.basic.equal_computations` on the joint
+    log-density and the deterministics, with value, data and dimension-length variables matched
+    by name; the coordinates must be equal too (they label the draws).
+    """
+    return _Graph.of(a).same_as(_Graph.of(b))
+
+
+def _with_data_of(compiled, model: pm.Model):
+    """Return ``compiled`` with the data values of ``model`` swapped in."""
+    used = {var.name for var in compiled.shared_var_keys}
+    values = {v.name: v.get_value() for v in model.data_vars if v.name in used}
+    return compiled.with_data(**values) if values else compiled
 
 
 def _compile_nutpie(model: pm.Model, key: tuple[str, ...] | None):
+    """Return nutpie's compiled model: by key, by structure (data swapped in), or anew."""
     import nutpie
 
     if key is not None and key in _COMPILED:
         _COMPILED.move_to_end(key)
         return _COMPILED[key]
-    with _callbacks_linked_as_optimised():
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+    graph = _Graph.of(model)
+    for i in reversed(range(len(_STRUCTURES))):  # newest first: a run of one structure
+        template, done = _STRUCTURES[i]
+        if template.same_as(graph):
+            _STRUCTURES.append(_STRUCTURES.pop(i))
+            compiled = _with_data_of(done, model)
+            break
+    else:
+        with _callbacks_linked_as_optimised():
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        _STRUCTURES.append((graph, compiled))
+        del _STRUCTURES[:-_STRUCTURES_MAX]
     if key is not None:
         _COMPILED[key] = compiled
         while len(_COMPILED) > _COMPILED_MAX:

@@ -26,8 +26,9 @@ import pandas as pd
 from scipy import stats
 
 from ...evidence import EvidenceBase, load_evidence, write_directory
-from ...models import DEFAULT_CONFIG, ModelConfig
+from ...models import DEFAULT_CONFIG, MeasurementPriors, ModelConfig, structure_hint
 from ...models.generate import CalibrationLayout, draw_counts, draw_parameters
+from ...models.generate_measurement import draw_measurement_cells, draw_measurement_parameters
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import default_calibration_path, read_json_result, saved_calibration_paths
 from .parallel import run_on_dask
@@ -62,7 +63,9 @@ def layout_base(layout: CalibrationLayout) -> EvidenceBase:
     mechs, cmocs = layout.mechanism_ids, layout.cmoc_ids
     files = {
         "evidence.toml": 'name = "sbc"\ntitle = "SBC layout"\ncitation = "cmoc calibrate"\n'
-        'format = 1\nwaves = ["w1"]\n',
+        'format = 1\nwaves = ["w1"]\n\n[recording]\nrefutes = { '
+        + ", ".join(f'{k} = "{r}"' for k, r in zip(layout.kinds, layout.recording, strict=True))
+        + " }\n",
         "mechanisms.csv": pd.DataFrame(
             {"mechanism_id": mechs, "name": mechs, "definition": "simulated"}
         ),
@@ -118,16 +121,55 @@ def simulate_dataset(
 ) -> tuple[EvidenceBase, dict]:
     """Draw parameters and counts; return the evidence base (in memory) and the truth."""
     template = template if template is not None else layout_base(layout)
-    params = draw_parameters(config, layout, rng)
-    supports, refutes = draw_counts(params, layout, rng)
+    if config.model == "measurement":
+        params = draw_measurement_parameters(MeasurementPriors(), layout, rng)
+        supports, refutes = draw_measurement_cells(params, layout, rng)
+    else:
+        params = draw_parameters(config, layout, rng)
+        supports, refutes = draw_counts(params, layout, rng)
     targets = layout.cmoc_ids + layout.mechanism_ids
     return _with_counts(template, supports, refutes, targets), params
 
 
 def _truth_values(params: dict, layout: CalibrationLayout) -> dict[str, float]:
+    if "activation_mean" in params:
+        return _truth_values_v2(params, layout)
     out = {"support_mean": params["support_mean"], "support_sd_cmoc": params["support_sd_cmoc"]}
     out.update({f"mu[{m}]": v for m, v in zip(layout.mechanism_ids, params["mu"], strict=True)})
     out.update({f"eta[{c}]": v for c, v in zip(layout.cmoc_ids, params["eta"], strict=True)})
+    return {k: float(v) for k, v in out.items()}
+
+
+_V2_TARGETS = ("C1", "C2", "M1")
+"""Targets whose breadth (first kind), depth and direction model v2's calibration ranks."""
+
+
+def _truth_values_v2(params: dict, layout: CalibrationLayout) -> dict[str, float]:
+    """Return model v2's ranked quantities from the true parameters.
+
+    The means, the dispersion, the recording of partial kinds and, per target of
+    :data:`_V2_TARGETS`, its breadth (first kind), log depth and direction logit.
+    """
+    from scipy.special import expit
+
+    targets = layout.cmoc_ids + layout.mechanism_ids
+    tm = np.concatenate([layout.cmoc_mechanism, np.arange(layout.mechanisms)])
+    a = expit(params["activation_mechanism"][:, None] + params["activation_kind"][None, :])
+    b = expit(params["evidencing_logit"])
+    out = {
+        "activation_mean": params["activation_mean"],
+        "evidencing_mean": params["evidencing_mean"],
+        "support_mean": params["support_mean"],
+        "inv_dispersion": 1.0 / params["dispersion"],
+    }
+    for k, rec in zip(layout.kinds, layout.recording, strict=True):
+        if rec == "partial":
+            out[f"refute_recording[{k}]"] = params["psi"][layout.kinds.index(k)]
+    for name in _V2_TARGETS:
+        t = targets.index(name)
+        out[f"breadth[{name}]"] = a[tm[t], 0] * b[t]
+        out[f"depth_target[{name}]"] = params["depth_target"][t]
+        out[f"eta[{name}]"] = params["eta"][t]
     return {k: float(v) for k, v in out.items()}
 
 
@@ -137,6 +179,23 @@ def _posterior_values(idata, layout: CalibrationLayout) -> dict[str, np.ndarray]
     def flat(name):
         return post[name].stack(sample=("chain", "draw")).transpose(..., "sample").values
 
+    if "activation_mean" in post:
+        out = {
+            name: flat(name)
+            for name in ("activation_mean", "evidencing_mean", "support_mean", "inv_dispersion")
+        }
+        if "refute_recording" in post:
+            psi = flat("refute_recording")  # (partial_kind, sample)
+            for i, k in enumerate(post["refute_recording"]["partial_kind"].values):
+                out[f"refute_recording[{k}]"] = psi[i]
+        for name in _V2_TARGETS:
+            sel = {"target": name}
+            out[f"breadth[{name}]"] = (
+                post["breadth"].sel(sel).isel(kind=0).stack(sample=("chain", "draw")).values
+            )
+            for v in ("depth_target", "eta"):
+                out[f"{v}[{name}]"] = post[v].sel(sel).stack(sample=("chain", "draw")).values
+        return out
     out = {"support_mean": flat("support_mean"), "support_sd_cmoc": flat("support_sd_cmoc")}
     mu, eta = flat("mu"), flat("eta")
     out.update({f"mu[{m}]": mu[i] for i, m in enumerate(layout.mechanism_ids)})
@@ -145,6 +204,37 @@ def _posterior_values(idata, layout: CalibrationLayout) -> dict[str, np.ndarray]
 
 
 def _calibration_task(
+    indices: list[int],
+    seeds: list[np.random.SeedSequence],
+    layout: CalibrationLayout,
+    generate_json: str,
+    fit_json: str,
+    sampler_kwargs: dict,
+    thin: int,
+) -> list[dict]:
+    """Simulate datasets ``indices``, fit each, and rank the truth (one Dask task).
+
+    The datasets of one task share a structure hint (:func:`cmoc.models.structure_hint`), so
+    their models are compiled once and the data swapped in (docs/sampling.md).
+    """
+    rows = []
+    for index, seed_seq in zip(indices, seeds, strict=True):
+        rows += _calibrate_one(
+            index, seed_seq, layout, generate_json, fit_json, sampler_kwargs, thin
+        )
+    return rows
+
+
+def _simulated(
+    seed_seq: np.random.SeedSequence, layout: CalibrationLayout, generate: ModelConfig
+) -> tuple[EvidenceBase, dict, np.random.SeedSequence]:
+    """Dataset of ``seed_seq``: the base, the truth, and the seed of its fit."""
+    data_seq, fit_seq = seed_seq.spawn(2)
+    base, params = simulate_dataset(layout, generate, np.random.default_rng(data_seq))
+    return base, params, fit_seq
+
+
+def _calibrate_one(
     index: int,
     seed_seq: np.random.SeedSequence,
     layout: CalibrationLayout,
@@ -153,12 +243,11 @@ def _calibration_task(
     sampler_kwargs: dict,
     thin: int,
 ) -> list[dict]:
-    """Simulate dataset ``index``, fit it, and rank the truth (one Dask task)."""
     from ..fitting.sampling import SamplerConfig, fit
 
-    data_seq, fit_seq = seed_seq.spawn(2)
-    rng = np.random.default_rng(data_seq)
-    base, params = simulate_dataset(layout, ModelConfig.model_validate_json(generate_json), rng)
+    base, params, fit_seq = _simulated(
+        seed_seq, layout, ModelConfig.model_validate_json(generate_json)
+    )
     sampler = SamplerConfig(**sampler_kwargs, seed=int(fit_seq.generate_state(1)[0]), cores=1)
     idata = fit(base, ModelConfig.model_validate_json(fit_json), sampler)
     draws = _posterior_values(idata, layout)
@@ -183,6 +272,19 @@ def _calibration_task(
     return rows
 
 
+def _by_structure(
+    children: list[np.random.SeedSequence], layout: CalibrationLayout, generate, config
+) -> list[list[int]]:
+    """Dataset indices grouped by the structure hint of their model, in order of first use."""
+    template = layout_base(layout)
+    groups: dict[str, list[int]] = {}
+    for i, seq in enumerate(children):
+        data_seq, _ = seq.spawn(2)
+        base, _ = simulate_dataset(layout, generate, np.random.default_rng(data_seq), template)
+        groups.setdefault(structure_hint(base, config), []).append(i)
+    return list(groups.values())
+
+
 def _bins(n_datasets: int, n_ranks: int) -> int:
     """Most bins (at most 20, dividing the ``n_ranks`` values) with >= 5 ranks expected."""
     best = 1
@@ -190,6 +292,53 @@ def _bins(n_datasets: int, n_ranks: int) -> int:
         if n_ranks % b == 0 and n_datasets / b >= 5:
             best = b
     return best
+
+
+POWER_SHIFT = 0.5
+"""The reference miscalibration of the power rule: a posterior mean off by half a posterior sd."""
+
+POWER_MIN = 0.5
+"""A run whose tests detect :data:`POWER_SHIFT` with less probability than this cannot call the
+ranks uniform: it is "too small" (docs/calibration-and-planning.md, "When a run is too small")."""
+
+
+def rank_test_power(
+    datasets: int, n_ranks: int, threshold: float, shift: float = POWER_SHIFT
+) -> float:
+    """Probability that one quantity's chi-square test rejects a shifted posterior.
+
+    The fitted posterior of a quantity is taken as normal with the right sd but its mean
+    ``shift`` posterior sds away from the correct one: the truth's rank quantile ``u`` then has
+    ``P(u <= x) = Phi(shift + Phi^-1(x))``. The ranks are binned as :func:`rank_uniformity`
+    bins them, and the power is that of the chi-square test at ``threshold`` under the
+    noncentral chi-square approximation (``lambda = n * bins * sum (p_i - 1/bins)^2``).
+
+    Returns
+    -------
+    float
+        0 when the ranks fall in one bin (no test at all).
+    """
+    return _binned_power(datasets, _bins(datasets, n_ranks), threshold, shift)
+
+
+def _binned_power(datasets: int, bins: int, threshold: float, shift: float) -> float:
+    if bins < 2:
+        return 0.0
+    cdf = stats.norm.cdf(shift + stats.norm.ppf(np.linspace(0.0, 1.0, bins + 1)))
+    lam = datasets * bins * float(np.sum((np.diff(cdf) - 1.0 / bins) ** 2))
+    critical = stats.chi2.ppf(1.0 - threshold, bins - 1)
+    return float(stats.ncx2.sf(critical, bins - 1, lam))
+
+
+def datasets_for_power(n_ranks: int, threshold: float, power: float = POWER_MIN) -> int | None:
+    """Return the fewest datasets whose tests reach ``power``; None above 5,000.
+
+    See :func:`rank_test_power`.
+    """
+    for n in range(5, 5001):
+        if rank_test_power(n, n_ranks, threshold) >= power:
+            return n
+    return None
 
 
 def rank_uniformity(ranks: pd.DataFrame, *, alpha: float = 0.01) -> pd.DataFrame:
@@ -204,9 +353,11 @@ def rank_uniformity(ranks: pd.DataFrame, *, alpha: float = 0.01) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        ``quantity, datasets, bins, chi2, p_value, threshold, uniform, mean_rank`` where
+        ``quantity, datasets, bins, chi2, p_value, threshold, uniform, mean_rank, power`` where
         ``mean_rank`` is the mean rank over ``n_draws`` (0.5 expected; above: the truth sits
-        high in the posterior, the fit underestimates).
+        high in the posterior, the fit underestimates) and ``power`` is
+        :func:`rank_test_power`: ``uniform`` is a finding only where ``power`` reaches
+        :data:`POWER_MIN`.
     """
     n_ranks = int(ranks["n_draws"].iloc[0]) + 1
     quantities = list(dict.fromkeys(ranks["quantity"]))
@@ -230,6 +381,7 @@ def rank_uniformity(ranks: pd.DataFrame, *, alpha: float = 0.01) -> pd.DataFrame
                 "threshold": threshold,
                 "uniform": bool(p_value >= threshold),
                 "mean_rank": float(r.mean() / (n_ranks - 1)),
+                "power": rank_test_power(int(r.size), n_ranks, threshold),
             }
         )
     return pd.DataFrame(rows)
@@ -302,7 +454,7 @@ class CalibrationResult(AnalysisResult):
         """Return the result of these ranks and tests (the verdict and text derived)."""
         data = settings.to_dict() if isinstance(settings, Settings) else dict(settings)
         typed = CalibrationSettings.from_dict({**data, "alpha": float(alpha)})
-        passed = bool(tests["uniform"].all())
+        passed = bool(tests["uniform"].all()) and _powered(tests)
         return cls(tests, _verdict(ranks, tests, typed.alpha), passed, typed, {"ranks": ranks})
 
     @property
@@ -322,7 +474,7 @@ class CalibrationResult(AnalysisResult):
 
     @property
     def calibrated(self) -> bool:
-        """Whether no quantity's ranks were found non-uniform."""
+        """Whether no quantity's ranks were found non-uniform by tests with the power to."""
         return bool(self.passed)
 
     def calibrates(self, model_id: str) -> bool:
@@ -334,10 +486,39 @@ class CalibrationResult(AnalysisResult):
         return self.settings.calibrates(model_id)
 
 
+def _power_of_table(tests: pd.DataFrame) -> list[float]:
+    """:func:`rank_test_power` of each row of a table of tests (datasets, bins, threshold)."""
+    rows = zip(tests["datasets"], tests["bins"], tests["threshold"], strict=True)
+    return [_binned_power(int(n), int(b), float(t), POWER_SHIFT) for n, b, t in rows]
+
+
+def _powered(tests: pd.DataFrame) -> bool:
+    """Whether every test had the power to find the reference miscalibration.
+
+    Tables saved before the power rule have no ``power`` column: it is computed from them.
+    """
+    if "power" in tests.columns:
+        power = tests["power"].astype(float)
+    else:
+        power = pd.Series(_power_of_table(tests), dtype=float)
+    return bool((power >= POWER_MIN).all())
+
+
 def _verdict(ranks: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
     """One sentence: the verdict of the uniformity tests."""
     bad = tests.loc[~tests["uniform"].astype(bool), "quantity"].tolist()
     n = int(ranks["dataset"].nunique())
+    if not bad and not _powered(tests):
+        n_ranks = int(ranks["n_draws"].iloc[0]) + 1
+        threshold = float(tests["threshold"].iloc[0])
+        power = rank_test_power(n, n_ranks, threshold)
+        need = datasets_for_power(n_ranks, threshold)
+        more = f"about {need} datasets" if need else "more than 5,000 datasets"
+        return (
+            f"too small to call the ranks uniform: {n} datasets give each test power "
+            f"{power:.2f} to find a posterior mean off by {POWER_SHIFT:g} posterior sd "
+            f"({POWER_MIN:g} needed: {more})"
+        )
     if not bad:
         return (
             f"ranks uniform for every quantity ({n} datasets; chi-square per quantity, "
@@ -399,17 +580,25 @@ def calibrate(
     thin = min(thin, chains * draws)
     children = np.random.SeedSequence(seed).spawn(datasets)
     sampler = {"chains": chains, "draws": draws, "tune": tune}
+    # one structure per task, compiled once there; long runs of one structure split so that
+    # no worker is left with most of the sampling
+    chunk = max(5, -(-datasets // (4 * max(workers, 1))))
+    groups = [
+        group[i : i + chunk]
+        for group in _by_structure(children, layout, generate, config)
+        for i in range(0, len(group), chunk)
+    ]
     tasks = [
         (
-            i,
-            children[i],
+            group,
+            [children[i] for i in group],
             layout,
             generate.model_dump_json(),
             config.model_dump_json(),
             sampler,
             thin,
         )
-        for i in range(datasets)
+        for group in groups
     ]
     results = run_on_dask(
         _calibration_task,
@@ -417,9 +606,10 @@ def calibrate(
         workers=workers,
         scheduler=scheduler,
         progress=progress,
-        label="calibration fits",
+        label="groups of calibration fits",
     )
-    ranks = pd.DataFrame([row for rows in results for row in rows])
+    results = sorted((row for rows in results for row in rows), key=lambda r: r["dataset"])
+    ranks = pd.DataFrame(results)
     from importlib.metadata import version
 
     settings = CalibrationSettings(
@@ -484,6 +674,8 @@ def load_calibration(path: str | Path) -> CalibrationResult:
         if not str(err).startswith(f"{path}: not a "):
             raise
         result = _load_legacy(path)
+    if "power" not in result.tests.columns:  # saved before the power rule
+        result.tests["power"] = _power_of_table(result.tests)
     needed = {"dataset", "quantity", "rank", "n_draws"} <= set(result.ranks.columns)
     needed &= {"quantity", "p_value", "uniform", "mean_rank", "bins"} <= set(result.tests.columns)
     if not needed:
