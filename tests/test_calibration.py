@@ -255,16 +255,3 @@ def test_measurement_dataset_has_codes_and_the_ranked_truths():
         truth
     )
     assert 0.0 < truth["breadth[C1]"] < 1.0 and 0.0 < truth["refute_recording[interview]"] < 1.0
-
-
-@pytest.mark.slow
-def test_sbc_ranks_uniform_for_model_v2_on_exact_cells():
-    """Model v2, 100 datasets of exact per-source cells (review recorded, interviews partly)."""
-    from cmoc.models import ModelConfig
-
-    config = ModelConfig(model="measurement")
-    result = calibrate(100, seed=11, config=config, workers=2, chains=2, draws=200, tune=200)
-    print(result.tests.to_string())
-    assert result.ranks["dataset"].nunique() == 100
-    assert result.tests["power"].min() >= POWER_MIN  # a pass here is a finding
-    assert result.calibrated, result.text
