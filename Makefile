@@ -9,6 +9,10 @@ EVIDENCE  ?= evidence/ioc
 SEED      ?= 20211
 REPORT_OUT ?=
 PYTEST_ARGS ?=
+# Test files spread over one worker per core (pytest-xdist); a file's tests stay on one worker,
+# so its module fixtures (a fit, a report build) are made once. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= auto
+XDIST     := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: all setup setup-runtime report test test-slow test-all lint format bench clean distclean
 
@@ -37,15 +41,15 @@ report: $(RUNTIME)
 
 ## Run the test suite: everything but the long sampling tests marked slow (the README's command).
 test: $(DEV)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 ## The long sampling tests only (recovery, calibration, planning follow-up); CI runs them too.
 test-slow: $(DEV)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
 
 ## Both.
 test-all: $(DEV)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check src tests benchmarks analyses

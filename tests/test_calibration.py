@@ -24,6 +24,7 @@ from cmoc.models.generate import CalibrationLayout, draw_parameters
 LAYOUT = CalibrationLayout()
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_generator_draws_the_model_priors():
     """Quantiles of the numpy generator's parameters match draws from the PyMC model's priors."""
     import pymc as pm
@@ -64,6 +65,7 @@ def test_generator_draws_the_model_priors():
     assert np.allclose([g["kind_lean"].sum() for g in gen], 0)
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_generated_data_have_finite_density_at_the_truth():
     """The model's log-density of generated data at the true parameters is finite."""
     import pytensor
@@ -218,6 +220,7 @@ def test_sbc_detects_a_misspecified_prior():
     assert tests.loc["support_mean", "mean_rank"] > 0.5  # the truth sits above the posterior
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_measurement_generator_draws_the_model_priors():
     """Model v2's numpy generator against ``pm.draw`` from the PyMC model's priors."""
     import pymc as pm

@@ -21,6 +21,9 @@ PLANTED = [
 EXPECTED = {"C1": "affirmed", "C2": "refuted", "C3": "revised", "C4": "novel", "C5": "inconclusive"}
 
 
+pytestmark = pytest.mark.slow  # a planted base fitted with 4 x 1,000 real draws
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     rng = np.random.default_rng(42)

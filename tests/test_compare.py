@@ -12,6 +12,8 @@ from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from conftest import write_base
 
+pytestmark = pytest.mark.slow  # real fits of three model variants: statistics
+
 SAMPLER = SamplerConfig(seed=2, chains=2, draws=300, tune=300)
 
 

@@ -276,6 +276,7 @@ def test_confidence_of_a_fit_and_in_the_summary(small_fit, small_base):
     assert csv.splitlines()[0].endswith("adequacy,coherence,limitations,relevance,confidence")
 
 
+@pytest.mark.slow  # real draws: the grades follow the posterior
 def test_grades_from_a_fit_follow_the_evidence(tmp_path):
     """A CMOC with one code gets lower confidence than one with many agreeing sources."""
     sources = SOURCES + "".join(f"S{i},interview,w1,\n" for i in range(8))

@@ -37,6 +37,7 @@ def _check_beta(draws: np.ndarray, a: float, b: float, ess: float) -> None:
         assert abs(np.quantile(draws, q) - x) < 4 * se_q + 1e-3, q
 
 
+@pytest.mark.slow  # 4 x 1,500 real draws against a closed form
 @pytest.mark.parametrize(
     ("likelihood", "weights", "counts"),
     [
@@ -64,6 +65,7 @@ def test_single_cmoc_support_is_beta(tmp_path, likelihood, weights, counts):
     _check_beta(support.values.ravel(), a, b, ess)
 
 
+@pytest.mark.slow  # 4 x 1,500 real draws against quadrature
 def test_banded_counts_match_quadrature(tmp_path):
     """A banded supports count with the rate fixed: posterior by 1-D quadrature."""
     _write(

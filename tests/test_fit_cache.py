@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cmoc.analyses import check_convergence, pointwise_loglik, summarize
 from cmoc.analyses.fitting.cache import cache_info, clear_cache, fit_fingerprint
@@ -37,6 +38,7 @@ def test_a_changed_fit_gets_its_own_results(small_base, small_fit):
     assert cache_info()["hits"] == 0
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_results_are_copies(small_base, small_fit):
     clear_cache()
     check = check_convergence(small_fit)

@@ -83,13 +83,13 @@ def test_interrupted_save_keeps_previous_fit(small_fit, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
 
 
-def test_same_seed_same_numbers(small_base):
-    a = fit(small_base, sampler=tiny_sampler())
-    b = fit(small_base, sampler=tiny_sampler())
+def test_same_seed_same_numbers(tiny_base):
+    a = fit(tiny_base, sampler=tiny_sampler())
+    b = fit(tiny_base, sampler=tiny_sampler())
     np.testing.assert_array_equal(
         a["posterior"]["support_cmoc"].values, b["posterior"]["support_cmoc"].values
     )
-    c = fit(small_base, sampler=SamplerConfig(seed=8, chains=2, draws=60, tune=60))
+    c = fit(tiny_base, sampler=SamplerConfig(seed=8, chains=2, draws=60, tune=60))
     assert not np.array_equal(
         a["posterior"]["support_cmoc"].values, c["posterior"]["support_cmoc"].values
     )
@@ -153,9 +153,9 @@ def test_gate_flags_low_ess():
     assert not check.passed and "ESS below 400" in check.text
 
 
-def test_summary_says_when_not_converged(small_base):
-    idata = fit(small_base, sampler=SamplerConfig(seed=1, chains=2, draws=20, tune=5))
-    s = summarize(idata, small_base)
+def test_summary_says_when_not_converged(tiny_base):
+    idata = fit(tiny_base, sampler=SamplerConfig(seed=1, chains=2, draws=20, tune=5))
+    s = summarize(idata, tiny_base)
     assert not s["converged"].any()
 
 
@@ -181,16 +181,16 @@ def test_missing_nutpie_is_a_clear_error(monkeypatch):
         SamplerConfig().validated()
 
 
-def test_pymc_sampler_gives_the_same_kind_of_result(small_base):
+def test_pymc_sampler_gives_the_same_kind_of_result(tiny_base):
     idata = fit(
         # one core: two processes would each compile the model again
-        small_base,
+        tiny_base,
         sampler=SamplerConfig(sampler="pymc", seed=3, chains=2, draws=30, tune=30, cores=1),
     )
     assert idata["posterior"].sizes["draw"] == 30
     assert json.loads(idata.attrs["sampler"])["sampler"] == "pymc"
-    s = summarize(idata, small_base)
-    assert len(s) == len(small_base.targets)
+    s = summarize(idata, tiny_base)
+    assert len(s) == len(tiny_base.targets)
 
 
 def test_prior_predictive_is_sane(small_base):

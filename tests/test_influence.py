@@ -45,6 +45,7 @@ def planted(tmp_path_factory):
     return base, idata, influence(idata, base)
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_units_sum_to_the_whole_likelihood(small_base):
     """The units' log-likelihoods add up to the model's, at an arbitrary parameter point."""
     base = small_base
@@ -64,6 +65,7 @@ def test_units_sum_to_the_whole_likelihood(small_base):
     assert per_unit(point).sum() == pytest.approx(float(whole(point)), rel=1e-10)
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_pointwise_loglik_has_one_value_per_draw_and_unit(small_base, small_fit):
     base = small_base
     ll = pointwise_loglik(small_fit, base)
@@ -72,6 +74,7 @@ def test_pointwise_loglik_has_one_value_per_draw_and_unit(small_base, small_fit)
     assert np.isfinite(ll.values).all()
 
 
+@pytest.mark.slow  # real draws of the planted base (and exact refits)
 def test_planted_influential_source_is_found(planted):
     _, _, table = planted
     assert list(table.columns) == INFLUENCE_COLUMNS
@@ -86,6 +89,7 @@ def test_planted_influential_source_is_found(planted):
     assert moved_most(table)["C2"].startswith("S8 -")
 
 
+@pytest.mark.slow  # real draws of the planted base (and exact refits)
 def test_psis_matches_an_exact_refit_without_the_unit(planted, tmp_path):
     """Leaving S1 out through PSIS agrees with refitting without S1."""
     _, _, table = planted
@@ -97,6 +101,7 @@ def test_psis_matches_an_exact_refit_without_the_unit(planted, tmp_path):
     assert abs(row["contribution"]) > 0.03  # the check is not vacuous: S1 does move C2
 
 
+@pytest.mark.slow  # real draws of the planted base (and exact refits)
 def test_unreliable_estimates_are_flagged(planted):
     """S8 carries C2 alone: PSIS cannot stand in for a refit there, and says so."""
     _, _, table = planted
@@ -113,6 +118,7 @@ def test_influence_restricted_to_a_wave(small_base, small_fit):
     assert set(table["target_id"]) == set(base.targets.index)
 
 
+@pytest.mark.slow  # real draws of the planted base (and exact refits)
 def test_unreliable_units_are_refitted_exactly(planted, tmp_path):
     """S8's PSIS estimate is unreliable; the refit without it matches removing S8 outright."""
     base, idata, table = planted
@@ -127,6 +133,7 @@ def test_unreliable_units_are_refitted_exactly(planted, tmp_path):
     assert (others["method"] == "psis").all()
 
 
+@pytest.mark.usefixtures("fast_compile")
 @pytest.mark.parametrize("which", ["source", "total"])
 def test_without_unit_removes_exactly_that_units_likelihood(small_base, which):
     from cmoc.models import model_data, without_unit

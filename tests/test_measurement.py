@@ -87,6 +87,7 @@ def _nb(n, mu, phi):
 # 1. one source, one mechanism: the exact-cell form
 
 
+@pytest.mark.usefixtures("fast_compile")
 @pytest.mark.parametrize("level", ["recorded", "partial"])
 def test_exact_cells_match_hand_formula(tmp_path, level):
     sources = "S1,review,w1,0.7,2\nS2,review,w1,,\n"
@@ -166,6 +167,7 @@ def _brute_block(a, b, mu, phi, lo, hi, *, forced_s1=None, direction=None, cap=1
     ("band", "forced"),
     [((2, 4), False), ((1, None), False), ((3, None), True), ((0, 2), True)],
 )
+@pytest.mark.usefixtures("fast_compile")
 def test_block_total_matches_brute_force(tmp_path, band, forced):
     lo, hi = band
     sources = "S1,interview,w1,,\nS2,interview,w1,,\nS3,interview,w1,,\n"
@@ -189,6 +191,7 @@ def test_block_total_matches_brute_force(tmp_path, band, forced):
     assert _loglik(model, point) == pytest.approx(np.log(expected), rel=1e-7)
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_block_direction_term_is_the_whole_totals_beta_binomial(tmp_path):
     """A supports-only total of a recorded kind: refutes implied zero, the documented form."""
     sources = "S1,review,w1,,\nS2,review,w1,,\nS3,review,w1,,\n"
@@ -220,6 +223,7 @@ def _cells_base(tmp_path):
     return load_evidence(_write(tmp_path / "b", sources, codings, THREE_CMOCS, ONE_MECH))
 
 
+@pytest.mark.usefixtures("fast_compile")
 @pytest.mark.parametrize(("level", "changes"), [("not recorded", False), ("recorded", True)])
 def test_direction_information_only_where_refutes_recorded(tmp_path, level, changes):
     model = build_measurement_model(_cells_base(tmp_path), recording={"review": level})
@@ -231,6 +235,7 @@ def test_direction_information_only_where_refutes_recorded(tmp_path, level, chan
     assert (abs(after - before) > 1e-6) is changes
 
 
+@pytest.mark.usefixtures("fast_compile")
 def test_large_concentration_gives_the_binomial(tmp_path):
     model = build_measurement_model(_cells_base(tmp_path))
     point = _random_point(model, 5, concentration_log__=np.log(1e8))

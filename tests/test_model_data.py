@@ -49,6 +49,9 @@ def _draws(model, point):
     return dict(zip(names + extra, vals, strict=True))
 
 
+pytestmark = pytest.mark.usefixtures("fast_compile")  # likelihoods against hand formulas
+
+
 @pytest.fixture(scope="module")
 def exact_base(tmp_path_factory):
     out = tmp_path_factory.mktemp("exact") / "b"

@@ -121,6 +121,7 @@ def test_committed_notebooks_have_no_outputs():
                 assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
+@pytest.mark.slow  # runs the notebook on the IOC base: real fits of both waves (3 min cold)
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
 def test_notebook_runs(executed, name):
     """Every cell runs without error, in a kernel on the virtualenv's interpreter."""
@@ -133,6 +134,7 @@ def test_notebook_runs(executed, name):
     assert f"kernel interpreter: {sys.executable}" in last
 
 
+@pytest.mark.slow  # runs the notebook on the IOC base: real fits of both waves (3 min cold)
 def test_ioc_explore_content(executed, ioc_copy):
     """The IOC tour's tables list every target, and its findings say what the text says."""
     nb = executed["ioc_explore.ipynb"]
@@ -155,6 +157,7 @@ def test_ioc_explore_content(executed, ioc_copy):
     assert hyper < 4.0  # about 2.5, against about 5.2 with refuting codes read as zero
 
 
+@pytest.mark.slow  # runs the notebook on the IOC base: real fits of both waves (3 min cold)
 def test_waves_script(executed, ioc_copy):
     """``analyses/waves.py`` gives every target after both waves, with shifts and changes."""
     args = [f"--{k}={v}" for k, v in SETTINGS.items()]

@@ -132,6 +132,7 @@ def _plan(directory: Path, *extra: str, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow  # real fits (and worker processes, where no mock reaches)
 def test_plan_csv_identical_with_one_and_two_workers(tmp_path, capsys):
     base = planted_base(tmp_path / "planted")
     args = ["--format", "csv", "--max-new", "2", "--simulations", "20", "--seed", "5"]
@@ -157,6 +158,7 @@ def test_plan_bad_input_exits_2(tmp_path, capsys):
     assert code == 2 and "not both" in err
 
 
+@pytest.mark.slow  # real fits (and worker processes, where no mock reaches)
 def test_plan_says_when_nothing_is_inconclusive(tmp_path, capsys):
     base = planted_base(tmp_path / "settled", seed=0)
     code, out, err = _plan(base, capsys=capsys)

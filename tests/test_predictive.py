@@ -55,6 +55,7 @@ def test_ppc_table_covers_every_unit(small_base, small_fit):
     assert summary["units"].sum() == len(table)
 
 
+@pytest.mark.slow  # real draws of a planted base
 def test_planted_outlier_is_surprising(outlier):
     base, idata = outlier
     table = posterior_predictive(idata, base, seed=2).set_index("unit")

@@ -171,6 +171,7 @@ def test_cmoc_plan_saves_the_plan_the_report_reuses(planted_report, tmp_path, ca
     assert "20 simulations per CMOC" in _page(out)
 
 
+@pytest.mark.slow  # a real fit of its own: whether every CMOC is settled is statistics
 def test_no_inconclusive_cmoc_is_said_in_one_sentence(tmp_path, capsys):
     base = planted_base(tmp_path / "settled", seed=0)
     out = tmp_path / "r"

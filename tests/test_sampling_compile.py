@@ -5,16 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cmoc.analyses import SimulationSpec, simulate
 from cmoc.analyses.fitting.sampling import _callbacks_linked_as_optimised
 from cmoc.models import build_model
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "b"
-    spec = SimulationSpec(mechanisms=2, cmocs=4, sources=20, waves=1, banded_fraction=0.2)
-    return build_model(simulate(out, spec, seed=8))
+def tiny_model(tiny_base):
+    return build_model(tiny_base)
 
 
 def _draws(compiled) -> np.ndarray:
@@ -26,6 +23,7 @@ def _draws(compiled) -> np.ndarray:
     return trace.posterior["support_cmoc"].to_numpy()
 
 
+@pytest.mark.slow  # two compilations of one model, neither shared: 40 s from a cold cache
 def test_callbacks_skip_only_the_second_pass_and_draw_the_same(tiny_model):
     import nutpie
 
@@ -86,6 +84,7 @@ def test_structure_is_matched_on_the_graph_not_the_data(bases_by_hint):
     assert not _same_structure(a, build_model(same[0], pointwise=True))
 
 
+@pytest.mark.slow  # two compilations (one reused base, one fresh): 40 s from a cold cache
 def test_a_second_base_of_one_structure_is_not_compiled_again_and_draws_the_same(
     bases_by_hint, monkeypatch
 ):

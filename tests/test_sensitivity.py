@@ -52,6 +52,7 @@ def sensitivity(tmp_path_factory):
     return prior_sensitivity(idata, base).set_index("target_id")
 
 
+@pytest.mark.slow  # real draws: which CMOC the prior dominates is statistics
 def test_prior_dominated_cmoc_is_flagged(sensitivity):
     assert list(sensitivity.reset_index().columns) == SENSITIVITY_COLUMNS
     c1, c3 = sensitivity.loc["C1"], sensitivity.loc["C3"]
