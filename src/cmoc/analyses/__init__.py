@@ -109,7 +109,14 @@ from .planning import (
     save_plan,
 )
 from .simulation import SimulationSpec, simulate, simulate_tables
-from .updating import CHANGE_COLUMNS, UpdateResult, change_report, update
+from .updating import (
+    CHANGE_COLUMNS,
+    MEASUREMENT_CHANGE_COLUMNS,
+    UpdateResult,
+    change_report,
+    measurement_change_report,
+    update,
+)
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
@@ -121,6 +128,7 @@ __all__ = [
     "GRADES",
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
+    "MEASUREMENT_CHANGE_COLUMNS",
     "MEASUREMENT_COLUMNS",
     "PLAN_COLUMNS",
     "PPC_COLUMNS",
@@ -184,6 +192,7 @@ __all__ = [
     "load_fit",
     "load_plan",
     "load_result",
+    "measurement_change_report",
     "moved_most",
     "package_versions",
     "plan",

@@ -234,6 +234,8 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
     data, text = _plain(frame, fmt, None)
     if text is not None:
         return text
+    if "breadth_after" in data:
+        return _measurement_changes_table(data)
     from rich.console import Console
     from rich.table import Table
 
@@ -275,6 +277,63 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
         "leave-one-out (PSIS) removal changes the posterior mean support most, with the "
         "support they added; * = PSIS unreliable there (Pareto k > 0.7), refit without it to "
         "be sure.",
+        markup=False,
+    )
+    return buf.getvalue()
+
+
+def _measurement_changes_table(data: pd.DataFrame) -> str:
+    """Render the change report of model v2 fits as a text table (breadth and direction)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=150, force_terminal=False, color_system=None)
+    table = Table(title="What the newest wave changed (model v2)", show_lines=True)
+    labels = (
+        "target",
+        "status",
+        "codes",
+        "evidence",
+        "breadth before\n-> after",
+        "shift",
+        "direction before\n-> after",
+        "shift",
+        "newest wave",
+    )
+    for label in labels:
+        table.add_column(label)
+
+    def interval(mean, lo, hi):
+        return "-" if pd.isna(mean) else f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    def both(r, name):
+        before = interval(*(getattr(r, f"{name}_before{s}") for s in ("", "_lo", "_hi")))
+        after = interval(*(getattr(r, f"{name}_after{s}") for s in ("", "_lo", "_hi")))
+        shift, sd = getattr(r, f"{name}_shift"), getattr(r, f"{name}_shift_sd")
+        return f"{before}\n-> {after}", "-" if pd.isna(shift) else f"{shift:+.2f} ± {sd:.2f}"
+
+    for r in data.itertuples(index=False):
+        before = "(new)" if pd.isna(r.status_before) else r.status_before
+        status = r.status_after if before == r.status_after else f"{before}\n-> {r.status_after}"
+        direction = both(r, "direction") if r.direction_testable else ("not tested", "-")
+        cells = (
+            r.target_id,
+            status,
+            f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
+            f"{'-' if pd.isna(r.level_before) else r.level_before}\n-> {r.level_after}",
+            *both(r, "breadth"),
+            *direction,
+            f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}\n"
+            f"+{r.new_supports} / -{r.new_refutes} codes",
+        )
+        table.add_row(*(_cell(c) for c in cells))
+    console.print(table)
+    console.print(
+        "breadth: share of the sources coded against the target that evidence it; direction: "
+        "share of its codes that support it; shift ± sd, the two fits taken as independent; "
+        "newest wave: its sources with a code of the target, and its supporting / refuting "
+        "codes (totals included).",
         markup=False,
     )
     return buf.getvalue()

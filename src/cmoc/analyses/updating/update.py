@@ -22,7 +22,9 @@ from ..fitting.convergence import check_convergence
 from ..fitting.sampling import SamplerConfig
 from ..fitting.store import fit_file_name, results_dir
 from ..fitting.waves import fit_waves
+from ..inference.measurement import is_measurement_fit
 from ..inference.summary import summarize
+from .measurement_changes import measurement_change_report
 
 __all__ = ["CHANGE_COLUMNS", "UpdateResult", "change_report", "update"]
 
@@ -78,7 +80,11 @@ def change_report(
         the newest wave (sources, or totals over the wave) that moved the target's support most,
         with their contributions (:func:`cmoc.analyses.checks.influence.moved_most`; ``*`` marks an
         unreliable PSIS estimate). Targets new in the newest wave have no "before" values.
+        For model v2 fits: :func:`~cmoc.analyses.measurement_change_report` (breadth and
+        direction before and after, and what the newest wave brought).
     """
+    if is_measurement_fit(after_fit):
+        return measurement_change_report(before, before_fit, after, after_fit, ci=ci)
     b = summarize(before_fit, before, ci=ci).set_index("target_id")
     a = summarize(after_fit, after, ci=ci).set_index("target_id")
     out = pd.DataFrame(index=a.index)
