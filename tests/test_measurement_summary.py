@@ -20,6 +20,8 @@ from cmoc.analyses import (
     is_measurement_fit,
     summarize,
 )
+from cmoc.analyses.inference.confidence import GRADES, UNGRADED
+from cmoc.analyses.inference.measurement import measurement_draws
 from cmoc.evidence import load_evidence
 from cmoc.models import DEFAULT_CONFIG, ModelConfig, build_model
 from conftest import mocked, tiny_sampler
@@ -96,6 +98,27 @@ def test_direction_is_not_tested_where_no_kind_records_refutes(tmp_path):
     assert not s["direction_testable"].any()
     assert s["direction_mean"].isna().all() and s["p_supported"].isna().all()
     assert s["breadth_mean"].notna().all() and s["depth_mean"].notna().all()
+    # confidence: adequacy reads the breadth's 90% interval, the verdict is "supports"
+    b = measurement_draws(idata, base)["breadth"]
+    q = b.quantile([0.05, 0.95], dim=("chain", "draw"))
+    np.testing.assert_allclose(s["ci90_width"], (q.isel(quantile=1) - q.isel(quantile=0)).values)
+    assert s.loc["C1", "dissent"] == 0 and s.loc["C1", "own_codes"] == 2
+
+
+def test_confidence_of_a_v2_fit_reads_the_direction_where_testable(mocked_v2):
+    base, idata = mocked_v2
+    s = summarize(idata, base).set_index("target_id")
+    assert list(s.reset_index().columns) == MEASUREMENT_COLUMNS
+    assert s["confidence"].isin([*GRADES, UNGRADED]).all()
+    d = measurement_draws(idata, base)["direction"]
+    q = d.quantile([0.05, 0.95], dim=("chain", "draw"))
+    width = pd.Series((q.isel(quantile=1) - q.isel(quantile=0)).values, index=s.index)
+    assert s["direction_testable"].all()
+    np.testing.assert_allclose(s["ci90_width"], width)
+    # C1: 3 supporting and 1 refuting code from R1 and R2: the refute dissents from a
+    # "supports" verdict, and from a "refutes" one the supports do
+    p = (d.sel(target="C1") > 0.5).mean().item()
+    assert s.loc["C1", "dissent"] == pytest.approx(0.25 if p >= 0.5 else 0.75)
 
 
 def _table(**columns) -> pd.DataFrame:

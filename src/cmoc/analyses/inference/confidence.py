@@ -21,6 +21,7 @@ from ...evidence import EvidenceBase
 from ...evidence.schema import Thresholds
 from ..fitting.convergence import check_convergence
 from .draws import support_draws
+from .measurement import is_measurement_fit, measurement_draws
 
 __all__ = [
     "CONCERNS",
@@ -368,19 +369,32 @@ def confidence(
         limitations and relevance when there are no own codes), ``concern_points`` and
         ``confidence`` (:data:`GRADES`; ``very low`` without own codes; :data:`UNGRADED` for
         every target when the fit failed the convergence gate).
+
+        Of a model v2 fit, the posterior part of adequacy reads the 90% interval of the
+        direction where it is testable and of the breadth where it is not, and the verdict is
+        ``supports`` where the direction is not testable (the codes seen cannot say otherwise).
     """
-    draws = support_draws(idata)
     dims = ("chain", "draw")
+    if is_measurement_fit(idata):
+        m = measurement_draws(idata, evidence)
+        draws = m["direction"].where(m["testable"], m["breadth"])
+        p_supported = pd.Series(
+            np.where(m["testable"].values, (m["direction"] > 0.5).mean(dims).values, 1.0),
+            index=draws["target"].values,
+        )
+    else:
+        draws = support_draws(idata)
+        p_supported = pd.Series((draws > 0.5).mean(dims).values, index=draws["target"].values)
     q = draws.quantile([0.05, 0.95], dim=dims)
     width = pd.Series(
         q.isel(quantile=1).values - q.isel(quantile=0).values, index=draws["target"].values
     )
     if summary is None:
-        p_supported = pd.Series((draws > 0.5).mean(dims).values, index=draws["target"].values)
         converged = check_convergence(idata).passed
     else:
         s = summary.set_index("target_id")
-        p_supported = s["p_supported"].reindex(width.index)
+        if "direction_testable" not in s:  # v1: the summary's own (same draws)
+            p_supported = s["p_supported"].reindex(width.index)
         converged = bool(s["converged"].all())
     prof = evidence_profile(evidence, p_supported)
     thresholds = evidence.config.thresholds

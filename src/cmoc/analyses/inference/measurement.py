@@ -65,13 +65,26 @@ MEASUREMENT_COLUMNS = [
     "ess_bulk",
     "r_hat",
     "converged",
+    "own_codes",
+    "own_sources",
+    "ci90_width",
+    "dissent",
+    "dissent_sources",
+    "mean_weight",
+    "indirect_share",
+    "adequacy",
+    "coherence",
+    "limitations",
+    "relevance",
+    "confidence",
 ]
 """Columns of :func:`summarize_measurement`. ``support_*`` repeat ``direction_*`` (the share of
 a target's codes that support it, empty where not testable), kept for the design brief's
 section 6; ``p_broad`` is ``P(breadth >= breadth_min)``, ``p_clear_support`` and
 ``p_clear_refute`` are ``P(direction >= 1/2 + margin)`` and ``P(direction <= 1/2 - margin)``
 (``[classification] direction_margin``; empty where not testable); ``supports``/``refutes``
-count the codes of each stance in every wave so far (lower bounds of bands)."""
+count the codes of each stance in every wave so far (lower bounds of bands); from ``own_codes``
+on, the confidence grade and its components (:func:`cmoc.analyses.confidence`)."""
 
 
 def is_measurement_fit(idata: xr.DataTree) -> bool:
@@ -278,4 +291,11 @@ def summarize_measurement(
     frame["evidence_level"] = levels["evidence_level"].reindex(frame.index)
     frame["status"] = classify_measurement(evidence, frame)
     frame["converged"] = check_convergence(idata).passed
-    return frame.reset_index()[MEASUREMENT_COLUMNS]
+    frame = frame.reset_index()
+    from .confidence import confidence  # confidence reads this module's draws
+
+    grades = confidence(idata, evidence, frame).set_index("target_id")
+    first = MEASUREMENT_COLUMNS.index("own_codes")
+    for col in MEASUREMENT_COLUMNS[first:]:
+        frame[col] = grades[col].reindex(frame["target_id"]).to_numpy()
+    return frame[MEASUREMENT_COLUMNS]
