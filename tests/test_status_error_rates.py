@@ -74,10 +74,23 @@ def test_errors_are_counted_against_the_truth(grid):
     assert lo == 0 and 0.08 < hi < 0.1  # the rule of three's neighbourhood
 
 
-@pytest.mark.slow  # one model v2 fit
-def test_the_script_runs_end_to_end(grid, capsys):
-    code = grid.main(["--reps", "1", "--regimes", "few", "--draws", "200", "--tune", "200"])
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "| few | 1 |" in out and "| all | 1 |" in out
-    assert "C_none" in out.split("Statuses of each planted target")[1]
+@pytest.mark.slow  # 12 model v2 fits, about 3 minutes
+def test_status_error_rates_on_a_small_grid(grid, tmp_path, capsys):
+    """Three bases per regime: the decisions' error rates stay within the issue's bounds.
+
+    A small grid cannot show a rate below 5% with confidence (docs/model.md has the full one),
+    but it fails a model that affirms by pooling, without breadth, or against the codes' split:
+    C_null, C_lean, C_against and C_narrow are about half of each base's targets.
+    """
+    out = tmp_path / "rows.csv"
+    assert grid.main(["--reps", "3", "--seed", "7", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| all | 12 |" in printed
+    rows = pd.read_csv(out)  # a fit that fails the gate is counted too, and said (stderr)
+    table = grid.error_table(rows, breadth_min=0.05).set_index("regime")
+    assert table.loc["all", "false affirmation rate"] <= 0.05, table
+    assert table.loc["all", "false refutation rate"] <= 0.02, table
+    status = rows.groupby("target_id")["status"]
+    assert status.apply(lambda s: (s == "affirmed").mean()).loc["C_broad"] >= 0.9
+    assert status.apply(list).loc["C_none"] == ["unevidenced"] * 12
+    assert status.apply(lambda s: (s == "refuted").mean()).loc["C_against"] >= 0.3
