@@ -21,12 +21,12 @@ from ...evidence import EvidenceBase
 from ...evidence.schema import Thresholds
 from ..fitting.convergence import check_convergence
 from .draws import support_draws
-from .measurement import is_measurement_fit, measurement_draws
 
 __all__ = [
     "CONCERNS",
     "CONCERN_TEXT",
     "CONFIDENCE_COLUMNS",
+    "CONFIDENCE_IN_SUMMARY",
     "GRADES",
     "UNGRADED",
     "adequacy_concern",
@@ -73,6 +73,22 @@ CONFIDENCE_COLUMNS = [
     "concern_points",
     "confidence",
 ]
+
+CONFIDENCE_IN_SUMMARY = [
+    "own_codes",
+    "own_sources",
+    "ci90_width",
+    "dissent",
+    "dissent_sources",
+    "mean_weight",
+    "indirect_share",
+    "adequacy",
+    "coherence",
+    "limitations",
+    "relevance",
+    "confidence",
+]
+"""The columns a summary (of model v1 or v2) takes from :func:`confidence`, in its order."""
 
 _RELEVANCE_SCORE = {"direct": 0.0, "partial": 0.5, "indirect": 1.0}
 
@@ -374,6 +390,8 @@ def confidence(
         direction where it is testable and of the breadth where it is not, and the verdict is
         ``supports`` where the direction is not testable (the codes seen cannot say otherwise).
     """
+    from .measurement import is_measurement_fit, measurement_draws  # it imports this module
+
     dims = ("chain", "draw")
     if is_measurement_fit(idata):
         m = measurement_draws(idata, evidence)

@@ -25,6 +25,7 @@ from ...evidence import EvidenceBase, observed_codes
 from ...evidence.recording import refutes_recording
 from ...models import measurement_data
 from ..fitting.convergence import check_convergence
+from .confidence import CONFIDENCE_IN_SUMMARY, confidence
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
@@ -65,18 +66,7 @@ MEASUREMENT_COLUMNS = [
     "ess_bulk",
     "r_hat",
     "converged",
-    "own_codes",
-    "own_sources",
-    "ci90_width",
-    "dissent",
-    "dissent_sources",
-    "mean_weight",
-    "indirect_share",
-    "adequacy",
-    "coherence",
-    "limitations",
-    "relevance",
-    "confidence",
+    *CONFIDENCE_IN_SUMMARY,
 ]
 """Columns of :func:`summarize_measurement`. ``support_*`` repeat ``direction_*`` (the share of
 a target's codes that support it, empty where not testable), kept for the design brief's
@@ -292,10 +282,7 @@ def summarize_measurement(
     frame["status"] = classify_measurement(evidence, frame)
     frame["converged"] = check_convergence(idata).passed
     frame = frame.reset_index()
-    from .confidence import confidence  # confidence reads this module's draws
-
     grades = confidence(idata, evidence, frame).set_index("target_id")
-    first = MEASUREMENT_COLUMNS.index("own_codes")
-    for col in MEASUREMENT_COLUMNS[first:]:
+    for col in CONFIDENCE_IN_SUMMARY:
         frame[col] = grades[col].reindex(frame["target_id"]).to_numpy()
     return frame[MEASUREMENT_COLUMNS]

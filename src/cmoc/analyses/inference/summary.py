@@ -13,7 +13,7 @@ from ..fitting.attrs import Provenance
 from ..fitting.cache import per_fit
 from ..fitting.convergence import check_convergence
 from .classify import classify
-from .confidence import confidence
+from .confidence import CONFIDENCE_IN_SUMMARY, confidence
 from .draws import support_draws
 from .levels import predictive_levels
 from .measurement import is_measurement_fit, summarize_measurement
@@ -40,22 +40,8 @@ SUMMARY_COLUMNS = [
     "ess_tail",
     "r_hat",
     "converged",
-    "own_codes",
-    "own_sources",
-    "ci90_width",
-    "dissent",
-    "dissent_sources",
-    "mean_weight",
-    "indirect_share",
-    "adequacy",
-    "coherence",
-    "limitations",
-    "relevance",
-    "confidence",
+    *CONFIDENCE_IN_SUMMARY,
 ]
-
-CONFIDENCE_IN_SUMMARY = SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("own_codes") :]
-"""The columns the summary takes from :func:`cmoc.analyses.confidence`."""
 
 
 @per_fit

@@ -10,9 +10,9 @@ from ...defaults import CI as DEFAULT_CI
 from ...evidence import EvidenceBase, observed_codes
 from ..inference.measurement import measurement_draws, summarize_measurement
 
-__all__ = ["MEASUREMENT_CHANGE_COLUMNS", "measurement_change_report"]
+__all__ = ["CHANGE_HEAD", "MEASUREMENT_CHANGE_COLUMNS", "measurement_change_report"]
 
-MEASUREMENT_CHANGE_COLUMNS = [
+CHANGE_HEAD = [
     "target_id",
     "target_type",
     "mechanism_id",
@@ -22,6 +22,11 @@ MEASUREMENT_CHANGE_COLUMNS = [
     "codes_after",
     "level_before",
     "level_after",
+]
+"""The first columns of both change reports (model v1 and v2)."""
+
+MEASUREMENT_CHANGE_COLUMNS = [
+    *CHANGE_HEAD,
     "breadth_before",
     "breadth_before_lo",
     "breadth_before_hi",

@@ -24,20 +24,12 @@ from ..fitting.store import fit_file_name, results_dir
 from ..fitting.waves import fit_waves
 from ..inference.measurement import is_measurement_fit
 from ..inference.summary import summarize
-from .measurement_changes import measurement_change_report
+from .measurement_changes import CHANGE_HEAD, measurement_change_report
 
 __all__ = ["CHANGE_COLUMNS", "UpdateResult", "change_report", "update"]
 
 CHANGE_COLUMNS = [
-    "target_id",
-    "target_type",
-    "mechanism_id",
-    "status_before",
-    "status_after",
-    "codes_before",
-    "codes_after",
-    "level_before",
-    "level_after",
+    *CHANGE_HEAD,
     "support_before",
     "support_before_lo",
     "support_before_hi",
