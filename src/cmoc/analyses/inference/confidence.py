@@ -393,6 +393,7 @@ def confidence(
     from .measurement import is_measurement_fit, measurement_draws  # it imports this module
 
     dims = ("chain", "draw")
+    s = None if summary is None else summary.set_index("target_id")
     if is_measurement_fit(idata):
         m = measurement_draws(idata, evidence)
         draws = m["direction"].where(m["testable"], m["breadth"])
@@ -402,18 +403,16 @@ def confidence(
         )
     else:
         draws = support_draws(idata)
-        p_supported = pd.Series((draws > 0.5).mean(dims).values, index=draws["target"].values)
+        p_supported = (
+            pd.Series((draws > 0.5).mean(dims).values, index=draws["target"].values)
+            if s is None
+            else s["p_supported"].reindex(draws["target"].values)
+        )
     q = draws.quantile([0.05, 0.95], dim=dims)
     width = pd.Series(
         q.isel(quantile=1).values - q.isel(quantile=0).values, index=draws["target"].values
     )
-    if summary is None:
-        converged = check_convergence(idata).passed
-    else:
-        s = summary.set_index("target_id")
-        if "direction_testable" not in s:  # v1: the summary's own (same draws)
-            p_supported = s["p_supported"].reindex(width.index)
-        converged = bool(s["converged"].all())
+    converged = check_convergence(idata).passed if s is None else bool(s["converged"].all())
     prof = evidence_profile(evidence, p_supported)
     thresholds = evidence.config.thresholds
     rows = []
