@@ -39,6 +39,14 @@ def calibrate(
             "a different one makes a deliberately misspecified check.",
         ),
     ] = None,
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="Layout family of the simulated bases: exact (per-source cells), ioc (reviews "
+            "exact, interviews as wave totals and bands), mixed (group totals, weights, "
+            'exposures); ioc and mixed need model v2 (--model with model = "measurement").',
+        ),
+    ] = "exact",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -49,15 +57,17 @@ def calibrate(
 ) -> None:
     """Simulation-based calibration: ranks of the truth among posterior draws, tested uniform.
 
-    Draws DATASETS evidence bases (2 mechanisms, 6 CMOCs, 30 sources of 2 kinds) from the
-    model's priors, fits each (on Dask), and tests with a chi-square per quantity that the
-    rank of every true value among 99 posterior draws is uniform (family-wise false-alarm
-    rate 1%). A run too small for its tests to find a posterior mean off by half a posterior
-    sd (power below 0.5) is not called uniform: it says how many datasets would do. With --out
-    the result is saved for the report.
+    Draws DATASETS evidence bases (2 mechanisms, 6 CMOCs, 30 sources of 2 kinds; --layout for
+    totals, bands, groups, weights and exposures) from the model's priors, fits each (on
+    Dask), and tests with a chi-square per quantity that the rank of every true value among 99
+    posterior draws is uniform (family-wise false-alarm rate 1%). A run too small for its tests
+    to find a posterior mean off by half a posterior sd (power below 0.5) is not called
+    uniform: it says how many datasets would do. With --out the result is saved for the
+    report.
     """
     from ..analyses import calibrate as run_calibration
     from ..analyses import save_calibration
+    from ..models.generate import CalibrationLayout
 
     n_workers = workers_of(workers, scheduler)
     cfg = model_config(model)
@@ -65,9 +75,11 @@ def calibrate(
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out {out}: give a file in an existing directory")
     try:
+        family = CalibrationLayout.family(layout)
         result = run_calibration(
             datasets,
             sampling.seed,
+            layout=family,
             config=cfg,
             generate=gen,
             chains=sampling.chains,

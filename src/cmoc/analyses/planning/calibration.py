@@ -28,7 +28,11 @@ from scipy import stats
 from ...evidence import EvidenceBase, load_evidence, write_directory
 from ...models import DEFAULT_CONFIG, MeasurementPriors, ModelConfig, structure_hint
 from ...models.generate import CalibrationLayout, draw_counts, draw_parameters
-from ...models.generate_measurement import draw_measurement_cells, draw_measurement_parameters
+from ...models.generate_measurement import (
+    draw_measurement_cells,
+    draw_measurement_parameters,
+    measurement_codings,
+)
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import default_calibration_path, read_json_result, saved_calibration_paths
 from .parallel import run_on_dask
@@ -41,6 +45,7 @@ __all__ = [
     "calibration_command",
     "find_calibration",
     "layout_base",
+    "layout_evidence",
     "load_calibration",
     "rank_uniformity",
     "save_calibration",
@@ -51,19 +56,30 @@ CALIBRATION_QUANTITIES = ("support_mean", "support_sd_cmoc", "mu", "eta")
 """Posterior variables whose ranks are checked (``mu`` per mechanism, ``eta`` per CMOC)."""
 
 
-def layout_base(layout: CalibrationLayout) -> EvidenceBase:
-    """Return the layout as an evidence base with one placeholder coding (a template)."""
+def _layout_files(
+    layout: CalibrationLayout, codings: list[tuple[str, str, str, int, int | None]]
+) -> dict[str, pd.DataFrame | str]:
+    """Return the layout's evidence files with these ``codings.csv`` rows."""
+    written = layout.written_sources()
     sources = pd.DataFrame(
         {
-            "source_id": [f"S{j + 1:03d}" for j in range(layout.sources)],
-            "kind": [layout.kinds[k] for k in layout.source_kind],
-            "wave": "w1",
+            "source_id": [s["source_id"] for s in written],
+            "kind": [s["kind"] for s in written],
+            "wave": [s["wave"] for s in written],
         }
     )
+    if layout.totals == "group":
+        sources["group"] = [s["group"] or "" for s in written]
+    if any(s["weight"] != 1.0 for s in written):
+        sources["weight"] = [f"{s['weight']:g}" for s in written]
+    if any(s["exposure"] != 1.0 for s in written):
+        sources["exposure"] = [f"{s['exposure']:g}" for s in written]
     mechs, cmocs = layout.mechanism_ids, layout.cmoc_ids
-    files = {
+    waves = ", ".join(f'"{w}"' for w in layout.waves)
+    exact = [r[3] == r[4] for r in codings]
+    return {
         "evidence.toml": 'name = "sbc"\ntitle = "SBC layout"\ncitation = "cmoc calibrate"\n'
-        'format = 1\nwaves = ["w1"]\n\n[recording]\nrefutes = { '
+        f"format = 1\nwaves = [{waves}]\n\n[recording]\nrefutes = {{ "
         + ", ".join(f'{k} = "{r}"' for k, r in zip(layout.kinds, layout.recording, strict=True))
         + " }\n",
         "mechanisms.csv": pd.DataFrame(
@@ -81,13 +97,51 @@ def layout_base(layout: CalibrationLayout) -> EvidenceBase:
         ),
         "sources.csv": sources,
         "codings.csv": pd.DataFrame(
-            {"source_id": ["S001"], "target_id": [cmocs[0]], "stance": ["supports"], "count": [1]}
+            {
+                "source_id": [r[0] for r in codings],
+                "target_id": [r[1] for r in codings],
+                "stance": [r[2] for r in codings],
+                "count": pd.array(
+                    [r[3] if e else None for r, e in zip(codings, exact, strict=True)], "Int64"
+                ),
+                "count_min": pd.array(
+                    [None if e else r[3] for r, e in zip(codings, exact, strict=True)], "Int64"
+                ),
+                "count_max": pd.array(
+                    [None if e else r[4] for r, e in zip(codings, exact, strict=True)], "Int64"
+                ),
+            }
         ),
     }
+
+
+def _load_files(files: dict[str, pd.DataFrame | str]) -> EvidenceBase:
+    """Write the files to a temporary directory, load (and validate) them, return in memory."""
     with tempfile.TemporaryDirectory(prefix="cmoc-sbc-") as tmp:
         write_directory(Path(tmp) / "base", files)
         base = load_evidence(Path(tmp) / "base")
     return replace(base, path=None, file_hashes={})
+
+
+def layout_base(layout: CalibrationLayout) -> EvidenceBase:
+    """Return the layout as an evidence base with one placeholder coding (a template)."""
+    first = layout.written_sources()[0]["source_id"]
+    return _load_files(_layout_files(layout, [(first, layout.cmoc_ids[0], "supports", 1, 1)]))
+
+
+def layout_evidence(
+    layout: CalibrationLayout, supports: np.ndarray, refutes: np.ndarray
+) -> EvidenceBase:
+    """Return drawn cells written as the layout's evidence base, loaded and validated.
+
+    The rows are :func:`cmoc.models.generate_measurement.measurement_codings`: exact cells, and
+    totals and bands over waves or groups as the layout says.
+    """
+    rows = measurement_codings(supports, refutes, layout)
+    if not rows:  # no code at all: the loader refuses an empty codings.csv, the model does not
+        zero = np.zeros_like(supports)
+        return _with_counts(layout_base(layout), zero, zero, layout.target_ids)
+    return _load_files(_layout_files(layout, rows))
 
 
 def _with_counts(
@@ -120,15 +174,27 @@ def simulate_dataset(
     template: EvidenceBase | None = None,
 ) -> tuple[EvidenceBase, dict]:
     """Draw parameters and counts; return the evidence base (in memory) and the truth."""
-    template = template if template is not None else layout_base(layout)
+    plain = _plain(layout)
     if config.model == "measurement":
         params = draw_measurement_parameters(MeasurementPriors(), layout, rng)
         supports, refutes = draw_measurement_cells(params, layout, rng)
+        if not plain:  # totals, groups, copies, exposures: written as files and validated
+            return layout_evidence(layout, supports, refutes), params
+    elif not plain:
+        raise ValueError(
+            "layouts with totals, groups, weights or exposures are calibrated for model v2 "
+            '(model = "measurement") only; model v1\'s generator draws exact cells'
+        )
     else:
         params = draw_parameters(config, layout, rng)
         supports, refutes = draw_counts(params, layout, rng)
-    targets = layout.cmoc_ids + layout.mechanism_ids
-    return _with_counts(template, supports, refutes, targets), params
+    template = template if template is not None else layout_base(layout)
+    return _with_counts(template, supports, refutes, layout.target_ids), params
+
+
+def _plain(layout: CalibrationLayout) -> bool:
+    """Whether the layout is exact per-source cells, one wave, weights and exposures 1."""
+    return layout.totals == "none" and set(layout.copies) == {1} and set(layout.exposures) == {1.0}
 
 
 def _truth_values(params: dict, layout: CalibrationLayout) -> dict[str, float]:
@@ -141,14 +207,15 @@ def _truth_values(params: dict, layout: CalibrationLayout) -> dict[str, float]:
 
 
 _V2_TARGETS = ("C1", "C2", "M1")
-"""Targets whose breadth (first kind), depth and direction model v2's calibration ranks."""
+"""Targets whose breadth, depth and direction model v2's calibration ranks."""
 
 
 def _truth_values_v2(params: dict, layout: CalibrationLayout) -> dict[str, float]:
     """Return model v2's ranked quantities from the true parameters.
 
     The means, the dispersion, the recording of partial kinds and, per target of
-    :data:`_V2_TARGETS`, its breadth (first kind), log depth and direction logit.
+    :data:`_V2_TARGETS`, its breadth (of :attr:`CalibrationLayout.breadth_kind`), log depth and
+    direction logit.
     """
     from scipy.special import expit
 
@@ -165,9 +232,10 @@ def _truth_values_v2(params: dict, layout: CalibrationLayout) -> dict[str, float
     for k, rec in zip(layout.kinds, layout.recording, strict=True):
         if rec == "partial":
             out[f"refute_recording[{k}]"] = params["psi"][layout.kinds.index(k)]
+    k = layout.kinds.index(layout.breadth_kind)  # the generator's kinds are in layout order
     for name in _V2_TARGETS:
         t = targets.index(name)
-        out[f"breadth[{name}]"] = a[tm[t], 0] * b[t]
+        out[f"breadth[{name}]"] = a[tm[t], k] * b[t]
         out[f"depth_target[{name}]"] = params["depth_target"][t]
         out[f"eta[{name}]"] = params["eta"][t]
     return {k: float(v) for k, v in out.items()}
@@ -190,8 +258,13 @@ def _posterior_values(idata, layout: CalibrationLayout) -> dict[str, np.ndarray]
                 out[f"refute_recording[{k}]"] = psi[i]
         for name in _V2_TARGETS:
             sel = {"target": name}
+            # by name: the model orders kinds by label, the layout by position
             out[f"breadth[{name}]"] = (
-                post["breadth"].sel(sel).isel(kind=0).stack(sample=("chain", "draw")).values
+                post["breadth"]
+                .sel(sel)
+                .sel(kind=layout.breadth_kind)
+                .stack(sample=("chain", "draw"))
+                .values
             )
             for v in ("depth_target", "eta"):
                 out[f"{v}[{name}]"] = post[v].sel(sel).stack(sample=("chain", "draw")).values
@@ -553,7 +626,8 @@ def calibrate(
         Dataset ``i`` uses ``SeedSequence(seed).spawn(datasets)[i]`` (data, then the sampler's
         seed), so results do not depend on the number of workers or of datasets.
     layout : CalibrationLayout, optional
-        The evidence layout (default: 2 mechanisms, 6 CMOCs, 30 sources, 2 kinds).
+        The evidence layout (default: 2 mechanisms, 6 CMOCs, 30 sources, 2 kinds, exact cells;
+        :meth:`CalibrationLayout.family` gives the ``ioc`` and ``mixed`` families of model v2).
     config : ModelConfig, optional
         The model that is fitted (default :data:`cmoc.models.DEFAULT_CONFIG`).
     generate : ModelConfig, optional
@@ -577,6 +651,12 @@ def calibrate(
     layout = layout or CalibrationLayout()
     config = config or DEFAULT_CONFIG
     generate = generate or config
+    if not _plain(layout) and {config.model, generate.model} != {"measurement"}:
+        raise ValueError(
+            f"layout with totals={layout.totals!r}, copies {layout.copies}, exposures "
+            f'{layout.exposures}: only model v2 (model = "measurement") is calibrated on '
+            "layouts other than exact per-source cells"
+        )
     thin = min(thin, chains * draws)
     children = np.random.SeedSequence(seed).spawn(datasets)
     sampler = {"chains": chains, "draws": draws, "tune": tune}
