@@ -126,6 +126,7 @@ def _table(**columns) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "p_broad": 0.95,
+            "sources_min": 3,
             "p_clear_support": 0.95,
             "p_clear_refute": 0.0,
             "direction_testable": True,
@@ -145,6 +146,10 @@ def _table(**columns) -> pd.DataFrame:
         ({}, "affirmed"),
         ({"supports": 0}, "unevidenced"),
         ({"p_broad": 0.5}, "inconclusive"),
+        # broad by the model, but its own rows show one source for sure: not corroborated
+        ({"sources_min": 1}, "inconclusive"),
+        ({"sources_min": 2}, "affirmed"),
+        ({"sources_min": 1, "p_clear_support": 0.0, "p_clear_refute": 0.95}, "refuted"),
         ({"p_clear_support": 0.0, "p_clear_refute": 0.95}, "refuted"),
         ({"p_clear_support": 0.0, "p_clear_refute": 0.85}, "inconclusive"),  # 1 - refute = 0.9
         ({"p_clear_support": 0.5, "refutes": 2}, "contested"),
@@ -186,6 +191,13 @@ def test_novel_origin_and_revisions(tmp_path):
     assert status["C3"] == "novel"
 
 
+def test_min_sources_comes_from_evidence_toml(tmp_path):
+    strict = _base(tmp_path / "b", "\n[classification]\nmin_sources = 4\n", CODINGS)
+    assert strict.config.classification.min_sources == 4
+    assert classify_measurement(strict, _table())["C1"] == "inconclusive"  # 3 sources < 4
+    assert classify_measurement(strict, _table(sources_min=4))["C1"] == "affirmed"
+
+
 def test_breadth_threshold_comes_from_evidence_toml(tmp_path, mocked_v2):
     base, idata = mocked_v2
     strict = _base(
@@ -221,3 +233,85 @@ def test_command_line_summary_and_report_of_a_v2_fit(tmp_path, capsys):
     assert main(["report", str(directory), "--model", str(model), "--out", str(out_dir)]) == 2
     assert "not yet available for model 'measurement'" in capsys.readouterr().err
     assert not out_dir.exists()
+
+
+def _sure(base) -> dict[str, int]:
+    from cmoc.evidence.recording import refutes_recording
+    from cmoc.models import measurement_data
+
+    rec = {k: r.refutes for k, r in refutes_recording(base).items()}
+    md = measurement_data(base, rec)
+    return dict(zip(md.targets, md.sure_sources().tolist(), strict=True))
+
+
+def test_sure_sources_of_exact_cells(tmp_path):
+    # C1: R1 and R2; C3: I1; M1 (it or its CMOCs): R1, R2; M2: I1
+    sure = _sure(_base(tmp_path / "b", "", CODINGS))
+    assert sure == {"C1": 2, "C2": 0, "C3": 1, "M1": 2, "M2": 1}
+
+
+def test_sure_sources_of_a_band_over_many_sources_is_one(tmp_path):
+    # ">= 5 codes over both interviews" may all come from one: one source for sure; with an
+    # exact review cell the mechanism has two; a band from 0 shows none
+    codings = (
+        "source_id,target_id,stance,count,count_min,count_max\n"
+        "R1,C1,supports,1,,\nw2,C2,supports,,5,\nw2,M2,supports,,0,\nw2,C3,supports,,1,2\n"
+    )
+    directory = tmp_path / "b"
+    _base(directory, "", CODINGS)
+    (directory / "codings.csv").write_text(codings)
+    sure = _sure(load_evidence(directory))
+    assert sure["C1"] == 1 and sure["C2"] == 1 and sure["C3"] == 1
+    assert sure["M1"] == 2  # R1 (exact) and one interview of the C2 band
+    assert sure["M2"] == 1  # the C3 band; the M2 row from 0 adds nothing
+
+
+def test_v2_total_pmf_matches_the_generative_story(tmp_path):
+    # the predictive distribution of a wave total (two interviews: I1, I2) against draws of the
+    # generative story with the same parameters: each member evidences C2 with probability
+    # a b, and then gives 1 + NB(mu, phi) codes
+    import xarray as xr
+
+    from cmoc.analyses.inference.levels import _v2_total_pmf
+    from cmoc.evidence.recording import refutes_recording
+    from cmoc.models import measurement_data
+
+    directory = tmp_path / "b"
+    _base(directory, "", CODINGS)
+    (directory / "codings.csv").write_text(
+        "source_id,target_id,stance,count,count_min,count_max\nR1,C1,supports,1,,\n"
+        "w2,C2,supports,,1,\n"
+    )
+    base = load_evidence(directory)
+    md = measurement_data(base, {k: r.refutes for k, r in refutes_recording(base).items()})
+    i = 0
+    t, k = int(md.bt_tgt[i]), int(md.block_kind[md.bt_block[i]])
+    ab, b, rho, lam, phi = 0.3, 0.6, 0.2, 0.1, 2.5
+    n_t, n_k = len(md.targets), len(md.data.kinds)
+    breadth = np.zeros((1, 1, n_t, n_k))
+    breadth[0, 0, t, k] = ab
+    logit = np.zeros((1, 1, n_t))
+    logit[0, 0, t] = np.log(b / (1 - b))
+    rates = np.zeros((1, 1, n_k))
+    rates[0, 0, k] = rho
+    depth = np.zeros((1, 1, n_t))
+    depth[0, 0, t] = lam
+    post = xr.Dataset(
+        {
+            "breadth": (("chain", "draw", "target", "kind"), breadth),
+            "evidencing_logit": (("chain", "draw", "target"), logit),
+            "kind_rate": (("chain", "draw", "kind"), rates),
+            "depth_target": (("chain", "draw", "target"), depth),
+            "dispersion": (("chain", "draw"), np.array([[phi]])),
+        }
+    )
+    pmf = _v2_total_pmf(post, md, i, 40)[0]
+    assert md.block_free[md.bt_block[i]] == 2 and md.block_forced[md.bt_block[i]] == 0
+    rng = np.random.default_rng(3)
+    mu = np.exp(rho + lam)
+    n = 200_000
+    on = rng.random((n, 2)) < ab
+    codes = (1 + rng.negative_binomial(phi, phi / (phi + mu), size=(n, 2))) * on
+    freq = np.bincount(codes.sum(axis=1), minlength=41)[:41] / n
+    assert pmf.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(pmf[:15], freq[:15], atol=3e-3)

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_DIVERGENCES",
     "MAX_RHAT",
     "MIN_ESS_PER_CHAIN",
+    "MIN_SOURCES",
     "NOT_RECORDED",
     "PARTIAL",
     "RECORDED",
@@ -61,6 +62,12 @@ BREADTH_MIN = 0.05
 """Model v2: the share of the sources coded against a target that must evidence it, with
 probability ``AFFIRM``, before it can be affirmed (``[classification] breadth_min``): one
 source in twenty; a target that rests on one source among many is not affirmed."""
+
+MIN_SOURCES = 2
+"""Model v2: the number of distinct sources that, by a target's own rows, surely evidence it
+before it can be affirmed or novel (``[classification] min_sources``). A band of codes over many
+sources (">= 5 codes in the interviews") may all come from one of them: the rows show one source
+for sure. Two is corroboration: a review paper and an interview, or two papers."""
 
 LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}
 """Codes in a wave at which the evidence for a target is limited, moderate, significant

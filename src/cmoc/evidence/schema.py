@@ -33,6 +33,7 @@ from ..defaults import (
     BREADTH_MIN,
     DIRECTION_MARGIN,
     LEVEL_THRESHOLDS,
+    MIN_SOURCES,
     RECORDING,
     REFUTE,
     REFUTES_DEFAULT,
@@ -333,6 +334,7 @@ class Classification(BaseModel):
     refute: Annotated[float, Field(gt=0, lt=0.5)] = REFUTE
     breadth_min: Annotated[float, Field(gt=0, lt=1)] = BREADTH_MIN
     direction_margin: Annotated[float, Field(ge=0, lt=0.5)] = DIRECTION_MARGIN
+    min_sources: Annotated[int, Field(ge=1)] = MIN_SOURCES
 
 
 class ConfidenceKinds(BaseModel):

@@ -104,6 +104,31 @@ class MeasurementData:
             [{"not recorded": 0.0, "partial": np.nan}.get(r, 1.0) for r in self.recording]
         )
 
+    def sure_sources(self) -> np.ndarray:
+        """Per target (CMOCs, then mechanisms), the distinct sources its own rows show evidence it.
+
+        A source with an exact non-zero cell counts one; a total or band whose lower bound is
+        at least one code counts one more (all its codes may come from one member; the members
+        of one mechanism's blocks are disjoint, and a member with an exact cell of the target is
+        netted out of the total). A mechanism's entry counts the sources that evidence it or any
+        of its CMOCs (as its breadth): a block with forced members adds none, since its sure
+        member may be one of them. A lower bound, from the data alone, never from the model.
+        """
+        d = self.data
+        n_c, tm = len(d.cmocs), d.target_mech
+        exact = [set() for _ in d.targets]
+        for j, t in zip(self.cell_src, self.cell_tgt, strict=True):
+            exact[int(t)].add(int(j))
+        out = np.array([len(s) for s in exact])
+        sure = self.bt_lo >= 1
+        np.add.at(out, self.bt_tgt[sure], 1)
+        for m in range(len(d.mechanisms)):
+            of_m = np.flatnonzero(tm == m)
+            sources = set().union(*(exact[t] for t in of_m))
+            blocks = np.unique(self.bt_block[sure & (tm[self.bt_tgt] == m)])
+            out[n_c + m] = len(sources) + int((self.block_forced[blocks] == 0).sum())
+        return out
+
 
 def _recording(kinds: list[str], recording: dict[str, str] | None) -> tuple[str, ...]:
     recording = dict(recording or {})

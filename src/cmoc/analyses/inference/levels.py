@@ -2,8 +2,10 @@
 
 A wave total published as a band that spans levels (``>= 1``: limited, moderate or significant)
 does not say which level the evidence reached. Given the fit, the total follows the model's
-negative binomial (Poisson) truncated to the band; drawing it once per posterior draw gives the
-probability of each level, and the most probable one is reported with its probability.
+distribution truncated to the band; drawing it once per posterior draw gives the probability of
+each level, and the most probable one is reported with its probability. Model v1: the total's
+negative binomial (Poisson). Model v2: the codes of either stance that a block's members give
+the target (:func:`_v2_total_pmf`).
 """
 
 from __future__ import annotations
@@ -51,15 +53,23 @@ def predictive_levels(
     pandas.DataFrame
         Indexed by ``target_id``: ``codes`` (as known), ``evidence_level`` (the most probable
         level), ``evidence_level_p`` (its posterior predictive probability; 1 when the codes
-        fix the level) and ``expected_codes`` (posterior predictive mean of the supporting codes).
+        fix the level) and ``expected_codes`` (posterior predictive mean of the supporting codes;
+        of model v2, of the codes of either stance).
     """
     wave = wave or evidence.waves[-1]
-    known = observed_codes(evidence)
+    post = idata["posterior"].to_dataset()
+    v2 = "breadth" in post  # model v2's levels count codes of either stance
+    known = (
+        observed_codes(evidence, stances=("supports", "refutes"))
+        if v2
+        else observed_codes(evidence)
+    )
     known = known[known["wave"] == wave].set_index("target_id")
     out = known[["codes", "evidence_level"]].copy()
     out["evidence_level_p"] = 1.0
     out["expected_codes"] = known["codes_min"].astype(float)
-    post = idata["posterior"].to_dataset()
+    if v2:
+        return _v2_levels(post, evidence, wave, out, known, seed)
     if "total_mean" not in post:
         return out
     poisson = Provenance.of(idata).config.get("likelihood") == "poisson"
@@ -95,6 +105,95 @@ def predictive_levels(
         freq = levels.value_counts(normalize=True)
         out.at[target, "expected_codes"] = float(total.mean())
         if level_known in ("none", "limited", "moderate", "significant"):
+            continue  # the band already fixes the level
+        out.at[target, "evidence_level"] = str(freq.index[0])
+        out.at[target, "evidence_level_p"] = float(freq.iloc[0])
+    return out
+
+
+_V2_GRID = 64
+"""Model v2: codes beyond a band's finite bound (or its lower bound) summed term by term."""
+
+
+def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> np.ndarray:
+    """``P(n = x)``, ``x = 0 .. top``, per posterior draw, of block-target ``i``'s recorded codes.
+
+    Of the block's ``J_f`` free members each evidences the target with probability ``a b``
+    (``breadth``), of its ``n_f`` forced ones with ``b``; ``e`` evidencing members give
+    ``e + NB(e mu, e phi)`` codes. Given the parameters, this ignores what the block's other
+    rows say about how many members were active (the draws carry it only through ``a``), and
+    ``P(n > top)`` is put on ``top`` (levels stop at ``significant``; the predictive mean is a
+    slight underestimate there).
+    """
+    from scipy.special import expit
+
+    b, t = int(md.bt_block[i]), int(md.bt_tgt[i])
+    k = int(md.block_kind[b])
+
+    def flat(x):
+        return x.stack(s=("chain", "draw")).values
+
+    ab = flat(post["breadth"].isel(target=t, kind=k))
+    bt = expit(flat(post["evidencing_logit"].isel(target=t)))
+    mu = np.exp(
+        flat(post["kind_rate"].isel(kind=k))
+        + flat(post["depth_target"].isel(target=t))
+        + md.block_log_exposure[b]
+    )
+    phi = flat(post["dispersion"])
+    n_f, j_f = int(md.block_forced[b]), int(md.block_free[b])
+    p_e = stats.binom.pmf(np.arange(j_f + 1)[None, :], j_f, ab[:, None])  # (s, e_free)
+    if n_f:
+        p_f = stats.binom.pmf(np.arange(n_f + 1)[None, :], n_f, bt[:, None])
+        p_e = np.stack([np.convolve(x, y) for x, y in zip(p_e, p_f, strict=True)])
+    e = np.arange(min(p_e.shape[1], top + 1))
+    x = np.arange(top + 1)
+    extra = x[None, :] - e[:, None]  # (e, x)
+    e_safe = np.maximum(e, 1)[None, :, None]
+    size = phi[:, None, None] * e_safe
+    nb = stats.nbinom.pmf(
+        np.maximum(extra, 0)[None], size, size / (size + mu[:, None, None] * e_safe)
+    )
+    nb = np.where((extra >= 0)[None] & (e[None, :, None] >= 1), nb, 0.0)
+    nb[:, 0, 0] = 1.0  # e = 0: no code
+    pmf = np.einsum("se,sex->sx", p_e[:, : e.size], nb)
+    pmf[:, -1] += np.clip(1.0 - pmf.sum(axis=1), 0.0, None)  # the tail beyond ``top``, lumped
+    return pmf
+
+
+def _v2_levels(post, evidence, wave, out, known, seed) -> pd.DataFrame:
+    """Predictive levels of a model v2 fit: each banded block-target of the wave, by its pmf."""
+    from ...evidence.recording import refutes_recording
+    from ...models import measurement_data
+
+    md = measurement_data(evidence, {k: r.refutes for k, r in refutes_recording(evidence).items()})
+    targets = md.data.targets
+    w = evidence.waves.index(wave)
+    thresholds = evidence.config.thresholds
+    rng = np.random.default_rng(seed)
+    n_s = post.sizes["chain"] * post.sizes["draw"]
+    banded = md.bt_lo != np.where(md.bt_hi < 0, -2, md.bt_hi)
+    per_target: dict[str, list[int]] = {}
+    for i in np.flatnonzero(banded & (md.block_wave[md.bt_block] == w)):
+        per_target.setdefault(targets[int(md.bt_tgt[i])], []).append(int(i))
+    for target, rows in sorted(per_target.items()):
+        if target not in out.index:
+            continue
+        total = np.full(n_s, float(known.at[target, "codes_min"]))
+        for i in rows:
+            lo, hi = int(md.bt_lo[i]), int(md.bt_hi[i])
+            top = (hi if hi >= 0 else lo) + _V2_GRID
+            pmf = _v2_total_pmf(post, md, i, top)
+            x = np.arange(top + 1)
+            pmf = np.where((x >= lo) & ((hi < 0) | (x <= hi)), pmf, 0.0)
+            cdf = np.cumsum(pmf, axis=1)
+            u = rng.uniform(size=n_s) * cdf[:, -1]
+            draw = (cdf < u[:, None]).sum(axis=1).clip(lo, top)
+            total = total + draw - lo  # codes_min already holds the band's lower bound
+        levels = pd.Series([level_of_count(x, thresholds) for x in total])
+        freq = levels.value_counts(normalize=True)
+        out.at[target, "expected_codes"] = float(total.mean())
+        if out.at[target, "evidence_level"] in ("none", "limited", "moderate", "significant"):
             continue  # the band already fixes the level
         out.at[target, "evidence_level"] = str(freq.index[0])
         out.at[target, "evidence_level_p"] = float(freq.iloc[0])

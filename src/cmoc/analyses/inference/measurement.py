@@ -24,8 +24,10 @@ from ...defaults import Status
 from ...evidence import EvidenceBase, observed_codes
 from ...evidence.recording import refutes_recording
 from ...models import measurement_data
+from ..fitting.attrs import Provenance
 from ..fitting.convergence import check_convergence
 from .confidence import CONFIDENCE_IN_SUMMARY, confidence
+from .levels import predictive_levels
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
@@ -45,6 +47,7 @@ MEASUREMENT_COLUMNS = [
     "breadth_lo",
     "breadth_hi",
     "p_broad",
+    "sources_min",
     "direction_mean",
     "direction_lo",
     "direction_hi",
@@ -62,6 +65,8 @@ MEASUREMENT_COLUMNS = [
     "supports",
     "refutes",
     "evidence_level",
+    "evidence_level_p",
+    "expected_codes",
     "status",
     "ess_bulk",
     "r_hat",
@@ -70,9 +75,14 @@ MEASUREMENT_COLUMNS = [
 ]
 """Columns of :func:`summarize_measurement`. ``support_*`` repeat ``direction_*`` (the share of
 a target's codes that support it, empty where not testable), kept for the design brief's
-section 6; ``p_broad`` is ``P(breadth >= breadth_min)``, ``p_clear_support`` and
-``p_clear_refute`` are ``P(direction >= 1/2 + margin)`` and ``P(direction <= 1/2 - margin)``
-(``[classification] direction_margin``; empty where not testable); ``supports``/``refutes``
+section 6; ``p_broad`` is ``P(breadth >= breadth_min)``; ``sources_min`` the distinct sources
+the target's own rows show to evidence it (``MeasurementData.sure_sources``);
+``p_clear_support`` and ``p_clear_refute`` are ``P(direction >= 1/2 + margin)`` and
+``P(direction <= 1/2 - margin)``
+(``[classification] direction_margin``; empty where not testable); ``evidence_level`` of a
+band that spans levels is the most probable level by the posterior predictive, with its
+probability ``evidence_level_p`` (:func:`cmoc.analyses.predictive_levels`; 1 where the codes fix
+it) and ``expected_codes`` the predictive mean; ``supports``/``refutes``
 count the codes of each stance in every wave so far (lower bounds of bands); from ``own_codes``
 on, the confidence grade and its components (:func:`cmoc.analyses.confidence`)."""
 
@@ -93,7 +103,8 @@ def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, x
     -------
     dict
         ``breadth``, ``direction``, ``depth``: DataArrays with dims ``(chain, draw, target)``;
-        ``testable``: a boolean DataArray over ``target``.
+        ``testable``: a boolean DataArray over ``target``; ``sources_min``: an integer array
+        (:meth:`~cmoc.models.MeasurementData.sure_sources`).
     """
     md = measurement_data(evidence, _recording(evidence))
     d = md.data
@@ -135,6 +146,7 @@ def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, x
         "target",
     ).assign_coords(target=d.targets)
     return {
+        "sources_min": md.sure_sources(),
         "breadth": breadth,
         "direction": direction,
         "depth": post["depth_expected"].assign_coords(target=d.targets),
@@ -173,9 +185,10 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
        mechanism's own codes include its CMOCs');
     2. refuted: direction testable and clearly refuting;
     3. contested: direction testable, codes of both stances, neither clear;
-    4. novel / affirmed: ``P(breadth >= breadth_min) >= affirm`` and, where testable, clearly
-       supportive; novel when its origin is novel or it was first coded in the newest wave
-       (after the first);
+    4. novel / affirmed: ``P(breadth >= breadth_min) >= affirm``, its own rows show at least
+       ``min_sources`` distinct sources evidencing it (``sources_min``: a band of codes over many
+       sources shows one for sure), and, where testable, clearly supportive; novel when its
+       origin is novel or it was first coded in the newest wave (after the first);
     5. revised: a CMOC that another CMOC ``revises``, when that one is affirmed or novel;
     6. inconclusive: some evidence, not enough.
 
@@ -183,7 +196,8 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
     ----------
     evidence : EvidenceBase
     table : pandas.DataFrame
-        Indexed by target id, with ``p_broad``, ``p_clear_support`` and ``p_clear_refute``
+        Indexed by target id, with ``p_broad``, ``sources_min``, ``p_clear_support`` and
+        ``p_clear_refute``
         (NaN where not testable), ``direction_testable``, ``supports`` and ``refutes``.
 
     Returns
@@ -203,7 +217,7 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
     newest = len(evidence.waves) - 1
     new = (targets["origin"] == "novel") | (first.reindex(table.index).eq(newest) & (newest > 0))
     direction_ok = ~testable | clear_support
-    broad = table["p_broad"] >= th.affirm
+    broad = (table["p_broad"] >= th.affirm) & (table["sources_min"] >= th.min_sources)
     status[broad & direction_ok & ~new] = Status.affirmed.value
     status[broad & direction_ok & new] = Status.novel.value
     for reviser, revised in evidence.cmocs["revises"].dropna().items():
@@ -249,6 +263,7 @@ def summarize_measurement(
         frame[f"{name}_lo"] = q.isel(quantile=0).values
         frame[f"{name}_hi"] = q.isel(quantile=1).values
     frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
+    frame["sources_min"] = draws["sources_min"]
     testable = draws["testable"].values
     frame["direction_testable"] = testable
     direction = draws["direction"]
@@ -275,10 +290,9 @@ def summarize_measurement(
     frame["wave"] = newest
     stance = _stance_codes(evidence).reindex(frame.index).fillna(0).astype(int)
     frame["supports"], frame["refutes"] = stance["supports"], stance["refutes"]
-    levels = observed_codes(evidence, stances=("supports", "refutes"))
-    levels = levels[levels["wave"] == newest].set_index("target_id")
-    frame["codes"] = levels["codes"].reindex(frame.index)
-    frame["evidence_level"] = levels["evidence_level"].reindex(frame.index)
+    levels = predictive_levels(idata, evidence, newest, seed=Provenance.of(idata).seed)
+    for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
+        frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify_measurement(evidence, frame)
     frame["converged"] = check_convergence(idata).passed
     frame = frame.reset_index()
