@@ -2,6 +2,10 @@
 
 ``cmoc report --fit FIT.nc`` (or ``cmoc report DIR --fit FIT.nc``) builds the report of one
 saved fit from the file alone (:func:`cmoc.reports.pipeline.build_report_from_fit`).
+
+``cmoc report DIR --model FILE`` with ``model = "measurement"`` in FILE reports model v2 fits
+(breadth, direction, depth and v2's statuses); the comparison and the plan, model v1's for now,
+are skipped and the report says why in their place.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ def report(
         bool,
         typer.Option(
             "--compare/--no-compare",
-            help="Compare the hierarchy with no and complete pooling (two more fits, saved).",
+            help="Compare the hierarchy with no and complete pooling (two more fits, saved; "
+            "model v1 only: skipped, with the reason, for model v2).",
         ),
     ] = True,
     plan: Annotated[
@@ -47,7 +52,8 @@ def report(
         typer.Option(
             "--plan/--no-plan",
             help="Plan for inconclusive CMOCs: reuse DIR/.cmoc/plan.json if made from this fit, "
-            "else simulate (200 per CMOC, up to 5 new sources, PSIS without refits; saved).",
+            "else simulate (200 per CMOC, up to 5 new sources, PSIS without refits; saved; "
+            "model v1 only: skipped, with the reason, for model v2).",
         ),
     ] = True,
     calibration: Annotated[
@@ -85,6 +91,11 @@ def report(
     With ``--fit FILE`` the report is that one fit's, from the evidence the file carries: the
     newest wave only (the trajectory across waves and the model comparison need DIR), the
     fit's own model and sampler settings, the plan computed and not saved.
+
+    With ``--model FILE`` holding ``model = "measurement"`` the report is of model v2 (breadth,
+    direction where testable, depth, its statuses); the model comparison, the plan, the
+    predictive check and the prior sensitivity are not yet available for it: the report says
+    so, and why, in their place.
     """
     if directory is None and fit is None:
         raise UserError(

@@ -23,6 +23,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+import pandas as pd
+
 from ..evidence import EvidenceBase, describe, file_mode
 from .content import ReportContent
 from .html import (
@@ -88,8 +90,6 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     """Render the plain-text companion of the HTML report: support table and model checks."""
     check = content.convergence
     data = rounded(content.summary)
-    sampler = content.sampler
-    packages = content.provenance["packages"]
     lines = [f"# {md_text(base.config.title)}", ""]
     if not check.passed:
         lines += [
@@ -122,6 +122,10 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "",
         *md_fence(describe(base)),
         "",
+    ]
+    if content.measurement:
+        return "\n".join(lines + _measurement_markdown(base, content))
+    lines += [
         "## Support per mechanism and CMOC",
         "",
         "Support is the posterior probability that a CMOC (or a mechanism's typical CMOC) is "
@@ -160,6 +164,16 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "",
         f"Convergence: {md_text(check.text)}.",
         "",
+    ]
+    lines += _md_checks_tail(base, content)
+    return "\n".join(lines)
+
+
+def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
+    """Return the Markdown from the calibration on: calibration, priors, reproducibility."""
+    sampler = content.sampler
+    packages = content.provenance["packages"]
+    lines = [
         "Simulation-based calibration. " + md_text(calibration_paragraph(content)),
         "",
     ]
@@ -185,7 +199,11 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "## Reproducibility",
         "",
         f"- evidence hash: {md_code(content.provenance['evidence_hash'])}",
-        f"- model: {md_text(content.model['name'])} "
+        "- model: "
+        + md_text(
+            "v2 (measurement, experimental)" if content.measurement else content.model["name"]
+        )
+        + " "
         f"(config id {md_code(content.provenance['model_id'])})",
         "- sampler: "
         + md_text(
@@ -194,13 +212,115 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "- packages: " + md_text(", ".join(f"{k} {v}" for k, v in sorted(packages.items()))),
         "- command: "
         + md_code(
-            f"cmoc report <evidence dir {base.config.name}> --seed {sampler.get('seed')} "
+            f"cmoc report <evidence dir {base.config.name}> "
+            + ("--model <model file: model = measurement> " if content.measurement else "")
+            + f"--seed {sampler.get('seed')} "
             f"--draws {sampler.get('draws')} --tune {sampler.get('tune')} "
             f"--chains {sampler.get('chains')} --sampler {sampler.get('sampler')}"
         ),
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _md_interval(mean: float, lo: float, hi: float) -> str:
+    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _md_shift(shift: float, sd: float) -> str:
+    return "-" if pd.isna(shift) else f"{shift:+.3f} ± {sd:.3f}"
+
+
+def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[str]:
+    """Return the Markdown of a model v2 report after the evidence: estimates, changes, checks."""
+    data = rounded(content.summary)
+    pct = f"{content.ci:.0%}"
+    lines = [
+        "## Breadth, direction and status per mechanism and CMOC (model v2)",
+        "",
+        "Breadth is the expected share of the sources coded against a target that evidence it; "
+        "direction the share of its codes that support it, tested only where some source of a "
+        'kind whose refutes are recorded is coded against it ("direction not tested" '
+        "elsewhere); depth the expected number of codes an evidencing source gives it. "
+        f"Intervals are {pct} equal-tailed credible intervals; codes +/- count supporting and "
+        "refuting codes over every wave so far, sources the distinct sources a target's own rows "
+        "show to evidence it (a total or band counts one), the evidence level the codes of the "
+        "newest wave.",
+        "",
+        f"| target | type | mechanism | status | breadth [{pct}] | direction [{pct}] | depth "
+        "| codes +/- | sources | evidence | confidence | ESS | R-hat |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data.itertuples(index=False):
+        direction = (
+            _md_interval(r.direction_mean, r.direction_lo, r.direction_hi)
+            if r.direction_testable
+            else "direction not tested"
+        )
+        lines.append(
+            f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
+            f"{md_text(r.status)} | {_md_interval(r.breadth_mean, r.breadth_lo, r.breadth_hi)} | "
+            f"{direction} | {r.depth_mean:.1f} | {r.supports}/{r.refutes} | {r.sources_min} | "
+            f"{md_text(r.evidence_level)} | {md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
+            f"{r.r_hat:.3f} |"
+        )
+    changes = content.changes
+    if changes is not None:
+        ch = rounded(changes)
+        lines += [
+            "",
+            f"## What wave {md_text(content.waves[-1])} changed",
+            "",
+            "| target | status | evidence | breadth before | breadth after | shift ± sd "
+            "| direction before -> after | shift ± sd | newest wave |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in ch.itertuples(index=False):
+            before = "(new)" if pd.isna(r.status_before) else md_text(r.status_before)
+            after = md_text(r.status_after)
+            status = after if before == after else f"{before} -> {after}"
+            level = "-" if pd.isna(r.level_before) else md_text(r.level_before)
+            b_before = (
+                "-"
+                if pd.isna(r.breadth_before)
+                else _md_interval(r.breadth_before, r.breadth_before_lo, r.breadth_before_hi)
+            )
+            b_after = _md_interval(r.breadth_after, r.breadth_after_lo, r.breadth_after_hi)
+            direction, d_shift = "direction not tested", "-"
+            if r.direction_testable:
+                d_before = "-" if pd.isna(r.direction_before) else f"{r.direction_before:.2f}"
+                d_after = _md_interval(
+                    r.direction_after, r.direction_after_lo, r.direction_after_hi
+                )
+                direction = f"{d_before} -> {d_after}"
+                d_shift = _md_shift(r.direction_shift, r.direction_shift_sd)
+            lines.append(
+                f"| {md_text(r.target_id)} | {status} | {level} -> "
+                f"{md_text(r.level_after)} | {b_before} | {b_after} | "
+                f"{_md_shift(r.breadth_shift, r.breadth_shift_sd)} | {direction} | {d_shift} | "
+                f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}, "
+                f"+{r.new_supports} / -{r.new_refutes} codes |"
+            )
+        lines += ["", md_text(content.unavailable["moved_most"])]
+    check = content.convergence
+    lines += [
+        "",
+        "## Planning the next sources",
+        "",
+        md_text(content.unavailable["plan"]),
+        "",
+        "## Model checks",
+        "",
+        f"Convergence: {md_text(check.text)}.",
+        "",
+        "Posterior predictive check. " + md_text(content.unavailable["ppc"]),
+        "",
+        "Model comparison. " + md_text(content.unavailable["comparison"]),
+        "",
+        "Prior sensitivity. " + md_text(content.unavailable["sensitivity"]),
+        "",
+    ]
+    return lines + _md_checks_tail(base, content)
 
 
 class ReportWriteError(Exception):

@@ -24,6 +24,7 @@ from ..analyses import (
     Provenance,
     change_report,
     check_convergence,
+    is_measurement_fit,
     posterior_predictive,
     ppc_summary,
     prior_sensitivity,
@@ -32,9 +33,39 @@ from ..analyses import (
 from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
 from ..evidence.recording import recording_lines
-from ..models import DEFAULT_CONFIG, ModelConfig
+from ..models import DEFAULT_CONFIG, MeasurementPriors, ModelConfig
 
-__all__ = ["ReportContent", "report_content"]
+__all__ = ["NOT_YET_V2", "ReportContent", "measurement_priors", "report_content"]
+
+NOT_YET_V2 = {
+    "plan": (
+        "Not yet available for model v2: the plan simulates new sources from model v1's "
+        "count model and updates the fit by Pareto-smoothed importance sampling of its "
+        "pointwise log-likelihood, and model v2 has neither a simulator of new sources nor a "
+        "pointwise log-likelihood yet."
+    ),
+    "ppc": (
+        "Not yet available for model v2: the posterior predictive check replicates each "
+        "unit's codes from model v1's coding rates, and model v2's replication (activation, "
+        "breadth, depth and the recording of refutes, per source) is not implemented yet."
+    ),
+    "comparison": (
+        "Not yet available for model v2: the comparison of pooling variants scores every "
+        "unit of evidence left out in turn (PSIS-LOO), and model v2 has no pointwise "
+        "log-likelihood and no pooling variants yet."
+    ),
+    "sensitivity": (
+        "Not yet available for model v2: power-scaling needs the log prior and the "
+        "log-likelihood of every draw, which cmoc computes for model v1 only so far."
+    ),
+    "moved_most": (
+        "Which units of the newest wave moved each target most (leave-one-unit-out by PSIS) "
+        "is not yet available for model v2, as it has no pointwise log-likelihood yet: the "
+        "newest wave's sources and codes of each target are shown instead."
+    ),
+}
+"""The sentence the report of a model v2 fit shows in place of each section of model v1's that
+v2 does not support yet (``ReportContent.unavailable``), saying why."""
 
 
 @dataclass
@@ -64,10 +95,11 @@ class ReportContent:
         :func:`cmoc.analyses.change_report` of the newest wave (None with a single wave).
     actions : pandas.DataFrame
         Action statements with what they rest on and the weakest support among those.
-    ppc, ppc_by_group : pandas.DataFrame
-        Posterior predictive check per unit and its summary by wave, unit type and kind.
-    sensitivity : pandas.DataFrame
-        :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit.
+    ppc, ppc_by_group : pandas.DataFrame or None
+        Posterior predictive check per unit and its summary by wave, unit type and kind (None
+        for a model v2 fit: not yet available, :attr:`unavailable` says why).
+    sensitivity : pandas.DataFrame or None
+        :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (None for model v2).
     comparison : ModelComparison or None
         PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run.
     plan : PlanResult or None
@@ -85,6 +117,14 @@ class ReportContent:
     scope_note : str
         What the report leaves out and why, stated at its top (a report of one saved fit:
         the newest wave only); empty for a full report.
+    measurement : bool
+        A report of model v2 fits (the measurement model): ``summary``, ``mechanisms``,
+        ``cmocs``, ``trajectory`` and ``changes`` hold breadth, direction and depth
+        (:data:`cmoc.analyses.MEASUREMENT_COLUMNS`) in place of support.
+    unavailable : dict of str to str
+        Section (``plan``, ``ppc``, ``comparison``, ``sensitivity``, ``moved_most``) to the
+        sentence shown in its place: why it is not yet available for model v2
+        (:data:`NOT_YET_V2`); empty for model v1.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -114,9 +154,9 @@ class ReportContent:
     trajectory: pd.DataFrame
     changes: pd.DataFrame | None
     actions: pd.DataFrame
-    ppc: pd.DataFrame
-    ppc_by_group: pd.DataFrame
-    sensitivity: pd.DataFrame
+    ppc: pd.DataFrame | None
+    ppc_by_group: pd.DataFrame | None
+    sensitivity: pd.DataFrame | None
     convergence: ConvergenceCheck
     wave_checks: dict[str, ConvergenceCheck]
     priors: list[tuple[str, str]]
@@ -132,6 +172,8 @@ class ReportContent:
     calibration_command: str = ""
     recording: list[str] = field(default_factory=list)
     scope_note: str = ""
+    measurement: bool = False
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -149,6 +191,7 @@ class ReportContent:
             "sensitivity": self.sensitivity,
             "convergence": self.convergence.table.reset_index(),
         }
+        out = {name: table for name, table in out.items() if table is not None}
         if self.changes is not None:
             out["changes"] = self.changes
         if self.comparison is not None:
@@ -277,6 +320,177 @@ def _actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+_V2_ESTIMANDS = [
+    "breadth_mean",
+    "breadth_lo",
+    "breadth_hi",
+    "p_broad",
+    "sources_min",
+    "direction_testable",
+    "direction_mean",
+    "direction_lo",
+    "direction_hi",
+    "p_supported",
+    "depth_mean",
+    "depth_lo",
+    "depth_hi",
+]
+"""Model v2's estimands, as the mechanism and CMOC tables of its report show them."""
+
+
+def _measurement_mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary[summary["target_type"] == "mechanism"].set_index("target_id")
+    mech = base.mechanisms
+    out = pd.DataFrame(
+        {
+            "mechanism_id": s.index,
+            "name": mech["name"].reindex(s.index).to_numpy(),
+            "definition": mech["definition"].reindex(s.index).fillna("").to_numpy(),
+            "status": s["status"].to_numpy(),
+            "evidence_level": s["evidence_level"].to_numpy(),
+            "codes": s["codes"].to_numpy(),
+            "supports": s["supports"].to_numpy(),
+            "refutes": s["refutes"].to_numpy(),
+            **{col: s[col].to_numpy() for col in _V2_ESTIMANDS},
+        }
+    )
+    out["confidence"] = s["confidence"].to_numpy()
+    return out
+
+
+def _measurement_cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary[summary["target_type"] == "cmoc"].set_index("target_id")
+    c = base.cmocs.reindex(s.index)
+    out = pd.DataFrame(
+        {
+            "cmoc_id": s.index,
+            "context": c["context"].fillna("").to_numpy(),
+            "mechanism_id": c["mechanism_id"].to_numpy(),
+            "outcome": c["outcome"].fillna("").to_numpy(),
+            "sign": c["sign"].to_numpy(),
+            "origin": c["origin"].to_numpy(),
+            "status": s["status"].to_numpy(),
+            "evidence_level": s["evidence_level"].to_numpy(),
+            "supports": s["supports"].to_numpy(),
+            "refutes": s["refutes"].to_numpy(),
+            **{col: s[col].to_numpy() for col in _V2_ESTIMANDS},
+        }
+    )
+    for col in ("confidence", "adequacy", "coherence", "limitations", "relevance"):
+        out[col] = s[col].to_numpy()
+    return out
+
+
+_WEAKEST_FIRST = ["refuted", "contested", "unevidenced", "inconclusive", "revised"]
+"""Model v2 statuses from the least to the most borne out (then affirmed and novel)."""
+
+
+def _measurement_actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+    """Return the action statements with what they rest on (weakest: by status, then breadth)."""
+    s = summary.set_index("target_id")
+    rows = []
+    for aid, a in base.actions.iterrows():
+        rests = list(a["rests_on"])
+        known = [t for t in rests if t in s.index]
+        rank = {status: i for i, status in enumerate(_WEAKEST_FIRST)}
+        weakest = (
+            min(
+                known,
+                key=lambda t: (rank.get(s.at[t, "status"], len(rank)), s.at[t, "breadth_mean"]),
+            )
+            if known
+            else None
+        )
+        rows.append(
+            {
+                "action_id": aid,
+                "cluster": a.get("cluster") if pd.notna(a.get("cluster")) else "",
+                "statement": a["statement"],
+                "rests_on": ";".join(rests),
+                "rests_on_status": ";".join(
+                    f"{t}={s.at[t, 'status']}" if t in s.index else f"{t}=unknown" for t in rests
+                ),
+                "weakest": weakest or "",
+                "weakest_status": s.at[weakest, "status"] if weakest else "",
+                "weakest_breadth": s.at[weakest, "breadth_mean"] if weakest else float("nan"),
+                "weakest_breadth_lo": s.at[weakest, "breadth_lo"] if weakest else float("nan"),
+                "weakest_breadth_hi": s.at[weakest, "breadth_hi"] if weakest else float("nan"),
+                "all_affirmed": all(
+                    t in s.index and s.at[t, "status"] in ("affirmed", "novel") for t in rests
+                ),
+            }
+        )
+    columns = [
+        "action_id",
+        "cluster",
+        "statement",
+        "rests_on",
+        "rests_on_status",
+        "weakest",
+        "weakest_status",
+        "weakest_breadth",
+        "weakest_breadth_lo",
+        "weakest_breadth_hi",
+        "all_affirmed",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def measurement_priors() -> list[tuple[str, str]]:
+    """Return model v2's priors as ``(parameter, prior)`` pairs (docs/model.md, "Model v2")."""
+    p = MeasurementPriors()
+    return [
+        ("activation mean (logit), alpha_0", str(p.activation_mean)),
+        ("activation spread across mechanisms, tau_alpha", str(p.activation_sd)),
+        ("activation lean per kind (zero-sum), kappa", f"ZeroSumNormal({p.activation_kind_sd:g})"),
+        ("evidencing mean (logit), beta_0", str(p.evidencing_mean)),
+        ("evidencing spread across targets, sigma_b", str(p.evidencing_sd)),
+        ("log coding rate per source kind, rho_k", str(p.kind_rate)),
+        ("depth spread across mechanisms, tau_theta", str(p.depth_sd_mechanism)),
+        ("depth spread within mechanism, sigma_l", str(p.depth_sd_target)),
+        ("depth dispersion 1/phi", str(p.inv_dispersion)),
+        ("direction mean (log-odds), mu_0", str(p.support_mean)),
+        ("direction spread across mechanisms, tau_mu", str(p.support_sd_mechanism)),
+        ("direction spread within mechanism, sigma_eta", str(p.support_sd_target)),
+        ("kind lean on direction (zero-sum), delta", f"ZeroSumNormal({p.kind_lean_sd:g})"),
+        ("concentration of the direction's beta-binomial, c", str(p.concentration)),
+        (
+            "recording of refutes of a partial kind, psi_k",
+            f"Beta({p.recording_a:g}, {p.recording_b:g})",
+        ),
+    ]
+
+
+_TRAJECTORY_V1 = [
+    "wave",
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "support_mean",
+    "support_lo",
+    "support_hi",
+    "p_supported",
+    "status",
+    "evidence_level",
+]
+_TRAJECTORY_V2 = [
+    "wave",
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "breadth_mean",
+    "breadth_lo",
+    "breadth_hi",
+    "direction_testable",
+    "direction_mean",
+    "direction_lo",
+    "direction_hi",
+    "p_supported",
+    "status",
+    "evidence_level",
+]
+
+
 def report_content(
     base: EvidenceBase,
     fits: dict[str, tuple[EvidenceBase, xr.DataTree]],
@@ -321,6 +535,9 @@ def report_content(
     idata = fits[newest][1]
     made = Provenance.of(idata)
     sampler = made.sampler
+    v2 = is_measurement_fit(idata)
+    if v2 and (comparison is not None or plan is not None):
+        raise ValueError("model v2 fits have no model comparison or plan yet")
     tell(f"  summarising the fit after wave {newest!r} (convergence, levels, confidence)...")
     summary = summarize(idata, base, ci=ci)
     per_wave = []
@@ -329,29 +546,27 @@ def report_content(
             tell(f"  summarising the fit after wave {wave!r}...")
         frame = summary if wave == newest else summarize(fit_w, ev, ci=ci)
         per_wave.append(frame.assign(wave=wave))
-    cols = [
-        "wave",
-        "target_id",
-        "target_type",
-        "mechanism_id",
-        "support_mean",
-        "support_lo",
-        "support_hi",
-        "p_supported",
-        "status",
-        "evidence_level",
-    ]
+    cols = _TRAJECTORY_V2 if v2 else _TRAJECTORY_V1
     trajectory = pd.concat(per_wave, ignore_index=True)[cols]
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
         ev_b, fit_b = fits[before_wave]
-        tell(f"  what wave {newest!r} changed, and which of its units moved it (PSIS)...")
+        tell(
+            f"  what wave {newest!r} changed"
+            + (
+                " (breadth and direction before and after)..."
+                if v2
+                else ", and which of its units moved it (PSIS)..."
+            )
+        )
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
-    tell("  posterior predictive check...")
-    ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
-    tell("  prior sensitivity (power-scaling)...")
-    sensitivity = prior_sensitivity(idata, base)
+    ppc = sensitivity = None
+    if not v2:
+        tell("  posterior predictive check...")
+        ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
+        tell("  prior sensitivity (power-scaling)...")
+        sensitivity = prior_sensitivity(idata, base)
     config = ModelConfig.model_validate_json(made.model_config)
     if plan is not None and not plan.matches(idata):
         raise ValueError("the plan was not computed from the newest wave's fit")
@@ -368,20 +583,20 @@ def report_content(
         waves=list(base.waves),
         ci=ci,
         summary=summary,
-        mechanisms=_mechanism_table(base, summary),
-        cmocs=_cmoc_table(base, summary),
+        mechanisms=(_measurement_mechanism_table if v2 else _mechanism_table)(base, summary),
+        cmocs=(_measurement_cmoc_table if v2 else _cmoc_table)(base, summary),
         sources_by_kind_wave=_sources_by_kind_wave(base),
         groups=group_levels_table(base),
         codings_by_wave=_codings_by_wave(base),
         trajectory=trajectory,
         changes=changes,
-        actions=_actions(base, summary),
+        actions=(_measurement_actions if v2 else _actions)(base, summary),
         ppc=ppc,
-        ppc_by_group=ppc_summary(ppc),
+        ppc_by_group=None if ppc is None else ppc_summary(ppc),
         sensitivity=sensitivity,
         convergence=check_convergence(idata),
         wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
-        priors=config.describe_priors(),
+        priors=measurement_priors() if v2 else config.describe_priors(),
         model=json.loads(config.to_json()),
         sampler=sampler,
         provenance={
@@ -400,4 +615,6 @@ def report_content(
         calibration_command=calibration_command(
             f"<{base.config.name}>", config.id, config.id != DEFAULT_CONFIG.id
         ),
+        measurement=v2,
+        unavailable=dict(NOT_YET_V2) if v2 else {},
     )

@@ -28,8 +28,11 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 __all__ = [
+    "MEASUREMENT_STATUS_STYLE",
     "STATUS_STYLE",
     "forest",
+    "measurement_forest",
+    "measurement_trajectory",
     "plan_figure",
     "plot_table",
     "plot_text",
@@ -48,6 +51,13 @@ STATUS_STYLE = {
     "refuted": {"color": "#d73027", "linestyle": ":", "label": "refuted"},
 }
 """Colour and line style of each status, shared by every figure and the legend."""
+
+MEASUREMENT_STATUS_STYLE = {
+    **STATUS_STYLE,
+    "contested": {"color": "#762a83", "linestyle": (0, (5, 1.5, 1, 1.5)), "label": "contested"},
+    "unevidenced": {"color": "#bdbdbd", "linestyle": ":", "label": "unevidenced"},
+}
+"""The statuses of model v2 (``contested`` and ``unevidenced`` besides v1's), same colours."""
 
 _CMAP = "RdYlGn"
 _LEVEL_SIZE = {"none": 30, "limited": 80, "moderate": 160, "significant": 260}
@@ -89,7 +99,15 @@ def _size(level: str) -> float:
 
 
 @_plain_text_figure
-def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> str:
+def theory_diagram(
+    summary: pd.DataFrame,
+    mechanism_names: dict[str, str],
+    *,
+    value: str = "support_mean",
+    label: str = "posterior mean support",
+    cmap: str = _CMAP,
+    styles: dict[str, dict] | None = None,
+) -> str:
     """Draw the programme theory: mechanisms in a ring, each with its CMOCs around it.
 
     Parameters
@@ -98,6 +116,11 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
         :func:`cmoc.analyses.summarize` output (targets, support, status, evidence level).
     mechanism_names : dict
         Mechanism id to its name (shown beside the node).
+    value, label, cmap : str
+        The column that fills the nodes (in [0, 1]), its colour bar's label and colour map
+        (model v2: ``breadth_mean``, a sequential map).
+    styles : dict, optional
+        Status styles (default :data:`STATUS_STYLE`; model v2: :data:`MEASUREMENT_STATUS_STYLE`).
 
     Returns
     -------
@@ -115,7 +138,8 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
     n_rows = max(len(mechs), 1)
     size = 9 + 0.25 * n_rows
     fig, ax = plt.subplots(figsize=(size, size))
-    cmap = plt.get_cmap(_CMAP)
+    cmap = plt.get_cmap(cmap)
+    styles = STATUS_STYLE if styles is None else styles
     r_mech, r_cmoc = 1.0, 1.75
     for (m, row), start, span in zip(mechs.iterrows(), starts, spans, strict=True):
         angle = start + span / 2
@@ -124,7 +148,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
         for k, c in enumerate(group.itertuples(index=False)):
             a = start + span * (k + 0.5) / max(len(group), 1)
             cx, cy = r_cmoc * math.cos(a), r_cmoc * math.sin(a)
-            style = STATUS_STYLE.get(c.status, STATUS_STYLE["inconclusive"])
+            style = styles.get(c.status, styles["inconclusive"])
             ax.plot(
                 [mx, cx],
                 [my, cy],
@@ -137,7 +161,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
                 cx,
                 cy,
                 s=_size(c.evidence_level),
-                c=[cmap(float(c.support_mean))],
+                c=[cmap(float(getattr(c, value)))],
                 edgecolors=style["color"],
                 linewidths=1.2,
                 zorder=2,
@@ -153,12 +177,12 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
                 rotation=math.degrees(a) + (180 if left else 0),
                 rotation_mode="anchor",
             )
-        style = STATUS_STYLE.get(row["status"], STATUS_STYLE["inconclusive"])
+        style = styles.get(row["status"], styles["inconclusive"])
         ax.scatter(
             mx,
             my,
             s=2.5 * _size(row["evidence_level"]) + 150,
-            c=[cmap(float(row["support_mean"]))],
+            c=[cmap(float(row[value]))],
             edgecolors=style["color"],
             linewidths=2.5,
             zorder=3,
@@ -170,7 +194,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
     ax.axis("off")
     handles = [
         Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
-        for s in STATUS_STYLE.values()
+        for s in styles.values()
     ]
     handles += [
         Line2D(
@@ -194,7 +218,7 @@ def theory_diagram(summary: pd.DataFrame, mechanism_names: dict[str, str]) -> st
     )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
     cbar = fig.colorbar(sm, ax=ax, shrink=0.35, pad=0.01, location="left")
-    cbar.set_label("posterior mean support")
+    cbar.set_label(label)
     # a key beside the ring rather than names on it: neighbouring names would collide
     # names on one line each (a line break in a name would split the key), then escaped
     names = {m: " ".join(str(mechanism_names.get(m, "")).split()) for m in mechs.index}
@@ -266,6 +290,165 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
         for s in STATUS_STYLE.values()
     ]
     ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=True)
+    return to_svg(fig)
+
+
+def _forest_rows(summary: pd.DataFrame) -> list[tuple[object, bool]]:
+    """Rows of a forest plot: each mechanism (True), then its CMOCs (False)."""
+    rows = []
+    for m in summary[summary["target_type"] == "mechanism"].itertuples(index=False):
+        rows.append((m, True))
+        cm = summary[(summary["target_type"] == "cmoc") & (summary["mechanism_id"] == m.target_id)]
+        rows.extend((c, False) for c in cm.itertuples(index=False))
+    return rows
+
+
+@_plain_text_figure
+def measurement_forest(
+    summary: pd.DataFrame, ci: float, breadth_min: float, direction_margin: float
+) -> str:
+    """Forest plot of a model v2 summary: breadth, and direction where it is testable.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`cmoc.analyses.summarize_measurement` output.
+    ci : float
+        Probability of the intervals in ``summary`` (for the axis labels).
+    breadth_min, direction_margin : float
+        ``[classification]``: the breadth a target needs (drawn as a dashed line) and the
+        margin around ½ within which a direction is not clear (shaded).
+
+    Returns
+    -------
+    str
+        SVG, two panels sharing the rows (mechanisms in bold with a square marker, their CMOCs
+        indented below), in the colours and line styles of the statuses: breadth on the left,
+        direction on the right ("not tested" where no kind records refutes); breadth alone when
+        no target's direction is tested.
+    """
+    rows = _forest_rows(summary)
+    tested = bool(summary["direction_testable"].astype(bool).any())
+    height = 0.9 + 0.19 * len(rows)
+    if tested:
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(10, height), sharey=True, width_ratios=(1.2, 1)
+        )
+        right.axvspan(0.5 - direction_margin, 0.5 + direction_margin, color="#f0f0f0", lw=0)
+    else:
+        fig, left = plt.subplots(figsize=(8, height))
+        right = None
+    for i, (r, is_mech) in enumerate(rows):
+        y = -i
+        style = MEASUREMENT_STATUS_STYLE.get(r.status, STATUS_STYLE["inconclusive"])
+        line = {
+            "color": style["color"],
+            "linestyle": style["linestyle"],
+            "linewidth": 2.4 if is_mech else 1.4,
+        }
+        marker = {
+            "marker": "s" if is_mech else "o",
+            "color": style["color"],
+            "markersize": 6 if is_mech else 4,
+        }
+        left.plot([r.breadth_lo, r.breadth_hi], [y, y], **line)
+        left.plot(r.breadth_mean, y, **marker)
+        if right is None:
+            continue
+        if bool(r.direction_testable):
+            right.plot([r.direction_lo, r.direction_hi], [y, y], **line)
+            right.plot(r.direction_mean, y, **marker)
+        else:
+            right.text(0.5, y, "not tested", fontsize=6, color="#888888", ha="center", va="center")
+    left.set_yticks([-i for i in range(len(rows))])
+    left.set_yticklabels(
+        [plot_text(r.target_id if is_mech else f"   {r.target_id}") for r, is_mech in rows],
+        fontsize=7,
+    )
+    for label, (_, is_mech) in zip(left.get_yticklabels(), rows, strict=True):
+        if is_mech:
+            label.set_fontweight("bold")
+    left.axvline(breadth_min, color="#999999", linewidth=0.8, linestyle="--")
+    for ax in (left, right):
+        if ax is not None:
+            ax.set_xlim(0, 1)
+            ax.grid(axis="x", color="#eeeeee")
+    left.set_ylim(-len(rows) + 0.4, 0.6)
+    left.set_xlabel(f"breadth: share of sources evidencing it ({ci:.0%} interval)", fontsize=8)
+    if right is not None:
+        right.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+        right.set_xlabel(
+            f"direction: share of its codes supporting it ({ci:.0%} interval)", fontsize=8
+        )
+    shown = list(dict.fromkeys(r.status for r, _ in rows))
+    handles = [
+        Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
+        for name, s in MEASUREMENT_STATUS_STYLE.items()
+        if name in shown
+    ]
+    left.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
+    fig.tight_layout()
+    return to_svg(fig)
+
+
+@_plain_text_figure
+def measurement_trajectory(waves: pd.DataFrame) -> str:
+    """Breadth (and direction where testable) of each mechanism after each wave (model v2).
+
+    Parameters
+    ----------
+    waves : pandas.DataFrame
+        One row per target and wave with ``wave``, ``target_id``, ``target_type``,
+        ``breadth_mean``, ``breadth_lo``, ``breadth_hi``, ``direction_testable``,
+        ``direction_mean``, ``direction_lo``, ``direction_hi`` (waves in order of appearance).
+
+    Returns
+    -------
+    str
+        SVG, one small panel per mechanism: breadth (blue) and, after the waves where it is
+        testable, direction (orange), each as mean and interval.
+    """
+    mechs = waves[waves["target_type"] == "mechanism"]
+    order = list(dict.fromkeys(waves["wave"]))
+    ids = list(dict.fromkeys(mechs["target_id"]))
+    ncol = min(5, max(len(ids), 1))
+    nrow = max(math.ceil(len(ids) / ncol), 1)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(2.0 * ncol, 1.7 * nrow + 0.4), sharey=True, squeeze=False
+    )
+    for ax in axes.ravel()[len(ids) :]:
+        ax.axis("off")
+    colours = {"breadth": ("#9ecae1", "#08519c"), "direction": ("#fdd0a2", "#d94801")}
+    for ax, m in zip(axes.ravel(), ids, strict=False):
+        rows = mechs[mechs["target_id"] == m].set_index("wave").reindex(order)
+        x = np.arange(len(order))
+        for name, (band, line) in colours.items():
+            ok = rows[f"{name}_mean"].notna().to_numpy()
+            if name == "direction":
+                ok = ok & rows["direction_testable"].fillna(False).astype(bool).to_numpy()
+            ax.fill_between(
+                x[ok],
+                rows[f"{name}_lo"].to_numpy(float)[ok],
+                rows[f"{name}_hi"].to_numpy(float)[ok],
+                color=band,
+                alpha=0.6,
+                linewidth=0,
+            )
+            ax.plot(x[ok], rows[f"{name}_mean"].to_numpy(float)[ok], "o-", color=line, ms=3)
+        ax.set_title(plot_text(m), fontsize=8)
+        ax.set_xticks(x)
+        ax.set_xticklabels([plot_text(w) for w in order], fontsize=6, rotation=20)
+        ax.set_ylim(0, 1)
+        ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle="--")
+        ax.tick_params(axis="y", labelsize=6)
+    handles = [
+        Line2D([0], [0], color=line, marker="o", ms=3, label=label)
+        for label, (_, line) in zip(
+            ("breadth", "direction (where testable)"), colours.values(), strict=True
+        )
+    ]
+    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return to_svg(fig)
 
 

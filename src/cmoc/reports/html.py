@@ -16,6 +16,7 @@ from .content import ReportContent
 __all__ = [
     "build_date",
     "calibration_paragraph",
+    "measurement_methods_paragraph",
     "methods_paragraph",
     "plan_method",
     "plan_paragraph",
@@ -64,6 +65,8 @@ def build_date() -> str | None:
 
 def methods_paragraph(content: ReportContent) -> str:
     """Describe, in prose, what was actually run (model, priors, sampler, seed, waves)."""
+    if content.measurement:
+        return measurement_methods_paragraph(content)
     m, s = content.model, content.sampler
     n_c = int((content.summary["target_type"] == "cmoc").sum())
     n_m = int((content.summary["target_type"] == "mechanism").sum())
@@ -104,6 +107,62 @@ def methods_paragraph(content: ReportContent) -> str:
     )
 
 
+def _sources_text(content: ReportContent) -> tuple[int, int, int, str, str]:
+    n_c = int((content.summary["target_type"] == "cmoc").sum())
+    n_m = int((content.summary["target_type"] == "mechanism").sum())
+    kinds = content.sources_by_kind_wave.drop(index="all kinds")
+    total = int(content.sources_by_kind_wave.loc["all kinds", "all waves"])
+    kind_text = ", ".join(f"{n} {k}" for k, n in kinds["all waves"].items())
+    waves = " then ".join(content.waves)
+    return n_c, n_m, total, kind_text, waves
+
+
+def measurement_methods_paragraph(content: ReportContent) -> str:
+    """Describe, in prose, what was run for a report of model v2 (the measurement model)."""
+    s = content.sampler
+    n_c, n_m, total, kind_text, waves = _sources_text(content)
+    priors = "; ".join(f"{name} {prior}" for name, prior in content.priors)
+    th, cl = content.thresholds, content.classification
+    margin = cl["direction_margin"]
+    recording = "; ".join(content.recording) if content.recording else "every kind recorded"
+    return (
+        f"Breadth, direction and depth of {n_c} CMOCs and {n_m} mechanisms were estimated "
+        f"with cmoc {content.provenance.get('cmoc_version', '')} from {total} sources "
+        f"({kind_text}) coded in {len(content.waves)} "
+        f"wave{'s' if len(content.waves) > 1 else ''} ({waves}), with model v2, the "
+        f"measurement model (experimental), which describes how codes arise: whether a source "
+        f"evidences a mechanism at all (activation, by mechanism and source kind), whether it "
+        f"then evidences each of the mechanism's targets (breadth), how many codes it gives "
+        f"when it does (depth: one plus a negative binomial on the source's exposure and kind "
+        f"rate), and which way they point (direction: pooled within mechanism on the log-odds "
+        f"scale, with a zero-sum lean per kind), with refuting codes recorded as declared per "
+        f"source kind ({recording}); totals over a wave or group and banded counts enter as "
+        f"sums over their members, and appraisal weights temper each source's "
+        f"log-likelihood. Priors: {priors}. The posterior after each wave was obtained by "
+        f"refitting on the evidence accumulated up to it, with {s.get('sampler')} NUTS "
+        f"({s.get('chains')} chains of {s.get('tune')} tuning and {s.get('draws')} retained "
+        f"draws, target acceptance {s.get('target_accept')}, seed {s.get('seed')}). "
+        f"Convergence was checked by rank-normalised split R-hat (at most 1.01), bulk and "
+        f"tail effective sample size (at least 100 per chain) and divergent transitions (none "
+        f"allowed). Breadth is the expected share of the sources coded against a target that "
+        f"evidence it; direction the share of its codes that support it, reported only where "
+        f"some source of a kind whose refutes are recorded is coded against the target "
+        f"(elsewhere “direction not tested”); depth the expected number of codes an "
+        f"evidencing source of unit exposure gives; each as posterior mean with a "
+        f"{content.ci:.0%} equal-tailed credible interval. A target was called unevidenced "
+        f"without codes of its own; refuted when its direction was testable and "
+        f"P(direction ≤ {0.5 - margin:g}) ≥ {1 - cl['refute']:g}; contested when testable, "
+        f"with codes of both stances and neither direction clear; affirmed when "
+        f"P(breadth ≥ {cl['breadth_min']:g}) ≥ {cl['affirm']:g}, its own rows show at least "
+        f"{cl.get('min_sources', 2)} distinct sources evidencing it, and, where testable, "
+        f"P(direction ≥ {0.5 + margin:g}) ≥ {cl['affirm']:g} (novel when the CMOC is novel "
+        f"or first coded in the newest wave); revised when a CMOC that revises it was affirmed "
+        f"or novel; inconclusive otherwise. Evidence levels count the codes of either stance "
+        f"in the newest wave, with the thresholds limited ≥ {th['limited']}, moderate ≥ "
+        f"{th['moderate']}, significant ≥ {th['significant']}." + _methods_extra(content)
+    )
+
+
 def _methods_extra(content: ReportContent) -> str:
     """Sentences on planning and calibration, when the report shows them."""
     out = ""
@@ -134,6 +193,8 @@ def _plural(n: int, word: str) -> str:
 def plan_paragraph(content: ReportContent) -> str:
     """Say what the planning section shows, or why it shows nothing (one or two sentences)."""
     plan = content.plan
+    if "plan" in content.unavailable:
+        return content.unavailable["plan"]
     if plan is None:
         return (
             "Not computed for this report (cmoc report --plan, or cmoc plan DIR, which saves "
@@ -219,6 +280,7 @@ def _command(content: ReportContent) -> str:
         "cmoc",
         "report",
         f"<{content.name}>",
+        *(["--model", "<model file: model = measurement>"] if content.measurement else []),
         "--seed",
         str(s.get("seed")),
         "--draws",
@@ -247,6 +309,8 @@ def render_html(content: ReportContent) -> str:
     str
         The page. Deterministic: no timestamp unless ``SOURCE_DATE_EPOCH`` is set.
     """
+    if content.measurement:
+        return _render_measurement_html(content)
     figs = {
         "theory": figures.theory_diagram(content.summary, content.mechanism_names),
         "forest": figures.forest(content.summary, content.ci),
@@ -275,4 +339,45 @@ def render_html(content: ReportContent) -> str:
         command=_command(content),
         built=build_date(),
         status_style=figures.STATUS_STYLE,
+    )
+
+
+def _render_measurement_html(content: ReportContent) -> str:
+    """Render the report of model v2 fits (breadth, direction, depth; v1-only sections said)."""
+    cl = content.classification
+    figs = {
+        "theory": figures.theory_diagram(
+            content.summary,
+            content.mechanism_names,
+            value="breadth_mean",
+            label="posterior mean breadth",
+            cmap="Blues",
+            styles=figures.MEASUREMENT_STATUS_STYLE,
+        ),
+        "forest": figures.measurement_forest(
+            content.summary, content.ci, cl["breadth_min"], cl["direction_margin"]
+        ),
+        "trajectory": (
+            figures.measurement_trajectory(content.trajectory) if len(content.waves) > 1 else None
+        ),
+        "ppc": None,
+        "plan": None,
+        "ranks": (
+            figures.rank_histograms(content.calibration.ranks, content.calibration.tests)
+            if content.calibration is not None and len(content.calibration.ranks)
+            else None
+        ),
+    }
+    summary = content.summary.set_index("target_id")
+    return _ENV.get_template("report.html.j2").render(
+        c=content,
+        figs=figs,
+        support=summary,
+        methods=measurement_methods_paragraph(content),
+        plan_text=plan_paragraph(content),
+        plan_method="",
+        calibration_text=calibration_paragraph(content),
+        command=_command(content),
+        built=build_date(),
+        status_style=figures.MEASUREMENT_STATUS_STYLE,
     )

@@ -7,6 +7,10 @@ inconclusive CMOCs (or reuse the saved plan), compute the report's content, warn
 failed the convergence gate, and write the files. Each step says what it does through ``say``
 before it starts, so a long step is never silent.
 
+A report of model v2 fits (``ModelConfig(model="measurement")``) runs the same sequence without
+the comparison and the plan, which need model v1's pointwise log-likelihood: it says so, and the
+report shows why in their place (:data:`cmoc.reports.content.NOT_YET_V2`).
+
 :func:`build_report_from_fit` builds the report of one saved fit from the file alone (the
 evidence it carries): the newest wave only, nothing fitted and nothing written beside the fit.
 """
@@ -39,7 +43,7 @@ from ..evidence import EvidenceBase, load_evidence
 from ..evidence.lock import writing
 from ..models import DEFAULT_CONFIG, ModelConfig
 from .build import build_report, report_slug
-from .content import ReportContent, report_content
+from .content import NOT_YET_V2, ReportContent, report_content
 from .pdf import require_pdf
 
 __all__ = [
@@ -141,6 +145,18 @@ def saved_calibration(
     return result
 
 
+def _is_v2(config: ModelConfig | None) -> bool:
+    """Whether a report is of model v2 fits (the measurement model)."""
+    return config is not None and config.model == "measurement"
+
+
+def _skip_v2(say: _Say, *, compare: bool, plan: bool) -> None:
+    """Say which of the asked steps a report of model v2 leaves out, and why."""
+    for asked, name in ((compare, "comparison"), (plan, "plan")):
+        if asked:
+            say(f"model v2: skipping the {name}. {NOT_YET_V2[name]}")
+
+
 def _validated(directory: str | Path, say: _Say) -> None:
     """Read the base once before the lock: bad input is refused before anything is written."""
     for note in load_evidence(directory).notes:
@@ -165,6 +181,9 @@ def _content(
     cfg = config or DEFAULT_CONFIG
     s = sampler or SamplerConfig()
     saved = saved_calibration(directory, cfg, calibration)
+    if _is_v2(cfg):
+        _skip_v2(say, compare=compare, plan=plan)
+        compare = plan = False
     say(
         f"fitting the evidence known after each wave ({', '.join(base.waves)}), or reusing "
         "the saved fits..."
@@ -193,7 +212,11 @@ def _content(
             **REPORT_PLAN,
         )
         say(f"plan: {how}")
-    say("computing the report's tables (summaries, checks, what each wave changed)...")
+    say(
+        "computing the report's tables (summaries, "
+        + ("" if _is_v2(cfg) else "checks, ")
+        + "what each wave changed)..."
+    )
     content = report_content(
         base,
         {w: (ev, f) for w, (ev, f, _) in fits.items()},
@@ -309,7 +332,6 @@ def build_report_for(
     """
     if pdf:  # before any fitting: a missing PDF library is bad input, not a late surprise
         require_pdf()
-    _v1_only(config)
     said = _Say(say)
     _validated(directory, said)
     with writing(directory, "cmoc report"):
@@ -329,15 +351,6 @@ def build_report_for(
         said(f"writing the report files to {target}...")
         written = build_report(base, content, target, pdf=pdf)
     return ReportRun(base, content, tuple(written), tuple(said.messages))
-
-
-def _v1_only(config: ModelConfig | None) -> None:
-    """Refuse, before any work, a report of model v2 (its checks and plan are v1's for now)."""
-    if config is not None and config.model != "hierarchical":
-        raise ReportSettingsError(
-            f"the report is not yet available for model {config.model!r} (experimental): its "
-            "checks, comparison and plan are model v1's; see its estimates with `cmoc summary`"
-        )
 
 
 ONE_FIT_NOTE = (
@@ -430,7 +443,6 @@ def build_report_from_fit(
                 f"`cmoc report DIR --fit {path}`"
             ) from error
     cfg, sampler = fit_config(idata)
-    _v1_only(cfg)
     if config is not None and config.id != cfg.id:
         raise ReportSettingsError(
             f"{path} is a fit of the model configuration {cfg.id}, not of the one asked "
@@ -442,6 +454,9 @@ def build_report_from_fit(
     if evidence_dir is not None or calibration is not None:
         # without a base, only a calibration given as a file (its folder is not searched)
         saved = saved_calibration(evidence_dir or path.parent, cfg, calibration)
+    if _is_v2(cfg):
+        _skip_v2(said, compare=False, plan=plan)
+        plan = False
     planned = None
     if plan:
         said("planning for the inconclusive CMOCs (computed, not saved)...")

@@ -43,6 +43,22 @@ _DIGITS = {
     "dissent_sources": 4,
     "mean_weight": 4,
     "indirect_share": 4,
+    # model v2 (summary and change report)
+    **{
+        f"{name}{suffix}": 4
+        for name in ("breadth", "direction", "depth")
+        for suffix in ("_mean", "_lo", "_hi")
+    },
+    "p_broad": 4,
+    "p_clear_support": 4,
+    "p_clear_refute": 4,
+    **{
+        f"{name}_{when}{suffix}": 4
+        for name in ("breadth", "direction")
+        for when in ("before", "after")
+        for suffix in ("", "_lo", "_hi")
+    },
+    **{f"{name}_shift{sd}": 4 for name in ("breadth", "direction") for sd in ("", "_sd")},
 }
 
 _COMPONENTS = ("adequacy", "coherence", "limitations", "relevance")

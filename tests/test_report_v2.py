@@ -1,0 +1,325 @@
+"""The report of model v2 fits (the measurement model): its findings are v2's, v1-only sections
+say why they are missing, the gate still warns, and builds are byte-identical.
+
+Wiring on prior draws (``mocked``): which estimand and which sentence goes where, not the
+numbers. The base records refutes for reviews and not for interviews, so the targets only
+interviews speak to (C3 and its mechanism M2) have no testable direction.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from html import unescape
+
+import pandas as pd
+import pytest
+
+from cmoc.analyses import MEASUREMENT_COLUMNS, fit, load_fit, save_fit, summarize
+from cmoc.analyses.fitting.cache import clear_cache
+from cmoc.cli import main
+from cmoc.evidence import load_evidence
+from cmoc.models import ModelConfig
+from cmoc.reports import build_report_for, render_html
+from cmoc.reports.content import NOT_YET_V2
+from cmoc.reports.figures import MEASUREMENT_STATUS_STYLE
+from cmoc.reports.pipeline import build_report_from_fit
+from conftest import mocked, tiny_sampler
+from test_report import _tables
+
+V2 = ModelConfig(model="measurement")
+TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
+FILES = ("report.html", "report.md", "summary.csv", "summary.json")
+
+
+def _base(directory, waves: str = '"w1", "w2"', recording: str | None = None):
+    """Two mechanisms, three CMOCs, reviews (refutes recorded) then interviews (not).
+
+    With two waves, M2 and its CMOC C3 are novel, first coded by the interviews of w2: no
+    source of a kind that records refutes is coded against them, so their direction is not
+    tested.
+    """
+    directory.mkdir(parents=True)
+    recording = (
+        '\n[recording]\nrefutes = { review = "recorded", interview = "not recorded" }\n'
+        if recording is None
+        else recording
+    )
+    (directory / "evidence.toml").write_text(
+        'name = "v2report"\ntitle = "A model v2 report"\ncitation = "test"\nformat = 1\n'
+        f"waves = [{waves}]\n" + recording
+    )
+    second = '"w2"' in waves
+    novel = "novel" if second else "prior"
+    (directory / "mechanisms.csv").write_text(
+        "mechanism_id,name,definition,origin\nM1,Trust,people trust,prior\n"
+        f"M2,Fear,people fear,{novel}\n"
+    )
+    (directory / "cmocs.csv").write_text(
+        "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
+        "C1,M1,ctx one,out one,+,prior\nC2,M1,ctx two,out two,+,prior\n"
+        f"C3,M2,ctx three,out three,+,{novel}\n"
+    )
+    (directory / "actions.csv").write_text(
+        "action_id,statement,rests_on\nA1,Build trust first,C1;C3\n"
+    )
+    (directory / "sources.csv").write_text(
+        "source_id,kind,wave\nR1,review,w1\nR2,review,w1\nR3,review,w1\n"
+        + ("I1,interview,w2\nI2,interview,w2\n" if second else "I1,interview,w1\n")
+    )
+    (directory / "codings.csv").write_text(
+        "source_id,target_id,stance,count\n"
+        "R1,C1,supports,2\nR1,C1,refutes,1\nR2,C1,supports,1\nR3,C2,supports,1\n"
+        "I1,C3,supports,3\n" + ("I2,C3,supports,1\nI2,C1,supports,2\n" if second else "")
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("v2report")
+    directory = _base(root / "b")
+    said: list[str] = []
+    with mocked():
+        run = build_report_for(directory, V2, tiny_sampler(), out=root / "out", say=said.append)
+    html = (root / "out" / "report.html").read_text()
+    md = (root / "out" / "report.md").read_text()
+    return directory, root / "out", run, said, html, md
+
+
+def _row(table: list[list[str]], target: str) -> list[str]:
+    (row,) = [r for r in table if r and r[0] == target]
+    return row
+
+
+def test_the_report_files_are_written(built):
+    _, out, run, _, html, md = built
+    assert [p.name for p in run.written] == list(FILES)
+    assert all((out / name).stat().st_size > 0 for name in FILES)
+    assert html.startswith("<!DOCTYPE html>") and md.startswith("# A model v2 report")
+
+
+def test_summary_files_hold_the_v2_columns(built):
+    directory, out, run, _, _, _ = built
+    frame = pd.read_csv(out / "summary.csv", comment=None)
+    assert list(frame.columns) == MEASUREMENT_COLUMNS
+    assert list(frame["target_id"]) == ["C1", "C2", "C3", "M1", "M2"]
+    # direction empty where no kind coded against the target records refutes
+    c3 = frame.set_index("target_id").loc["C3"]
+    assert not c3["direction_testable"] and pd.isna(c3["direction_mean"])
+    # the newest wave's saved fit, summarised again, gives the report's statuses and breadth
+    s = summarize(load_fit(directory / ".cmoc" / "fit.nc"), run.base)
+    assert list(frame["status"]) == list(s["status"])
+    assert (frame["breadth_mean"] - s["breadth_mean"]).abs().max() < 1e-4
+
+
+def test_summary_table_shows_breadth_direction_depth_status_level_confidence(built):
+    _, _, run, _, html, _ = built
+    tables = _tables(html)
+    head = tables["cmoc-table"][0]
+    for label in ("status", "breadth [90% interval]", "direction [90% interval]", "depth"):
+        assert label in head
+    assert "evidence level" in head and "confidence" in head
+    assert "support" not in " ".join(head) and "P(>½)" not in " ".join(head)
+    s = run.content.summary.set_index("target_id")
+    for target in ("C1", "C2", "C3"):
+        row = _row(tables["cmoc-table"], target)
+        assert row[5] == s.at[target, "status"]
+        b = s.loc[target]
+        assert row[6] == f"{b.breadth_mean:.2f} [{b.breadth_lo:.2f}, {b.breadth_hi:.2f}]"
+        assert row[8] == f"{b.depth_mean:.1f}"
+        assert row[9] == f"{b.supports} / {b.refutes}"
+        assert row[10] == str(b.sources_min)
+        assert row[12].startswith(s.at[target, "confidence"])
+    c1 = s.loc["C1"]
+    assert _row(tables["cmoc-table"], "C1")[7] == (
+        f"{c1.direction_mean:.2f} [{c1.direction_lo:.2f}, {c1.direction_hi:.2f}]"
+    )
+    # the targets only interviews (refutes not recorded) speak to: direction not tested
+    assert _row(tables["cmoc-table"], "C3")[7] == "direction not tested"
+    assert _row(tables["mechanism-table"], "M2")[4] == "direction not tested"
+    assert _row(tables["mechanism-table"], "M1")[4] != "direction not tested"
+    assert _row(tables["cmoc-table"], "C2")[7] != "direction not tested"
+
+
+def test_statuses_are_coloured_as_in_v1(built):
+    _, _, run, _, html, _ = built
+    for target, status in run.content.summary.set_index("target_id")["status"].items():
+        colour = MEASUREMENT_STATUS_STYLE[status]["color"]
+        cell = re.search(
+            rf'<tr data-target="{target}">.*?<td class="status" style="color: ([^"]+)">'
+            rf"{status}</td>",
+            html,
+            re.S,
+        )
+        assert cell is not None and cell.group(1) == colour, target
+    # C3 has codes of its own: never "unevidenced" however few draws
+    assert run.content.summary.set_index("target_id").at["C3", "status"] != "unevidenced"
+
+
+def test_breadth_forest_and_trajectory_replace_v1s_figures(built):
+    _, _, run, _, html, _ = built
+    forest = html.split('<section id="forest">')[1].split("</section>")[0]
+    assert "<h2>Breadth and direction per CMOC, grouped by mechanism</h2>" in forest
+    assert "<svg" in forest and "breadth, the share of sources evidencing" in forest
+    waves = html.split('<section id="waves">')[1].split("</section>")[0]
+    assert "<svg" in waves and "Breadth (blue) and, where tested, direction" in waves
+    assert list(run.content.trajectory["wave"].unique()) == ["w1", "w2"]
+    assert "breadth_mean" in run.content.trajectory and "support_mean" not in run.content.trajectory
+
+
+def test_what_the_newest_wave_changed(built):
+    _, _, run, _, html, md = built
+    changes = run.content.changes.set_index("target_id")
+    table = _tables(html)["changes-table"]
+    assert table[0][3:6] == ["breadth before", "breadth after", "shift ± sd"]
+    c3 = _row(table, "C3")
+    assert c3[6] == "direction not tested"
+    assert c3[8] == "2 sources; +4 / −0 codes"
+    c1 = changes.loc["C1"]
+    assert _row(table, "C1")[4] == (
+        f"{c1.breadth_after:.2f} [{c1.breadth_after_lo:.2f}, {c1.breadth_after_hi:.2f}]"
+    )
+    assert NOT_YET_V2["moved_most"] in unescape(html)
+    assert "## What wave w2 changed" in md
+    c3_md = next(line for line in md.splitlines() if line.startswith("| C3 | (new) -> "))
+    assert "direction not tested" in c3_md and "2 sources, +4 / -0 codes" in c3_md
+    assert "moved most by" not in html  # v1's column: not faked
+
+
+def test_v1_only_sections_say_why_they_are_missing(built):
+    _, _, run, said, html, md = built
+    c = run.content
+    assert c.comparison is None and c.plan is None and c.ppc is None and c.sensitivity is None
+    for key, element in (
+        ("ppc", "ppc-unavailable"),
+        ("comparison", "comparison-unavailable"),
+        ("sensitivity", "sensitivity-unavailable"),
+        ("plan", "plan-verdict"),
+    ):
+        sentence = NOT_YET_V2[key]
+        assert "not yet available for model v2" in sentence.lower()
+        assert re.search(rf'id="{element}">{re.escape(sentence)}</p>', unescape(html))
+        assert sentence in md
+    assert "pointwise log-likelihood" in NOT_YET_V2["comparison"]
+    # nothing of v1's faked
+    for table in ("ppc-table", "comparison-table", "plan-table", "sensitivity-table"):
+        assert f'id="{table}"' not in html
+    assert "ppc" not in c.tables() and "sensitivity" not in c.tables()
+    assert any(m.startswith("model v2: skipping the comparison.") for m in said)
+    assert any(m.startswith("model v2: skipping the plan.") for m in said)
+    assert not any("fitting the comparison models" in m or "planning for" in m for m in said)
+
+
+def test_failed_gate_is_warned_about(built):
+    # prior draws never pass the gate
+    _, _, run, said, html, md = built
+    assert not run.content.convergence.passed
+    assert 'id="convergence-warning"' in html and "not reliable" in html
+    assert md.split("\n")[2].startswith("> **WARNING:")
+    assert any(m.startswith("WARNING: the fit after wave 'w2'") for m in said)
+    assert set(run.content.summary["confidence"]) == {"ungraded"}
+
+
+def test_recording_methods_priors_and_command_are_v2s(built):
+    _, _, run, _, html, md = built
+    assert 'id="recording"' in html and "interview = not recorded (declared)" in html
+    methods = html.split('<section id="methods">')[1].split("</section>")[0]
+    assert "model v2, the measurement model" in methods and "direction not tested" in methods
+    assert "Support for" not in methods
+    priors = dict(run.content.priors)
+    assert "evidencing spread across targets, sigma_b" in priors
+    assert "CMOC pooling distribution" not in priors
+    assert "v2 (measurement, experimental)" in html and "--model" in html
+    assert "--model <model file: model = measurement>" in md
+
+
+def test_markdown_summary_table(built):
+    md = built[-1]
+    assert "| target | type | mechanism | status | breadth [90%] | direction [90%] | depth" in md
+    c3 = next(line for line in md.splitlines() if line.startswith("| C3 | cmoc |"))
+    assert "direction not tested" in c3
+    c1 = next(line for line in md.splitlines() if line.startswith("| C1 | cmoc |"))
+    assert "direction not tested" not in c1
+
+
+def test_actions_rest_on_breadth_and_status(built):
+    _, _, run, _, html, _ = built
+    a = run.content.actions.set_index("action_id").loc["A1"]
+    s = run.content.summary.set_index("target_id")
+    assert a["rests_on_status"] == f"C1={s.at['C1', 'status']};C3={s.at['C3', 'status']}"
+    assert a["weakest"] in ("C1", "C3")
+    assert "rests on (breadth, status)" in html
+
+
+def test_same_inputs_and_seed_give_the_same_bytes(built, tmp_path):
+    directory, out, _, _, _, _ = built
+    again = tmp_path / "b"
+    shutil.copytree(directory, again, ignore=shutil.ignore_patterns(".cmoc"))
+    clear_cache()
+    with mocked():  # fitted again from scratch, same seed
+        build_report_for(again, V2, tiny_sampler(), out=tmp_path / "out")
+    for name in FILES:
+        assert (tmp_path / "out" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_one_wave_base_where_no_kind_records_refutes(tmp_path):
+    directory = _base(tmp_path / "b", waves='"w1"', recording="")
+    with mocked():
+        idata = fit(load_evidence(directory), V2, sampler=tiny_sampler())
+    path = save_fit(idata, tmp_path / "fit.nc")
+    run = build_report_from_fit(path, out=tmp_path / "out", say=lambda m: None)
+    c = run.content
+    assert c.measurement and c.changes is None and c.plan is None
+    assert not c.summary["direction_testable"].any()
+    html = render_html(c)
+    assert 'id="changes-table"' not in html and 'id="waves"' not in html
+    table = _tables(html)["cmoc-table"]
+    assert all(row[7] == "direction not tested" for row in table[1:])
+    assert "the report of one saved fit" in html
+
+
+def test_command_line_report_of_a_v2_fit(tmp_path, capsys):
+    directory = _base(tmp_path / "b")
+    model = tmp_path / "v2.toml"
+    model.write_text('model = "measurement"\n')
+    out = tmp_path / "report"
+    with mocked():
+        code = main(
+            ["report", str(directory), "--model", str(model), "--out", str(out), "--pdf", *TINY]
+        )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == [str(out / name) for name in (*FILES, "report.pdf")]
+    assert "model v2: skipping the comparison." in captured.err
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    frame = pd.read_csv(io.StringIO((out / "summary.csv").read_text()))
+    assert "breadth_mean" in frame and "direction_testable" in frame
+
+
+def test_hostile_ids_and_names_stay_text(tmp_path):
+    from markdown_it import MarkdownIt
+
+    from test_escaping import BONUS, _hostile
+
+    directory = _base(tmp_path / "hostile")
+    for name in ("mechanisms.csv", "cmocs.csv", "sources.csv", "codings.csv", "actions.csv"):
+        path = directory / name
+        path.write_text(_hostile(path.read_text().replace("Trust", f'"{BONUS}"')))
+    with mocked():
+        run = build_report_for(directory, V2, tiny_sampler(), out=tmp_path / "out")
+    assert BONUS in run.content.mechanism_names.values()  # a $ in a figure's text: no mathtext
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<b>C3</b>" not in html and "&lt;b&gt;C3&lt;/b&gt;" in html
+    page = (
+        MarkdownIt("commonmark")
+        .enable("table")
+        .render((tmp_path / "out" / "report.md").read_text())
+    )
+    assert "<b>" not in page and "<script" not in page
+    table = page.split("<table>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+    cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r, flags=re.S) for r in rows]
+    assert {len(r) for r in cells} == {13}  # no row broken by a |
+    assert {r[0] for r in cells[1:]} >= {"=1+1", "a|b", "&lt;b&gt;C3&lt;/b&gt;", "[/x]"}
