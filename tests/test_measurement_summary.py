@@ -228,11 +228,7 @@ def test_command_line_summary_and_report_of_a_v2_fit(tmp_path, capsys):
     assert main(["summary", str(directory), "--format", "csv"]) == 0
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(frame.columns) == MEASUREMENT_COLUMNS
-    # the report's checks and plan are model v1's: refused before any work, exit 2
-    out_dir = tmp_path / "report"
-    assert main(["report", str(directory), "--model", str(model), "--out", str(out_dir)]) == 2
-    assert "not yet available for model 'measurement'" in capsys.readouterr().err
-    assert not out_dir.exists()
+    # the report of a v2 fit: tests/test_report_v2.py
 
 
 def _sure(base) -> dict[str, int]:
@@ -305,13 +301,19 @@ def test_v2_total_pmf_matches_the_generative_story(tmp_path):
             "dispersion": (("chain", "draw"), np.array([[phi]])),
         }
     )
-    pmf = _v2_total_pmf(post, md, i, 40)[0]
+    pmf, mean = _v2_total_pmf(post, md, i, 15)
+    pmf, mean = pmf[0], float(mean[0])
     assert md.block_free[md.bt_block[i]] == 2 and md.block_forced[md.bt_block[i]] == 0
     rng = np.random.default_rng(3)
     mu = np.exp(rho + lam)
     n = 200_000
     on = rng.random((n, 2)) < ab
     codes = (1 + rng.negative_binomial(phi, phi / (phi + mu), size=(n, 2))) * on
-    freq = np.bincount(codes.sum(axis=1), minlength=41)[:41] / n
+    total = codes.sum(axis=1)
+    freq = np.bincount(total, minlength=16)[:15] / n
     assert pmf.sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(pmf[:15], freq[:15], atol=3e-3)
+    np.testing.assert_allclose(pmf[:15], freq, atol=3e-3)
+    assert pmf[15] == pytest.approx((total >= 15).mean(), abs=2e-3)  # the tail, lumped
+    assert mean == pytest.approx(2 * ab * (1 + mu)) and mean == pytest.approx(
+        total.mean(), rel=0.02
+    )

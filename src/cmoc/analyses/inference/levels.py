@@ -111,21 +111,17 @@ def predictive_levels(
     return out
 
 
-_V2_GRID = 64
-"""Model v2: codes beyond a band's finite bound (or its lower bound) summed term by term."""
+def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw, block-target ``i``'s recorded codes: ``P(n = x)`` below ``top``, and ``E[n]``.
 
-
-def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> np.ndarray:
-    """``P(n = x)``, ``x = 0 .. top``, per posterior draw, of block-target ``i``'s recorded codes.
+    The pmf's columns are ``x = 0 .. top - 1`` and, last, ``P(n >= top)``.
 
     Of the block's ``J_f`` free members each evidences the target with probability ``a b``
     (``breadth``), of its ``n_f`` forced ones with ``b``; ``e`` evidencing members give
     ``e + NB(e mu, e phi)`` codes. Given the parameters, this ignores what the block's other
-    rows say about how many members were active (the draws carry it only through ``a``), and
-    ``P(n > top)`` is put on ``top`` (levels stop at ``significant``; the predictive mean is a
-    slight underestimate there).
+    rows say about how many members were active (the draws carry it only through ``a``).
     """
-    from scipy.special import expit
+    from scipy.special import expit, gammaln
 
     b, t = int(md.bt_block[i]), int(md.bt_tgt[i])
     k = int(md.block_kind[b])
@@ -142,27 +138,41 @@ def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> np.ndarray:
     )
     phi = flat(post["dispersion"])
     n_f, j_f = int(md.block_forced[b]), int(md.block_free[b])
-    p_e = stats.binom.pmf(np.arange(j_f + 1)[None, :], j_f, ab[:, None])  # (s, e_free)
+    mean = (j_f * ab + n_f * bt) * (1.0 + mu)
+    # e <= x < top evidencing members matter: P(e) for e = 0 .. top - 1
+    e = np.arange(min(j_f + n_f, top - 1) + 1)
+    p_e = stats.binom.pmf(e[None, : min(j_f, e[-1]) + 1], j_f, ab[:, None])
     if n_f:
         p_f = stats.binom.pmf(np.arange(n_f + 1)[None, :], n_f, bt[:, None])
-        p_e = np.stack([np.convolve(x, y) for x, y in zip(p_e, p_f, strict=True)])
-    e = np.arange(min(p_e.shape[1], top + 1))
-    x = np.arange(top + 1)
-    extra = x[None, :] - e[:, None]  # (e, x)
-    e_safe = np.maximum(e, 1)[None, :, None]
-    size = phi[:, None, None] * e_safe
-    nb = stats.nbinom.pmf(
-        np.maximum(extra, 0)[None], size, size / (size + mu[:, None, None] * e_safe)
+        p_e = np.stack([np.convolve(x, y)[: e.size] for x, y in zip(p_e, p_f, strict=True)])
+    p_e = np.pad(p_e, ((0, 0), (0, e.size - p_e.shape[1])))
+    x = np.arange(top)
+    extra = (x[None, :] - e[:, None])[None]  # (1, e, x): codes beyond one per member
+    size = phi[:, None, None] * np.maximum(e, 1)[None, :, None]
+    m_e = mu[:, None, None] * np.maximum(e, 1)[None, :, None]
+    ok = extra >= 0
+    xx = np.where(ok, extra, 0)
+    log_nb = (
+        gammaln(xx + size)
+        - gammaln(size)
+        - gammaln(xx + 1)
+        + size * np.log(size / (size + m_e))
+        + xx * np.log(m_e / (size + m_e))
     )
-    nb = np.where((extra >= 0)[None] & (e[None, :, None] >= 1), nb, 0.0)
+    nb = np.where(ok & (e[None, :, None] >= 1), np.exp(log_nb), 0.0)
     nb[:, 0, 0] = 1.0  # e = 0: no code
-    pmf = np.einsum("se,sex->sx", p_e[:, : e.size], nb)
-    pmf[:, -1] += np.clip(1.0 - pmf.sum(axis=1), 0.0, None)  # the tail beyond ``top``, lumped
-    return pmf
+    head = np.einsum("se,sex->sx", p_e, nb)
+    tail = np.clip(1.0 - head.sum(axis=1, keepdims=True), 0.0, None)
+    return np.concatenate([head, tail], axis=1), mean
 
 
 def _v2_levels(post, evidence, wave, out, known, seed) -> pd.DataFrame:
-    """Predictive levels of a model v2 fit: each banded block-target of the wave, by its pmf."""
+    """Predictive levels of a model v2 fit: each banded block-target of the wave, by its pmf.
+
+    Only counts below ``top`` (past the band's finite bounds and the ``significant`` threshold)
+    are told apart; larger ones are drawn as ``top`` (a level no higher than significant), and
+    the predictive mean is exact: ``E[n | band]`` from ``E[n]`` and the pmf below ``lo``.
+    """
     from ...evidence.recording import refutes_recording
     from ...models import measurement_data
 
@@ -180,19 +190,27 @@ def _v2_levels(post, evidence, wave, out, known, seed) -> pd.DataFrame:
         if target not in out.index:
             continue
         total = np.full(n_s, float(known.at[target, "codes_min"]))
+        expected = float(known.at[target, "codes_min"])
         for i in rows:
             lo, hi = int(md.bt_lo[i]), int(md.bt_hi[i])
-            top = (hi if hi >= 0 else lo) + _V2_GRID
-            pmf = _v2_total_pmf(post, md, i, top)
-            x = np.arange(top + 1)
-            pmf = np.where((x >= lo) & ((hi < 0) | (x <= hi)), pmf, 0.0)
-            cdf = np.cumsum(pmf, axis=1)
-            u = rng.uniform(size=n_s) * cdf[:, -1]
-            draw = (cdf < u[:, None]).sum(axis=1).clip(lo, top)
+            top = max(lo, hi, thresholds.significant) + 1
+            pmf, mean = _v2_total_pmf(post, md, i, top)
+            x = np.arange(top + 1)  # the last value stands for "top or more"
+            inside = (x >= lo) & ((hi < 0) | (x <= hi))
+            band = np.where(inside, pmf, 0.0)
+            mass = band.sum(axis=1)
+            cdf = np.cumsum(band, axis=1)
+            draw = (cdf < (rng.uniform(size=n_s) * mass)[:, None]).sum(axis=1).clip(lo, top)
             total = total + draw - lo  # codes_min already holds the band's lower bound
+            below = x < lo
+            if hi < 0:
+                cond = (mean - (pmf[:, below] * x[below]).sum(axis=1)) / mass
+            else:
+                cond = (band[:, :-1] * x[:-1]).sum(axis=1) / mass
+            expected += float(np.mean(cond)) - lo
         levels = pd.Series([level_of_count(x, thresholds) for x in total])
         freq = levels.value_counts(normalize=True)
-        out.at[target, "expected_codes"] = float(total.mean())
+        out.at[target, "expected_codes"] = expected
         if out.at[target, "evidence_level"] in ("none", "limited", "moderate", "significant"):
             continue  # the band already fixes the level
         out.at[target, "evidence_level"] = str(freq.index[0])
