@@ -128,6 +128,57 @@ def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return out
 
 
+def _nb_sum_grid(log_mu, phi, n_e: int, n_i: int) -> pt.TensorVariable:
+    """``log P(NB(e mu, e phi) = i)`` for ``e = 0 .. n_e - 1`` (``e = 0`` as 1), ``i < n_i``.
+
+    ``(rows, n_e, n_i)`` from ``log mu`` per row: the negative binomial's log pmf
+    ``log Gamma(i + e phi) - log Gamma(e phi) - log i! + e phi log(phi / (phi + mu)) +
+    i log(mu / (phi + mu))`` (``e`` cancels in both ratios) with the ratio of gammas as the
+    rising product ``sum_{j < i} log(e phi + j)``: a few logarithms of the scalar ``phi``
+    instead of log-gammas and digammas per element, for the small ``n_i`` of a band's bounds.
+    """
+    e = np.maximum(np.arange(n_e), 1)[:, None]  # (e, 1)
+    rising = pt.zeros((n_e, 1))
+    if n_i > 1:
+        steps = pt.log(e * phi + np.arange(n_i - 1)[None, :])  # (e, i - 1)
+        rising = pt.concatenate([rising, pt.cumsum(steps, axis=1)], axis=1)  # (e, i)
+    log_phi = pt.log(phi)
+    log_sum = pt.logaddexp(log_phi, log_mu)
+    i = np.arange(n_i)
+    return (
+        rising[None, :, :]
+        - gammaln(i + 1.0)[None, None, :]
+        + (e * phi)[None, :, :] * (log_phi - log_sum)[:, None, None]
+        + i[None, None, :] * (log_mu - log_sum)[:, None, None]
+    )
+
+
+def _binomial_mix(log_w, n_e: int, log_b, log1m_b, k_max: int) -> pt.TensorVariable:
+    """``log sum_e Binom(e; K, b) exp(log_w[:, e])`` for ``K = 0 .. k_max``: ``(rows, k_max + 1)``.
+
+    ``log_w`` is ``(rows, n_e)`` (``e = 0 .. n_e - 1``), ``log_b`` and ``log1m_b`` per row.
+    The same sum as term by term in log space, ``log C(K, e) + e log b + (K - e) log(1 - b) +
+    log_w``, at a fraction of the cost when ``n_e`` is small: with ``y_e = log_w + e logit b``
+    it is ``K log(1 - b) + log sum_e C(K, e) exp(y_e)``; for ``K >= n_e - 1`` every ``e`` has
+    ``C(K, e) >= 1``, so relative to the row's largest ``y`` the sum is at least 1 and a matrix
+    product of ``exp(y - max y)`` with the constant ``C(K, e)`` loses nothing; the few smaller
+    ``K`` are summed in log space as before (there the largest ``y`` may have ``C = 0``).
+    """
+    ee = np.arange(n_e)[None, :]
+    y = log_w + ee * (log_b - log1m_b)[:, None]  # (rows, e)
+    n_small = min(n_e - 1, k_max + 1)
+    parts = []
+    if n_small > 0:
+        log_c = _log_comb(np.arange(n_small)[:, None], ee)  # (K, e), _NEG where e > K
+        parts.append(pm.math.logsumexp(log_c[None] + y[:, None, :], axis=2, keepdims=False))
+    if k_max + 1 > n_small:
+        m = pt.max(y, axis=1, keepdims=True)
+        c = np.exp(_log_comb(np.arange(n_small, k_max + 1)[:, None], ee))  # (K, e), all >= 1
+        parts.append(m + pt.log(pt.dot(pt.exp(y - m), c.T)))
+    s = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=1)
+    return s + np.arange(k_max + 1)[None, :] * log1m_b[:, None]
+
+
 def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted."""
     d = md.data
@@ -199,9 +250,8 @@ def _count_blocks_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     e = np.arange(n_e)[None, :, None]
     i = np.arange(top + 1)[None, None, :]
     lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
-    mu = pt.exp(p["rho"][kind] + p["lam"][t] + md.block_log_exposure[b])
-    e_safe = np.maximum(e, 1)
-    log_nb = _nb_logp(i, mu[:, None, None] * e_safe, p["phi"] * e_safe)  # (bt, e, i)
+    log_mu = p["rho"][kind] + p["lam"][t] + md.block_log_exposure[b]
+    log_nb = _nb_sum_grid(log_mu, p["phi"], n_e, top + 1)  # (bt, e, i)
     # finite band: F(e) = P(lo - e <= NB <= hi - e); unbounded: G(e) = 1 - F(e) = P(NB < lo - e)
     keep = np.where(unbounded[:, None, None], i <= lo - 1 - e, (i >= lo - e) & (i <= hi - e)) & (
         e >= 1
@@ -211,18 +261,13 @@ def _count_blocks_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     zero_val = np.where(unbounded | (md.bt_lo == 0), 0.0, _NEG)[:, None]  # G(0) = 1, F(0)
     val = pt.where(e0, zero_val, val)
     # sum_e Binom(e; n_f + K, b_t) val(e), e <= min(n_f + K, top)
+    s = _binomial_mix(val, n_e, p["log_b"][t], p["log1m_b"][t], int(size.max()))
     n_k = int(md.block_free.max()) + 1
-    kk = np.arange(n_k)[None, :, None]
-    ee = np.arange(n_e)[None, None, :]
-    active = md.block_forced[b][:, None, None] + kk
-    log_c = _log_comb(active, ee)
-    log_c = np.where(
-        (kk <= md.block_free[b][:, None, None]) & (ee <= size[b][:, None, None]), log_c, _NEG
-    )
-    n_off = np.maximum(active - ee, 0)
-    lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
-    terms = log_c + ee * lb + n_off * l1b + val[:, None, :]
-    s = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
+    if md.block_forced.any():  # (bt, K): P_t(n_f + K)
+        active = np.minimum(md.block_forced[b][:, None] + np.arange(n_k)[None, :], size.max())
+        s = s[np.arange(b.size)[:, None], active]
+    else:
+        s = s[:, :n_k]
     log_p = pt.where(unbounded[:, None], pm.math.log1mexp(pt.minimum(s, -_TINY)), s)
     if (unbounded & (md.bt_lo == 0)).any():
         log_p = pt.where((unbounded & (md.bt_lo == 0))[:, None], 0.0, log_p)
