@@ -56,7 +56,8 @@ def check(
 
     Without a flag, runs the predictive check, the sensitivity and the influence analysis on
     the saved fit (fitting it first if needed); --compare also fits the no-pooling and
-    complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO.
+    complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO. Of a
+    model v2 fit (--model with model = "measurement"), only the sensitivity is available.
     """
     chosen = {
         "ppc": ppc,
@@ -64,8 +65,17 @@ def check(
         "influence": influence,
         "compare": compare,
     }
+    cfg = model_config(model)
+    v2 = cfg.model == "measurement"
+    if v2 and any(chosen[k] for k in ("ppc", "influence", "compare")):
+        raise UserError(
+            "model v2 (measurement) fits have only --sensitivity so far: the predictive "
+            "check, the influence and the comparison need model v1"
+        )
     if not any(chosen.values()):
-        chosen.update(ppc=True, sensitivity=True, influence=True)
+        chosen.update(ppc=not v2, sensitivity=True, influence=not v2)
+        if v2:
+            err("model v2 (measurement): only the prior sensitivity is available so far")
     names = [k for k, v in chosen.items() if v]
     if format == Format.csv and len(names) > 1:
         raise UserError(
@@ -74,7 +84,6 @@ def check(
         )
     base = evidence_for(load_evidence(directory), wave)
     s = sampling.config()
-    cfg = model_config(model)
     from ..analyses import (
         check_influence,
         check_predictive,
