@@ -54,6 +54,8 @@ PLANTED = {
     "C_against": ("M2", 0.6, 0.2),
     "C_none": ("M2", 0.0, 0.9),
 }
+INTERVIEW_ONLY = {"C_interview": ("M1", 0.7, 0.9)}
+"""Planted as above, but evidenced by interviews only (no review ever speaks to it)."""
 TALKATIVE = ("C_talk", "M1", 12)
 """Target, mechanism and supporting codes of the one talkative source (``talkative`` regime)."""
 
@@ -69,7 +71,7 @@ REGIMES = {
 def draw_base(directory: Path, regime: str, rng: np.random.Generator) -> pd.DataFrame:
     """Write one base of ``regime`` into ``directory``; return the truth per planted target."""
     reviews, interviews, recorded, talkative = REGIMES[regime]
-    planted = dict(PLANTED)
+    planted = dict(PLANTED) | INTERVIEW_ONLY
     if talkative:
         planted[TALKATIVE[0]] = (TALKATIVE[1], 0.0, 0.95)
     rows, sources = [], []
@@ -80,6 +82,8 @@ def draw_base(directory: Path, regime: str, rng: np.random.Generator) -> pd.Data
             sources.append((sid, kind, "w1"))
             active = {m: rng.random() < a for m, a in ACTIVE.items()}
             for target, (mech, b, p) in planted.items():
+                if kind == "review" and target in INTERVIEW_ONLY:
+                    continue
                 if not (active[mech] and rng.random() < b):
                     continue
                 n_codes = 1 + rng.negative_binomial(2.0, 2.0 / (2.0 + 1.5))
@@ -107,8 +111,9 @@ def draw_base(directory: Path, regime: str, rng: np.random.Generator) -> pd.Data
     pd.DataFrame(rows, columns=["source_id", "target_id", "stance", "count"]).to_csv(
         directory / "codings.csv", index=False
     )
+    share = {t: interviews / n_sources for t in INTERVIEW_ONLY}  # only interviews speak to it
     truth = {
-        t: (ACTIVE[m] * b if t != TALKATIVE[0] else 1 / n_sources, p)
+        t: (ACTIVE[m] * b * share.get(t, 1.0) if t != TALKATIVE[0] else 1 / n_sources, p)
         for t, (m, b, p) in planted.items()
     }
     return pd.DataFrame.from_dict(

@@ -38,7 +38,12 @@ def test_planted_base_is_valid_and_its_truth_is_stated(grid, regime, tmp_path):
     assert ("C_talk" in truth.index) == talkative
     assert truth.loc["C_broad", "true_breadth"] == pytest.approx(0.8 * 0.8)
     assert truth.loc["C_none", "true_breadth"] == 0
+    assert truth.loc["C_interview", "true_breadth"] == pytest.approx(
+        0.8 * 0.7 * interviews / (reviews + interviews)
+    )
     codes = base.codings
+    speakers = codes.loc[codes["target_id"] == "C_interview", "source_id"]
+    assert speakers.map(base.sources["kind"]).eq("interview").all()
     assert not (codes["target_id"] == "C_none").any()
     interview_refutes = codes[
         (codes["stance"] == "refutes")
@@ -94,3 +99,5 @@ def test_status_error_rates_on_a_small_grid(grid, tmp_path, capsys):
     assert status.apply(lambda s: (s == "affirmed").mean()).loc["C_broad"] >= 0.9
     assert status.apply(list).loc["C_none"] == ["unevidenced"] * 12
     assert status.apply(lambda s: (s == "refuted").mean()).loc["C_against"] >= 0.3
+    # evidenced by interviews only (true breadth 0.19 with 40 reviews and 20 interviews)
+    assert status.apply(lambda s: s.isin(["affirmed", "novel"]).mean()).loc["C_interview"] >= 0.5

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -233,6 +234,20 @@ def _codings_by_wave(base: EvidenceBase) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _levels(s: pd.DataFrame) -> np.ndarray:
+    """Evidence levels as shown: a level a band does not fix comes with its probability."""
+    if "evidence_level_p" not in s:
+        return s["evidence_level"].to_numpy()
+    p = pd.to_numeric(s["evidence_level_p"], errors="coerce")
+    return np.array(
+        [
+            f"{level} (P = {q:.2f})" if pd.notna(q) and q < 1 else str(level)
+            for level, q in zip(s["evidence_level"], p, strict=True)
+        ],
+        dtype=object,
+    )
+
+
 def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
     s = summary[summary["target_type"] == "mechanism"].set_index("target_id")
     mech = base.mechanisms
@@ -242,7 +257,7 @@ def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
             "name": mech["name"].reindex(s.index).to_numpy(),
             "definition": mech["definition"].reindex(s.index).fillna("").to_numpy(),
             "status": s["status"].to_numpy(),
-            "evidence_level": s["evidence_level"].to_numpy(),
+            "evidence_level": _levels(s),
             "codes": s["codes"].to_numpy(),
             "support_mean": s["support_mean"].to_numpy(),
             "support_lo": s["support_lo"].to_numpy(),
@@ -267,7 +282,7 @@ def _cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
             "sign": c["sign"].to_numpy(),
             "origin": c["origin"].to_numpy(),
             "status": s["status"].to_numpy(),
-            "evidence_level": s["evidence_level"].to_numpy(),
+            "evidence_level": _levels(s),
             "support_mean": s["support_mean"].to_numpy(),
             "support_lo": s["support_lo"].to_numpy(),
             "support_hi": s["support_hi"].to_numpy(),
@@ -347,7 +362,7 @@ def _measurement_mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> p
             "name": mech["name"].reindex(s.index).to_numpy(),
             "definition": mech["definition"].reindex(s.index).fillna("").to_numpy(),
             "status": s["status"].to_numpy(),
-            "evidence_level": s["evidence_level"].to_numpy(),
+            "evidence_level": _levels(s),
             "codes": s["codes"].to_numpy(),
             "supports": s["supports"].to_numpy(),
             "refutes": s["refutes"].to_numpy(),
@@ -370,7 +385,7 @@ def _measurement_cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.Dat
             "sign": c["sign"].to_numpy(),
             "origin": c["origin"].to_numpy(),
             "status": s["status"].to_numpy(),
-            "evidence_level": s["evidence_level"].to_numpy(),
+            "evidence_level": _levels(s),
             "supports": s["supports"].to_numpy(),
             "refutes": s["refutes"].to_numpy(),
             **{col: s[col].to_numpy() for col in _V2_ESTIMANDS},

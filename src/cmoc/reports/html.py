@@ -154,7 +154,7 @@ def measurement_methods_paragraph(content: ReportContent) -> str:
         f"P(direction ≤ {0.5 - margin:g}) ≥ {1 - cl['refute']:g}; contested when testable, "
         f"with codes of both stances and neither direction clear; affirmed when "
         f"P(breadth ≥ {cl['breadth_min']:g}) ≥ {cl['affirm']:g}, its own rows show at least "
-        f"{cl.get('min_sources', 2)} distinct sources evidencing it, and, where testable, "
+        f"{cl['min_sources']} distinct sources evidencing it, and, where testable, "
         f"P(direction ≥ {0.5 + margin:g}) ≥ {cl['affirm']:g} (novel when the CMOC is novel "
         f"or first coded in the newest wave); revised when a CMOC that revises it was affirmed "
         f"or novel; inconclusive otherwise. Evidence levels count the codes of either stance "
