@@ -44,20 +44,32 @@ def plan(
         Path | None, typer.Option(help="Also draw P(settled) against n to this file (.svg, .png).")
     ] = None,
     max_refits: Annotated[
-        int | None,
+        int,
         typer.Option(
-            min=0, help="At most N exact refits where PSIS is unreliable (default: every one)."
+            min=0,
+            help="At most N exact refits where even the targeted update's Pareto k is above 0.7; "
+            "the others keep their PSIS estimate and are counted in `unreliable`.",
         ),
-    ] = None,
+    ] = 10,
+    update: Annotated[
+        str,
+        typer.Option(
+            help="targeted: reweight by the new sources' whole likelihood while its Pareto k is "
+            "at most 0.7, then by the new codes of the CMOC's mechanism's targets (or its own); "
+            "full: by the whole likelihood, refitting where its k is above 0.7 (slow for many "
+            "new sources)."
+        ),
+    ] = "targeted",
     model: ModelOpt = None,
 ) -> None:
     """How many more sources of a kind would be expected to settle each inconclusive CMOC.
 
     Simulates new sources from the current posterior, updates on them (importance
-    reweighting, or an exact refit where its Pareto k is above 0.7) and counts how often the
-    CMOC would then be affirmed or refuted by the base's [classification] thresholds. Uses the
-    saved fit (fitting first if needed, with --seed); saves the plan beside it
-    (DIR/.cmoc/plan.json), where `cmoc report DIR` finds it.
+    reweighting, targeted on the codes of the CMOC's mechanism where the whole likelihood's
+    Pareto k is above 0.7, or an exact refit, at most --max-refits, where that fails too) and
+    counts how often the CMOC would then be affirmed or refuted by the base's [classification]
+    thresholds. Uses the saved fit (fitting first if needed, with --seed); saves the plan beside
+    it (DIR/.cmoc/plan.json), where `cmoc report DIR` finds it.
     """
     n_workers = workers_of(workers, scheduler)
     base = load_evidence(directory)
@@ -85,11 +97,19 @@ def plan(
             workers=n_workers,
             scheduler=scheduler,
             progress=is_tty(),
+            update=update,
         )
     except ValueError as error:
         raise UserError(str(error)) from error
     err(f"saved {analyses.save_plan(result, analyses.default_plan_path(directory))}")
     table = result.table
+    unreliable = int(table["unreliable"].sum()) if not table.empty else 0
+    if unreliable:
+        err(
+            f"warning: the refit budget (--max-refits {max_refits}) was reached: {unreliable} "
+            "update(s) kept a PSIS estimate with Pareto k above 0.7 (column `unreliable`, "
+            "largest k in `khat_max`); a larger --max-refits refits them"
+        )
     if table.empty:
         message = f"no inconclusive CMOC in {base.config.name}: nothing to plan"
         if format == TableFormat.csv:

@@ -14,8 +14,11 @@ the current posterior (a preposterior analysis):
 The update reweights the current posterior draws by the new sources' likelihood (talkativeness
 integrated out, as in the model: a negative multinomial per source) with Pareto-smoothed
 importance sampling; where the Pareto ``k`` is above :data:`KHAT_MAX` the reweighting is not
-trusted and the base plus the new sources is refitted exactly instead. The same ``max_new``
-sources serve every ``n`` (common random numbers: the curve over ``n`` is smooth).
+trusted, and the update reweights by the split into supports and refutes of the new codes of
+the CMOC's mechanism's targets alone (:data:`UPDATES`, ``"targeted"``); where that fails too,
+the base plus the new sources is refitted exactly, at most :data:`MAX_REFITS` times (the rest
+counted ``unreliable``). The same ``max_new`` sources serve every ``n`` (common random numbers:
+the curve over ``n`` is smooth).
 
 Simulations run on Dask in fixed chunks (:data:`CHUNK`), each seeded by
 ``SeedSequence(seed, spawn_key=(cmoc position, chunk))``: results do not depend on the number
@@ -44,8 +47,10 @@ from .parallel import run_on_dask
 __all__ = [
     "CHUNK",
     "KHAT_MAX",
+    "MAX_REFITS",
     "PLAN_COLUMNS",
     "REPORT_PLAN",
+    "UPDATES",
     "PlanResult",
     "PlanSettings",
     "default_kind",
@@ -61,6 +66,33 @@ __all__ = [
 CHUNK = 50
 """Simulations per Dask task (fixed, so results do not depend on how work is split)."""
 
+UPDATES = ("targeted", "full")
+"""How an update reweights the fit's draws (:func:`plan`'s ``update``).
+
+``"full"``: by the new sources' whole likelihood, refitting where its Pareto k is above
+:data:`KHAT_MAX`. ``"targeted"`` (the default): the same while that k is at most
+:data:`KHAT_MAX`; from the first n of a simulation where it is not, by the likelihood of the
+split into supports and refutes (binomial, ``p = logistic(eta_t + delta_k)``) of the new codes
+of the planned CMOC's mechanism's targets (its CMOCs and the mechanism), or where that k is
+above :data:`KHAT_MAX` too, of the CMOC's own (:class:`_Targeted`), refitting only where that
+fails as well. The splits are the part of the new sources' likelihood that moves the CMOC's
+support directly and through its mechanism's mean; what they leave out (how often each target
+is coded: saliences, kind rates, dispersion, no ``eta``; and the other mechanisms' splits) moves
+it only through the kind lean and the hyperparameters. On a 40-source base the whole
+likelihood's k was above 0.7 in 86% of the updates of ``max_new = 20`` (every one from n = 9);
+the targeted k in none of them.
+"""
+
+MAX_REFITS = 10
+"""Default cap on a plan's exact refits (``cmoc plan --max-refits``).
+
+With :data:`UPDATES` ``"targeted"`` an update needs a refit only when even the CMOC's own new
+codes move its support too far for reweighting (none in 36,000 updates of a 40-source base with
+``max_new = 20``); a refit costs seconds (one compilation per worker, 25-35 s, then the fit's
+chains and draws). Updates beyond the cap keep their PSIS estimate and are counted in
+``unreliable`` (``cmoc plan`` says how many on stderr).
+"""
+
 REPORT_PLAN = {"max_new": 5, "simulations": 200, "max_refits": 0}
 """The plan ``cmoc report`` computes when no saved plan was made from its fit.
 
@@ -70,8 +102,9 @@ PSIS updates only: an exact refit costs about 20 s of one core each (the fit's 4
 6 s in one process; 40 had a Pareto k above 0.7 (0, 1, 7, 11, 21 for n = 1..5), and refitting
 all 40 (20 minutes on a busy 2-core machine) changed ``p_settled`` by 0.005 at n = 5 and not
 at all below, against a Monte Carlo error of 0.035. The report says how many updates kept a
-PSIS estimate with k above 0.7; ``cmoc plan`` refits every one by default, and the report
-shows that plan when it was made from the same fit.
+PSIS estimate with k above 0.7; ``cmoc plan`` refits up to :data:`MAX_REFITS` of them by
+default, and the report shows that plan when it was made from the same fit. (Measured with the
+whole-likelihood update, ``update="full"``; the default targeted update has fewer.)
 """
 
 PLAN_COLUMNS = [
@@ -134,24 +167,52 @@ def _source_loglik(
     ``sup``, ``ref``: counts per theory target; ``log_rate`` (draws x targets) is
     ``rho_k + lambda_t``; ``logit`` is ``eta_t + delta_k``; ``phi`` the dispersion per draw.
     """
-    cell = (
-        sup @ (log_rate + log_expit(logit)).T
-        + ref @ (log_rate + log_expit(-logit)).T
-        - gammaln(sup + 1).sum()
-        - gammaln(ref + 1).sum()
-    )
-    total = sup.sum() + ref.sum()
-    rate = np.exp(log_rate).sum(axis=1)
-    poisson = np.isinf(phi)
-    ph = np.where(poisson, 1.0, phi)
-    negbin = (
-        cell
-        + gammaln(ph + total)
-        - gammaln(ph)
-        - ph * np.log1p(rate / ph)
-        - total * np.log(ph + rate)
-    )
-    return np.where(poisson, cell - rate, negbin)
+    terms = _LikelihoodTerms.of(log_rate, logit, phi)
+    return terms.loglik(np.atleast_2d(sup), np.atleast_2d(ref))[0]
+
+
+@dataclass(frozen=True)
+class _LikelihoodTerms:
+    """What the likelihood of new sources needs per draw, computed once per task.
+
+    ``log_sup``, ``log_ref`` (draws x theory targets): ``rho_k + lambda_t + log p_t`` and
+    ``... + log(1 - p_t)``; ``rate`` the expected codes of a typical source over the theory;
+    ``phi`` the dispersion (``inf``: Poisson). Recomputing them for every source was 95% of the
+    simulation time (20 ms a source on 4,000 draws and 48 targets; now a matrix product).
+    """
+
+    log_sup: np.ndarray
+    log_ref: np.ndarray
+    rate: np.ndarray
+    phi: np.ndarray
+
+    @classmethod
+    def of(cls, log_rate: np.ndarray, logit: np.ndarray, phi: np.ndarray) -> _LikelihoodTerms:
+        return cls(
+            np.ascontiguousarray((log_rate + log_expit(logit)).T),
+            np.ascontiguousarray((log_rate + log_expit(-logit)).T),
+            np.exp(log_rate).sum(axis=1),
+            np.asarray(phi, dtype=float),
+        )
+
+    def loglik(self, sup: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """Log-likelihood of each source (rows of ``sup``, ``ref``) under every draw."""
+        cell = (
+            sup @ self.log_sup
+            + ref @ self.log_ref
+            - (gammaln(sup + 1).sum(axis=1) + gammaln(ref + 1).sum(axis=1))[:, None]
+        )
+        total = (sup.sum(axis=1) + ref.sum(axis=1))[:, None]
+        poisson = np.isinf(self.phi)
+        ph = np.where(poisson, 1.0, self.phi)
+        negbin = (
+            cell
+            + gammaln(ph + total)
+            - gammaln(ph)
+            - ph * np.log1p(self.rate / ph)
+            - total * np.log(ph + self.rate)
+        )
+        return np.where(poisson, cell - self.rate, negbin)
 
 
 def _with_new_sources(
@@ -225,6 +286,57 @@ def _psis_p_supported(ll: np.ndarray, positive: np.ndarray, r_eff: float) -> tup
     return float(w[positive].sum() / w.sum()), float(khat)
 
 
+def _mechanism_targets(d, target_pos: int) -> np.ndarray:
+    """Return the CMOC's mechanism's targets (its CMOCs, then the mechanism) by position."""
+    n_c = len(d.cmocs)
+    m = int(d.target_mech[target_pos])
+    cmocs = np.flatnonzero(np.asarray(d.target_mech[:n_c]) == m)
+    return np.concatenate([cmocs, [n_c + m]]).astype(int)
+
+
+class _Targeted:
+    """The targeted update of one CMOC: reweighting by the split of its own targets' new codes.
+
+    First by the splits (supports among the codes, ``p = logistic(eta_t + delta_k)``) of its
+    mechanism's targets (its sibling CMOCs and the mechanism: what moves its support directly and
+    through the mechanism mean), and where that Pareto k is above :data:`KHAT_MAX`, by its own
+    split alone. Results are kept per distinct count (most new sources add no code of them).
+    """
+
+    def __init__(self, logit, theory, target_pos, group, positive, r_eff) -> None:
+        cols = np.flatnonzero(np.isin(theory, group))
+        own = np.flatnonzero(theory[cols] == target_pos)
+        self.cols, self.own = cols, (int(own[0]) if own.size else None)
+        self.log_p, self.log_q = log_expit(logit[:, cols]), log_expit(-logit[:, cols])
+        self.positive, self.r_eff = positive, r_eff
+        self.p_now = float(positive.mean())
+        self.done: dict = {}
+
+    def __call__(self, sup: np.ndarray, ref: np.ndarray) -> tuple[float, float, str]:
+        """Return ``P(support > 1/2)``, Pareto k and how, after new codes ``sup``, ``ref``.
+
+        ``sup``, ``ref``: the new codes per theory target, summed over the new sources.
+        """
+        s, r = sup[self.cols], ref[self.cols]
+        key = (tuple(s.tolist()), tuple(r.tolist()))
+        if key not in self.done:
+            self.done[key] = self._update(s, r)
+        return self.done[key]
+
+    def _update(self, s: np.ndarray, r: np.ndarray) -> tuple[float, float, str]:
+        if not (s.any() or r.any()):  # no code of these targets: the support is as it was
+            return self.p_now, -np.inf, "mechanism"
+        p, k = _psis_p_supported(self.log_p @ s + self.log_q @ r, self.positive, self.r_eff)
+        if k <= KHAT_MAX or self.own is None:
+            return p, k, "mechanism"
+        o = self.own
+        if s[o] == 0 and r[o] == 0:
+            return self.p_now, -np.inf, "cmoc"
+        own = s[o] * self.log_p[:, o] + r[o] * self.log_q[:, o]
+        p, k = _psis_p_supported(own, self.positive, self.r_eff)
+        return p, k, "cmoc"
+
+
 def _plan_task(
     target_pos: int,
     chunk: int,
@@ -236,26 +348,86 @@ def _plan_task(
     theory: np.ndarray,
     thresholds: tuple[float, float],
     r_eff: float,
+    update: str = "targeted",
+    group: np.ndarray | None = None,
 ) -> list[dict]:
     """``n_sims`` simulations for one CMOC (one Dask task); one record per simulation and n.
 
-    Records whose Pareto k is above :data:`KHAT_MAX` carry what an exact refit needs
-    (``refit_args``: the new sources' counts and the refit's seed); :func:`plan` refits them.
+    ``update="full"``: every update reweights by the new sources' whole likelihood.
+    ``"targeted"``: so while its Pareto k is at most :data:`KHAT_MAX`; from the first n where
+    it is not, by the likelihood of the split into supports and refutes of the new codes of the
+    CMOC's mechanism's targets (``group``, positions), or of its own (:class:`_Targeted`,
+    :data:`UPDATES`). Records whose (last) Pareto k is above :data:`KHAT_MAX` carry what an
+    exact refit needs (``refit_args``: the new sources' counts and the refit's seed);
+    :func:`plan` refits them.
     """
+    with _one_blas_thread():
+        return _simulate(
+            target_pos,
+            chunk,
+            chunk_size,
+            n_sims,
+            seed,
+            max_new,
+            draws,
+            theory,
+            thresholds,
+            r_eff,
+            update,
+            np.array([target_pos]) if group is None else np.asarray(group),
+        )
+
+
+def _one_blas_thread():
+    """BLAS on one thread: its small products ran 40x slower threaded on a busy machine.
+
+    Dask's workers already start with ``OPENBLAS_NUM_THREADS=1``; this covers ``workers=0``.
+    """
+    from contextlib import nullcontext
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn and arviz
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _simulate(
+    target_pos: int,
+    chunk: int,
+    chunk_size: int,
+    n_sims: int,
+    seed: int,
+    max_new: int,
+    draws: dict,
+    theory: np.ndarray,
+    thresholds: tuple[float, float],
+    r_eff: float,
+    update: str,
+    group: np.ndarray,
+) -> list[dict]:
+    """Run the simulations of :func:`_plan_task`."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(target_pos, chunk)))
     affirm, refute = thresholds
     log_rate, logit, phi = _likelihood_arrays(draws, theory)
+    terms = _LikelihoodTerms.of(log_rate, logit, phi)
     positive = draws["eta"][:, target_pos] > 0
+    targeted = _Targeted(logit, theory, target_pos, group, positive, r_eff)
     out = []
     for sim in range(n_sims):
         s = int(rng.integers(positive.size))
         sup, ref = _new_sources(rng, s, log_rate, logit, phi, max_new)
-        ll = np.cumsum(
-            [_source_loglik(sup[j], ref[j], log_rate, logit, phi) for j in range(max_new)], axis=0
-        )
+        ll = np.cumsum(terms.loglik(sup, ref), axis=0)
         refit_seed = int(rng.integers(2**31))
+        cum_sup, cum_ref = np.cumsum(sup, axis=0), np.cumsum(ref, axis=0)
+        whole = True
         for n in range(1, max_new + 1):
-            p_sup, khat = _psis_p_supported(ll[n - 1], positive, r_eff)
+            how = "full"
+            if whole:
+                p_sup, khat = _psis_p_supported(ll[n - 1], positive, r_eff)
+                whole = update == "full" or khat <= KHAT_MAX
+            if not whole:
+                p_sup, khat, how = targeted(cum_sup[n - 1], cum_ref[n - 1])
             out.append(
                 {
                     "sim": chunk * chunk_size + sim,
@@ -264,6 +436,7 @@ def _plan_task(
                     "affirmed": p_sup >= affirm,
                     "refuted": p_sup <= refute,
                     "khat": khat,
+                    "update": how,
                     "refit": False,
                     "refit_args": (sup[:n], ref[:n], refit_seed) if khat > KHAT_MAX else None,
                 }
@@ -274,17 +447,49 @@ def _plan_task(
 def _refit_p_supported(
     refit: dict, target_pos: int, theory: np.ndarray, sup, ref, seed: int
 ) -> float:
-    """Exact refit of the base plus the new sources; ``P(support > 1/2)`` of the CMOC."""
-    from ..fitting.sampling import SamplerConfig, fit
+    """Exact refit of the base plus the new sources; ``P(support > 1/2)`` of the CMOC.
+
+    Every refit of a plan has one graph (:func:`_refit_data`), so a worker compiles it once and
+    samples the others with their data swapped in (``sampling._compile_nutpie``); before, each
+    number of new sources and each change of centring was a new graph, compiled anew (25-35 s)
+    and kept (16 per worker, most of the 6.5 GB measured).
+    """
+    from ...models import build_model
+    from ..fitting.sampling import SamplerConfig, sample_model
+
+    cfg = ModelConfig.model_validate_json(refit["config"])
+    d = _refit_data(refit, theory, sup, ref, cfg)
+    sampler = SamplerConfig(**{**refit["sampler"], "seed": seed, "cores": 1})
+    idata = sample_model(build_model(d, cfg), sampler)
+    eta = idata["posterior"]["eta"].isel(cmoc=target_pos).values
+    del idata
+    return float((eta > 0).mean())
+
+
+def _refit_data(refit: dict, theory: np.ndarray, sup, ref, cfg: ModelConfig):
+    """Return the refit's data: the base plus ``max_new`` new sources, the unused of weight 0.
+
+    Same posterior as the base plus the ``len(sup)`` new sources alone (a source of weight 0
+    drops out of the likelihood, as in leave-one-out), and the same graph whatever their
+    number and counts: the source coordinate always has ``max_new`` new sources, and the
+    centring of each CMOC is the base fit's (it changes the parametrisation, not the posterior).
+    """
+    from ...models import model_data
 
     evidence: EvidenceBase = refit["evidence"]
+    n, slots = sup.shape[0], max(int(refit.get("max_new") or 0), sup.shape[0])
+    padded_sup, padded_ref = np.zeros((slots, sup.shape[1])), np.zeros((slots, sup.shape[1]))
+    padded_sup[:n], padded_ref[:n] = sup, ref
     targets = list(evidence.targets.index[theory])
-    base = _with_new_sources(evidence, refit["kind"], sup, ref, targets)
-    cfg = ModelConfig.model_validate_json(refit["config"])
-    sampler = SamplerConfig(**{**refit["sampler"], "seed": seed, "cores": 1})
-    idata = fit(base, cfg, sampler)
-    eta = idata["posterior"]["eta"].isel(cmoc=target_pos)
-    return float((eta > 0).mean())
+    base = _with_new_sources(evidence, refit["kind"], padded_sup, padded_ref, targets)
+    d = model_data(base, group_effects=cfg.group_effects)
+    weight = d.src_weight.copy()
+    weight[len(weight) - (slots - n) :] = 0.0
+    now = refit.get("base_codes")
+    if now is None:
+        now = model_data(evidence, group_effects=cfg.group_effects)
+        now = (now.target_codes, now.mech_codes)
+    return replace(d, src_weight=weight, target_codes=now[0], mech_codes=now[1])
 
 
 def _r_eff(idata: xr.DataTree, pos: int, n_samples: int) -> float:
@@ -314,10 +519,11 @@ def plan(
     workers: int = 2,
     scheduler: str | None = None,
     refit_sampler: dict | None = None,
-    max_refits: int | None = None,
+    max_refits: int | None = MAX_REFITS,
     targets: list[str] | None = None,
     progress: bool = False,
     details: bool = False,
+    update: str = "targeted",
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """How many more sources of a kind would be expected to settle each inconclusive CMOC.
 
@@ -339,17 +545,25 @@ def plan(
     refit_sampler : dict, optional
         ``SamplerConfig`` fields for the exact refits where PSIS is unreliable (default: the
         fit's own chains, draws and tune).
-    max_refits : int, optional
-        At most this many exact refits (default: every update whose Pareto k is above
-        :data:`KHAT_MAX`). The refitted updates are the first in the order (simulation, CMOC,
-        n), which does not depend on their outcome; the others keep their PSIS estimate and
-        are counted in ``unreliable``.
+    max_refits : int or None
+        At most this many exact refits (default :data:`MAX_REFITS`; None: every update whose
+        Pareto k is above :data:`KHAT_MAX`). The refitted updates are the first in the order
+        (simulation, CMOC, n), which does not depend on their outcome; the others keep their
+        PSIS estimate and are counted in ``unreliable``.
     targets : list of str, optional
         CMOCs to plan for (default: the inconclusive ones).
     progress : bool
         A progress bar on stderr.
     details : bool
-        Also return the per-simulation records.
+        Also return the per-simulation records (with ``update``, how each was answered:
+        ``full``, ``mechanism`` or ``cmoc`` (the targeted update's two likelihoods, see
+        :data:`UPDATES`) or ``refit``).
+    update : str
+        How the fit's draws are reweighted (:data:`UPDATES`): ``"targeted"`` (default) by the
+        new sources' whole likelihood while its Pareto k is at most :data:`KHAT_MAX`, then by the
+        split of the new codes of the CMOC's mechanism's targets (or its own); ``"full"`` by
+        the whole likelihood always (cmoc before this option; its k exceeds 0.7 in most updates
+        of many new sources, each then a refit).
 
     Returns
     -------
@@ -357,9 +571,12 @@ def plan(
         :data:`PLAN_COLUMNS`, one row per CMOC and ``n_new``; empty when no CMOC is
         inconclusive. ``mc_se`` is the Monte Carlo standard error of ``p_settled``;
         ``refits`` how many simulations were refitted exactly (Pareto k above 0.7) and
-        ``unreliable`` how many kept a PSIS estimate with k above 0.7 (``max_refits``).
+        ``unreliable`` how many kept a PSIS estimate with k above 0.7 (``max_refits``);
+        ``khat_max`` the largest Pareto k of the updates used (for a targeted update, its own).
     """
     _check_settings(max_new, simulations, max_refits)
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {', '.join(UPDATES)} (got {update!r})")
     config, sampler = fit_config(idata)
     kind = _checked_kind(evidence, kind)
     now = _planned_targets(idata, evidence, targets)
@@ -371,13 +588,13 @@ def plan(
     draws = _posterior_arrays(idata, kind, config)
     th = evidence.config.classification
     dask = {"workers": workers, "scheduler": scheduler, "progress": progress}
-    tasks = _simulation_tasks(idata, d, now, draws, theory, simulations, seed, max_new, th)
+    tasks = _simulation_tasks(idata, d, now, draws, theory, simulations, seed, max_new, th, update)
     results = run_on_dask(_plan_task, tasks, label="plan simulations", **dask)
     records = []
     for args, rows in zip(tasks, results, strict=True):
         target_id = d.cmocs[args[0]]
         records += [{"target_id": target_id, "pos": args[0], **r} for r in rows]
-    refit = _refit_spec(evidence, kind, config, sampler, refit_sampler)
+    refit = _refit_spec(evidence, kind, config, sampler, refit_sampler, max_new)
     _refit_unreliable(records, now, max_refits, refit, theory, th, dask)
     sims = pd.DataFrame(records).drop(columns=["refit_args", "pos"])
     sims["unreliable"] = (sims["khat"] > KHAT_MAX) & ~sims["refit"]
@@ -432,14 +649,18 @@ def _refit_spec(
     config: ModelConfig,
     sampler: dict,
     refit_sampler: dict | None,
+    max_new: int | None = None,
 ) -> dict:
     """Return what an exact refit needs (:func:`_refit_p_supported`): base, model, sampler."""
+    d = model_data(evidence, group_effects=config.group_effects)
     return {
         "evidence": evidence,
         "kind": kind,
         "config": config.model_dump_json(),
         "sampler": refit_sampler
         or {k: sampler[k] for k in ("sampler", "chains", "draws", "tune", "target_accept")},
+        "max_new": max_new,
+        "base_codes": (d.target_codes, d.mech_codes),
     }
 
 
@@ -453,6 +674,7 @@ def _simulation_tasks(
     seed: int,
     max_new: int,
     th,
+    update: str = "targeted",
 ) -> list[tuple]:
     """Return the arguments of every :func:`_plan_task`: per CMOC, simulations in chunks."""
     n_samples = draws["eta"].shape[0]
@@ -465,7 +687,20 @@ def _simulation_tasks(
         r_eff = _r_eff(idata, pos, n_samples)
         for chunk in range(-(-simulations // size)):
             n_sims = min(size, simulations - chunk * size)
-            args = (pos, chunk, size, n_sims, seed, max_new, draws, theory, thresholds, r_eff)
+            args = (
+                pos,
+                chunk,
+                size,
+                n_sims,
+                seed,
+                max_new,
+                draws,
+                theory,
+                thresholds,
+                r_eff,
+                update,
+                _mechanism_targets(d, pos),
+            )
             tasks.append(args)
     return tasks
 
@@ -499,6 +734,7 @@ def _refit_unreliable(
             p_supported=p_sup, affirmed=p_sup >= th.affirm, refuted=p_sup <= th.refute
         )
         records[i]["refit"] = True
+        records[i]["update"] = "refit"
 
 
 def _plan_table(sims: pd.DataFrame, now: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -543,6 +779,8 @@ class PlanSettings(Settings):
     max_new, simulations, seed : int
     max_refits : int or None
         Cap on the exact refits (None: no cap).
+    update : str
+        :data:`UPDATES` (plans saved before it was a setting: ``"full"``).
     khat_max : float
         The Pareto k above which an update is refitted.
     affirm, refute : float
@@ -561,6 +799,7 @@ class PlanSettings(Settings):
     simulations: int = REPORT_PLAN["simulations"]
     seed: int = SEED
     max_refits: int | None = None
+    update: str = "full"
     khat_max: float = KHAT_MAX
     affirm: float = AFFIRM
     refute: float = REFUTE
@@ -615,10 +854,11 @@ def plan_result(
     max_new: int = 5,
     simulations: int = 200,
     seed: int = SEED,
-    max_refits: int | None = None,
+    max_refits: int | None = MAX_REFITS,
     workers: int = 2,
     scheduler: str | None = None,
     progress: bool = False,
+    update: str = "targeted",
 ) -> PlanResult:
     """Run :func:`plan` for the inconclusive CMOCs and keep its settings with the table.
 
@@ -647,6 +887,7 @@ def plan_result(
             workers=workers,
             scheduler=scheduler,
             progress=progress,
+            update=update,
         )
     th = evidence.config.classification
     fitted = Provenance.of(idata)
@@ -662,6 +903,7 @@ def plan_result(
         simulations=int(simulations),
         seed=int(seed),
         max_refits=None if max_refits is None else int(max_refits),
+        update=update,
         khat_max=KHAT_MAX,
         affirm=float(th.affirm),
         refute=float(th.refute),
@@ -749,24 +991,44 @@ def plan_or_reuse(
 
 
 def _compare_task(
-    target_pos: int, index: int, n_new: int, seed: int, draws: dict, theory, r_eff, refit
+    target_pos: int,
+    index: int,
+    n_new: int,
+    seed: int,
+    draws: dict,
+    theory,
+    r_eff,
+    refit,
+    group=None,
 ) -> dict:
-    """One simulated batch of ``n_new`` sources: PSIS update against an exact refit."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(target_pos, n_new, index)))
-    log_rate, logit, phi = _likelihood_arrays(draws, theory)
-    positive = draws["eta"][:, target_pos] > 0
-    s = int(rng.integers(positive.size))
-    sup, ref = _new_sources(rng, s, log_rate, logit, phi, n_new)
-    ll = sum(_source_loglik(sup[j], ref[j], log_rate, logit, phi) for j in range(n_new))
-    p_psis, khat = _psis_p_supported(ll, positive, r_eff)
+    """One simulated batch of ``n_new`` sources: PSIS updates against an exact refit."""
+    with _one_blas_thread():
+        rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(target_pos, n_new, index))
+        )
+        log_rate, logit, phi = _likelihood_arrays(draws, theory)
+        terms = _LikelihoodTerms.of(log_rate, logit, phi)
+        positive = draws["eta"][:, target_pos] > 0
+        group = np.array([target_pos]) if group is None else np.asarray(group)
+        targeted = _Targeted(logit, theory, target_pos, group, positive, r_eff)
+        s = int(rng.integers(positive.size))
+        sup, ref = _new_sources(rng, s, log_rate, logit, phi, n_new)
+        ll = terms.loglik(sup, ref).sum(axis=0)
+        p_psis, khat = _psis_p_supported(ll, positive, r_eff)
+        p_targeted, khat_targeted, how = targeted(sup.sum(axis=0), ref.sum(axis=0))
+        own = np.flatnonzero(theory == target_pos)
+        codes = int(sup[:, own].sum() + ref[:, own].sum())
     p_refit = _refit_p_supported(refit, target_pos, theory, sup, ref, int(rng.integers(2**31)))
     return {
         "sim": index,
         "n_new": n_new,
         "p_psis": p_psis,
+        "p_targeted": p_targeted,
         "p_refit": p_refit,
         "khat": khat,
-        "codes_for_target": int(sup[:, target_pos].sum() + ref[:, target_pos].sum()),
+        "khat_targeted": khat_targeted,
+        "targeted_by": how,
+        "codes_for_target": codes,
     }
 
 
@@ -793,7 +1055,9 @@ def psis_versus_refit(
     Returns
     -------
     pandas.DataFrame
-        ``sim, n_new, p_psis, p_refit, khat, codes_for_target``.
+        ``sim, n_new, p_psis, p_targeted, p_refit, khat, khat_targeted, codes_for_target``:
+        ``p_targeted`` and ``khat_targeted`` reweight by the CMOC's own new codes' split only
+        (:data:`UPDATES`).
     """
     config, sampler = fit_config(idata)
     d = model_data(evidence, group_effects=config.group_effects)
@@ -802,7 +1066,8 @@ def psis_versus_refit(
     pos = d.cmocs.index(target_id)
     r_eff = _r_eff(idata, pos, draws["eta"].shape[0])
     refit = _refit_spec(evidence, kind, config, sampler, refit_sampler)
-    tasks = [(pos, i, n_new, seed, draws, theory, r_eff, refit) for i in range(simulations)]
+    group = _mechanism_targets(d, pos)
+    tasks = [(pos, i, n_new, seed, draws, theory, r_eff, refit, group) for i in range(simulations)]
     rows = run_on_dask(
         _compare_task,
         tasks,
