@@ -19,6 +19,7 @@ __all__ = [
     "KHAT_MAX",
     "LEVEL_THRESHOLDS",
     "MAX_DIVERGENCES",
+    "MAX_REFITS",
     "MAX_RHAT",
     "MIN_ESS_PER_CHAIN",
     "MIN_SOURCES",
@@ -68,6 +69,16 @@ MIN_SOURCES = 2
 before it can be affirmed or novel (``[classification] min_sources``). A band of codes over many
 sources (">= 5 codes in the interviews") may all come from one of them: the rows show one source
 for sure. Two is corroboration: a review paper and an interview, or two papers."""
+
+MAX_REFITS = 10
+"""Default cap on a plan's exact refits (``cmoc plan --max-refits``).
+
+With the targeted update (``cmoc plan --update targeted``) an update needs a refit only when
+even the CMOC's own new codes move its support too far for reweighting (none in 36,000 updates
+of a 40-source base with ``max_new = 20``); a refit costs seconds (one compilation per worker,
+25-35 s, then the fit's chains and draws). Updates beyond the cap keep their PSIS estimate and
+are counted in ``unreliable`` (``cmoc plan`` says how many on stderr).
+"""
 
 LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}
 """Codes in a wave at which the evidence for a target is limited, moderate, significant

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..defaults import MAX_REFITS
 from .common import UserError, err, is_tty, load_evidence, model_config
 from .options import (
     SAMPLING,
@@ -50,7 +51,7 @@ def plan(
             help="At most N exact refits where even the targeted update's Pareto k is above 0.7; "
             "the others keep their PSIS estimate and are counted in `unreliable`.",
         ),
-    ] = 10,
+    ] = MAX_REFITS,
     update: Annotated[
         str,
         typer.Option(

@@ -36,7 +36,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, gammaln, log_expit
 
-from ...defaults import AFFIRM, KHAT_MAX, REFUTE, SEED, Status
+from ...defaults import AFFIRM, KHAT_MAX, MAX_REFITS, REFUTE, SEED, Status
 from ...evidence import EvidenceBase
 from ...models import ModelConfig, model_data
 from ..fitting.attrs import Provenance
@@ -81,16 +81,6 @@ is coded: saliences, kind rates, dispersion, no ``eta``; and the other mechanism
 it only through the kind lean and the hyperparameters. On a 40-source base the whole
 likelihood's k was above 0.7 in 86% of the updates of ``max_new = 20`` (every one from n = 9);
 the targeted k in none of them.
-"""
-
-MAX_REFITS = 10
-"""Default cap on a plan's exact refits (``cmoc plan --max-refits``).
-
-With :data:`UPDATES` ``"targeted"`` an update needs a refit only when even the CMOC's own new
-codes move its support too far for reweighting (none in 36,000 updates of a 40-source base with
-``max_new = 20``); a refit costs seconds (one compilation per worker, 25-35 s, then the fit's
-chains and draws). Updates beyond the cap keep their PSIS estimate and are counted in
-``unreliable`` (``cmoc plan`` says how many on stderr).
 """
 
 REPORT_PLAN = {"max_new": 5, "simulations": 200, "max_refits": 0}
