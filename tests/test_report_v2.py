@@ -16,7 +16,14 @@ from html import unescape
 import pandas as pd
 import pytest
 
-from cmoc.analyses import MEASUREMENT_COLUMNS, fit, load_fit, save_fit, summarize
+from cmoc.analyses import (
+    MEASUREMENT_COLUMNS,
+    SENSITIVITY_COLUMNS,
+    fit,
+    load_fit,
+    save_fit,
+    summarize,
+)
 from cmoc.analyses.fitting.cache import clear_cache
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
@@ -191,11 +198,10 @@ def test_what_the_newest_wave_changed(built):
 def test_v1_only_sections_say_why_they_are_missing(built):
     _, _, run, said, html, md = built
     c = run.content
-    assert c.comparison is None and c.plan is None and c.ppc is None and c.sensitivity is None
+    assert c.comparison is None and c.plan is None and c.ppc is None
     for key, element in (
         ("ppc", "ppc-unavailable"),
         ("comparison", "comparison-unavailable"),
-        ("sensitivity", "sensitivity-unavailable"),
         ("plan", "plan-verdict"),
     ):
         sentence = NOT_YET_V2[key]
@@ -204,12 +210,41 @@ def test_v1_only_sections_say_why_they_are_missing(built):
         assert sentence in md
     assert "pointwise log-likelihood" in NOT_YET_V2["comparison"]
     # nothing of v1's faked
-    for table in ("ppc-table", "comparison-table", "plan-table", "sensitivity-table"):
+    for table in ("ppc-table", "comparison-table", "plan-table"):
         assert f'id="{table}"' not in html
-    assert "ppc" not in c.tables() and "sensitivity" not in c.tables()
+    assert "ppc" not in c.tables()
     assert any(m.startswith("model v2: skipping the comparison.") for m in said)
     assert any(m.startswith("model v2: skipping the plan.") for m in said)
     assert not any("fitting the comparison models" in m or "planning for" in m for m in said)
+
+
+def test_prior_sensitivity_of_breadth_is_shown(built):
+    _, _, run, said, html, md = built
+    c = run.content
+    sens = c.sensitivity
+    assert list(sens.columns) == SENSITIVITY_COLUMNS
+    targets = list(c.summary["target_id"])
+    assert list(sens["target_id"]) == targets == ["C1", "C2", "C3", "M1", "M2"]
+    assert list(sens["status"]) == list(c.summary["status"])
+    assert "sensitivity" not in NOT_YET_V2 and "sensitivity" not in c.unavailable
+    assert c.tables()["sensitivity"] is sens
+    # the HTML: v1's table, a row per target, v2's wording
+    assert 'id="sensitivity-unavailable"' not in html
+    rows = _tables(html)["sensitivity-table"][1:]
+    assert [r[0] for r in rows] == targets
+    for r, s in zip(rows, sens.itertuples(index=False), strict=True):
+        assert r[4:7] == [s.status, s.status_weaker_prior, s.status_stronger_prior]
+    section = unescape(html).split("<h3>Prior sensitivity</h3>")[1].split("<h3>")[0]
+    assert "MeasurementPriors" in section and f"of {len(sens)} targets have a breadth" in section
+    assert "support" not in section and "configurable priors" not in section
+    assert "not yet available" not in section.lower()
+    # the Markdown: the same table in place of the sentence
+    tail = md.split("Prior sensitivity. ")[1].split("## Reproducibility")[0]
+    assert "| target | prior | likelihood | diagnosis | status | prior x1/2 | prior x2 |" in tail
+    md_rows = [line for line in tail.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [line.split(" | ")[0][2:] for line in md_rows[1:]] == targets
+    assert "not yet available" not in tail.lower() and "breadth" in tail
+    assert any("prior sensitivity (power-scaling) of breadth" in m for m in said)
 
 
 def test_failed_gate_is_warned_about(built):

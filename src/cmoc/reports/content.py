@@ -55,10 +55,6 @@ NOT_YET_V2 = {
         "unit of evidence left out in turn (PSIS-LOO), and model v2 has no pointwise "
         "log-likelihood and no pooling variants yet."
     ),
-    "sensitivity": (
-        "Not yet available for model v2: power-scaling needs the log prior and the "
-        "log-likelihood of every draw, which cmoc computes for model v1 only so far."
-    ),
     "moved_most": (
         "Which units of the newest wave moved each target most (leave-one-unit-out by PSIS) "
         "is not yet available for model v2, as it has no pointwise log-likelihood yet: the "
@@ -99,8 +95,9 @@ class ReportContent:
     ppc, ppc_by_group : pandas.DataFrame or None
         Posterior predictive check per unit and its summary by wave, unit type and kind (None
         for a model v2 fit: not yet available, :attr:`unavailable` says why).
-    sensitivity : pandas.DataFrame or None
-        :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (None for model v2).
+    sensitivity : pandas.DataFrame
+        :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
+        breadth, and v2's statuses, for a model v2 fit).
     comparison : ModelComparison or None
         PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run.
     plan : PlanResult or None
@@ -123,7 +120,7 @@ class ReportContent:
         ``cmocs``, ``trajectory`` and ``changes`` hold breadth, direction and depth
         (:data:`cmoc.analyses.MEASUREMENT_COLUMNS`) in place of support.
     unavailable : dict of str to str
-        Section (``plan``, ``ppc``, ``comparison``, ``sensitivity``, ``moved_most``) to the
+        Section (``plan``, ``ppc``, ``comparison``, ``moved_most``) to the
         sentence shown in its place: why it is not yet available for model v2
         (:data:`NOT_YET_V2`); empty for model v1.
     convergence : ConvergenceCheck
@@ -576,12 +573,12 @@ def report_content(
             )
         )
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
-    ppc = sensitivity = None
+    ppc = None
     if not v2:
         tell("  posterior predictive check...")
         ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
-        tell("  prior sensitivity (power-scaling)...")
-        sensitivity = prior_sensitivity(idata, base)
+    tell("  prior sensitivity (power-scaling)" + (" of breadth..." if v2 else "..."))
+    sensitivity = prior_sensitivity(idata, base)
     config = ModelConfig.model_validate_json(made.model_config)
     if plan is not None and not plan.matches(idata):
         raise ValueError("the plan was not computed from the newest wave's fit")
