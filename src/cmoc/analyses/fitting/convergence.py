@@ -109,14 +109,14 @@ def check_convergence(
     bad_r = table[table["max_r_hat"] > th.max_rhat]
     if len(bad_r):
         failures.append(
-            f"R-hat above {th.max_rhat} for {', '.join(bad_r.index)} "
+            f"R-hat above {th.max_rhat} for {', '.join(sorted(bad_r.index))} "
             f"(worst {bad_r['max_r_hat'].max():.3f})"
         )
     low = table[(table["min_ess_bulk"] < min_ess) | (table["min_ess_tail"] < min_ess)]
     if len(low):
         worst = min(low["min_ess_bulk"].min(), low["min_ess_tail"].min())
         failures.append(
-            f"ESS below {min_ess:.0f} for {', '.join(low.index)} (smallest {worst:.0f})"
+            f"ESS below {min_ess:.0f} for {', '.join(sorted(low.index))} (smallest {worst:.0f})"
         )
     if divergences > th.max_divergences:
         failures.append(f"{divergences} divergent transitions after tuning")
