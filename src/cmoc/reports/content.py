@@ -245,7 +245,14 @@ def _levels(s: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+_V1_SUPPORT = ("support_mean", "support_lo", "support_hi", "p_supported")
+"""Model v1's estimands, as the mechanism and CMOC tables of its report show them."""
+
+
+def _mechanism_table(
+    base: EvidenceBase, summary: pd.DataFrame, columns: tuple[str, ...] = _V1_SUPPORT
+) -> pd.DataFrame:
+    """Return the mechanisms' table: names, status and level, ``columns``, the confidence."""
     s = summary[summary["target_type"] == "mechanism"].set_index("target_id")
     mech = base.mechanisms
     out = pd.DataFrame(
@@ -256,10 +263,7 @@ def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
             "status": s["status"].to_numpy(),
             "evidence_level": _levels(s),
             "codes": s["codes"].to_numpy(),
-            "support_mean": s["support_mean"].to_numpy(),
-            "support_lo": s["support_lo"].to_numpy(),
-            "support_hi": s["support_hi"].to_numpy(),
-            "p_supported": s["p_supported"].to_numpy(),
+            **{col: s[col].to_numpy() for col in columns},
         }
     )
     if "confidence" in s:
@@ -267,7 +271,10 @@ def _mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
+def _cmoc_table(
+    base: EvidenceBase, summary: pd.DataFrame, columns: tuple[str, ...] = _V1_SUPPORT
+) -> pd.DataFrame:
+    """Return the CMOCs' table: C, M, O, sign, status and level, ``columns``, the grades."""
     s = summary[summary["target_type"] == "cmoc"].set_index("target_id")
     c = base.cmocs.reindex(s.index)
     out = pd.DataFrame(
@@ -280,10 +287,7 @@ def _cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
             "origin": c["origin"].to_numpy(),
             "status": s["status"].to_numpy(),
             "evidence_level": _levels(s),
-            "support_mean": s["support_mean"].to_numpy(),
-            "support_lo": s["support_lo"].to_numpy(),
-            "support_hi": s["support_hi"].to_numpy(),
-            "p_supported": s["p_supported"].to_numpy(),
+            **{col: s[col].to_numpy() for col in columns},
         }
     )
     for col in ("confidence", "adequacy", "coherence", "limitations", "relevance"):
@@ -332,7 +336,9 @@ def _actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-_V2_ESTIMANDS = [
+_V2_COLUMNS = (
+    "supports",
+    "refutes",
     "breadth_mean",
     "breadth_lo",
     "breadth_hi",
@@ -346,51 +352,8 @@ _V2_ESTIMANDS = [
     "depth_mean",
     "depth_lo",
     "depth_hi",
-]
-"""Model v2's estimands, as the mechanism and CMOC tables of its report show them."""
-
-
-def _measurement_mechanism_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
-    s = summary[summary["target_type"] == "mechanism"].set_index("target_id")
-    mech = base.mechanisms
-    out = pd.DataFrame(
-        {
-            "mechanism_id": s.index,
-            "name": mech["name"].reindex(s.index).to_numpy(),
-            "definition": mech["definition"].reindex(s.index).fillna("").to_numpy(),
-            "status": s["status"].to_numpy(),
-            "evidence_level": _levels(s),
-            "codes": s["codes"].to_numpy(),
-            "supports": s["supports"].to_numpy(),
-            "refutes": s["refutes"].to_numpy(),
-            **{col: s[col].to_numpy() for col in _V2_ESTIMANDS},
-        }
-    )
-    out["confidence"] = s["confidence"].to_numpy()
-    return out
-
-
-def _measurement_cmoc_table(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFrame:
-    s = summary[summary["target_type"] == "cmoc"].set_index("target_id")
-    c = base.cmocs.reindex(s.index)
-    out = pd.DataFrame(
-        {
-            "cmoc_id": s.index,
-            "context": c["context"].fillna("").to_numpy(),
-            "mechanism_id": c["mechanism_id"].to_numpy(),
-            "outcome": c["outcome"].fillna("").to_numpy(),
-            "sign": c["sign"].to_numpy(),
-            "origin": c["origin"].to_numpy(),
-            "status": s["status"].to_numpy(),
-            "evidence_level": _levels(s),
-            "supports": s["supports"].to_numpy(),
-            "refutes": s["refutes"].to_numpy(),
-            **{col: s[col].to_numpy() for col in _V2_ESTIMANDS},
-        }
-    )
-    for col in ("confidence", "adequacy", "coherence", "limitations", "relevance"):
-        out[col] = s[col].to_numpy()
-    return out
+)
+"""Model v2's codes and estimands, as the mechanism and CMOC tables of its report show them."""
 
 
 _WEAKEST_FIRST = ["refuted", "contested", "unevidenced", "inconclusive", "revised"]
@@ -595,8 +558,8 @@ def report_content(
         waves=list(base.waves),
         ci=ci,
         summary=summary,
-        mechanisms=(_measurement_mechanism_table if v2 else _mechanism_table)(base, summary),
-        cmocs=(_measurement_cmoc_table if v2 else _cmoc_table)(base, summary),
+        mechanisms=_mechanism_table(base, summary, *([_V2_COLUMNS] if v2 else [])),
+        cmocs=_cmoc_table(base, summary, *([_V2_COLUMNS] if v2 else [])),
         sources_by_kind_wave=_sources_by_kind_wave(base),
         groups=group_levels_table(base),
         codings_by_wave=_codings_by_wave(base),
