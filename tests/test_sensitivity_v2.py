@@ -208,11 +208,7 @@ def test_cmoc_check_of_a_v2_fit_runs_the_sensitivity(v2_fit, tmp_path, capsys):
         out = capsys.readouterr().out
         assert code == 0
         assert "Prior sensitivity" in out and "C1" in out
-        # without a flag: the sensitivity only (the other checks need model v1), said so
-        assert main(["check", str(directory), "--model", str(model), *tiny]) == 0
-        captured = capsys.readouterr()
-        assert "Prior sensitivity" in captured.out and "predictive" not in captured.out
-        assert "only the prior sensitivity" in captured.err
-        # a check v2 does not have: bad input (exit 2), before anything is fitted
-        assert main(["check", str(directory), "--ppc", "--model", str(model), *tiny]) == 2
-        assert "--sensitivity" in capsys.readouterr().err
+        # a check v2 does not have (the comparison): bad input (exit 2), before anything is
+        # fitted; the predictive check and the influence: tests/test_measurement_pointwise.py
+        assert main(["check", str(directory), "--compare", "--model", str(model), *tiny]) == 2
+        assert "--compare" in capsys.readouterr().err

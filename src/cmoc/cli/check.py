@@ -22,6 +22,7 @@ __all__ = ["check"]
 
 _TITLES = {
     "ppc": "Posterior predictive check (units by wave, type and kind)",
+    "ppc_targets": "Targets with a surprising number of evidencing sources or codes (model v2)",
     "sensitivity": "Prior sensitivity (power-scaling)",
     "influence": "Units that moved each target most (PSIS leave-one-out; * unreliable)",
     "compare": "Model comparison (PSIS-LOO)",
@@ -57,7 +58,8 @@ def check(
     Without a flag, runs the predictive check, the sensitivity and the influence analysis on
     the saved fit (fitting it first if needed); --compare also fits the no-pooling and
     complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO. Of a
-    model v2 fit (--model with model = "measurement"), only the sensitivity is available.
+    model v2 fit (--model with model = "measurement"), the units of evidence are sources and
+    blocks of totals, influence is on breadth, and --compare and --refit are not available.
     """
     chosen = {
         "ppc": ppc,
@@ -67,15 +69,18 @@ def check(
     }
     cfg = model_config(model)
     v2 = cfg.model == "measurement"
-    if v2 and any(chosen[k] for k in ("ppc", "influence", "compare")):
+    if v2 and compare:
         raise UserError(
-            "model v2 (measurement) fits have only --sensitivity so far: the predictive "
-            "check, the influence and the comparison need model v1"
+            "model v2 (measurement) fits have --ppc, --sensitivity and --influence so far: "
+            "the model comparison (--compare) needs model v1"
+        )
+    if v2 and refit:
+        raise UserError(
+            "model v2 (measurement) fits have no exact refits without a unit (--refit) yet: "
+            "their influence is by PSIS only"
         )
     if not any(chosen.values()):
-        chosen.update(ppc=not v2, sensitivity=True, influence=not v2)
-        if v2:
-            err("model v2 (measurement): only the prior sensitivity is available so far")
+        chosen.update(ppc=True, sensitivity=True, influence=True)
     names = [k for k, v in chosen.items() if v]
     if format == Format.csv and len(names) > 1:
         raise UserError(
@@ -104,6 +109,10 @@ def check(
         results["sensitivity"] = check_sensitivity(idata, base)
     if chosen["influence"]:
         results["influence"] = check_influence(idata, base, sampler=s, max_refits=refit)
+    if v2:  # the readings v1 leaves to the tables: intervals, Pareto k, p_broad moved
+        for name in ("ppc", "influence"):
+            if name in results:
+                err(results[name].text)
     if chosen["compare"]:
         err(
             "fitting the comparison models (no pooling, complete pooling), or reusing their "
@@ -116,6 +125,9 @@ def check(
         # the terminal shows the short forms: surprising units by group, the top movers
         if "ppc" in out:
             out["ppc"] = ppc_summary(out["ppc"])
+            targets = results["ppc"].tables.get("targets")
+            if targets is not None and targets["surprising"].any():  # model v2
+                out["ppc_targets"] = targets[targets["surprising"].astype(bool)]
         if "influence" in out:
             out["influence"] = moved_most(out["influence"]).reset_index()
     sections = {name: (_TITLES[name], frame) for name, frame in out.items()}

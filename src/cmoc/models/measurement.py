@@ -28,6 +28,7 @@ from ..evidence import EvidenceBase
 from .config import CENTER_MIN_CODES, Prior
 from .hierarchical import _data, _prior
 from .measurement_data import MeasurementData, measurement_data
+from .measurement_units import cell_class_index, measurement_units
 
 __all__ = ["MeasurementPriors", "build_measurement_model"]
 
@@ -179,8 +180,19 @@ def _binomial_mix(log_w, n_e: int, log_b, log1m_b, k_max: int) -> pt.TensorVaria
     return s + np.arange(k_max + 1)[None, :] * log1m_b[:, None]
 
 
-def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
-    """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted."""
+@dataclass(frozen=True)
+class _ExactTerms:
+    """The exact-cell form's terms per class, unweighted, with the classes' weights (pm.Data)."""
+
+    pair: pt.TensorVariable  # per (source, mechanism) pair class
+    pair_weight: pt.TensorVariable
+    covered_weight: pt.TensorVariable
+    cell: pt.TensorVariable | None  # per exact-cell class (None without exact cells)
+    cell_weight: pt.TensorVariable | None
+
+
+def _exact_terms(md: MeasurementData, p: dict) -> _ExactTerms:
+    """Log-likelihood of each (source, mechanism) pair class and of each exact-cell class."""
     d = md.data
     n_m = len(d.mechanisms)
     onehot = np.eye(n_m)[d.target_mech]  # (target, mechanism)
@@ -192,9 +204,9 @@ def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     on = _log_sigmoid(logit_a) + zeros
     evidenced = _data("pair_evidenced", md.pair_evidenced.astype(np.int8))
     ll = pt.where(evidenced, on, pt.logaddexp(_log_sigmoid(-logit_a), on))
-    out = pt.sum(_data("pair_weight", md.pair_weight) * ll) - pt.sum(
-        _data("covered_weight", md.covered_weight) * p["log1m_b"]
-    )
+    pair_weight = _data("pair_weight", md.pair_weight)
+    covered_weight = _data("covered_weight", md.covered_weight)
+    cell, cell_weight = None, None
     if md.cell_n.size:
         c_tgt, c_kind, c_n, c_s, c_logx, c_w = _cell_classes(md)
         t = _data("cell_target", c_tgt)
@@ -210,8 +222,21 @@ def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
             s = _data("cell_supports", c_s)
             bb = _bb_logp(s, n, p["q"][t, k], p["c"])
             cell = cell + pt.where(_data("cell_direct", direct.astype(np.int8)), bb, 0.0)
-        out = out + pt.sum(_data("cell_weight", c_w) * cell)
+        cell_weight = _data("cell_weight", c_w)
+    return _ExactTerms(ll, pair_weight, covered_weight, cell, cell_weight)
+
+
+def _exact_sum(terms: _ExactTerms, p: dict) -> pt.TensorVariable:
+    """Sum the exact-cell form's terms, weighted (the potential ``exact_codes``)."""
+    out = pt.sum(terms.pair_weight * terms.pair) - pt.sum(terms.covered_weight * p["log1m_b"])
+    if terms.cell is not None:
+        out = out + pt.sum(terms.cell_weight * terms.cell)
     return out
+
+
+def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
+    """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted."""
+    return _exact_sum(_exact_terms(md, p), p)
 
 
 def _cell_classes(md: MeasurementData) -> tuple[np.ndarray, ...]:
@@ -227,18 +252,14 @@ def _cell_classes(md: MeasurementData) -> tuple[np.ndarray, ...]:
     tuple of numpy.ndarray
         ``target, kind, codes, supports, log_exposure, weight`` per class.
     """
-    d = md.data
-    kind = d.src_kind[md.cell_src]
-    log_x = d.src_log_exposure[md.cell_src]
-    keys = np.column_stack([md.cell_tgt, kind, md.cell_n, md.cell_s, log_x])
-    classes, inverse = np.unique(keys, axis=0, return_inverse=True)
-    weight = np.bincount(inverse.ravel(), weights=d.src_weight[md.cell_src])
+    classes, inverse = cell_class_index(md)
+    weight = np.bincount(inverse, weights=md.data.src_weight[md.cell_src])
     as_int = classes[:, :4].astype(np.int64)
     return as_int[:, 0], as_int[:, 1], as_int[:, 2], as_int[:, 3], classes[:, 4], weight
 
 
-def _block_sum(md: MeasurementData, p: dict, log_p) -> pt.TensorVariable:
-    """``sum_B w_B log L_B`` from ``log_p[row, K] = log P_t(n_f + K)`` of each (block, target).
+def _block_loglik(md: MeasurementData, p: dict, log_p) -> pt.TensorVariable:
+    """``log L_B`` per block from ``log_p[row, K] = log P_t(n_f + K)`` of each (block, target).
 
     ``L_B = sum_K Binom(K; J_free, a) (prod_{Z_free} (1 - b_t))^K prod_t P_t(n_f + K)``; the
     forced members' factor ``a`` is in the exact-cell form.
@@ -252,12 +273,11 @@ def _block_sum(md: MeasurementData, p: dict, log_p) -> pt.TensorVariable:
     zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
     block = log_ck + k_row * (_log_sigmoid(logit_a) + zsum)
     block = block + (md.block_free[:, None] - k_row).clip(0) * _log_sigmoid(-logit_a)
-    log_l = pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
-    return pt.sum(md.block_weight * log_l)
+    return pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
 
 
-def _count_blocks_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
-    """Return the blocks' log-likelihood when no total's split is informative (``H = 1``).
+def _count_blocks_loglik(md: MeasurementData, p: dict) -> pt.TensorVariable:
+    """Return each block's log-likelihood when no total's split is informative (``H = 1``).
 
     Each evidencing member gives at least one code, so only few numbers ``e`` of evidencing
     members matter: for a band ``[lo, hi]``, ``e <= hi``; for ``[lo, inf)``, the complement
@@ -295,11 +315,16 @@ def _count_blocks_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
     log_p = pt.where(unbounded[:, None], pm.math.log1mexp(pt.minimum(s, -_TINY)), s)
     if (unbounded & (md.bt_lo == 0)).any():
         log_p = pt.where((unbounded & (md.bt_lo == 0))[:, None], 0.0, log_p)
-    return _block_sum(md, p, log_p)
+    return _block_loglik(md, p, log_p)
 
 
 def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVariable:
-    """Log-likelihood of the blocks of totals, each weighted by its members' mean weight.
+    """Log-likelihood of the blocks of totals, each weighted by its members' mean weight."""
+    return pt.sum(md.block_weight * _blocks_loglik(md, p, grid))
+
+
+def _blocks_loglik(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVariable:
+    """Log-likelihood of each block of totals, unweighted.
 
     For block ``B`` with ``J_f`` free and ``n_f`` forced members::
 
@@ -321,7 +346,7 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     # kind's totals inform breadth and depth (its exact cells still carry the thinned split)
     direct = md.psi[kind] == 1
     if not direct.any():
-        return _count_blocks_logp(md, p)
+        return _count_blocks_loglik(md, p)
     finite = np.concatenate([md.bt_lo, md.bt_hi[md.bt_hi >= 0]])
     grid = max(grid, int(finite.max()) + 1)
     lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
@@ -373,7 +398,27 @@ def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVa
     lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
     terms = log_c + n_on * lb + n_off * l1b + log_f[:, None, :]
     log_p = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
-    return _block_sum(md, p, log_p)
+    return _block_loglik(md, p, log_p)
+
+
+def _unit_loglik(
+    md: MeasurementData, exact: _ExactTerms, blocks: pt.TensorVariable | None, p: dict
+) -> pt.TensorVariable:
+    """Log-likelihood per unit of evidence (:func:`~cmoc.models.measurement_units` order).
+
+    A source's is its pairs' and cells' class terms times its own weight in each class, less
+    the covered targets' ``log(1 - b_t)`` of a forced block member; a block's is its weighted
+    ``log L_B``. Summed over units it is the potentials' sum (the class weights are the column
+    sums of the units' shares).
+    """
+    units = measurement_units(md)
+    per_source = pt.dot(units.pair, exact.pair) - pt.dot(units.covered, p["log1m_b"])
+    if exact.cell is not None:
+        per_source = per_source + pt.dot(units.cell, exact.cell)
+    parts = [per_source]
+    if blocks is not None:
+        parts.append(md.block_weight * blocks)
+    return pt.concatenate(parts) if len(parts) > 1 else per_source
 
 
 def structure_parts(md: MeasurementData) -> tuple:
@@ -399,6 +444,8 @@ def build_measurement_model(
     evidence: EvidenceBase | MeasurementData,
     recording: dict[str, str] | None = None,
     priors: MeasurementPriors | None = None,
+    *,
+    pointwise: bool = False,
 ) -> pm.Model:
     """Build the measurement model (model v2, experimental) for an evidence base.
 
@@ -410,6 +457,11 @@ def build_measurement_model(
         Source kind -> ``"recorded"``, ``"partial"`` or ``"not recorded"`` (refutes); every kind
         ``"recorded"`` when omitted. Ignored when ``evidence`` is a :class:`MeasurementData`.
     priors : MeasurementPriors, optional
+    pointwise : bool
+        Also the Deterministic ``loglik_unit`` (dim ``unit``): the log-likelihood per unit of
+        evidence, a source in the exact-cell form or a block of totals
+        (:func:`~cmoc.models.measurement_units.measurement_units`), for leave-one-unit-out
+        checks after sampling. Off for sampling (the potentials' graph is the same either way).
 
     Returns
     -------
@@ -509,9 +561,19 @@ def build_measurement_model(
             "q": q,
             "c": c,
         }
-        pm.Potential("exact_codes", _exact_logp(md, p))
-        if md.block_label:
-            pm.Potential("total_codes", _blocks_logp(md, p))
+        if not pointwise:
+            pm.Potential("exact_codes", _exact_logp(md, p))
+            if md.block_label:
+                pm.Potential("total_codes", _blocks_logp(md, p))
+        else:  # the same potentials, their terms also spread onto the units
+            exact = _exact_terms(md, p)
+            pm.Potential("exact_codes", _exact_sum(exact, p))
+            blocks = None
+            if md.block_label:
+                blocks = _blocks_loglik(md, p)
+                pm.Potential("total_codes", pt.sum(md.block_weight * blocks))
+            model.add_coord("unit", measurement_units(md).ids)
+            pm.Deterministic("loglik_unit", _unit_loglik(md, exact, blocks, p), dims="unit")
 
         # derived quantities
         a = pm.math.sigmoid(logit_a)

@@ -7,20 +7,25 @@ from .compare import VARIANTS, ComparisonSettings, ModelComparison, compare_fits
 from .influence import (
     INFLUENCE_COLUMNS,
     KHAT_MAX,
+    MEASUREMENT_INFLUENCE_COLUMNS,
     InfluenceCheck,
     InfluenceSettings,
     check_influence,
     evidence_units,
     influence,
+    measurement_influence,
     moved_most,
     pointwise_loglik,
     refit_unreliable,
 )
+from .measurement_pointwise import measurement_pointwise, measurement_unit_table
 from .predictive import (
+    MEASUREMENT_PPC_COLUMNS,
     PPC_COLUMNS,
     PredictiveCheck,
     PredictiveSettings,
     check_predictive,
+    measurement_predictive,
     posterior_predictive,
     ppc_summary,
 )
@@ -37,6 +42,8 @@ from .sensitivity import (
 __all__ = [
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
+    "MEASUREMENT_INFLUENCE_COLUMNS",
+    "MEASUREMENT_PPC_COLUMNS",
     "PPC_COLUMNS",
     "PRIOR_NAMES",
     "SENSITIVITY_COLUMNS",
@@ -56,6 +63,10 @@ __all__ = [
     "compare_models",
     "evidence_units",
     "influence",
+    "measurement_influence",
+    "measurement_pointwise",
+    "measurement_predictive",
+    "measurement_unit_table",
     "moved_most",
     "pointwise_loglik",
     "posterior_predictive",

@@ -6,6 +6,10 @@ Each unit's log-likelihood is computed from the posterior draws (:func:`pointwis
 Pareto-smoothed importance sampling (PSIS, Vehtari et al. 2024) then reweights the draws to
 approximate the posterior without that unit, so the contribution of every unit to every
 target's support comes from one fit, without refitting.
+
+Model v2 fits (:func:`measurement_influence`) have their own units, sources in the exact-cell
+form and blocks of totals (:mod:`cmoc.analyses.checks.measurement_pointwise`), and the
+quantity moved is each target's breadth and ``p_broad``.
 """
 
 from __future__ import annotations
@@ -25,20 +29,47 @@ from ..fitting.cache import per_fit
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import fit_config
 from ..inference.draws import support_draws
+from ..inference.measurement import is_measurement_fit, measurement_draws
+from .measurement_pointwise import measurement_pointwise, measurement_unit_table, v2_data
 
 __all__ = [
     "INFLUENCE_COLUMNS",
     "KHAT_MAX",
+    "MEASUREMENT_INFLUENCE_COLUMNS",
     "InfluenceCheck",
     "InfluenceSettings",
     "check_influence",
     "evidence_units",
     "influence",
+    "loo_weights",
+    "measurement_influence",
     "moved_most",
     "pointwise_loglik",
     "pointwise_values",
     "refit_unreliable",
 ]
+
+MEASUREMENT_INFLUENCE_COLUMNS = [
+    "target_id",
+    "unit",
+    "unit_type",
+    "label",
+    "short",
+    "wave",
+    "codes",
+    "breadth_mean",
+    "breadth_loo",
+    "contribution",
+    "contribution_z",
+    "contribution_mcse",
+    "p_broad",
+    "p_broad_loo",
+    "p_broad_change",
+    "pareto_k",
+    "reliable",
+    "method",
+]
+"""Columns of :func:`measurement_influence` (model v2): ``contribution`` is to breadth."""
 
 INFLUENCE_COLUMNS = [
     "target_id",
@@ -157,6 +188,42 @@ def pointwise_values(idata: xr.DataTree, evidence: EvidenceBase, names: list[str
     return pm.compute_deterministics(posterior, var_names=names, model=model, progressbar=False)
 
 
+def loo_weights(ll: xr.DataArray, draws: xr.DataArray) -> tuple[np.ndarray, xr.DataArray, float]:
+    """PSIS leave-one-unit-out weights of the draws, one row per unit.
+
+    Parameters
+    ----------
+    ll : xarray.DataArray
+        Log-likelihood per unit, dims ``(chain, draw, unit)``.
+    draws : xarray.DataArray
+        The quantity of interest (``(chain, draw, target)``): its mean relative ESS is the
+        ``r_eff`` of the smoothing.
+
+    Returns
+    -------
+    weights : numpy.ndarray
+        ``(unit, sample)``, each row summing to 1 (samples: chains then draws, stacked).
+    khat : xarray.DataArray
+        Pareto k-hat per unit.
+    r_eff : float
+    """
+    n = draws.sizes["chain"] * draws.sizes["draw"]
+    ess = az.ess(draws.to_dataset(name="q"), method="mean")["q"]
+    r_eff = float(np.clip(ess.mean().item() / n, 1e-3, 1.0))
+    # psislw takes the log-likelihood and smooths the ratios 1 / p(y_unit | theta) itself
+    log_w, khat = ll.azstats.psislw(dim=list(_SAMPLE_DIMS), r_eff=r_eff)
+    log_w = log_w.stack(sample=_SAMPLE_DIMS).transpose("unit", "sample").values
+    weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights, khat, r_eff
+
+
+def _loo_mcse(weights: np.ndarray, r_eff: float, sd: np.ndarray) -> np.ndarray:
+    """Monte Carlo error of ``full - loo = sum_s (1/S - w_s) f_s`` (autocorrelation: r_eff)."""
+    spread = np.sqrt(((weights - 1.0 / weights.shape[1]) ** 2).sum(axis=1) / r_eff)
+    return spread[:, None] * sd[None, :]
+
+
 def influence(
     idata: xr.DataTree,
     evidence: EvidenceBase,
@@ -200,22 +267,13 @@ def influence(
     draws = support_draws(idata)
     if units.empty:
         return pd.DataFrame(columns=INFLUENCE_COLUMNS)
-    n = draws.sizes["chain"] * draws.sizes["draw"]
-    ess = az.ess(draws.to_dataset(name="support"), method="mean")["support"]
-    r_eff = float(np.clip(ess.mean().item() / n, 1e-3, 1.0))
-    # psislw takes the log-likelihood and smooths the ratios 1 / p(y_unit | theta) itself
-    log_w, khat = ll.azstats.psislw(dim=list(_SAMPLE_DIMS), r_eff=r_eff)
-    log_w = log_w.stack(sample=_SAMPLE_DIMS).transpose("unit", "sample").values
-    weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
-    weights /= weights.sum(axis=1, keepdims=True)
+    weights, khat, r_eff = loo_weights(ll, draws)
     support = draws.stack(sample=_SAMPLE_DIMS).transpose("sample", "target").values
     full = support.mean(axis=0)
     sd = support.std(axis=0)
     loo = weights @ support  # (unit, target)
     contribution = full[None, :] - loo
-    # Monte Carlo error of full - loo = sum_s (1/S - w_s) f_s, with autocorrelation via r_eff
-    spread = np.sqrt(((weights - 1.0 / weights.shape[1]) ** 2).sum(axis=1) / r_eff)
-    mcse = spread[:, None] * sd[None, :]
+    mcse = _loo_mcse(weights, r_eff, sd)
     targets = list(draws["target"].values)
     frame = pd.DataFrame(
         {
@@ -241,6 +299,102 @@ def influence(
     return frame[INFLUENCE_COLUMNS].reset_index(drop=True)
 
 
+def _measurement_unit_codes(evidence: EvidenceBase, units: pd.DataFrame) -> pd.DataFrame:
+    """Return the recorded codes of each model v2 unit on each target it codes directly.
+
+    A source: its exact recorded codes (both stances); a block: the lower bound of the band of
+    each target it covers.
+    """
+    md = v2_data(evidence)
+    d = md.data
+    pairs = {}
+    for j, t, n in zip(md.cell_src, md.cell_tgt, md.cell_n, strict=True):
+        pairs[(d.sources[j], d.targets[t])] = int(n)
+    for b, t, lo in zip(md.bt_block, md.bt_tgt, md.bt_lo, strict=True):
+        pairs[(md.block_label[b], d.targets[t])] = int(lo)
+    pairs = {k: v for k, v in pairs.items() if k[0] in units.index}
+    index = pd.MultiIndex.from_tuples(list(pairs), names=["unit", "target_id"])
+    return pd.Series(list(pairs.values()), index=index, name="codes", dtype="Int64").to_frame()
+
+
+def measurement_influence(
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    *,
+    wave: str | None = None,
+    loglik: xr.DataArray | None = None,
+) -> pd.DataFrame:
+    """How much each unit of evidence moves each target's breadth in a model v2 fit.
+
+    As :func:`influence`, on model v2's terms: the units are sources (in the exact-cell form)
+    and blocks of totals (:func:`measurement_unit_table`), their log-likelihood
+    :func:`measurement_pointwise`, the quantity each target's breadth
+    (:func:`~cmoc.analyses.measurement_draws`).
+    ``contribution`` is the posterior mean breadth minus its PSIS estimate without the unit,
+    ``p_broad_change`` the same for ``p_broad = P(breadth >= breadth_min)``.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A model v2 fit of ``evidence``.
+    evidence : EvidenceBase
+    wave : str, optional
+        Only the units of this wave (default: all units).
+    loglik : xarray.DataArray, optional
+        :func:`measurement_pointwise` of the fit, if already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MEASUREMENT_INFLUENCE_COLUMNS`, one row per target and unit, targets in the
+        fit's order and units by decreasing absolute contribution within each target; ``unit``
+        and ``label`` as in the unit table, ``short`` its short name; ``codes`` the unit's own
+        recorded codes on the target (a block: the lower bound of its band).
+    """
+    units = measurement_unit_table(evidence)
+    ll = measurement_pointwise(idata, evidence) if loglik is None else loglik
+    if wave is not None:
+        keep = units.index[units["wave"] == wave]
+        units, ll = units.loc[keep], ll.sel(unit=list(keep))
+    if units.empty:
+        return pd.DataFrame(columns=MEASUREMENT_INFLUENCE_COLUMNS)
+    draws = measurement_draws(idata, evidence)["breadth"]
+    weights, khat, r_eff = loo_weights(ll, draws)
+    breadth = draws.stack(sample=_SAMPLE_DIMS).transpose("sample", "target").values
+    broad = (breadth >= evidence.config.classification.breadth_min).astype(float)
+    full, sd = breadth.mean(axis=0), breadth.std(axis=0)
+    loo = weights @ breadth  # (unit, target)
+    p_full, p_loo = broad.mean(axis=0), weights @ broad
+    contribution = full[None, :] - loo
+    mcse = _loo_mcse(weights, r_eff, sd)
+    targets = list(draws["target"].values)
+    n_u = len(units)
+    frame = pd.DataFrame(
+        {
+            "target_id": np.repeat(targets, n_u),
+            "unit": np.tile(units.index.to_numpy(), len(targets)),
+            "breadth_mean": np.repeat(full, n_u),
+            "breadth_loo": loo.T.ravel(),
+            "contribution": contribution.T.ravel(),
+            "contribution_z": (contribution / np.where(sd > 0, sd, np.nan)).T.ravel(),
+            "contribution_mcse": mcse.T.ravel(),
+            "p_broad": np.repeat(p_full, n_u),
+            "p_broad_loo": p_loo.T.ravel(),
+            "p_broad_change": (p_full[None, :] - p_loo).T.ravel(),
+            "pareto_k": np.tile(khat.sel(unit=list(units.index)).values, len(targets)),
+        }
+    )
+    frame["reliable"] = frame["pareto_k"] <= KHAT_MAX
+    frame["method"] = "psis"
+    frame = frame.join(units[["unit_type", "label", "short", "wave"]], on="unit")
+    frame = frame.join(_measurement_unit_codes(evidence, units), on=["unit", "target_id"])
+    order = {t: i for i, t in enumerate(targets)}
+    frame["_t"] = frame["target_id"].map(order)
+    frame["_a"] = -frame["contribution"].abs()
+    frame = frame.sort_values(["_t", "_a", "unit"], kind="stable")
+    return frame[MEASUREMENT_INFLUENCE_COLUMNS].reset_index(drop=True)
+
+
 def moved_most(table: pd.DataFrame, top: int = 3, min_abs: float = 0.005) -> pd.Series:
     """Name the units that moved each target most, as one readable string per target.
 
@@ -259,14 +413,17 @@ def moved_most(table: pd.DataFrame, top: int = 3, min_abs: float = 0.005) -> pd.
     pandas.Series
         Indexed by ``target_id``: for example ``"I07 +0.031; I12 -0.020*"`` (``*``: the PSIS
         estimate is unreliable, k-hat above :data:`KHAT_MAX`); empty where no unit moved the
-        support detectably (see ``min_abs``).
+        support detectably (see ``min_abs``). Of a model v2 table
+        (:func:`measurement_influence`), the contributions are to breadth and units go by
+        their ``short`` names.
     """
 
     def describe(group: pd.DataFrame) -> str:
         size = group["contribution"].abs()
         big = group[(size >= min_abs) & (size >= 2 * group["contribution_mcse"])].head(top)
+        name = "short" if "short" in big.columns else "unit"
         return "; ".join(
-            f"{r.unit} {r.contribution:+.3f}{'' if r.reliable else '*'}"
+            f"{getattr(r, name)} {r.contribution:+.3f}{'' if r.reliable else '*'}"
             for r in big.itertuples(index=False)
         )
 
@@ -345,6 +502,20 @@ def refit_unreliable(
     return out[INFLUENCE_COLUMNS].reset_index(drop=True)
 
 
+def _measurement_reading(table: pd.DataFrame) -> str:
+    """Say the largest Pareto k and the largest change of a ``p_broad``."""
+    k = table.drop_duplicates("unit").sort_values(["pareto_k", "unit"], ascending=[False, True])
+    top = k.iloc[0]
+    moved = table.assign(_a=table["p_broad_change"].abs())
+    moved = moved.sort_values(["_a", "target_id", "unit"], ascending=[False, True, True])
+    m = moved.iloc[0]
+    return (
+        f"; largest Pareto k {top['pareto_k']:.2f} ({top['unit_type']} {top['short']}); "
+        f"largest change of a p_broad: {m['target_id']} {m['p_broad']:.3f} -> "
+        f"{m['p_broad_loo']:.3f} without {m['unit_type']} {m['short']}"
+    )
+
+
 @dataclass(frozen=True)
 class InfluenceSettings(Settings):
     """Settings of an influence analysis: ``wave`` (None: all), ``max_refits``, ``khat_max``."""
@@ -377,6 +548,9 @@ def check_influence(
 ) -> InfluenceCheck:
     """Run :func:`influence` (and :func:`refit_unreliable` up to ``max_refits`` units).
 
+    Of a model v2 fit, :func:`measurement_influence` (no refits: ``max_refits`` must be 0);
+    the text adds the largest Pareto k and the largest change of a ``p_broad``.
+
     Parameters
     ----------
     idata, evidence, wave
@@ -389,8 +563,21 @@ def check_influence(
     Returns
     -------
     InfluenceCheck
+
+    Raises
+    ------
+    ValueError
+        For ``max_refits`` > 0 with a model v2 fit.
     """
-    table = influence(idata, evidence, wave=wave)
+    v2 = is_measurement_fit(idata)
+    if v2 and max_refits:
+        raise ValueError(
+            "exact refits without a unit are not available for model v2 fits (max_refits 0)"
+        )
+    if v2:
+        table = measurement_influence(idata, evidence, wave=wave)
+    else:
+        table = influence(idata, evidence, wave=wave)
     if max_refits:
         table = refit_unreliable(table, idata, evidence, sampler, max_refits=max_refits)
     units = table["unit"].nunique()
@@ -400,5 +587,7 @@ def check_influence(
         f"{units} units of evidence; {bad} with an unreliable PSIS estimate (Pareto k > "
         f"{KHAT_MAX:g}); {refitted} refitted exactly"
     )
+    if v2 and len(table):
+        text += _measurement_reading(table)
     settings = InfluenceSettings(wave=wave, max_refits=int(max_refits))
     return InfluenceCheck(table, text, None, settings)
