@@ -246,3 +246,19 @@ def test_sbc_ioc_like_layout():
 @pytest.mark.slow  # about 5-6 minutes
 def test_sbc_mixed_layout():
     _sbc_small(MIXED, 3)
+
+
+@pytest.mark.slow  # about a minute: one fit in this process, one in a child process
+def test_an_isolated_task_ranks_as_one_run_in_this_process():
+    # layouts with totals run each task in a child process of its own (numba never frees a
+    # compiled graph); the child must give the very rows this process gives
+    from cmoc.analyses.planning.calibration import _calibration_task
+    from cmoc.models import DEFAULT_CONFIG
+
+    seeds = np.random.SeedSequence(5).spawn(1)
+    cfg = DEFAULT_CONFIG.model_dump_json()
+    sampler = {"chains": 1, "draws": 50, "tune": 50}
+    args = ([0], seeds, CalibrationLayout(), cfg, cfg, sampler, 19)
+    here = _calibration_task(*args)
+    child = _calibration_task(*args, isolate=True)
+    assert here and pd.DataFrame(child).equals(pd.DataFrame(here))
