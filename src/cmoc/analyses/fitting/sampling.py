@@ -17,6 +17,7 @@ from ...defaults import SEED
 from ...evidence import EvidenceBase
 from ...evidence.recording import refutes_recording
 from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model, build_model
+from .callbacks import CALLBACK_PREFIX, cached_callbacks
 from .provenance import stamp
 
 __all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
@@ -123,8 +124,9 @@ def _progress(total: int, enabled: bool):
     return callback, progress
 
 
-_NUTPIE_CALLBACKS = ("_make_c_logp_func.", "_make_c_expand_func.")
-"""Name prefixes of the numba libraries of nutpie's C callbacks (nutpie.compile_pymc)."""
+_NUTPIE_CALLBACKS = ("_make_c_logp_func.", "_make_c_expand_func.", CALLBACK_PREFIX)
+"""Name prefixes of the numba libraries of nutpie's C callbacks (nutpie.compile_pymc) and of
+cmoc's cached replacements (:mod:`cmoc.analyses.fitting.callbacks`)."""
 
 
 @contextmanager
@@ -244,7 +246,13 @@ def _compile_nutpie(model: pm.Model, key: tuple[str, ...] | None):
             break
     else:
         with _callbacks_linked_as_optimised():
-            compiled = nutpie.compile_pymc_model(model, backend="numba")
+            try:
+                with cached_callbacks() as cache:
+                    compiled = nutpie.compile_pymc_model(model, backend="numba", **cache)
+            except Exception:
+                if not cache:
+                    raise
+                compiled = nutpie.compile_pymc_model(model, backend="numba")
         _STRUCTURES.append((graph, compiled))
         del _STRUCTURES[:-_STRUCTURES_MAX]
     if key is not None:
