@@ -15,6 +15,8 @@ __all__ = [
     "KIND_CENTER_MIN_CODES",
     "ModelConfig",
     "Prior",
+    "describe_measurement_priors",
+    "measurement_priors_json",
 ]
 
 CENTER_MIN_CODES = 20
@@ -221,8 +223,16 @@ class ModelConfig(BaseModel):
 
     @property
     def id(self) -> str:
-        """Short hash identifying this configuration."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Short hash identifying this configuration.
+
+        Model v2's priors are :class:`~cmoc.models.MeasurementPriors`' defaults, not fields of
+        this configuration, so they enter its id: a fit saved under other defaults is not
+        taken for one of this model (it is refitted).
+        """
+        text = self.to_json()
+        if self.model == "measurement":
+            text += measurement_priors_json()
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _kind_lean_scale(self) -> str:
         if isinstance(self.kind_lean_sd, Prior):
@@ -231,6 +241,8 @@ class ModelConfig(BaseModel):
 
     def describe_priors(self) -> list[tuple[str, str]]:
         """Return ``(parameter, prior)`` pairs in plain text, for printing and reports."""
+        if self.model == "measurement":
+            return describe_measurement_priors(measurement_priors_json())
         return [
             ("global mean support (log-odds), mu_0", str(self.support_mean)),
             ("mechanism support spread, tau_mu", str(self.support_sd_mechanism)),
@@ -258,3 +270,64 @@ class ModelConfig(BaseModel):
 
 DEFAULT_CONFIG = ModelConfig()
 """The default model configuration."""
+
+
+def measurement_priors_json(priors=None) -> str:
+    """Model v2's priors as canonical JSON (sorted keys), as a fit's attrs store them.
+
+    Parameters
+    ----------
+    priors : MeasurementPriors, optional
+        Default: ``MeasurementPriors()``.
+    """
+    from dataclasses import fields
+
+    from .measurement import MeasurementPriors
+
+    priors = priors or MeasurementPriors()
+    data = {}
+    for f in fields(priors):
+        value = getattr(priors, f.name)
+        data[f.name] = value.model_dump() if isinstance(value, Prior) else value
+    return json.dumps(data, sort_keys=True)
+
+
+def describe_measurement_priors(text: str) -> list[tuple[str, str]]:
+    """Return model v2's priors, given as :func:`measurement_priors_json` wrote them, in words.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not such JSON.
+    """
+    try:
+        raw = json.loads(text)
+        p = {k: Prior(**v) if isinstance(v, dict) else float(v) for k, v in raw.items()}
+        return [
+            ("activation mean (logit), alpha_0", str(p["activation_mean"])),
+            ("activation spread across mechanisms, tau_alpha", str(p["activation_sd"])),
+            (
+                "activation lean per kind (zero-sum), kappa",
+                f"ZeroSumNormal({p['activation_kind_sd']:g})",
+            ),
+            ("evidencing mean (logit), beta_0", str(p["evidencing_mean"])),
+            ("evidencing spread across targets, sigma_b", str(p["evidencing_sd"])),
+            ("log coding rate per source kind, rho_k", str(p["kind_rate"])),
+            ("depth spread across mechanisms, tau_theta", str(p["depth_sd_mechanism"])),
+            ("depth spread within mechanism, sigma_l", str(p["depth_sd_target"])),
+            ("depth dispersion 1/phi", str(p["inv_dispersion"])),
+            ("direction mean (log-odds), mu_0", str(p["support_mean"])),
+            ("direction spread across mechanisms, tau_mu", str(p["support_sd_mechanism"])),
+            ("direction spread within mechanism, sigma_eta", str(p["support_sd_target"])),
+            (
+                "kind lean on direction (zero-sum), delta",
+                f"ZeroSumNormal({p['kind_lean_sd']:g})",
+            ),
+            ("concentration of the direction's beta-binomial, c", str(p["concentration"])),
+            (
+                "recording of refutes of a partial kind, psi_k",
+                f"Beta({p['recording_a']:g}, {p['recording_b']:g})",
+            ),
+        ]
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"not model v2's priors as JSON: {err}") from err

@@ -34,7 +34,8 @@ from ..analyses import (
 from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
 from ..evidence.recording import recording_lines
-from ..models import DEFAULT_CONFIG, MeasurementPriors, ModelConfig
+from ..models import DEFAULT_CONFIG, ModelConfig
+from ..models.config import describe_measurement_priors, measurement_priors_json
 
 __all__ = ["NOT_YET_V2", "ReportContent", "measurement_priors", "report_content"]
 
@@ -411,29 +412,13 @@ def _measurement_actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
-def measurement_priors() -> list[tuple[str, str]]:
-    """Return model v2's priors as ``(parameter, prior)`` pairs (docs/model.md, "Model v2")."""
-    p = MeasurementPriors()
-    return [
-        ("activation mean (logit), alpha_0", str(p.activation_mean)),
-        ("activation spread across mechanisms, tau_alpha", str(p.activation_sd)),
-        ("activation lean per kind (zero-sum), kappa", f"ZeroSumNormal({p.activation_kind_sd:g})"),
-        ("evidencing mean (logit), beta_0", str(p.evidencing_mean)),
-        ("evidencing spread across targets, sigma_b", str(p.evidencing_sd)),
-        ("log coding rate per source kind, rho_k", str(p.kind_rate)),
-        ("depth spread across mechanisms, tau_theta", str(p.depth_sd_mechanism)),
-        ("depth spread within mechanism, sigma_l", str(p.depth_sd_target)),
-        ("depth dispersion 1/phi", str(p.inv_dispersion)),
-        ("direction mean (log-odds), mu_0", str(p.support_mean)),
-        ("direction spread across mechanisms, tau_mu", str(p.support_sd_mechanism)),
-        ("direction spread within mechanism, sigma_eta", str(p.support_sd_target)),
-        ("kind lean on direction (zero-sum), delta", f"ZeroSumNormal({p.kind_lean_sd:g})"),
-        ("concentration of the direction's beta-binomial, c", str(p.concentration)),
-        (
-            "recording of refutes of a partial kind, psi_k",
-            f"Beta({p.recording_a:g}, {p.recording_b:g})",
-        ),
-    ]
+def measurement_priors(recorded: str = "") -> list[tuple[str, str]]:
+    """Return model v2's priors as ``(parameter, prior)`` pairs (docs/model.md, "Model v2").
+
+    ``recorded`` is the fit's ``measurement_priors`` attr (:class:`Provenance`): the priors it
+    was fitted with. A fit saved before they were recorded shows the current defaults.
+    """
+    return describe_measurement_priors(recorded or measurement_priors_json())
 
 
 _TRAJECTORY_V1 = [
@@ -571,7 +556,7 @@ def report_content(
         sensitivity=sensitivity,
         convergence=check_convergence(idata),
         wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
-        priors=measurement_priors() if v2 else config.describe_priors(),
+        priors=measurement_priors(made.measurement_priors) if v2 else config.describe_priors(),
         model=json.loads(config.to_json()),
         sampler=sampler,
         provenance={

@@ -42,6 +42,9 @@ class Provenance:
         The evidence's waves.
     packages : dict of str to str
         Versions of the packages the fit depends on.
+    measurement_priors : str
+        Model v2's priors the fit was made with, as JSON (empty for model v1, and for v2 fits
+        saved before they were recorded).
     """
 
     cmoc_version: str = ""
@@ -53,6 +56,7 @@ class Provenance:
     sampler: dict[str, Any] = field(default_factory=dict)
     waves: tuple[str, ...] = ()
     packages: dict[str, str] = field(default_factory=dict)
+    measurement_priors: str = ""
 
     @classmethod
     def of(cls, idata: xr.DataTree) -> Provenance:
@@ -68,6 +72,7 @@ class Provenance:
             sampler=dict(_json(attrs, "sampler", {})),
             waves=tuple(_json(attrs, "evidence_waves", [])),
             packages=dict(_json(attrs, "packages", {})),
+            measurement_priors=str(attrs.get("measurement_priors", "")),
         )
 
     @property

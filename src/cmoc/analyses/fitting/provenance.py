@@ -13,6 +13,7 @@ import xarray as xr
 
 from ...evidence import EvidenceBase
 from ...models import ModelConfig
+from ...models.config import measurement_priors_json
 from .store import EVIDENCE_GROUP, evidence_tree
 
 __all__ = ["PACKAGES", "package_versions", "provenance", "stamp"]
@@ -39,7 +40,8 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
     dict of str to str
         ``cmoc_version``, ``evidence_name``, ``evidence_hash``, ``evidence_waves``,
        , ``model_name``, ``model_id``, ``model_config`` (JSON), ``sampler``
-        (JSON with sampler, seed, chains, draws, tune), ``packages`` (JSON).
+        (JSON with sampler, seed, chains, draws, tune), ``packages`` (JSON); for model v2
+        also ``measurement_priors`` (JSON: the priors it was fitted with).
     """
     versions = package_versions()
     return {
@@ -52,6 +54,11 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
         "model_config": config.to_json(),
         "sampler": json.dumps(sampler, sort_keys=True),
         "packages": json.dumps(versions, sort_keys=True),
+        **(
+            {"measurement_priors": measurement_priors_json()}
+            if config.model == "measurement"
+            else {}
+        ),
     }
 
 
