@@ -59,7 +59,7 @@ def check(
     the saved fit (fitting it first if needed); --compare also fits the no-pooling and
     complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO. Of a
     model v2 fit (--model with model = "measurement"), the units of evidence are sources and
-    blocks of totals, influence is on breadth, and --compare and --refit are not available.
+    blocks of totals, influence is on breadth, and --compare is not available.
     """
     chosen = {
         "ppc": ppc,
@@ -71,13 +71,8 @@ def check(
     v2 = cfg.model == "measurement"
     if v2 and compare:
         raise UserError(
-            "model v2 (measurement) fits have --ppc, --sensitivity and --influence so far: "
-            "the model comparison (--compare) needs model v1"
-        )
-    if v2 and refit:
-        raise UserError(
-            "model v2 (measurement) fits have no exact refits without a unit (--refit) yet: "
-            "their influence is by PSIS only"
+            "model v2 (measurement) fits have --ppc, --sensitivity and --influence (with "
+            "--refit) so far: the model comparison (--compare) needs model v1"
         )
     if not any(chosen.values()):
         chosen.update(ppc=True, sensitivity=True, influence=True)

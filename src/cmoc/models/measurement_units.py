@@ -11,13 +11,13 @@ class's term back onto the sources it came from, and the blocks of totals as uni
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .measurement_data import MeasurementData
 
-__all__ = ["MeasurementUnits", "cell_class_index", "measurement_units"]
+__all__ = ["MeasurementUnits", "cell_class_index", "measurement_units", "measurement_without_unit"]
 
 
 def cell_class_index(md: MeasurementData) -> tuple[np.ndarray, np.ndarray]:
@@ -162,4 +162,48 @@ def measurement_units(md: MeasurementData) -> MeasurementUnits:
         covered=covered[src],
         pair_unit=np.array([j for j, _ in pairs], dtype=np.int64),
         pair_mech=np.array([m for _, m in pairs], dtype=np.int64),
+    )
+
+
+def measurement_without_unit(md: MeasurementData, unit: str) -> MeasurementData:
+    """Return the arrays of model v2 with one unit's likelihood terms removed.
+
+    Every parameter stays (as :func:`cmoc.models.without_unit` for model v1): a source's weight
+    becomes 0, so its share of the pair classes, of the covered targets and of the cell classes
+    leaves their weights; a block's weight becomes 0. The model built from the result has the
+    log-likelihood of ``md`` less the unit's term of
+    :func:`~cmoc.models.measurement.build_measurement_model`'s ``loglik_unit``: the posterior an
+    exact leave-one-unit-out refit samples.
+
+    Parameters
+    ----------
+    md : MeasurementData
+    unit : str
+        A unit of :func:`measurement_units` (a source id or a block label).
+
+    Returns
+    -------
+    MeasurementData
+
+    Raises
+    ------
+    KeyError
+        When ``unit`` is not a unit of ``md``.
+    """
+    units = measurement_units(md)
+    if unit not in units.ids:
+        raise KeyError(f"{unit!r} is not a unit of evidence of this model v2 base")
+    i = units.ids.index(unit)
+    if units.types[i] == "block":
+        weight = md.block_weight.copy()
+        weight[i - units.n_sources] = 0.0
+        return replace(md, block_weight=weight)
+    j = int(units.source[i])
+    src_weight = md.data.src_weight.copy()
+    src_weight[j] = 0.0  # the cell classes' weights are summed from it
+    return replace(
+        md,
+        data=replace(md.data, src_weight=src_weight),
+        pair_weight=np.maximum(md.pair_weight - units.pair[i], 0.0),
+        covered_weight=np.maximum(md.covered_weight - units.covered[i], 0.0),
     )

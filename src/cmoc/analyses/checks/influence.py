@@ -24,7 +24,8 @@ import xarray as xr
 
 from ...defaults import KHAT_MAX
 from ...evidence import EvidenceBase
-from ...models import build_model, model_data, without_unit
+from ...models import build_measurement_model, build_model, model_data, without_unit
+from ...models.measurement_units import measurement_without_unit
 from ..fitting.cache import per_fit
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.store import fit_config
@@ -445,12 +446,14 @@ def refit_unreliable(
     influential first and at most ``max_refits`` of them, the model is refitted with that unit's
     likelihood terms removed (:func:`cmoc.models.without_unit`; every parameter stays) and the
     unit's rows get the exact leave-one-out support, ``method = "refit"`` and
-    ``reliable = True``.
+    ``reliable = True``. Of a model v2 fit (a table of :func:`measurement_influence`), the
+    unit's weight is set to 0 (:func:`~cmoc.models.measurement_units.measurement_without_unit`)
+    and its rows get the exact leave-one-out breadth and ``p_broad``.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`influence`.
+        From :func:`influence` (or :func:`measurement_influence`).
     idata : xarray.DataTree
         The fit ``table`` was computed from (its model configuration is reused).
     evidence : EvidenceBase
@@ -475,31 +478,50 @@ def refit_unreliable(
     units = list(dict.fromkeys(order["unit"]))[:max_refits]
     if not units:
         return out
-    d = model_data(evidence, group_effects=config.group_effects)
-    full = support_draws(idata)
+    v2 = is_measurement_fit(idata)
+    if v2:
+        md = v2_data(evidence)
+        breadth_min = evidence.config.classification.breadth_min
+        full = measurement_draws(idata, evidence)["breadth"]
+        loo_col, columns = "breadth_loo", MEASUREMENT_INFLUENCE_COLUMNS
+
+        def refit_draws(unit):
+            model = build_measurement_model(measurement_without_unit(md, unit))
+            return measurement_draws(sample_model(model, s), evidence)["breadth"]
+    else:
+        d = model_data(evidence, group_effects=config.group_effects)
+        full = support_draws(idata)
+        loo_col, columns = "support_loo", INFLUENCE_COLUMNS
+
+        def refit_draws(unit):
+            return support_draws(sample_model(build_model(without_unit(d, unit), config), s))
+
     full_mean = full.mean(_SAMPLE_DIMS)
     full_se = full.std(_SAMPLE_DIMS) / np.sqrt(full.sizes["chain"] * full.sizes["draw"])
     for unit in units:
-        refit = sample_model(build_model(without_unit(d, unit), config), s)
-        loo = support_draws(refit)
+        loo = refit_draws(unit)
         loo_mean = loo.mean(_SAMPLE_DIMS)
         n_loo = loo.sizes["chain"] * loo.sizes["draw"]
         se = np.sqrt(full_se**2 + (loo.std(_SAMPLE_DIMS) / np.sqrt(n_loo)) ** 2)
         rows = out["unit"] == unit
         targets = out.loc[rows, "target_id"].to_numpy()
-        out.loc[rows, "support_loo"] = loo_mean.sel(target=targets).values
+        out.loc[rows, loo_col] = loo_mean.sel(target=targets).values
         out.loc[rows, "contribution"] = (full_mean - loo_mean).sel(target=targets).values
         sd = full.std(_SAMPLE_DIMS).sel(target=targets).values
         out.loc[rows, "contribution_z"] = out.loc[rows, "contribution"] / np.where(
             sd > 0, sd, np.nan
         )
         out.loc[rows, "contribution_mcse"] = se.sel(target=targets).values
+        if v2:
+            p_loo = (loo >= breadth_min).mean(_SAMPLE_DIMS).sel(target=targets).values
+            out.loc[rows, "p_broad_loo"] = p_loo
+            out.loc[rows, "p_broad_change"] = out.loc[rows, "p_broad"].to_numpy(float) - p_loo
         out.loc[rows, "reliable"] = True
         out.loc[rows, "method"] = "refit"
     out["_t"] = out["target_id"].map({t: i for i, t in enumerate(dict.fromkeys(out["target_id"]))})
     out["_a"] = -out["contribution"].abs()
     out = out.sort_values(["_t", "_a", "unit"], kind="stable")
-    return out[INFLUENCE_COLUMNS].reset_index(drop=True)
+    return out[columns].reset_index(drop=True)
 
 
 def _measurement_reading(table: pd.DataFrame) -> str:
@@ -548,8 +570,8 @@ def check_influence(
 ) -> InfluenceCheck:
     """Run :func:`influence` (and :func:`refit_unreliable` up to ``max_refits`` units).
 
-    Of a model v2 fit, :func:`measurement_influence` (no refits: ``max_refits`` must be 0);
-    the text adds the largest Pareto k and the largest change of a ``p_broad``.
+    Of a model v2 fit, :func:`measurement_influence`; the text adds the largest Pareto k and
+    the largest change of a ``p_broad``.
 
     Parameters
     ----------
@@ -563,17 +585,8 @@ def check_influence(
     Returns
     -------
     InfluenceCheck
-
-    Raises
-    ------
-    ValueError
-        For ``max_refits`` > 0 with a model v2 fit.
     """
     v2 = is_measurement_fit(idata)
-    if v2 and max_refits:
-        raise ValueError(
-            "exact refits without a unit are not available for model v2 fits (max_refits 0)"
-        )
     if v2:
         table = measurement_influence(idata, evidence, wave=wave)
     else:

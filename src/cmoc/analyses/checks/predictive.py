@@ -94,11 +94,15 @@ MEASUREMENT_TARGET_PPC_COLUMNS = [
     "codes",
     "codes_mean",
     "codes_p_value",
+    "supports",
+    "supports_mean",
+    "supports_p_value",
     "surprising",
 ]
 """Columns of :func:`measurement_predictive`'s per-target table (model v2): sources in the
 exact-cell form coded against the target, how many evidence it and their codes, observed and
-replicated."""
+replicated; the supporting codes among the observed codes of kinds whose refutes are recorded
+(wholly or partly), replicated given their number (empty where there are none)."""
 
 
 def _draw_counts(rng, mean: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -239,7 +243,9 @@ def measurement_predictive(
     does not cover (``Binom(J_f, a z / (a z + 1 - a))``, ``z = prod (1 - b_t)`` over those: the
     conditioning of its likelihood term), the ``n_f`` forced members active; per covered target
     ``e ~ Binom(n_f + K, b_t)`` evidencing members give ``e + NB(e mu, e phi)`` recorded codes.
-    The split of codes between the stances is not checked.
+    The split of the stances is checked on the exact cells of kinds whose refutes are recorded
+    (wholly or partly): each cell's supporting codes replicated given its observed codes,
+    ``BetaBinomial(n, c q_tk, c (1 - q_tk))``; not on blocks' totals.
 
     Parameters
     ----------
@@ -265,7 +271,10 @@ def measurement_predictive(
         :data:`MEASUREMENT_TARGET_PPC_COLUMNS`, one row per target coded against some source in
         the exact-cell form: the number of those sources that evidence it and their recorded
         codes, observed and replicated; ``p_low = P(rep <= observed)``, ``p_high =
-        P(rep >= observed)``, ``p_value`` two-sided; ``surprising`` below :data:`SURPRISE_P`.
+        P(rep >= observed)``, ``p_value`` two-sided; ``supports`` among the codes of kinds
+        whose refutes are recorded (NaN where none) and their replicate given the codes
+        (``supports_p_value``);
+        ``surprising`` where any p-value is below :data:`SURPRISE_P`.
     """
     md = v2_data(evidence)
     d = md.data
@@ -313,6 +322,23 @@ def measurement_predictive(
     rep_ev = np.zeros((n_draws, n_t))
     rep_codes = np.zeros((n_draws, n_t))
 
+    # the split of the observed exact codes, given their number, where refutes are recorded
+    is_unit = np.zeros(len(d.sources), dtype=bool)
+    is_unit[src] = True
+    split = is_unit[md.cell_src] & (md.psi[d.src_kind[md.cell_src]] != 0)
+    s_tgt, s_kind = md.cell_tgt[split], d.src_kind[md.cell_src[split]]
+    s_n = md.cell_n[split]
+    split_to_tgt = np.zeros((s_tgt.size, n_t))
+    split_to_tgt[np.arange(s_tgt.size), s_tgt] = 1.0
+    rep_sup = np.zeros((n_draws, n_t))
+    if s_tgt.size:
+        p_tk = _flat(post, "direction_kind", n_t)  # (S, target, kind)
+        psi = np.broadcast_to(np.nan_to_num(md.psi, nan=1.0), (n_draws, n_k)).copy()
+        partial = [i for i, r in enumerate(md.recording) if r == "partial"]
+        if partial:
+            psi[:, partial] = _flat(post, "refute_recording", len(partial))
+        conc = _flat(post, "concentration", 1).reshape(-1)
+
     # blocks: one row per (block, covered target)
     bb, bt = md.bt_block, md.bt_tgt
     rep_bt = np.zeros((n_draws, bt.size), dtype=np.int64)
@@ -330,6 +356,12 @@ def measurement_predictive(
             rep_src[s] = codes @ to_unit
             rep_ev[s] = ev @ to_tgt
             rep_codes[s] = codes @ to_tgt
+        if s_tgt.size:
+            p = p_tk[s][:, s_tgt, s_kind]
+            q = p / (p + (1.0 - p) * psi[s][:, s_kind])
+            c = conc[s][:, None]
+            share = rng.beta(c * q, c * (1.0 - q))
+            rep_sup[s] = rng.binomial(s_n, share) @ split_to_tgt
         if bt.size:
             a_b = a[s][:, md.block_mech, md.block_kind]  # (c, blocks)
             z = np.exp(log1m_b[s] @ md.block_zero.T)
@@ -405,6 +437,9 @@ def measurement_predictive(
     p_low = (rep_ev <= ev_obs[None, :]).mean(axis=0)
     p_high = (rep_ev >= ev_obs[None, :]).mean(axis=0)
     codes_p = _two_sided(rep_codes, codes_obs.astype(np.int64), codes_obs.astype(np.int64))
+    sup_obs = (md.cell_s[split] @ split_to_tgt).astype(np.int64)
+    has_split = split_to_tgt.sum(axis=0) > 0
+    sup_p = np.where(has_split, _two_sided(rep_sup, sup_obs, sup_obs), np.nan)
     targets = pd.DataFrame(
         {
             "target_id": [d.targets[t] for t in keep],
@@ -419,11 +454,16 @@ def measurement_predictive(
             "codes": codes_obs[keep].astype(int),
             "codes_mean": rep_codes[:, keep].mean(axis=0),
             "codes_p_value": codes_p[keep],
+            "supports": np.where(has_split, sup_obs, np.nan)[keep],
+            "supports_mean": np.where(has_split, rep_sup.mean(axis=0), np.nan)[keep],
+            "supports_p_value": sup_p[keep],
         },
         columns=MEASUREMENT_TARGET_PPC_COLUMNS[:-1],
     )
-    targets["surprising"] = (targets["p_value"] < SURPRISE_P) | (
-        targets["codes_p_value"] < SURPRISE_P
+    targets["surprising"] = (
+        (targets["p_value"] < SURPRISE_P)
+        | (targets["codes_p_value"] < SURPRISE_P)
+        | (targets["supports_p_value"].fillna(1.0) < SURPRISE_P)
     )
     return frame.reset_index(drop=True), targets[MEASUREMENT_TARGET_PPC_COLUMNS]
 
