@@ -283,17 +283,42 @@ def _count_blocks_loglik(md: MeasurementData, p: dict) -> pt.TensorVariable:
     members matter: for a band ``[lo, hi]``, ``e <= hi``; for ``[lo, inf)``, the complement
     ``P_t(K') = 1 - sum_{e < lo} Binom(e; K', b_t) P(e + NB(e mu, e phi) < lo)``. Both need
     NB terms up to the largest finite bound only (IOC: 6 values of ``e``, not 47 x 64).
+    A band ``[1, inf)`` (at least one code: 65 of the IOC base's 87 rows) needs none:
+    ``P_t(K') = 1 - (1 - b_t)^K'``, the value the sum gives (its ``e >= 1`` terms are exactly
+    zero), for a fraction of the cost.
     """
-    b, t = md.bt_block, md.bt_tgt
+    size = md.block_forced + md.block_free
+    n_k = int(md.block_free.max()) + 1
+    # K' = n_f + K per row (clipped beyond the block's members, where _block_loglik masks it)
+    active = np.minimum(md.block_forced[md.bt_block][:, None] + np.arange(n_k)[None, :], size.max())
+    simple = (md.bt_hi < 0) & (md.bt_lo == 1)
+    if not simple.any():
+        return _block_loglik(md, p, _count_rows_logp(md, p, np.arange(md.bt_tgt.size), active))
+    rows = np.flatnonzero(simple)
+    s = active[rows] * p["log1m_b"][md.bt_tgt[rows]][:, None]
+    log_p = pt.zeros((md.bt_tgt.size, n_k))
+    log_p = pt.set_subtensor(log_p[rows], pm.math.log1mexp(pt.minimum(s, -_TINY)))
+    if not simple.all():
+        rows = np.flatnonzero(~simple)
+        log_p = pt.set_subtensor(log_p[rows], _count_rows_logp(md, p, rows, active[rows]))
+    return _block_loglik(md, p, log_p)
+
+
+def _count_rows_logp(
+    md: MeasurementData, p: dict, rows: np.ndarray, active: np.ndarray
+) -> pt.TensorVariable:
+    """``log P_t(K')`` of the (block, target) ``rows`` at ``K' = active``: ``(rows, K)``."""
+    b, t = md.bt_block[rows], md.bt_tgt[rows]
     kind = md.block_kind[b]
     size = md.block_forced + md.block_free
-    unbounded = md.bt_hi < 0
-    reach = np.where(unbounded, md.bt_lo - 1, md.bt_hi)  # the largest e (and i) that matters
+    bt_lo, bt_hi = md.bt_lo[rows], md.bt_hi[rows]
+    unbounded = bt_hi < 0
+    reach = np.where(unbounded, bt_lo - 1, bt_hi)  # the largest e (and i) that matters
     top = int(max(reach.max(), 0))
     n_e = min(top, int(size.max())) + 1  # e members evidence it: at most the members
     e = np.arange(n_e)[None, :, None]
     i = np.arange(top + 1)[None, None, :]
-    lo, hi = md.bt_lo[:, None, None], md.bt_hi[:, None, None]
+    lo, hi = bt_lo[:, None, None], bt_hi[:, None, None]
     log_mu = p["rho"][kind] + p["lam"][t] + md.block_log_exposure[b]
     log_nb = _nb_sum_grid(log_mu, p["phi"], n_e, top + 1)  # (bt, e, i)
     # finite band: F(e) = P(lo - e <= NB <= hi - e); unbounded: G(e) = 1 - F(e) = P(NB < lo - e)
@@ -302,20 +327,18 @@ def _count_blocks_loglik(md: MeasurementData, p: dict) -> pt.TensorVariable:
     )
     val = pm.math.logsumexp(pt.where(keep, log_nb, _NEG), axis=2, keepdims=False)
     e0 = np.arange(n_e)[None, :] == 0
-    zero_val = np.where(unbounded | (md.bt_lo == 0), 0.0, _NEG)[:, None]  # G(0) = 1, F(0)
+    zero_val = np.where(unbounded | (bt_lo == 0), 0.0, _NEG)[:, None]  # G(0) = 1, F(0)
     val = pt.where(e0, zero_val, val)
     # sum_e Binom(e; n_f + K, b_t) val(e), e <= min(n_f + K, top)
     s = _binomial_mix(val, n_e, p["log_b"][t], p["log1m_b"][t], int(size.max()))
-    n_k = int(md.block_free.max()) + 1
-    if md.block_forced.any():  # (bt, K): P_t(n_f + K)
-        active = np.minimum(md.block_forced[b][:, None] + np.arange(n_k)[None, :], size.max())
-        s = s[np.arange(b.size)[:, None], active]
+    if md.block_forced.any():  # (rows, K): P_t(n_f + K)
+        s = s[np.arange(rows.size)[:, None], active]
     else:
-        s = s[:, :n_k]
+        s = s[:, : active.shape[1]]
     log_p = pt.where(unbounded[:, None], pm.math.log1mexp(pt.minimum(s, -_TINY)), s)
-    if (unbounded & (md.bt_lo == 0)).any():
-        log_p = pt.where((unbounded & (md.bt_lo == 0))[:, None], 0.0, log_p)
-    return _block_loglik(md, p, log_p)
+    if (unbounded & (bt_lo == 0)).any():
+        log_p = pt.where((unbounded & (bt_lo == 0))[:, None], 0.0, log_p)
+    return log_p
 
 
 def _blocks_logp(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.TensorVariable:
