@@ -29,6 +29,7 @@ __all__ = [
     "MEASUREMENT_UNIT_COLUMNS",
     "measurement_pointwise",
     "measurement_unit_table",
+    "posterior_values",
     "v2_data",
 ]
 
@@ -105,7 +106,7 @@ def measurement_unit_table(evidence: EvidenceBase) -> pd.DataFrame:
     return frame.set_index("unit")
 
 
-def _posterior_values(model: pm.Model, post) -> list[np.ndarray]:
+def posterior_values(model: pm.Model, post) -> list[np.ndarray]:
     """Return the free variables' draws, ``(chain, draw, ...)``, checked against the model."""
     shapes = model.eval_rv_shapes()
     values = []
@@ -154,7 +155,7 @@ def measurement_pointwise(idata: xr.DataTree, evidence: EvidenceBase) -> xr.Data
     md = v2_data(evidence)
     model = build_measurement_model(md, pointwise=True)
     post = idata["posterior"]
-    values = _posterior_values(model, post)
+    values = posterior_values(model, post)
     fn = model.compile_fn(
         model["loglik_unit"],
         inputs=list(model.free_RVs),

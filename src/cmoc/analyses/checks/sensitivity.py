@@ -37,6 +37,7 @@ from ..inference.draws import support_draws
 from ..inference.measurement import classify_measurement, is_measurement_fit, measurement_draws
 from ..inference.summary import summarize
 from .influence import pointwise_loglik
+from .measurement_pointwise import posterior_values
 
 __all__ = [
     "MEASUREMENT_PRIOR_NAMES",
@@ -161,20 +162,7 @@ def measurement_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArr
     model = _measurement_model(evidence)
     post = idata["posterior"]
     rvs = list(model.free_RVs)
-    shapes = model.eval_rv_shapes()
-    values = []
-    for rv in rvs:
-        if rv.name not in post.data_vars:
-            raise ValueError(f"the fit's posterior has no {rv.name!r}: not a fit of this model")
-        da = post[rv.name]
-        arr = da.transpose(*_SAMPLE, *[d for d in da.dims if d not in _SAMPLE]).values
-        shape = tuple(int(n) for n in shapes[rv.name])
-        if arr.shape[2:] != shape:
-            raise ValueError(
-                f"the fit's {rv.name!r} has shape {arr.shape[2:]}, the model's {shape}: "
-                "not a fit of this model"
-            )
-        values.append(arr)
+    values = posterior_values(model, post)
     pots = list(model.potentials)
     fn = model.compile_fn(pots, inputs=rvs, on_unused_input="ignore", point_fn=False)
     n_chain, n_draw = values[0].shape[:2] if values else (0, 0)
