@@ -262,3 +262,16 @@ def test_an_isolated_task_ranks_as_one_run_in_this_process():
     here = _calibration_task(*args)
     child = _calibration_task(*args, isolate=True)
     assert here and pd.DataFrame(child).equals(pd.DataFrame(here))
+
+
+def test_an_isolated_task_whose_parent_has_gone_stops_before_fitting():
+    import os
+
+    from cmoc.analyses.planning.calibration import _calibration_task, _orphaned
+
+    assert not _orphaned(os.getppid())
+    seeds = np.random.SeedSequence(5).spawn(1)
+    cfg = V2.model_dump_json()
+    args = ([0], seeds, IOC, cfg, cfg, {"chains": 1, "draws": 5, "tune": 5}, 4)
+    with pytest.raises(SystemExit, match="has gone"):
+        _calibration_task(*args, False, os.getppid() + 1)

@@ -285,6 +285,7 @@ def _calibration_task(
     sampler_kwargs: dict,
     thin: int,
     isolate: bool = False,
+    parent: int | None = None,
 ) -> list[dict]:
     """Simulate datasets ``indices``, fit each, and rank the truth (one Dask task).
 
@@ -294,21 +295,33 @@ def _calibration_task(
     the machine code of a compiled graph, and a layout whose every dataset is a new graph
     would otherwise grow a worker by about 0.2 GiB per dataset (measured on the ``ioc``
     family: 0.8 GiB after one dataset, 1.5 GiB after five, with the caches cleared).
+    ``parent`` is the process that started such a child: if it has gone (killed, or its
+    worker restarted), the child stops before its next dataset instead of fitting on alone.
     """
     if isolate:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
         args = (indices, seeds, layout, generate_json, fit_json, sampler_kwargs, thin)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            return pool.submit(_calibration_task, *args).result()
+            return pool.submit(_calibration_task, *args, False, os.getpid()).result()
     rows = []
     for index, seed_seq in zip(indices, seeds, strict=True):
+        if parent is not None and _orphaned(parent):
+            raise SystemExit(f"calibration task: its parent process {parent} has gone")
         rows += _calibrate_one(
             index, seed_seq, layout, generate_json, fit_json, sampler_kwargs, thin
         )
     return rows
+
+
+def _orphaned(parent: int) -> bool:
+    """Whether this process's parent is no longer ``parent`` (it died; we were re-parented)."""
+    import os
+
+    return os.getppid() != parent
 
 
 def _halves(seq: np.random.SeedSequence) -> tuple[np.random.SeedSequence, ...]:
