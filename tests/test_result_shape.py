@@ -136,3 +136,35 @@ def test_provenance_of_a_tree_without_attrs_is_empty():
 
     p = Provenance.of(xr.DataTree())
     assert p.evidence_hash == "" and p.sampler == {} and p.waves == () and p.seed == 0
+
+
+def test_blank_cells_are_saved_as_null_and_read_back_as_missing(tmp_path):
+    from cmoc.analyses.checks.influence import InfluenceCheck, InfluenceSettings
+
+    # an influence table: `codes` is a nullable Int64 column, blank where the unit does not
+    # code the target (pd.NA, which JSON cannot hold); NaN and None in other columns
+    table = pd.DataFrame(
+        {
+            "target_id": ["C1", "C1", "C2"],
+            "unit": ["S1", "codings.csv:4+5", "S1"],
+            "codes": pd.array([3, pd.NA, pd.NA], dtype="Int64"),
+            "contribution": [0.25, np.nan, -0.125],
+            "short": ["S1", None, "S1"],
+            "reliable": [True, False, True],
+        }
+    )
+    check = InfluenceCheck(table, "3 rows", None, InfluenceSettings())
+    path = check.save(tmp_path / "influence.json")
+    text = path.read_text()
+    assert "NaN" not in text  # strict JSON: a missing cell is null
+    doc = json.loads(text)
+    assert doc["rows"][1] == ["C1", "codings.csv:4+5", None, None, None, False]
+    back = load_result(path, "influence")
+    assert isinstance(back, InfluenceCheck) and back.settings == InfluenceSettings()
+    t = back.table
+    assert list(t.columns) == list(table.columns)
+    assert t["codes"].isna().tolist() == [False, True, True] and t.at[0, "codes"] == 3
+    assert t["contribution"].isna().tolist() == [False, True, False]
+    assert t.at[0, "contribution"] == 0.25 and t.at[2, "contribution"] == -0.125
+    assert t["short"].isna().tolist() == [False, True, False]
+    assert t["reliable"].tolist() == [True, False, True]

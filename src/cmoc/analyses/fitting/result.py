@@ -10,8 +10,9 @@ subclass that names its ``kind`` and its settings class and may add read-only pr
 Every kind is saved and loaded the same way: :meth:`AnalysisResult.save` writes one JSON
 document atomically (through :func:`~cmoc.analyses.fitting.store.write_json_result`: format tag
 ``"cmoc <kind> <version>"``, then ``kind, text, passed, settings, columns, rows, index,
-tables, values``; floats exact); :meth:`AnalysisResult.load` (or :func:`load_result` with the
-kind) reads it back as the right subclass.
+tables, values``; floats exact, a missing table cell (NaN, ``pd.NA``, None) as null);
+:meth:`AnalysisResult.load` (or :func:`load_result` with the kind) reads it back as the right
+subclass, null cells as missing values.
 """
 
 from __future__ import annotations
@@ -220,19 +221,33 @@ class AnalysisResult:
             raise ValueError(f"{path}: damaged {cls.what} ({err})") from err
 
 
+def _cell(value: Any) -> Any:
+    """Return a table cell as JSON: a missing value (NaN, ``pd.NA``, ``NaT``, None) as null.
+
+    JSON has no NaN and cannot hold ``pd.NA`` (the blank of a nullable column such as an
+    ``Int64`` ``codes``), so every missing cell is written as null and read back as missing.
+    """
+    if not isinstance(value, list | tuple | Mapping | np.ndarray) and pd.isna(value):
+        return None
+    return _plain(value)
+
+
 def _frame_body(frame: pd.DataFrame) -> dict[str, Any]:
-    """Return a frame as ``columns``, ``rows`` and ``index`` (the named index levels)."""
+    """Return a frame as ``columns``, ``rows`` and ``index`` (the named index levels).
+
+    Missing cells are null (:func:`_cell`).
+    """
     named = [n for n in frame.index.names if n is not None]
     flat = frame.reset_index() if named else frame
     return {
         "columns": [str(c) for c in flat.columns],
-        "rows": [[_plain(v) for v in row] for row in flat.itertuples(index=False)],
+        "rows": [[_cell(v) for v in row] for row in flat.itertuples(index=False)],
         "index": named,
     }
 
 
 def _frame_of(body: Mapping[str, Any]) -> pd.DataFrame:
-    """Return the frame of a :func:`_frame_body` document."""
+    """Return the frame of a :func:`_frame_body` document (a null cell: None, or NaN if numeric)."""
     frame = pd.DataFrame(body["rows"], columns=body["columns"])
     index = body.get("index") or []
     return frame.set_index(index) if index else frame
