@@ -1,5 +1,6 @@
-"""The report of model v2 fits (the measurement model): its findings are v2's, v1-only sections
-say why they are missing, the gate still warns, and builds are byte-identical.
+"""The report of model v2 fits (the measurement model): its findings, predictive check and
+influence are v2's, the sections v2 has not yet say why they are missing, the gate still warns,
+and builds are byte-identical (the PDF too).
 
 Wiring on prior draws (``mocked``): which estimand and which sentence goes where, not the
 numbers. The base records refutes for reviews and not for interviews, so the targets only
@@ -17,20 +18,34 @@ import pandas as pd
 import pytest
 
 from cmoc.analyses import (
+    KHAT_MAX,
     MEASUREMENT_COLUMNS,
     SENSITIVITY_COLUMNS,
+    check_influence,
     fit,
     load_fit,
+    load_result,
+    measurement_influence,
+    measurement_predictive,
+    moved_most,
     save_fit,
     summarize,
 )
+from cmoc.analyses.checks.predictive import MEASUREMENT_PPC_COLUMNS
 from cmoc.analyses.fitting.cache import clear_cache
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig
 from cmoc.reports import build_report_for, render_html
+from cmoc.reports.build import md_text
 from cmoc.reports.content import NOT_YET_V2
 from cmoc.reports.figures import MEASUREMENT_STATUS_STYLE
+from cmoc.reports.html import (
+    influence_paragraphs,
+    influence_warning,
+    measurement_ppc_paragraph,
+    unit_name,
+)
 from cmoc.reports.pipeline import build_report_from_fit
 from conftest import mocked, tiny_sampler
 from test_report import _tables
@@ -40,12 +55,13 @@ TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
 FILES = ("report.html", "report.md", "summary.csv", "summary.json")
 
 
-def _base(directory, waves: str = '"w1", "w2"', recording: str | None = None):
+def _base(directory, waves: str = '"w1", "w2"', recording: str | None = None, total: bool = False):
     """Two mechanisms, three CMOCs, reviews (refutes recorded) then interviews (not).
 
     With two waves, M2 and its CMOC C3 are novel, first coded by the interviews of w2: no
     source of a kind that records refutes is coded against them, so their direction is not
-    tested.
+    tested. With ``total``, a band of at least one supporting code of C2 over the interviews
+    of w2 (a block of totals of M1: I2 a forced member, its exact C1 cell; I1 free).
     """
     directory.mkdir(parents=True)
     recording = (
@@ -75,18 +91,24 @@ def _base(directory, waves: str = '"w1", "w2"', recording: str | None = None):
         "source_id,kind,wave\nR1,review,w1\nR2,review,w1\nR3,review,w1\n"
         + ("I1,interview,w2\nI2,interview,w2\n" if second else "I1,interview,w1\n")
     )
-    (directory / "codings.csv").write_text(
+    rows = (
         "source_id,target_id,stance,count\n"
         "R1,C1,supports,2\nR1,C1,refutes,1\nR2,C1,supports,1\nR3,C2,supports,1\n"
         "I1,C3,supports,3\n" + ("I2,C3,supports,1\nI2,C1,supports,2\n" if second else "")
     )
+    if total:
+        rows = "".join(f"{line},,\n" for line in rows.splitlines()).replace(
+            "count,,", "count,count_min,count_max"
+        )
+        rows += "w2,C2,supports,,1,\n"
+    (directory / "codings.csv").write_text(rows)
     return directory
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("v2report")
-    directory = _base(root / "b")
+    directory = _base(root / "b", total=True)
     said: list[str] = []
     with mocked():
         run = build_report_for(directory, V2, tiny_sampler(), out=root / "out", say=said.append)
@@ -188,34 +210,172 @@ def test_what_the_newest_wave_changed(built):
     assert _row(table, "C1")[4] == (
         f"{c1.breadth_after:.2f} [{c1.breadth_after_lo:.2f}, {c1.breadth_after_hi:.2f}]"
     )
-    assert NOT_YET_V2["moved_most"] in unescape(html)
     assert "## What wave w2 changed" in md
     c3_md = next(line for line in md.splitlines() if line.startswith("| C3 | (new) -> "))
     assert "direction not tested" in c3_md and "2 sources, +4 / -0 codes" in c3_md
-    assert "moved most by" not in html  # v1's column: not faked
 
 
-def test_v1_only_sections_say_why_they_are_missing(built):
+def test_moved_most_by_the_newest_waves_units(built):
+    # as model v1's change report: the newest wave's units that moved each breadth most
+    directory, _, run, _, html, md = built
+    changes = run.content.changes.set_index("target_id")
+    table = _tables(html)["changes-table"]
+    assert table[0][-1] == "moved most by"
+    fit_w2 = load_fit(directory / ".cmoc" / "fit.nc")
+    expected = moved_most(measurement_influence(fit_w2, run.base, wave="w2"))
+    for target in changes.index:
+        assert changes.at[target, "moved_most"] == expected.get(target, ""), target
+        assert _row(table, target)[-1] == (changes.at[target, "moved_most"] or "–")
+    # the w2 units: the interviews coded one by one and the block of totals over them
+    units = set(run.content.influence.query("wave == 'w2'")["short"])
+    assert "I1" in units and any(u.startswith("M1 (codings.csv:") for u in units)
+    assert 'id="moved-most-note"' in html and "Pareto k &gt; 0.7" in html
+    head = next(line for line in md.splitlines() if line.startswith("| target | status | evid"))
+    assert head.endswith("| newest wave | moved most by |")
+    assert "Moved most by: the units of the newest wave" in md
+    assert "moved_most" not in run.content.unavailable and "moved-most-unavailable" not in html
+
+
+def test_plan_and_comparison_say_why_they_are_missing(built):
     _, _, run, said, html, md = built
     c = run.content
-    assert c.comparison is None and c.plan is None and c.ppc is None
-    for key, element in (
-        ("ppc", "ppc-unavailable"),
-        ("comparison", "comparison-unavailable"),
-        ("plan", "plan-verdict"),
-    ):
+    assert c.comparison is None and c.plan is None
+    assert set(NOT_YET_V2) == set(c.unavailable) == {"comparison", "plan"}
+    for key, element in (("comparison", "comparison-unavailable"), ("plan", "plan-verdict")):
         sentence = NOT_YET_V2[key]
         assert "not yet available for model v2" in sentence.lower()
         assert re.search(rf'id="{element}">{re.escape(sentence)}</p>', unescape(html))
         assert sentence in md
-    assert "pointwise log-likelihood" in NOT_YET_V2["comparison"]
+    assert "model v1" in NOT_YET_V2["comparison"] and "model v1" in NOT_YET_V2["plan"]
     # nothing of v1's faked
-    for table in ("ppc-table", "comparison-table", "plan-table"):
+    for table in ("comparison-table", "plan-table"):
         assert f'id="{table}"' not in html
-    assert "ppc" not in c.tables()
+    assert "comparison" not in c.tables() and "plan" not in c.tables()
     assert any(m.startswith("model v2: skipping the comparison.") for m in said)
     assert any(m.startswith("model v2: skipping the plan.") for m in said)
     assert not any("fitting the comparison models" in m or "planning for" in m for m in said)
+    # only what is still missing is said to be
+    lowered = unescape(html).lower()
+    assert lowered.count("not yet available for model v2") == 2
+    assert md.lower().count("not yet available for model v2") == 2
+
+
+def _section(html: str, title: str) -> str:
+    """The HTML of one model check, from its heading to the next."""
+    return html.split(title)[1].split("<h3")[0]
+
+
+def test_posterior_predictive_check_is_v2s(built):
+    directory, _, run, said, html, md = built
+    c = run.content
+    fit_w2 = load_fit(directory / ".cmoc" / "fit.nc")
+    rows, targets = measurement_predictive(fit_w2, run.base, seed=7)
+    # every comparison of measurement_predictive, ordered by wave, sources before blocks
+    assert list(c.ppc.columns) == MEASUREMENT_PPC_COLUMNS
+    assert len(c.ppc) == len(rows) and set(c.ppc["unit"]) == set(rows["unit"])
+    assert list(c.ppc["unit_type"]) == sorted(c.ppc["unit_type"], key=["source", "block"].index)
+    merged = c.ppc.merge(rows, on=["unit", "unit_type", "target_id"], suffixes=("", "_again"))
+    assert len(merged) == len(rows)
+    assert (merged["p_value"] == merged["p_value_again"]).all()
+    pd.testing.assert_frame_equal(c.ppc_targets, targets)
+    assert set(c.ppc["unit_type"]) == {"source", "block"}  # I2 forced, I1 free in the block
+    blocks = c.ppc[c.ppc["unit_type"] == "block"]
+    assert list(blocks["target_id"]) == ["C2"] and list(blocks["observed"]) == [">=1"]
+    # the sentence: shares in the interval and surprises, each number labelled
+    text = unescape(_section(html, "<h3>Posterior predictive check</h3>"))
+    sources = c.ppc[c.ppc["unit_type"] == "source"]
+    n_in = int(sources["in_interval"].sum())
+    assert f"the number of exact codes of {n_in} of the {len(sources)} sources (" in text
+    assert f"{int(blocks['in_interval'].sum())} of the 1 totals and bands (" in text
+    assert "(120 replicates)" in text  # 2 chains x 60 draws
+    assert f"{int(c.ppc['surprising'].sum())} of the {len(c.ppc)} comparisons" in text
+    k, n = int(targets["surprising"].sum()), len(targets)
+    assert f"{k} of the {n} coded against sources coded one by one have a surprising" in text
+    assert "not yet available" not in text.lower() and "<svg" in text
+    # the table by wave, what is checked and kind
+    table = _tables(html)["ppc-table"]
+    assert table[0][:5] == ["wave", "checked", "kind", "comparisons", "in the 90% interval"]
+    by_group = c.ppc_by_group
+    assert [r[:5] for r in table[1:]] == [
+        [
+            g.wave,
+            "sources' exact codes" if g.unit_type == "source" else "totals of blocks",
+            g.kind,
+            str(g.rows),
+            str(g.in_interval),
+        ]
+        for g in by_group.itertuples()
+    ]
+    assert by_group["in_interval"].sum() == c.ppc["in_interval"].sum()
+    # per target (sources coded one by one)
+    per_target = _tables(html)["ppc-targets-table"]
+    assert [r[0] for r in per_target[1:]] == list(targets["target_id"])
+    # the Markdown: the same sentence and tables
+    assert md_text(measurement_ppc_paragraph(c)) in md
+    assert "| wave | checked | kind | comparisons | in the 90% interval |" in md
+    assert "| target | sources coded against it | evidencing it |" in md
+    assert {"ppc", "ppc_by_group", "ppc_targets"} <= set(c.tables())
+    assert any("posterior predictive check (sources' codes and blocks' totals" in m for m in said)
+
+
+def test_influence_of_single_units(built):
+    directory, _, run, said, html, md = built
+    c = run.content
+    fit_w2 = load_fit(directory / ".cmoc" / "fit.nc")
+    again = measurement_influence(fit_w2, run.base)
+    pd.testing.assert_frame_equal(c.influence, again)
+    top = c.influence_top
+    assert list(top["target_id"]) == list(c.summary["target_id"])
+    # per target, the unit that moves P(breadth >= breadth_min) most (then breadth)
+    for r in top.itertuples(index=False):
+        rows = again[again["target_id"] == r.target_id]
+        assert abs(r.p_broad_change) >= rows["p_broad_change"].abs().round(2).max() - 0.005
+    table = _tables(html)["influence-table"]
+    assert table[0][:3] == ["target", "status", "moved most by (left out)"]
+    assert [r[0] for r in table[1:]] == list(top["target_id"])
+    for row, r in zip(table[1:], top.itertuples(index=False), strict=True):
+        assert row[1] == r.status
+        if r.moved:
+            assert row[2] == r.label
+            assert row[3] == f"{r.p_broad:.2f} → {r.p_broad_loo:.2f}"
+            assert row[4] == f"{r.breadth_mean:.3f} → {r.breadth_loo:.3f}"
+            assert row[5].startswith(f"{r.pareto_k:.2f}")
+            assert row[5].endswith("unreliable") == (r.pareto_k > KHAT_MAX)
+        else:
+            assert row[2] == "no single unit moves it"
+    text = unescape(_section(html, '<h3 id="influence">Influence of single units of evidence'))
+    units = again.drop_duplicates("unit")
+    n_src = int((units["unit_type"] == "source").sum())
+    n_blocks = len(units) - n_src
+    assert f"{len(units)} units ({n_src} sources coded one by one, {n_blocks} block of" in text
+    assert "PSIS leave-one-out" in text and "P(breadth ≥ 0.05)" in text
+    # a warning names every unit whose Pareto k is above 0.7 (prior draws: some are)
+    bad = units[units["pareto_k"] > KHAT_MAX]
+    assert len(bad), "prior draws give a large Pareto k"
+    assert 'class="warning" id="influence-warning"' in html
+    warning = unescape(html.split('id="influence-warning">')[1].split("</p>")[0])
+    for r in bad.itertuples(index=False):
+        assert f"{unit_name(r.unit_type, r.short, r.wave)}, k = {r.pareto_k:.2f}" in warning
+    assert "--influence --refit" in warning
+    # the Markdown: the same sentences, warning and table
+    for paragraph in influence_paragraphs(c):
+        assert md_text(paragraph) in md and paragraph in unescape(html)
+    assert f"**Warning:** {md_text(influence_warning(c))}" in md
+    assert "| target | status | moved most by (left out) | P(breadth >= 0.05)" in md
+    assert {"influence", "influence_top"} <= set(c.tables())
+    assert any("influence of each unit of evidence on breadth" in m for m in said)
+
+
+def test_the_influence_result_with_blank_codes_saves(built, tmp_path):
+    # `codes` is blank where a unit does not code the target: saved as null, read as missing
+    directory, _, run, _, _, _ = built
+    check = check_influence(load_fit(directory / ".cmoc" / "fit.nc"), run.base)
+    assert check.table["codes"].isna().any() and check.table["codes"].notna().any()
+    back = load_result(check.save(tmp_path / "influence.json"), "influence")
+    assert back.table["codes"].isna().tolist() == check.table["codes"].isna().tolist()
+    known = check.table["codes"].notna()
+    assert (back.table.loc[known, "codes"] == check.table.loc[known, "codes"]).all()
+    assert back.text == check.text
 
 
 def test_prior_sensitivity_of_breadth_is_shown(built):
@@ -358,3 +518,28 @@ def test_hostile_ids_and_names_stay_text(tmp_path):
     cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r, flags=re.S) for r in rows]
     assert {len(r) for r in cells} == {13}  # no row broken by a |
     assert {r[0] for r in cells[1:]} >= {"=1+1", "a|b", "&lt;b&gt;C3&lt;/b&gt;", "[/x]"}
+
+
+def test_pdf_carries_the_new_sections_and_is_deterministic(built):
+    from cmoc.reports.pdf import PdfUnavailableError, render_pdf, require_pdf
+
+    try:
+        require_pdf()
+    except PdfUnavailableError as err:
+        pytest.skip(str(err))
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (make setup)")
+    html = built[4]
+    first = render_pdf(html)
+    assert render_pdf(html) == first  # same report, same bytes
+    reader = pypdf.PdfReader(io.BytesIO(first))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    for heading in (
+        "Posterior predictive check",
+        "Influence of single units of evidence",
+        "moved most by (left out)",
+        "Moved most by",
+    ):
+        assert heading in text or heading.lower() in text.lower(), heading
+    assert "The evidence was replicated from the fitted model v2" in text
+    assert "was left out in turn" in text
+    assert "Pareto k above 0.7" in text

@@ -4,8 +4,9 @@
 saved fit from the file alone (:func:`cmoc.reports.pipeline.build_report_from_fit`).
 
 ``cmoc report DIR --model FILE`` with ``model = "measurement"`` in FILE reports model v2 fits
-(breadth, direction, depth and v2's statuses); the comparison and the plan, model v1's for now,
-are skipped and the report says why in their place.
+(breadth, direction, depth, v2's statuses, predictive check and influence of single units);
+the comparison and the plan, model v1's for now, are skipped and the report says why in their
+place.
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ def report(
     fit's own model and sampler settings, the plan computed and not saved.
 
     With ``--model FILE`` holding ``model = "measurement"`` the report is of model v2 (breadth,
-    direction where testable, depth, its statuses); the model comparison, the plan, the
-    predictive check and the prior sensitivity are not yet available for it: the report says
-    so, and why, in their place.
+    direction where testable, depth, its statuses, and its own predictive check, influence of
+    single units and prior sensitivity); the model comparison and the plan are not yet
+    available for it: the report says so, and why, in their place.
     """
     if directory is None and fit is None:
         raise UserError(

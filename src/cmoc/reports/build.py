@@ -26,10 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..evidence import EvidenceBase, describe, file_mode
-from .content import ReportContent
+from .content import MOVED_MIN, ReportContent
 from .html import (
     build_date,
     calibration_paragraph,
+    influence_paragraphs,
+    influence_warning,
+    measurement_ppc_paragraph,
     plan_method,
     plan_paragraph,
     render_html,
@@ -272,8 +275,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             f"## What wave {md_text(content.waves[-1])} changed",
             "",
             "| target | status | evidence | breadth before | breadth after | shift ± sd "
-            "| direction before -> after | shift ± sd | newest wave |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| direction before -> after | shift ± sd | newest wave | moved most by |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in ch.itertuples(index=False):
             before = "(new)" if pd.isna(r.status_before) else md_text(r.status_before)
@@ -299,9 +302,18 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
                 f"{md_text(r.level_after)} | {b_before} | {b_after} | "
                 f"{_md_shift(r.breadth_shift, r.breadth_shift_sd)} | {direction} | {d_shift} | "
                 f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}, "
-                f"+{r.new_supports} / -{r.new_refutes} codes |"
+                f"+{r.new_supports} / -{r.new_refutes} codes | "
+                f"{md_text(r.moved_most) if r.moved_most else '-'} |"
             )
-        lines += ["", md_text(content.unavailable["moved_most"])]
+        lines += [
+            "",
+            "Moved most by: the units of the newest wave (a source coded one by one, or a block "
+            "of totals: one mechanism's totals over the same sources) whose removal changes the "
+            "target's posterior mean breadth most, with the change (breadth with the unit minus "
+            "without it), estimated by Pareto-smoothed importance sampling (leave-one-unit-out); "
+            "changes below 0.005 or within Monte Carlo error are not listed; \\* marks an "
+            "unreliable estimate (Pareto k > 0.7).",
+        ]
     check = content.convergence
     lines += [
         "",
@@ -313,13 +325,113 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         "",
         f"Convergence: {md_text(check.text)}.",
         "",
-        "Posterior predictive check. " + md_text(content.unavailable["ppc"]),
-        "",
+        *_md_measurement_ppc(content),
+        *_md_influence(content),
         "Model comparison. " + md_text(content.unavailable["comparison"]),
         "",
         *_md_measurement_sensitivity(content),
     ]
     return lines + _md_checks_tail(base, content)
+
+
+def _md_measurement_ppc(content: ReportContent) -> list[str]:
+    """Return model v2's posterior predictive check: the HTML report's sentence and tables."""
+    pct = f"{content.ci:.0%}"
+    lines = ["Posterior predictive check. " + md_text(measurement_ppc_paragraph(content)), ""]
+    groups = content.ppc_by_group
+    if groups is not None and len(groups):
+        lines += [
+            f"| wave | checked | kind | comparisons | in the {pct} interval | share "
+            "| surprising (p < 0.05) | share |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in groups.itertuples(index=False):
+            what = "totals of blocks" if r.unit_type == "block" else "sources' exact codes"
+            lines.append(
+                f"| {md_text(r.wave)} | {what} | {md_text(r.kind)} | {r.rows} | "
+                f"{r.in_interval} | {r.share_in_interval:.2f} | {r.surprising} | "
+                f"{r.share_surprising:.2f} |"
+            )
+        lines.append("")
+    ppc = content.ppc
+    odd = ppc[ppc["surprising"].astype(bool) | ~ppc["in_interval"].astype(bool)]
+    if len(odd):
+        lines += [
+            f"Surprising (p < 0.05) or outside the {pct} predictive interval:",
+            "",
+            f"| comparison | observed | predicted mean [{pct} interval] | p |",
+            "|---|---|---|---|",
+        ]
+        for r in odd.itertuples(index=False):
+            lines.append(
+                f"| {md_text(r.label)} | {md_text(r.observed)} | {r.predicted_mean:.1f} "
+                f"[{r.predicted_lo:.0f}, {r.predicted_hi:.0f}] | {r.p_value:.3f} |"
+            )
+        lines.append("")
+    targets = content.ppc_targets
+    if targets is not None and len(targets):
+        lines += [
+            "Per target, among the sources coded one by one (p: two-sided predictive p-value):",
+            "",
+            f"| target | sources coded against it | evidencing it | predicted [{pct}] | p "
+            "| their codes | predicted | p | supporting codes | predicted | p | surprising |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in targets.itertuples(index=False):
+            lines.append(
+                f"| {md_text(r.target_id)} | {r.sources} | {r.evidencing} | "
+                f"{r.evidencing_mean:.1f} [{r.evidencing_lo:.0f}, {r.evidencing_hi:.0f}] | "
+                f"{r.p_value:.3f} | {r.codes} | {r.codes_mean:.1f} | {r.codes_p_value:.3f} | "
+                f"{_md_num(r.supports, 0)} | {_md_num(r.supports_mean, 1)} | "
+                f"{_md_num(r.supports_p_value)} | {'yes' if r.surprising else 'no'} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _md_influence(content: ReportContent) -> list[str]:
+    """Return model v2's influence of single units: the HTML report's sentences and table."""
+    first, *more = influence_paragraphs(content)
+    lines = ["Influence of single units of evidence. " + md_text(first)]
+    for paragraph in more:
+        lines += ["", md_text(paragraph)]
+    warning = influence_warning(content)
+    if warning:
+        lines += ["", f"**Warning:** {md_text(warning)}"]
+    lines.append("")
+    top = content.influence_top
+    if top is None or not len(top):
+        return lines
+    b_min = content.classification["breadth_min"]
+    lines += [
+        f"| target | status | moved most by (left out) | P(breadth >= {b_min}): with -> "
+        "without | breadth: with -> without | Pareto k |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in top.itertuples(index=False):
+        if r.moved:
+            k = f"{r.pareto_k:.2f}" + ("" if r.reliable else " **unreliable**")
+            lines.append(
+                f"| {md_text(r.target_id)} | {md_text(r.status)} | {md_text(r.label)} | "
+                f"{r.p_broad:.2f} -> {r.p_broad_loo:.2f} | {r.breadth_mean:.3f} -> "
+                f"{r.breadth_loo:.3f} | {k} |"
+            )
+        else:
+            lines.append(
+                f"| {md_text(r.target_id)} | {md_text(r.status)} | no single unit moves it | "
+                f"{r.p_broad:.2f} | {r.breadth_mean:.3f} | - |"
+            )
+    lines += [
+        "",
+        f"Per target, the unit of evidence whose removal changes P(breadth >= {b_min}) most "
+        "(differences below 0.01 count as equal; then the one that changes the breadth most), "
+        "estimated by Pareto-smoothed importance sampling of the fit's draws: the probability "
+        "and the posterior mean breadth with all the evidence and without that unit. No single "
+        f"unit moves it: no unit changes either by {MOVED_MIN:g} or more. Pareto k above 0.7: "
+        "the estimate is unreliable (an exact refit without the unit is needed).",
+        "",
+    ]
+    return lines
 
 
 def _md_measurement_sensitivity(content: ReportContent) -> list[str]:

@@ -26,6 +26,9 @@ from ..analyses import (
     change_report,
     check_convergence,
     is_measurement_fit,
+    measurement_influence,
+    measurement_predictive,
+    moved_most,
     posterior_predictive,
     ppc_summary,
     prior_sensitivity,
@@ -37,29 +40,27 @@ from ..evidence.recording import recording_lines
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import describe_measurement_priors, measurement_priors_json
 
-__all__ = ["NOT_YET_V2", "ReportContent", "measurement_priors", "report_content"]
+__all__ = [
+    "INFLUENCE_TOP_COLUMNS",
+    "MOVED_MIN",
+    "NOT_YET_V2",
+    "ReportContent",
+    "influence_top",
+    "measurement_priors",
+    "report_content",
+]
 
 NOT_YET_V2 = {
     "plan": (
         "Not yet available for model v2: the plan simulates new sources from model v1's "
-        "count model and updates the fit by Pareto-smoothed importance sampling of its "
-        "pointwise log-likelihood, and model v2 has neither a simulator of new sources nor a "
-        "pointwise log-likelihood yet."
-    ),
-    "ppc": (
-        "Not yet available for model v2: the posterior predictive check replicates each "
-        "unit's codes from model v1's coding rates, and model v2's replication (activation, "
-        "breadth, depth and the recording of refutes, per source) is not implemented yet."
+        "count model and updates model v1's fit with them; it has not been adapted to model "
+        "v2's measurement model yet."
     ),
     "comparison": (
-        "Not yet available for model v2: the comparison of pooling variants scores every "
-        "unit of evidence left out in turn (PSIS-LOO), and model v2 has no pointwise "
-        "log-likelihood and no pooling variants yet."
-    ),
-    "moved_most": (
-        "Which units of the newest wave moved each target most (leave-one-unit-out by PSIS) "
-        "is not yet available for model v2, as it has no pointwise log-likelihood yet: the "
-        "newest wave's sources and codes of each target are shown instead."
+        "Not yet available for model v2: the comparison fits model v1's pooling variants (no "
+        "pooling, complete pooling) and scores each by leaving every unit of evidence out in "
+        "turn (PSIS-LOO); model v2 has the pointwise log-likelihood this needs, but no "
+        "variants to compare it with yet."
     ),
 }
 """The sentence the report of a model v2 fit shows in place of each section of model v1's that
@@ -94,8 +95,20 @@ class ReportContent:
     actions : pandas.DataFrame
         Action statements with what they rest on and the weakest support among those.
     ppc, ppc_by_group : pandas.DataFrame or None
-        Posterior predictive check per unit and its summary by wave, unit type and kind (None
-        for a model v2 fit: not yet available, :attr:`unavailable` says why).
+        Posterior predictive check per unit and its summary by wave, unit type and kind. Of a
+        model v2 fit, :func:`cmoc.analyses.measurement_predictive`'s rows (a source's exact
+        codes; a block's total or band of each target it covers; ordered by wave, sources
+        before blocks, then kind) and their summary with ``rows`` and ``share_in_interval``.
+    ppc_targets : pandas.DataFrame or None
+        Model v2: the predictive check per target (sources coded one by one that evidence it,
+        and their codes; :data:`cmoc.analyses.MEASUREMENT_TARGET_PPC_COLUMNS`); empty when no
+        source is coded one by one; None for model v1.
+    influence : pandas.DataFrame or None
+        Model v2: :func:`cmoc.analyses.measurement_influence` of the newest wave's fit, every
+        unit (a source coded one by one, or a block of totals) and target; None for model v1
+        (whose influence is in ``changes``' ``moved_most``).
+    influence_top : pandas.DataFrame or None
+        Model v2: per target, the unit that moves it most (:func:`influence_top`).
     sensitivity : pandas.DataFrame
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
         breadth, and v2's statuses, for a model v2 fit).
@@ -121,9 +134,8 @@ class ReportContent:
         ``cmocs``, ``trajectory`` and ``changes`` hold breadth, direction and depth
         (:data:`cmoc.analyses.MEASUREMENT_COLUMNS`) in place of support.
     unavailable : dict of str to str
-        Section (``plan``, ``ppc``, ``comparison``, ``moved_most``) to the
-        sentence shown in its place: why it is not yet available for model v2
-        (:data:`NOT_YET_V2`); empty for model v1.
+        Section (``plan``, ``comparison``) to the sentence shown in its place: why it is not
+        yet available for model v2 (:data:`NOT_YET_V2`); empty for model v1.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -173,6 +185,9 @@ class ReportContent:
     scope_note: str = ""
     measurement: bool = False
     unavailable: dict[str, str] = field(default_factory=dict)
+    ppc_targets: pd.DataFrame | None = None
+    influence: pd.DataFrame | None = None
+    influence_top: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -187,6 +202,9 @@ class ReportContent:
             "actions": self.actions,
             "ppc": self.ppc,
             "ppc_by_group": self.ppc_by_group,
+            "ppc_targets": self.ppc_targets,
+            "influence": self.influence,
+            "influence_top": self.influence_top,
             "sensitivity": self.sensitivity,
             "convergence": self.convergence.table.reset_index(),
         }
@@ -412,6 +430,99 @@ def _measurement_actions(base: EvidenceBase, summary: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
+def _ordered_ppc(table: pd.DataFrame, base: EvidenceBase) -> pd.DataFrame:
+    """Return model v2's predictive rows by wave, sources before blocks, then kind (stable)."""
+    wave = table["wave"].map({w: i for i, w in enumerate(base.waves)})
+    kind = table["unit_type"].map({"source": 0, "block": 1})
+    order = pd.DataFrame({"w": wave, "k": kind, "kind": table["kind"].astype(str)})
+    index = order.sort_values(["w", "k", "kind"], kind="stable").index
+    return table.loc[index].reset_index(drop=True)
+
+
+def _ppc_by_group(ppc: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cmoc.analyses.ppc_summary`; of model v2's rows with the count ``in_interval``."""
+    out = ppc_summary(ppc)
+    if "in_interval" in ppc.columns:
+        grouped = ppc.groupby(["wave", "unit_type", "kind"], sort=False)["in_interval"].sum()
+        out.insert(out.columns.get_loc("surprising"), "in_interval", grouped.to_numpy(int))
+    return out
+
+
+MOVED_MIN = 0.005
+"""Below this change of breadth and of ``P(breadth >= breadth_min)``, no single unit is said
+to move a target (as :func:`cmoc.analyses.moved_most`'s ``min_abs``)."""
+
+INFLUENCE_TOP_COLUMNS = [
+    "target_id",
+    "target_type",
+    "status",
+    "unit",
+    "unit_type",
+    "short",
+    "label",
+    "wave",
+    "p_broad",
+    "p_broad_loo",
+    "p_broad_change",
+    "breadth_mean",
+    "breadth_loo",
+    "contribution",
+    "pareto_k",
+    "reliable",
+    "moved",
+]
+
+
+def influence_top(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Return, per target, the unit of evidence whose removal moves it most (model v2).
+
+    The unit that changes ``p_broad = P(breadth >= breadth_min)`` most (to 0.01: smaller
+    differences are within the Monte Carlo error of a probability from a few thousand draws),
+    then the one that changes the posterior mean breadth most; ties by unit name.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`cmoc.analyses.measurement_influence` (every unit, or the units of one wave).
+    summary : pandas.DataFrame
+        The fit's summary (``target_type`` and ``status`` are taken from it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`INFLUENCE_TOP_COLUMNS`, one row per target in the summary's order; ``moved``
+        is False where neither change reaches :data:`MOVED_MIN` (no single unit moves it).
+    """
+    if table.empty:
+        return pd.DataFrame(columns=INFLUENCE_TOP_COLUMNS)
+    ranked = table.assign(
+        _p=-table["p_broad_change"].abs().round(2),
+        _b=-table["contribution"].abs(),
+    ).sort_values(["target_id", "_p", "_b", "unit"], kind="stable")
+    top = ranked.drop_duplicates("target_id").set_index("target_id")
+    s = summary.set_index("target_id")
+    top = top.reindex([t for t in s.index if t in top.index])
+    top["target_type"] = s["target_type"].reindex(top.index)
+    top["status"] = s["status"].reindex(top.index)
+    top["moved"] = (top["p_broad_change"].abs() >= MOVED_MIN) | (
+        top["contribution"].abs() >= MOVED_MIN
+    )
+    top["reliable"] = top["reliable"].astype(bool)
+    return top.reset_index()[INFLUENCE_TOP_COLUMNS]
+
+
+def _with_moved_most(changes: pd.DataFrame, influence: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """Add ``moved_most`` (the newest wave's units that moved each breadth most) to v2's changes.
+
+    :func:`cmoc.analyses.moved_most` of the newest wave's units, as model v1's change report has.
+    """
+    newest = influence[influence["wave"] == wave]
+    moved = moved_most(newest) if len(newest) else pd.Series(dtype=object)
+    return changes.assign(
+        moved_most=changes["target_id"].map(moved).fillna("").astype(str).to_numpy()
+    )
+
+
 def measurement_priors(recorded: str = "") -> list[tuple[str, str]]:
     """Return model v2's priors as ``(parameter, prior)`` pairs (docs/model.md, "Model v2").
 
@@ -508,6 +619,14 @@ def report_content(
         per_wave.append(frame.assign(wave=wave))
     cols = _TRAJECTORY_V2 if v2 else _TRAJECTORY_V1
     trajectory = pd.concat(per_wave, ignore_index=True)[cols]
+    ppc = ppc_targets = influence = top = None
+    if v2:
+        tell("  posterior predictive check (sources' codes and blocks' totals from model v2)...")
+        rows, ppc_targets = measurement_predictive(idata, base, seed=made.seed, ci=ci)
+        ppc = _ordered_ppc(rows, base)
+        tell("  influence of each unit of evidence on breadth (PSIS leave-one-unit-out)...")
+        influence = measurement_influence(idata, base)
+        top = influence_top(influence, summary)
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
@@ -521,7 +640,8 @@ def report_content(
             )
         )
         changes = change_report(ev_b, fit_b, base, idata, ci=ci)
-    ppc = None
+        if influence is not None:
+            changes = _with_moved_most(changes, influence, newest)
     if not v2:
         tell("  posterior predictive check...")
         ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
@@ -552,7 +672,7 @@ def report_content(
         changes=changes,
         actions=(_measurement_actions if v2 else _actions)(base, summary),
         ppc=ppc,
-        ppc_by_group=None if ppc is None else ppc_summary(ppc),
+        ppc_by_group=None if ppc is None else _ppc_by_group(ppc),
         sensitivity=sensitivity,
         convergence=check_convergence(idata),
         wave_checks={w: check_convergence(f) for w, (_, f) in fits.items()},
@@ -577,4 +697,7 @@ def report_content(
         ),
         measurement=v2,
         unavailable=dict(NOT_YET_V2) if v2 else {},
+        ppc_targets=ppc_targets,
+        influence=influence,
+        influence_top=top,
     )

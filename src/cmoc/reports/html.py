@@ -10,17 +10,22 @@ from datetime import UTC, datetime
 import jinja2
 import pandas as pd
 
+from ..defaults import KHAT_MAX
 from . import figures
-from .content import ReportContent
+from .content import MOVED_MIN, ReportContent
 
 __all__ = [
     "build_date",
     "calibration_paragraph",
+    "influence_paragraphs",
+    "influence_warning",
     "measurement_methods_paragraph",
+    "measurement_ppc_paragraph",
     "methods_paragraph",
     "plan_method",
     "plan_paragraph",
     "render_html",
+    "unit_name",
 ]
 
 _ENV = jinja2.Environment(
@@ -249,6 +254,185 @@ def plan_method(plan) -> str:
     )
 
 
+def _of(k: int, n: int, what: str) -> str:
+    """``"3 of the 4 <what> (75%)"``."""
+    return f"{k} of the {n} {what} ({k / n:.0%})" if n else f"none of the 0 {what}"
+
+
+def measurement_ppc_paragraph(content: ReportContent) -> str:
+    """Say what model v2's posterior predictive check found (shares in the interval, surprises)."""
+    ppc, targets = content.ppc, content.ppc_targets
+    pct = f"{content.ci:.0%}"
+    if ppc is None or not len(ppc):
+        return "There is no evidence to replicate: no source or total has a code."
+    blocks = ppc[ppc["unit_type"] == "block"]
+    sources = ppc[ppc["unit_type"] == "source"]
+    s = content.sampler
+    draws = int(s.get("chains") or 0) * int(s.get("draws") or 0)
+    out = [
+        f"The evidence was replicated from the fitted model v2, once per posterior draw "
+        f"({draws:,} replicates), and each coded count compared with its replicates: the "
+        f"central {pct} predictive interval is the range of the middle {pct} of them."
+    ]
+    if len(blocks):
+        out.append(
+            f"Totals: {_of(int(blocks['in_interval'].sum()), len(blocks), 'totals and bands')} "
+            f"lie in their interval (one per target of each of "
+            f"{_plural(blocks['unit'].nunique(), 'block')} of totals)."
+        )
+    if len(sources):
+        out.append(
+            "Sources coded one by one: the number of exact codes of "
+            f"{_of(int(sources['in_interval'].sum()), len(sources), 'sources')} lies in it."
+        )
+    else:
+        out.append(
+            "No source is coded one by one here (every code is in a total or band), so no "
+            "source is checked on its own."
+        )
+    k = int(ppc["surprising"].sum())
+    out.append(
+        f"{k} of the {len(ppc)} comparisons {'is' if k == 1 else 'are'} surprising (two-sided "
+        f"predictive p < 0.05; if the model fits, about 5% or fewer are)."
+    )
+    if targets is not None and len(targets):
+        bad = targets[targets["surprising"]]
+        named = f": {', '.join(bad['target_id'])}" if len(bad) else ""
+        out.append(
+            f"Targets: {len(bad)} of the {len(targets)} coded against sources coded one by one "
+            f"have a surprising number of sources evidencing them, of their codes or of "
+            f"supporting codes{named}."
+        )
+    return " ".join(out)
+
+
+def unit_name(unit_type: str, short: str, wave: str) -> str:
+    """Name a unit of model v2's evidence in words (``short``: its short name).
+
+    ``source R1``, or a block's ``the totals of M10 in wave “interviews” (codings.csv:11 +3)``.
+    """
+    if unit_type != "block":
+        return f"source {short}"
+    mechanism, _, rows = short.partition(" ")
+    return f"the totals of {mechanism} in wave “{wave}” {rows}".rstrip()
+
+
+def _grouped(rows: pd.DataFrame) -> str:
+    """``without <unit>: T1, T2; without <unit>: T3`` (units by first appearance)."""
+    parts = []
+    for _, group in rows.groupby("unit", sort=False):
+        r = group.iloc[0]
+        name = unit_name(r["unit_type"], r["short"], r["wave"])
+        parts.append(f"without {name}: {', '.join(group['target_id'])}")
+    return "; ".join(parts)
+
+
+def influence_paragraphs(content: ReportContent) -> list[str]:
+    """Say how model v2's influence check was done and what moves the targets most.
+
+    Returns
+    -------
+    list of str
+        Paragraphs: how, and the largest change; whether affirmations rest on one unit; the
+        targets one unit holds back (when there are any).
+    """
+    inf, top = content.influence, content.influence_top
+    if inf is None or not len(inf):
+        return ["There is no unit of evidence to leave out."]
+    cl = content.classification
+    b_min, affirm = cl["breadth_min"], cl["affirm"]
+    p_text = f"P(breadth ≥ {b_min:g})"
+    units = inf.drop_duplicates("unit")
+    n_src = int((units["unit_type"] == "source").sum())
+    n_blk = len(units) - n_src
+    out = [
+        f"Each unit of evidence (a source coded one by one, or a block of totals: one "
+        f"mechanism's totals and bands over the same sources, which the model can only take "
+        f"or leave together) was left out in turn, by Pareto-smoothed importance sampling of "
+        f"the fit's draws (PSIS leave-one-out), to see how much each target's breadth and "
+        f"{p_text} (the probability that at least {b_min:.0%} of the sources coded against it "
+        f"evidence it; affirmation needs {affirm:g}) rest on it: {_plural(len(units), 'unit')} "
+        f"({_plural(n_src, 'source')} coded one by one, {_plural(n_blk, 'block')} of totals)."
+    ]
+    moved = top[top["moved"]]
+    if len(moved):
+        m = moved.assign(_a=-moved["p_broad_change"].abs()).sort_values(
+            ["_a", "target_id"], kind="stable"
+        )
+        r = m.iloc[0]
+        flag = "" if r["reliable"] else f" (Pareto k {r['pareto_k']:.2f}: unreliable)"
+        out.append(
+            f"The largest change: without {unit_name(r['unit_type'], r['short'], r['wave'])}, "
+            f"{p_text} of {r['target_id']} would be {r['p_broad_loo']:.2f} instead of "
+            f"{r['p_broad']:.2f}{flag}."
+        )
+    else:
+        out.append(
+            f"No single unit changes a target's breadth or {p_text} by {MOVED_MIN:g} or more."
+        )
+    paragraphs = [" ".join(out)]
+    status = content.summary.set_index("target_id")["status"]
+    affirmed = inf["target_id"].map(status).isin(["affirmed", "novel"])
+    n_affirmed = int(status.isin(["affirmed", "novel"]).sum())
+    order = {t: i for i, t in enumerate(status.index)}
+
+    def most(rows: pd.DataFrame, ascending: bool) -> pd.DataFrame:
+        """Per target the unit with the lowest (highest) P without it, targets in order."""
+        one = rows.sort_values(["p_broad_loo", "unit"], ascending=[ascending, True])
+        one = one.drop_duplicates("target_id")
+        return one.assign(_t=one["target_id"].map(order)).sort_values("_t", kind="stable")
+
+    falls = most(inf[affirmed & (inf["p_broad_loo"] < affirm)], ascending=True)
+    if len(falls):
+        paragraphs.append(
+            f"Affirmations resting on one unit: {len(falls)} of the {n_affirmed} affirmed or "
+            f"novel targets would have {p_text} below {affirm:g} without a single unit "
+            f"({_grouped(falls)})."
+        )
+    elif n_affirmed:
+        paragraphs.append(
+            f"No affirmation rests on one unit: without any single unit, {p_text} of every "
+            f"affirmed or novel target stays at {affirm:g} or above."
+        )
+    rises = most(
+        inf[~affirmed & (inf["p_broad"] < affirm) & (inf["p_broad_loo"] >= affirm)],
+        ascending=False,
+    )
+    if len(rises):
+        paragraphs.append(
+            f"Held back by one unit: for {_plural(len(rises), 'target')} not affirmed, {p_text} "
+            f"would reach {affirm:g} without a single unit ({_grouped(rises)}): a block of "
+            f"totals can hold a breadth down, as its totals say how few of its sources "
+            f"evidenced each target it covers, and that none evidenced a target of its "
+            f"mechanism it leaves out."
+        )
+    return paragraphs
+
+
+def influence_warning(content: ReportContent) -> str:
+    """Name the units whose PSIS estimate is unreliable (Pareto k > 0.7), or return ``""``."""
+    inf = content.influence
+    if inf is None or not len(inf):
+        return ""
+    units = inf.drop_duplicates("unit")
+    bad = units[~units["reliable"].astype(bool)].sort_values(
+        ["pareto_k", "unit"], ascending=[False, True], kind="stable"
+    )
+    if not len(bad):
+        return ""
+    named = "; ".join(
+        f"{unit_name(r.unit_type, r.short, r.wave)}, k = {r.pareto_k:.2f}"
+        for r in bad.itertuples(index=False)
+    )
+    one = len(bad) == 1
+    return (
+        f"{_plural(len(bad), 'unit')} {'has' if one else 'have'} a Pareto k above {KHAT_MAX:g}, "
+        f"where the estimate without {'it' if one else 'them'} is unreliable (it may give the "
+        f"direction of the change but not its size): {named}. An exact refit without "
+        f"{'it' if one else 'them'}: cmoc check DIR --model FILE --influence --refit {len(bad)}."
+    )
+
+
 def calibration_paragraph(content: ReportContent) -> str:
     """Say what simulation-based calibration found for the model, or how to run it."""
     cal = content.calibration
@@ -342,8 +526,16 @@ def render_html(content: ReportContent) -> str:
     )
 
 
+def _ppc_odd(content: ReportContent) -> pd.DataFrame | None:
+    """Model v2's predictive comparisons that are surprising or outside their interval."""
+    ppc = content.ppc
+    if ppc is None:
+        return None
+    return ppc[ppc["surprising"].astype(bool) | ~ppc["in_interval"].astype(bool)]
+
+
 def _render_measurement_html(content: ReportContent) -> str:
-    """Render the report of model v2 fits (breadth, direction, depth; v1-only sections said)."""
+    """Render the report of model v2 fits (the sections v2 does not have yet say why)."""
     cl = content.classification
     figs = {
         "theory": figures.theory_diagram(
@@ -360,7 +552,9 @@ def _render_measurement_html(content: ReportContent) -> str:
         "trajectory": (
             figures.measurement_trajectory(content.trajectory) if len(content.waves) > 1 else None
         ),
-        "ppc": None,
+        "ppc": figures.ppc_figure(content.ppc)
+        if content.ppc is not None and len(content.ppc)
+        else None,
         "plan": None,
         "ranks": (
             figures.rank_histograms(content.calibration.ranks, content.calibration.tests)
@@ -376,6 +570,11 @@ def _render_measurement_html(content: ReportContent) -> str:
         methods=measurement_methods_paragraph(content),
         plan_text=plan_paragraph(content),
         plan_method="",
+        ppc_text=measurement_ppc_paragraph(content),
+        influence_text=influence_paragraphs(content),
+        influence_warning=influence_warning(content),
+        ppc_odd=_ppc_odd(content),
+        moved_min=f"{MOVED_MIN:g}",
         calibration_text=calibration_paragraph(content),
         command=_command(content),
         built=build_date(),

@@ -7,9 +7,10 @@ inconclusive CMOCs (or reuse the saved plan), compute the report's content, warn
 failed the convergence gate, and write the files. Each step says what it does through ``say``
 before it starts, so a long step is never silent.
 
-A report of model v2 fits (``ModelConfig(model="measurement")``) runs the same sequence without
-the comparison and the plan, which need model v1's pointwise log-likelihood: it says so, and the
-report shows why in their place (:data:`cmoc.reports.content.NOT_YET_V2`).
+A report of model v2 fits (``ModelConfig(model="measurement")``) runs the same sequence, with
+v2's own predictive check and influence of single units, but without the comparison and the
+plan, which are written for model v1: it says so, and the report shows why in their place
+(:data:`cmoc.reports.content.NOT_YET_V2`).
 
 :func:`build_report_from_fit` builds the report of one saved fit from the file alone (the
 evidence it carries): the newest wave only, nothing fitted and nothing written beside the fit.
@@ -212,11 +213,7 @@ def _content(
             **REPORT_PLAN,
         )
         say(f"plan: {how}")
-    say(
-        "computing the report's tables (summaries, "
-        + ("" if _is_v2(cfg) else "checks, ")
-        + "what each wave changed)..."
-    )
+    say("computing the report's tables (summaries, checks, what each wave changed)...")
     content = report_content(
         base,
         {w: (ev, f) for w, (ev, f, _) in fits.items()},
