@@ -27,6 +27,7 @@ Usage::
 
     python benchmarks/bench_v2.py --part ratio [--baseline-draws 100 --baseline-tune 100]
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 0.97
+    python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 --tune 1000 500
     python benchmarks/bench_v2.py --part scale
 """
 
@@ -145,6 +146,7 @@ def run_case(case: Case) -> dict:
         "block_targets": int(md.bt_tgt.size),
     }
     phases: dict[str, float] = {}
+    compile_parts: dict[str, float] = {}  # PyTensor's functions (rewrites) and the C callbacks
     cores = max(1, min(os.cpu_count() or 1, case.chains))
     if case.model == "cmoc":
         import nutpie
@@ -165,6 +167,31 @@ def run_case(case: Case) -> dict:
             return out
 
         sampling.build_measurement_model, nutpie.compile_pymc_model = timed_build, timed_compile
+        import numba
+        import nutpie.compile_pymc as ncp
+
+        make_functions, cfunc = ncp._make_functions, numba.cfunc
+
+        def timed_make_functions(*args, **kwargs):
+            t = time.perf_counter()
+            out = make_functions(*args, **kwargs)
+            compile_parts["pytensor"] = time.perf_counter() - t
+            return out
+
+        def timed_cfunc(*args, **kwargs):
+            decorate = cfunc(*args, **kwargs)
+
+            def timed(fn):
+                t = time.perf_counter()
+                out = decorate(fn)
+                compile_parts["callbacks"] = compile_parts.get("callbacks", 0.0) + (
+                    time.perf_counter() - t
+                )
+                return out
+
+            return timed
+
+        ncp._make_functions, numba.cfunc = timed_make_functions, timed_cfunc
         s = SamplerConfig(
             seed=case.seed,
             chains=case.chains,
@@ -207,7 +234,15 @@ def run_case(case: Case) -> dict:
     free = [v for v in post.data_vars if v not in QUANTITIES]
     rhat_all = az.rhat(post[free + list(QUANTITIES)])
     ess_all = az.ess(post[free + list(QUANTITIES)], method="bulk")
+    t = time.perf_counter()
     check = check_convergence(idata)
+    post_s = {"gate": time.perf_counter() - t}
+    if case.model == "cmoc":
+        from cmoc.analyses import summarize
+
+        t = time.perf_counter()
+        summarize(idata, base)
+        post_s["summary"] = time.perf_counter() - t
     stats = idata["sample_stats"].to_dataset()
     steps = float(stats["n_steps"].mean())
     return {
@@ -217,6 +252,8 @@ def run_case(case: Case) -> dict:
         "wall_s": wall,
         "cpu_s": cpu,
         "phases_s": phases,
+        "compile_parts_s": compile_parts,
+        "post_s": post_s,
         "min_ess_bulk": min_ess,
         "min_ess_bulk_quantities": min(min_ess.values()),
         "ess_per_s": min(min_ess.values()) / wall,
@@ -314,25 +351,31 @@ def part_ioc(root: Path, args, run) -> None:
     rows = [
         run(
             Case(
-                f"IOC seed {seed} ta {ta}",
+                f"IOC seed {seed} ta {ta} tune {tune}",
                 "cmoc",
                 str(ROOT / "evidence" / "ioc"),
                 seed=seed,
                 target_accept=ta,
+                tune=tune,
             )
         )
+        for tune in args.tune
         for ta in args.target_accept
         for seed in args.seeds
     ]
     print(
-        "\n| target_accept | seed | wall s | CPU s | build/compile/sampling s | steps | div "
-        "| max R-hat | min bulk ESS (any) | min bulk ESS (quantities) | gate | load |"
+        "\n| tune | target_accept | seed | wall s | CPU s | build/compile/sampling s "
+        "| compile: PyTensor/callbacks s | gate/summary s | steps | div | max R-hat "
+        "| min bulk ESS (any) | min bulk ESS (quantities) | gate | load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        ph = "/".join(f"{r['phases_s'].get(k, 0):.0f}" for k in ("build", "compile", "sampling"))
+        ph = "/".join(f"{r['phases_s'].get(k, 0):.1f}" for k in ("build", "compile", "sampling"))
+        cp = "/".join(f"{r['compile_parts_s'].get(k, 0):.1f}" for k in ("pytensor", "callbacks"))
+        post = "/".join(f"{r['post_s'].get(k, 0):.1f}" for k in ("gate", "summary"))
         print(
-            f"| {r['target_accept']} | {r['seed']} | {r['wall_s']:.1f} | {r['cpu_s']:.0f} | {ph} "
+            f"| {r['tune']} | {r['target_accept']} | {r['seed']} | {r['wall_s']:.1f} "
+            f"| {r['cpu_s']:.0f} | {ph} | {cp} | {post} "
             f"| {r['mean_leapfrog_steps']:.1f} | {r['divergences']} | {r['max_rhat']:.3f} "
             f"| {r['min_ess_bulk_any']:.0f} | {r['min_ess_bulk_quantities']:.0f} "
             f"| {'passed' if r['converged'] else 'failed'} "
@@ -360,6 +403,7 @@ def main() -> int:
     parser.add_argument("--baseline-tune", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[FIT_SEED])
     parser.add_argument("--target-accept", type=float, nargs="+", default=[0.97])
+    parser.add_argument("--tune", type=int, nargs="+", default=[1000], help="ioc: tuning steps")
     parser.add_argument("--cache", choices=("machine", "private"), default="machine")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
