@@ -1,4 +1,9 @@
-"""``cmoc plan DIR``: how many more sources would settle each inconclusive CMOC (on Dask)."""
+"""``cmoc plan DIR``: how many more sources would settle each inconclusive CMOC (on Dask).
+
+With ``--model FILE`` holding ``model = "measurement"`` (model v2): how many more sources would
+make each inconclusive target (CMOC or mechanism) decisive, by v2's estimands and statuses
+(:mod:`cmoc.analyses.planning.plan_measurement`); same options, same messages.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,9 @@ from .render import render
 __all__ = ["plan"]
 
 
-@sampling_options(nuts_choice=False)
+# --sampler and --target-accept too: the saved fit is reused only with its own sampler settings
+# (model v2 fits of IOC are made with --target-accept 0.97)
+@sampling_options()
 def plan(
     directory: DirArg,
     kind: Annotated[
@@ -64,6 +71,10 @@ def plan(
     model: ModelOpt = None,
 ) -> None:
     """How many more sources of a kind would be expected to settle each inconclusive CMOC.
+
+    Of a model v2 fit (--model FILE with model = "measurement"): how many would make each
+    inconclusive target (CMOC or mechanism) decisive (affirmed or novel, refuted, contested),
+    by its breadth, direction and the sources that show it (p_decisive).
 
     Simulates new sources from the current posterior, updates on them (importance
     reweighting, targeted on the codes of the CMOC's mechanism where the whole likelihood's
@@ -111,16 +122,22 @@ def plan(
             "update(s) kept a PSIS estimate with Pareto k above 0.7 (column `unreliable`, "
             "largest k in `khat_max`); a larger --max-refits refits them"
         )
+    v2 = result.settings.model == "measurement"
     if table.empty:
-        message = f"no inconclusive CMOC in {base.config.name}: nothing to plan"
+        what = "target" if v2 else "CMOC"
+        message = f"no inconclusive {what} in {base.config.name}: nothing to plan"
         if format == TableFormat.csv:
-            typer.echo(",".join(analyses.PLAN_COLUMNS))
+            typer.echo(",".join(table.columns))
             err(message)
         else:
             typer.echo(message)
         return
+    kind_now = table["kind"].iloc[0]
     title = (
-        f"Expected settlement of inconclusive CMOCs after n more {table['kind'].iloc[0]} "
+        f"Chance that n more {kind_now} sources make each inconclusive target decisive "
+        f"(model v2, {simulations} simulations)"
+        if v2
+        else f"Expected settlement of inconclusive CMOCs after n more {kind_now} "
         f"sources ({simulations} simulations each)"
     )
     typer.echo(render(table, format.value, title=title), nl=False)
@@ -128,4 +145,6 @@ def plan(
         from ..reports.figures import plot_table
         from ..reports.plots_plan import write_plan_figure
 
-        typer.echo(str(write_plan_figure(plot_table(table), plot)))
+        # the figure draws p_settled: a v2 plan's is p_decisive
+        drawn = table.rename(columns={"p_decisive": "p_settled"}) if v2 else table
+        typer.echo(str(write_plan_figure(plot_table(drawn), plot)))

@@ -563,7 +563,31 @@ def plan(
         ``refits`` how many simulations were refitted exactly (Pareto k above 0.7) and
         ``unreliable`` how many kept a PSIS estimate with k above 0.7 (``max_refits``);
         ``khat_max`` the largest Pareto k of the updates used (for a targeted update, its own).
+        Of a model v2 fit, :func:`.plan_measurement.plan_measurement` answers
+        (:data:`.plan_measurement.PLAN_V2_COLUMNS`: every inconclusive target, CMOC or
+        mechanism, and the chance that it becomes decisive).
     """
+    from ..inference.measurement import is_measurement_fit
+
+    if is_measurement_fit(idata):  # model v2: its estimands (plan_measurement.py)
+        from .plan_measurement import plan_measurement
+
+        return plan_measurement(
+            idata,
+            evidence,
+            kind=kind,
+            max_new=max_new,
+            simulations=simulations,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            refit_sampler=refit_sampler,
+            max_refits=max_refits,
+            targets=targets,
+            progress=progress,
+            details=details,
+            update=update,
+        )
     _check_settings(max_new, simulations, max_refits)
     if update not in UPDATES:
         raise ValueError(f"update must be one of {', '.join(UPDATES)} (got {update!r})")
@@ -776,6 +800,10 @@ class PlanSettings(Settings):
     affirm, refute : float
         The base's ``[classification]`` thresholds.
     cmoc_version : str
+    model : str
+        The fit's model, ``"hierarchical"`` (v1; plans saved before it was a setting) or
+        ``"measurement"`` (v2: the table has :data:`PLAN_V2_COLUMNS`, ``inconclusive`` holds
+        CMOCs and mechanisms).
     """
 
     fit_id: str
@@ -794,6 +822,7 @@ class PlanSettings(Settings):
     affirm: float = AFFIRM
     refute: float = REFUTE
     cmoc_version: str = ""
+    model: str = "hierarchical"
 
 
 class PlanResult(AnalysisResult):
@@ -824,6 +853,17 @@ class PlanResult(AnalysisResult):
     def describe(cls, table: pd.DataFrame, settings: Settings) -> str:
         """Say in one sentence what the plan found."""
         s = settings
+        if s.model == "measurement":
+            if not s.inconclusive:
+                return f"no target is inconclusive after wave {s.wave}: nothing to plan for"
+            last = table[table["n_new"] == table["n_new"].max()]
+            chances = ", ".join(
+                f"{r.target_id} {r.p_decisive:.2f}" for r in last.itertuples(index=False)
+            )
+            return (
+                f"{len(s.inconclusive)} target(s) inconclusive after wave {s.wave} (model v2); "
+                f"chance that {s.max_new} more {s.kind} sources make each decisive: {chances}"
+            )
         if not s.inconclusive:
             return f"no CMOC is inconclusive after wave {s.wave}: nothing to plan for"
         last = table[table["n_new"] == table["n_new"].max()]
@@ -852,7 +892,9 @@ def plan_result(
 ) -> PlanResult:
     """Run :func:`plan` for the inconclusive CMOCs and keep its settings with the table.
 
-    Parameters are those of :func:`plan`. Costs one summary when no CMOC is inconclusive.
+    Parameters are those of :func:`plan`. Costs one summary when no CMOC is inconclusive. Of
+    a model v2 fit, the plan of every inconclusive target (CMOCs and mechanisms,
+    :func:`~cmoc.analyses.planning.plan_measurement.plan_measurement`).
 
     Returns
     -------
@@ -860,11 +902,39 @@ def plan_result(
     """
     from importlib.metadata import version
 
+    from ..inference.measurement import is_measurement_fit
+
     _, sampler = fit_config(idata)
     kind = kind if kind is not None else default_kind(evidence)
-    now = inconclusive(idata, evidence)
+    v2 = is_measurement_fit(idata)
+    if v2:
+        from ..inference.measurement import summarize_measurement
+        from .plan_measurement import PLAN_V2_COLUMNS, inconclusive_targets
+
+        summary = summarize_measurement(idata, evidence)
+        now = inconclusive_targets(idata, evidence, summary)
+    else:
+        now = inconclusive(idata, evidence)
     if now.empty:
-        table = pd.DataFrame(columns=PLAN_COLUMNS)
+        table = pd.DataFrame(columns=PLAN_V2_COLUMNS if v2 else PLAN_COLUMNS)
+    elif v2:
+        from .plan_measurement import plan_measurement
+
+        table = plan_measurement(
+            idata,
+            evidence,
+            kind=kind,
+            max_new=max_new,
+            simulations=simulations,
+            seed=seed,
+            max_refits=max_refits,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            update=update,
+            targets=list(now["target_id"]),
+            summary=summary,
+        )
     else:
         table = plan(
             idata,
@@ -898,6 +968,7 @@ def plan_result(
         affirm=float(th.affirm),
         refute=float(th.refute),
         cmoc_version=version("cmoc"),
+        model="measurement" if v2 else "hierarchical",
     )
     table = table.reset_index(drop=True)
     return PlanResult(table, PlanResult.describe(table, settings), None, settings)
@@ -916,9 +987,19 @@ def save_plan(result: PlanResult, path: str | Path) -> Path:
     -------
     Path
     """
-    if list(result.table.columns) != PLAN_COLUMNS:
-        result = replace(result, table=result.table[PLAN_COLUMNS])
+    columns = _plan_columns(result.settings)
+    if list(result.table.columns) != columns:
+        result = replace(result, table=result.table[columns])
     return result.save(path)
+
+
+def _plan_columns(settings: PlanSettings) -> list[str]:
+    """Return the columns of a plan's table: model v1's, or model v2's."""
+    if settings.model == "measurement":
+        from .plan_measurement import PLAN_V2_COLUMNS
+
+        return PLAN_V2_COLUMNS
+    return PLAN_COLUMNS
 
 
 def load_plan(path: str | Path) -> PlanResult:
@@ -930,7 +1011,7 @@ def load_plan(path: str | Path) -> PlanResult:
         When the file is not a cmoc plan (the message says why).
     """
     result = PlanResult.load(path)
-    if list(result.table.columns) != PLAN_COLUMNS:
+    if list(result.table.columns) != _plan_columns(result.settings):
         raise ValueError(f"{path}: a plan of another cmoc version (columns differ)")
     return result
 
