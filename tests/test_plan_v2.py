@@ -173,6 +173,19 @@ def test_plan_of_a_v2_fit_has_v2_estimands_and_round_trips(planted, prior_fit, t
         prior_fit, planted, max_new=3, simulations=30, workers=0, max_refits=0, targets=targets
     )
     pd.testing.assert_frame_equal(table, again)
+    # update="full": the whole likelihood at every n (its k above 0.7 only counted, no refit)
+    _, full = plan(
+        prior_fit,
+        planted,
+        max_new=2,
+        simulations=10,
+        workers=0,
+        max_refits=0,
+        targets=["C4"],
+        details=True,
+        update="full",
+    )
+    assert set(full["update"]) == {"full"} and not full["refit"].any()
     result = plan_result(prior_fit, planted, max_new=2, simulations=20, workers=0, max_refits=0)
     assert result.settings.model == "measurement"
     back = load_plan(save_plan(result, tmp_path / "plan.json"))
