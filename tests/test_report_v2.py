@@ -247,6 +247,7 @@ def test_plan_and_comparison_say_why_they_are_missing(built):
         assert re.search(rf'id="{element}">{re.escape(sentence)}</p>', unescape(html))
         assert sentence in md
     assert "model v1" in NOT_YET_V2["comparison"] and "model v1" in NOT_YET_V2["plan"]
+    assert "cmoc plan DIR --model FILE" in NOT_YET_V2["plan"]
     # nothing of v1's faked
     for table in ("comparison-table", "plan-table"):
         assert f'id="{table}"' not in html

@@ -52,9 +52,11 @@ __all__ = [
 
 NOT_YET_V2 = {
     "plan": (
-        "Not yet available for model v2: the plan simulates new sources from model v1's "
-        "count model and updates model v1's fit with them; it has not been adapted to model "
-        "v2's measurement model yet."
+        "Not yet available for model v2 in this report: its plan section is written for "
+        "model v1's plan (support of each CMOC). Model v2's plan, the chance that n more "
+        "sources of a kind make each inconclusive target decisive, is computed by "
+        "cmoc plan DIR --model FILE (docs/calibration-and-planning.md, section Planning with "
+        "model v2); on the IOC base it takes minutes to a quarter of an hour."
     ),
     "comparison": (
         "Not yet available for model v2: the comparison fits model v1's pooling variants (no "
