@@ -4,7 +4,8 @@ Fast: the generator's aggregation (totals are the sums of their members' cells, 
 them, zero totals have no row, copies repeat a source's rows at weight 1 / copies), the bases it
 writes load and validate, its prior draws match the model's, and copies of weight 1 / r give
 the model the likelihood of one source. Slow: a small SBC run per family (the full-power runs
-are in docs/calibration-and-planning.md, "Layout families").
+are in docs/calibration-and-planning.md, "Model v2 on layouts with totals, bands, groups,
+weights and exposures").
 """
 
 from __future__ import annotations
