@@ -222,6 +222,8 @@ def test_cli_plan_csv_and_plot(hostile_dir, tmp_path, monkeypatch, capsys):
 
     planned = Planned()
     planned.table = table
+    planned.settings = Planned()  # a model v1 plan (`cmoc plan` reads settings.model)
+    planned.settings.model = "hierarchical"
     # `cmoc plan` looks both up in the public namespace when it runs
     monkeypatch.setattr("cmoc.analyses.plan_result", lambda *a, **k: planned)
     monkeypatch.setattr("cmoc.analyses.save_plan", lambda result, path: path)
