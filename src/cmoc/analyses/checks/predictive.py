@@ -62,21 +62,11 @@ PPC_COLUMNS = [
 
 
 MEASUREMENT_PPC_COLUMNS = [
-    "unit",
-    "unit_type",
+    *PPC_COLUMNS[:2],
     "target_id",
-    "label",
-    "wave",
-    "kind",
-    "observed",
-    "observed_lo",
-    "observed_hi",
-    "predicted_mean",
-    "predicted_lo",
-    "predicted_hi",
-    "p_value",
+    *PPC_COLUMNS[2:-1],
     "in_interval",
-    "surprising",
+    PPC_COLUMNS[-1],
 ]
 """Columns of :func:`measurement_predictive`'s table (model v2): :data:`PPC_COLUMNS` with the
 ``target_id`` of a block's total and ``in_interval``."""

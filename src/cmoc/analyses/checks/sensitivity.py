@@ -9,7 +9,7 @@ asks: would a CMOC's *status* change if the prior were half or twice as strong?
 A model v2 fit (the measurement model, :func:`~cmoc.analyses.is_measurement_fit`) is checked
 the same way on its own terms: the quantity is each target's breadth, the priors
 :data:`MEASUREMENT_PRIOR_NAMES`, the log-likelihood per draw the sum of the model's two
-potentials (:func:`measurement_loglik`; model v2 has no pointwise log-likelihood), and the
+potentials (:func:`measurement_loglik`: power-scaling needs only their sum), and the
 statuses those of :func:`~cmoc.analyses.classify_measurement` from ``p_broad``,
 ``p_clear_support`` and ``p_clear_refute`` reweighted.
 """
@@ -137,7 +137,8 @@ def measurement_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArr
 
     Model v2's likelihood is in two ``pm.Potential`` terms, ``exact_codes`` (the exact cells)
     and ``total_codes`` (the blocks of totals and bands; absent without totals), not in
-    observed variables, so there is no log-likelihood per unit of evidence (no leave-one-out).
+    observed variables; the power-scaling needs only their sum per draw
+    (``measurement_pointwise`` gives it per unit of evidence).
     Each potential is evaluated at each draw's values of the free variables (the constrained
     values the posterior holds), from one compiled function.
 
