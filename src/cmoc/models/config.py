@@ -102,6 +102,10 @@ class ModelConfig(BaseModel):
         mechanism, mechanisms around a global mean), ``none`` (every CMOC and mechanism on its
         own, each with the ``support_mean`` prior) or ``complete`` (one support for all). The
         last two exist for model comparison (``cmoc check --compare``); salience stays pooled.
+        Of model v2, the same choice for its target level, of evidencing (breadth), depth and
+        direction together (``build_measurement_model(..., pooling=)``): ``partial`` (the
+        model), ``none`` (every target on its own) or ``complete`` (targets share their
+        mechanism's breadth, depth and direction); it is part of ``id`` for both models.
     pooling : {"normal", "logistic"}
         Distribution of a CMOC's standardised deviation from its mechanism's support. With
         ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
@@ -242,7 +246,10 @@ class ModelConfig(BaseModel):
     def describe_priors(self) -> list[tuple[str, str]]:
         """Return ``(parameter, prior)`` pairs in plain text, for printing and reports."""
         if self.model == "measurement":
-            return describe_measurement_priors(measurement_priors_json())
+            out = describe_measurement_priors(measurement_priors_json())
+            if self.support_pooling != "partial":  # a comparison variant
+                out.append(("target pooling (evidencing, depth, direction)", self.support_pooling))
+            return out
         return [
             ("global mean support (log-odds), mu_0", str(self.support_mean)),
             ("mechanism support spread, tau_mu", str(self.support_sd_mechanism)),

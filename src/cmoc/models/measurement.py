@@ -30,7 +30,10 @@ from .hierarchical import _data, _prior
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_units import cell_class_index, measurement_units
 
-__all__ = ["MeasurementPriors", "build_measurement_model"]
+__all__ = ["POOLINGS", "MeasurementPriors", "build_measurement_model", "depth_own_sd"]
+
+POOLINGS = ("partial", "none", "complete")
+"""The pooling variants of the target level (``build_measurement_model(..., pooling=)``)."""
 
 _GRID = 64
 """Counts of one total summed term by term: at least this many values of each NB sum, more when
@@ -78,6 +81,37 @@ class MeasurementPriors:
     )
     recording_a: float = 2.0
     recording_b: float = 2.0
+
+
+def _root_mean_square(prior: Prior) -> float:
+    """``sqrt(E[x^2])`` of a scale's prior (a ``Normal`` or ``Gamma``: mean and sd)."""
+    if prior.dist == "HalfNormal":
+        return prior.sigma
+    if prior.dist == "Exponential":  # mean sigma: E[x^2] = 2 sigma^2
+        return float(np.sqrt(2.0) * prior.sigma)
+    return float(np.hypot(prior.mu, prior.sigma))
+
+
+def depth_own_sd(priors: MeasurementPriors, mechanisms: int) -> float:
+    """Return the prior sd of a target's depth ``lambda_t`` without pooling (``pooling="none"``).
+
+    The hierarchy's root-mean-square spread of a target around zero,
+    ``sqrt(E[tau_theta^2] + E[sigma_l^2])`` (0.71 by default; ``tau_theta`` only with more
+    than one mechanism): the same prior width, with nothing shared between targets.
+    """
+    parts = [_root_mean_square(priors.depth_sd_target)]
+    if mechanisms > 1:
+        parts.append(_root_mean_square(priors.depth_sd_mechanism))
+    return float(np.hypot(*parts)) if len(parts) > 1 else parts[0]
+
+
+def _depth_own_prior(priors: MeasurementPriors, mechanisms: int) -> Prior:
+    return _normal(0.0, depth_own_sd(priors, mechanisms))
+
+
+def _own(name: str, prior: Prior, n: int) -> pt.TensorVariable:
+    """``n`` independent ``Normal(prior.mu, prior.sigma)`` values (no pooling)."""
+    return pm.Normal(name, prior.mu, prior.sigma, shape=n)
 
 
 def _direction_codes(md: MeasurementData) -> np.ndarray:
@@ -469,6 +503,7 @@ def build_measurement_model(
     priors: MeasurementPriors | None = None,
     *,
     pointwise: bool = False,
+    pooling: str = "partial",
 ) -> pm.Model:
     """Build the measurement model (model v2, experimental) for an evidence base.
 
@@ -485,6 +520,17 @@ def build_measurement_model(
         evidence, a source in the exact-cell form or a block of totals
         (:func:`~cmoc.models.measurement_units.measurement_units`), for leave-one-unit-out
         checks after sampling. Off for sampling (the potentials' graph is the same either way).
+    pooling : {"partial", "none", "complete"}
+        How targets share their mechanism's evidencing, depth and direction
+        (:attr:`cmoc.models.ModelConfig.support_pooling`; docs/model.md, "Model v2: model
+        comparison"): ``partial``, the model (targets around their mechanism, or for
+        evidencing around a global mean); ``none``, every target's ``logit b_t``, ``lambda_t``
+        and ``eta_t`` on its own with a fixed prior (the mean's prior for evidencing and
+        direction, ``Normal(0, s)`` for depth with ``s`` the hierarchy's root-mean-square
+        spread of a target: :func:`depth_own_sd`); ``complete``, no target level: one
+        evidencing probability (a target's breadth is its mechanism's), ``lambda_t =
+        theta_mech(t)``, ``eta_t = mu_mech(t)``. Activation keeps its mechanism level in all
+        three. The last two exist for model comparison (``cmoc check --compare``).
 
     Returns
     -------
@@ -504,9 +550,11 @@ def build_measurement_model(
     md = (
         evidence if isinstance(evidence, MeasurementData) else measurement_data(evidence, recording)
     )
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     pr = priors or MeasurementPriors()
     d = md.data
-    n_m, n_k = len(d.mechanisms), len(d.kinds)
+    n_m, n_k, n_t = len(d.mechanisms), len(d.kinds), len(d.targets)
     tm = d.target_mech
     partial = [i for i, r in enumerate(md.recording) if r == "partial"]
     coords = {"target": d.targets, "mechanism": d.mechanisms, "kind": d.kinds}
@@ -524,42 +572,67 @@ def build_measurement_model(
             kappa = pt.zeros(1)
         logit_a = alpha[:, None] + kappa[None, :]
         # evidencing a target given activation
-        beta_0 = _prior("evidencing_mean", pr.evidencing_mean)
-        sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
-        # non-centred: centring where many sources evidence a target gave more divergences
-        # on the planted base (tests/test_measurement_planted.py: 7 -> 99)
-        none = np.zeros(len(d.targets), dtype=bool)
-        logit_b = pm.Deterministic(
-            "evidencing_logit", _partly_centred("evidencing", beta_0, sigma_b, none), dims="target"
-        )
+        none = np.zeros(n_t, dtype=bool)
+        if pooling == "none":  # every target on its own, with the prior of the mean
+            own = _own("evidencing_own", pr.evidencing_mean, n_t)
+            logit_b = pm.Deterministic("evidencing_logit", own, dims="target")
+        else:
+            beta_0 = _prior("evidencing_mean", pr.evidencing_mean)
+        if pooling == "complete":  # one evidencing probability: breadth shared in a mechanism
+            logit_b = pm.Deterministic("evidencing_logit", beta_0 * pt.ones(n_t), dims="target")
+        elif pooling == "partial":
+            sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
+            # non-centred: centring where many sources evidence a target gave more divergences
+            # on the planted base (tests/test_measurement_planted.py: 7 -> 99)
+            logit_b = pm.Deterministic(
+                "evidencing_logit",
+                _partly_centred("evidencing", beta_0, sigma_b, none),
+                dims="target",
+            )
         # depth: codes of an evidencing source
         rho = _prior("kind_rate", pr.kind_rate, dims="kind")
-        if n_m > 1:
-            tau_theta = _prior("depth_sd_mechanism", pr.depth_sd_mechanism)
-            z_theta = pm.ZeroSumNormal("z_depth_mechanism", sigma=1.0, dims="mechanism")
-            theta = pm.Deterministic("depth_mechanism", tau_theta * z_theta, dims="mechanism")
+        if pooling == "none":  # every target on its own, with the hierarchy's spread around 0
+            lam = pm.Deterministic(
+                "depth_target", _own("depth_own", _depth_own_prior(pr, n_m), n_t), dims="target"
+            )
         else:
-            theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
-        sigma_l = _prior("depth_sd_target", pr.depth_sd_target)
-        lam = pm.Deterministic(
-            "depth_target",
-            _partly_centred("depth", theta[tm], sigma_l, none),
-            dims="target",
-        )
+            if n_m > 1:
+                tau_theta = _prior("depth_sd_mechanism", pr.depth_sd_mechanism)
+                z_theta = pm.ZeroSumNormal("z_depth_mechanism", sigma=1.0, dims="mechanism")
+                theta = pm.Deterministic("depth_mechanism", tau_theta * z_theta, dims="mechanism")
+            else:
+                theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
+        if pooling == "complete":  # targets share their mechanism's depth
+            lam = pm.Deterministic("depth_target", theta[tm], dims="target")
+        elif pooling == "partial":
+            sigma_l = _prior("depth_sd_target", pr.depth_sd_target)
+            lam = pm.Deterministic(
+                "depth_target",
+                _partly_centred("depth", theta[tm], sigma_l, none),
+                dims="target",
+            )
         inv_phi = _prior("inv_dispersion", pr.inv_dispersion)
         phi = pm.Deterministic("dispersion", 1.0 / inv_phi)
         # direction
-        mu_0 = _prior("support_mean", pr.support_mean)
-        tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
-        z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
-        mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
-        sigma_eta = _prior("support_sd_target", pr.support_sd_target)
-        # centred where the target's own split pins it down (many codes whose refutes were
-        # recorded), non-centred elsewhere: the funnel either way otherwise (as v1's CMOCs)
-        cen = _direction_codes(md) >= CENTER_MIN_CODES
-        eta = pm.Deterministic(
-            "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
-        )
+        if pooling == "none":  # every target on its own, with the global mean's prior (as v1)
+            eta = pm.Deterministic("eta", _own("support_own", pr.support_mean, n_t), dims="target")
+            # a mechanism's direction is its own target's (summaries read mu)
+            mu = pm.Deterministic("mu", eta[n_t - n_m :], dims="mechanism")
+        else:
+            mu_0 = _prior("support_mean", pr.support_mean)
+            tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
+            z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+            mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+        if pooling == "complete":  # targets share their mechanism's direction
+            eta = pm.Deterministic("eta", mu[tm], dims="target")
+        elif pooling == "partial":
+            sigma_eta = _prior("support_sd_target", pr.support_sd_target)
+            # centred where the target's own split pins it down (many codes whose refutes were
+            # recorded), non-centred elsewhere: the funnel either way otherwise (as v1's CMOCs)
+            cen = _direction_codes(md) >= CENTER_MIN_CODES
+            eta = pm.Deterministic(
+                "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
+            )
         if n_k > 1:
             delta = pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind")
         else:

@@ -24,9 +24,11 @@ from ...models import build_measurement_model, measurement_data
 from ...models.measurement_data import MeasurementData
 from ...models.measurement_units import measurement_units
 from ..fitting.cache import per_fit
+from ..fitting.store import fit_config
 
 __all__ = [
     "MEASUREMENT_UNIT_COLUMNS",
+    "fit_pooling",
     "measurement_pointwise",
     "measurement_unit_table",
     "posterior_values",
@@ -125,13 +127,21 @@ def posterior_values(model: pm.Model, post) -> list[np.ndarray]:
     return values
 
 
+def fit_pooling(idata: xr.DataTree) -> str:
+    """Return the ``support_pooling`` of a model v2 fit (``partial`` without provenance)."""
+    if "model_config" not in idata.attrs:
+        return "partial"
+    return fit_config(idata)[0].support_pooling
+
+
 @per_fit
 def measurement_pointwise(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArray:
     """Log-likelihood of a model v2 fit per unit of evidence, at every draw.
 
     The model is rebuilt with ``pointwise=True`` (the Deterministic ``loglik_unit``: the
     potentials' class terms spread onto sources by their weights, and each block's weighted
-    term) and one compiled function of the free variables is evaluated at each draw.
+    term), with the fit's own pooling (a comparison variant's ``support_pooling``), and one
+    compiled function of the free variables is evaluated at each draw.
 
     Parameters
     ----------
@@ -153,7 +163,7 @@ def measurement_pointwise(idata: xr.DataTree, evidence: EvidenceBase) -> xr.Data
         (a fit of another structure of the model).
     """
     md = v2_data(evidence)
-    model = build_measurement_model(md, pointwise=True)
+    model = build_measurement_model(md, pointwise=True, pooling=fit_pooling(idata))
     post = idata["posterior"]
     values = posterior_values(model, post)
     fn = model.compile_fn(

@@ -69,7 +69,15 @@ def stamp(
 
     The evidence the fit was made from goes into the group ``evidence``
     (:func:`~cmoc.analyses.fitting.store.evidence_tree`), which keeps its own attrs.
+
+    Raises
+    ------
+    ValueError
+        When ``config`` names a pooling variant of model v2 that the draws are not of (a
+        variant is built with ``build_measurement_model(..., pooling=)``): no fit is labelled
+        as a model it is not.
     """
+    _check_pooling(idata, config)
     attrs = provenance(evidence, config, sampler)
     idata.attrs.update(attrs)
     for name, node in idata.children.items():
@@ -77,3 +85,22 @@ def stamp(
             node.attrs.update(attrs)
     idata[EVIDENCE_GROUP] = evidence_tree(evidence)
     return idata
+
+
+def _check_pooling(idata: xr.DataTree, config: ModelConfig) -> None:
+    """Refuse draws of model v2 that are not of the pooling variant ``config`` names."""
+    if config.model != "measurement" or "posterior" not in idata.children:
+        return
+    names = idata["posterior"].data_vars
+    if "evidencing_own" in names:
+        built = "none"
+    elif "evidencing_sd" in names or "evidencing_logit" not in names:
+        built = "partial"  # or draws without the model's variables: not judged here
+    else:
+        built = "complete"
+    if built != config.support_pooling:
+        raise ValueError(
+            f"draws of model v2 with pooling {built!r} labelled as support_pooling "
+            f"{config.support_pooling!r}: build the variant with "
+            "build_measurement_model(..., pooling=...) (cmoc check --compare does)"
+        )
