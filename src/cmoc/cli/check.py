@@ -33,7 +33,11 @@ _TITLES = {
 def check(
     directory: DirArg,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Compare the hierarchy with no and complete pooling.")
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare the hierarchy with no and complete pooling by PSIS-LOO (model v1 or v2).",
+        ),
     ] = False,
     sensitivity: Annotated[
         bool, typer.Option("--sensitivity", help="Prior sensitivity by power-scaling.")
@@ -59,7 +63,8 @@ def check(
     the saved fit (fitting it first if needed); --compare also fits the no-pooling and
     complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO. Of a
     model v2 fit (--model with model = "measurement"), the units of evidence are sources and
-    blocks of totals, influence is on breadth, and --compare is not available.
+    blocks of totals, influence is on breadth, and --compare pools v2's target level
+    (evidencing, depth and direction: as the model, none, or shared by a mechanism's targets).
     """
     chosen = {
         "ppc": ppc,
@@ -69,11 +74,6 @@ def check(
     }
     cfg = model_config(model)
     v2 = cfg.model == "measurement"
-    if v2 and compare:
-        raise UserError(
-            "model v2 (measurement) fits have --ppc, --sensitivity and --influence (with "
-            "--refit) so far: the model comparison (--compare) needs model v1"
-        )
     if not any(chosen.values()):
         chosen.update(ppc=True, sensitivity=True, influence=True)
     names = [k for k, v in chosen.items() if v]
@@ -110,8 +110,9 @@ def check(
                 err(results[name].text)
     if chosen["compare"]:
         err(
-            "fitting the comparison models (no pooling, complete pooling), or reusing their "
-            "saved fits, and comparing them by PSIS-LOO..."
+            "fitting the comparison models (no pooling, complete pooling"
+            + (" of the targets' evidencing, depth and direction" if v2 else "")
+            + "), or reusing their saved fits, and comparing them by PSIS-LOO..."
         )
         results["compare"] = compare_models(directory, base, cfg, s, progress=is_tty())
         err(("" if results["compare"].passed else "WARNING: ") + results["compare"].text)

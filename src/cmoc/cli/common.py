@@ -63,6 +63,13 @@ def model_config(path: Path | None) -> ModelConfig:
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: cannot read the model file ({error})") from error
     try:
-        return ModelConfig.from_toml(text)
+        config = ModelConfig.from_toml(text)
     except ValueError as error:
         raise UserError(f"{path}: bad model configuration:\n{error}") from error
+    if config.model == "measurement" and config.support_pooling != "partial":
+        raise UserError(
+            f"{path}: support_pooling = {config.support_pooling!r} of model v2 names a "
+            "comparison variant, fitted by `cmoc check --compare` beside the model itself: "
+            'leave it at "partial" (the default)'
+        )
+    return config

@@ -4,13 +4,20 @@ Each variant is the same model with a different ``support_pooling`` (see
 :class:`cmoc.models.ModelConfig`), fitted to the same evidence; the units of evidence (sources
 and aggregate rows) are the leave-one-out units, so the expected log predictive densities are
 comparable. ArviZ's ``loo`` and ``compare`` do the computing; cmoc adds the plain reading.
+
+Of model v2 (``ModelConfig(model="measurement")``) the variants pool the target level of
+evidencing, depth and direction (``build_measurement_model(..., pooling=)``), and the units
+are v2's: sources in the exact-cell form and blocks of totals
+(:func:`~cmoc.analyses.checks.measurement_pointwise.measurement_pointwise`; docs/model.md,
+"Model v2: model comparison").
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import arviz as az
@@ -19,13 +26,29 @@ import xarray as xr
 
 from ...defaults import KHAT_MAX, SMALL_ELPD_DIFF
 from ...evidence import EvidenceBase
-from ...models import DEFAULT_CONFIG, ModelConfig
+from ...evidence.lock import writing
+from ...evidence.recording import refutes_recording
+from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model
 from ..fitting.convergence import check_convergence
+from ..fitting.provenance import stamp
 from ..fitting.result import AnalysisResult, Settings
-from ..fitting.reuse import fit_or_reuse
+from ..fitting.reuse import _refuse_changed, fit_or_reuse
 from ..fitting.sampling import SamplerConfig
-from ..fitting.store import comparison_path, default_fit_path, fit_id, variant_path
+from ..fitting.store import (
+    FitFileError,
+    FitMismatchError,
+    base_of_result,
+    comparison_path,
+    default_fit_path,
+    fit_id,
+    fit_mismatches,
+    load_fit,
+    save_fit,
+    variant_path,
+)
+from ..inference.measurement import is_measurement_fit
 from .influence import pointwise_loglik
+from .measurement_pointwise import measurement_pointwise, measurement_unit_table
 
 __all__ = [
     "SMALL_DIFF",
@@ -61,12 +84,18 @@ class ComparisonSettings(Settings):
         :func:`cmoc.analyses.fit_id` of each model's fit, in the order of :data:`VARIANTS`
         (empty for a comparison of fits given directly): a saved comparison is reused only
         while it was made from exactly these fits.
+    model : {"hierarchical", "measurement"}
+        Whose variants were compared (:attr:`cmoc.models.ModelConfig.model`: model v1 or v2).
+    units : int
+        The units of evidence the ELPDs sum over (0 in a comparison saved before).
     """
 
     models: tuple[str, ...] = ()
     khat_max: float = KHAT_MAX
     small_diff: float = SMALL_DIFF
     fit_ids: tuple[str, ...] = ()
+    model: str = "hierarchical"
+    units: int = 0
 
 
 class ModelComparison(AnalysisResult):
@@ -75,7 +104,10 @@ class ModelComparison(AnalysisResult):
     ``passed``: the comparison can be trusted (every fit converged and no unit has Pareto
     k > 0.7); ``table``: one row per model, best first: ``model, rank, elpd, se, p_loo,
     elpd_diff, dse, weight, bad_k`` (units with k > 0.7), ``converged``; ``text``: a
-    plain-language reading; ``settings``: a :class:`ComparisonSettings`.
+    plain-language reading; ``settings``: a :class:`ComparisonSettings`; ``tables["pareto_k"]``
+    and ``tables["elpd_i"]``: each unit's Pareto k and PSIS-LOO expected log predictive
+    density (index ``unit``, one column per model; the differences of two columns give the
+    standard error of any pair's difference); ``values["max_k"]``: the largest k of each model.
     """
 
     kind = "comparison"
@@ -84,8 +116,15 @@ class ModelComparison(AnalysisResult):
     hint = "saved model comparison"
 
 
+def _unit_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArray:
+    """Return the fit's log-likelihood per unit of evidence (model v1's units or v2's)."""
+    if is_measurement_fit(idata):
+        return measurement_pointwise(idata, evidence)
+    return pointwise_loglik(idata, evidence)
+
+
 def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
-    ll = pointwise_loglik(idata, evidence).to_dataset(name="loglik_unit")
+    ll = _unit_loglik(idata, evidence).to_dataset(name="loglik_unit")
     return xr.DataTree.from_dict(
         {
             "posterior": idata["posterior"].to_dataset(),
@@ -95,9 +134,18 @@ def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
     )
 
 
-def _reading(table: pd.DataFrame) -> str:
+def _reading(
+    table: pd.DataFrame, pareto_k: pd.DataFrame | None = None, v2_units: str | None = None
+) -> str:
+    """Return the plain reading (``v2_units``: model v2's units in words, said first)."""
     best = table.iloc[0]
-    lines = [f"{best['model']} predicts the units of evidence best (highest ELPD)."]
+    lines = []
+    if v2_units is not None:
+        lines.append(
+            f"Model v2's pooling of the target level compared over {v2_units}: each unit "
+            "left out in turn (PSIS-LOO)."
+        )
+    lines.append(f"{best['model']} predicts the units of evidence best (highest ELPD).")
     for row in table.iloc[1:].itertuples(index=False):
         ratio = abs(row.elpd_diff) / row.dse if row.dse > 0 else float("inf")
         diff = f"ELPD difference {row.elpd_diff:.1f}, {ratio:.1f} standard errors"
@@ -115,14 +163,26 @@ def _reading(table: pd.DataFrame) -> str:
         lines.append(f"{row.model} is {verdict}.")
     bad = table[table["bad_k"] > 0]
     if len(bad):
+
+        def worst(model: str) -> str:
+            if pareto_k is None or model not in pareto_k:
+                return ""
+            k = pareto_k[model]
+            return f" (largest {k.max():.2f}: {k.idxmax()})"
+
         lines.append(
             "Unreliable: "
             + ", ".join(
-                f"{r.model} has {r.bad_k} unit(s) with Pareto k > {KHAT_MAX:g}"
+                f"{r.model} has {r.bad_k} unit(s) with Pareto k > {KHAT_MAX:g}{worst(r.model)}"
                 for r in bad.itertuples()
             )
             + "; those units are highly influential and PSIS-LOO underestimates their effect."
         )
+        if v2_units is not None:
+            lines.append(
+                "PSIS-LOO is not reliable here: the ELPDs and their differences are rough "
+                "estimates, and a difference that rests on those units may be an artefact."
+            )
     if not table["converged"].all():
         lines.append(
             "Not converged: " + ", ".join(table.loc[~table["converged"], "model"]) + " (refit)."
@@ -144,6 +204,9 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
     -------
     ModelComparison
     """
+    v2 = [is_measurement_fit(idata) for idata in fits.values()]
+    if any(v2) and not all(v2):
+        raise ValueError("fits of model v1 and v2 are not compared: their units differ")
     trees = {name: _with_loglik(idata, evidence) for name, idata in fits.items()}
     with warnings.catch_warnings():
         # high Pareto k is counted per model and said in the reading, not warned about
@@ -169,8 +232,40 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
         )
     table = pd.DataFrame(rows).sort_values("rank").reset_index(drop=True)
     passed = bool(table["converged"].all() and (table["bad_k"] == 0).all())
-    settings = ComparisonSettings(models=tuple(str(m) for m in table["model"]))
-    return ModelComparison(table, _reading(table), passed, settings)
+    units = next(iter(trees.values()))["log_likelihood"]["loglik_unit"]["unit"].values
+    index = pd.Index([str(u) for u in units], name="unit")
+    pareto_k = pd.DataFrame(
+        {name: loos[name].pareto_k.values.ravel() for name in table["model"]}, index=index
+    )
+    elpd_i = pd.DataFrame(
+        {name: loos[name].elpd_i.values.ravel() for name in table["model"]}, index=index
+    )
+    model = "measurement" if all(v2) else "hierarchical"
+    v2_units = _v2_units(evidence, units) if model == "measurement" else None
+    settings = ComparisonSettings(
+        models=tuple(str(m) for m in table["model"]), model=model, units=len(units)
+    )
+    max_k = {name: float(pareto_k[name].max()) for name in pareto_k}
+    return ModelComparison(
+        table,
+        _reading(table, pareto_k, v2_units),
+        passed,
+        settings,
+        tables={"pareto_k": pareto_k, "elpd_i": elpd_i},
+        values={"max_k": max_k},
+    )
+
+
+def _v2_units(evidence: EvidenceBase, units) -> str:
+    """Model v2's units in words: ``27 units of evidence (27 blocks of totals)``."""
+    kinds = measurement_unit_table(evidence)["unit_type"].reindex([str(u) for u in units])
+    n_src, n_blk = int((kinds == "source").sum()), int((kinds == "block").sum())
+    parts = []
+    if n_src:
+        parts.append(f"{n_src} source{'' if n_src == 1 else 's'}")
+    if n_blk:
+        parts.append(f"{n_blk} block{'' if n_blk == 1 else 's'} of totals")
+    return f"{len(units)} units of evidence ({', '.join(parts)})"
 
 
 def compare_models(
@@ -187,13 +282,15 @@ def compare_models(
     Parameters
     ----------
     directory : str or Path
-        The evidence base directory (fits are kept in ``DIR/.cmoc/``: the hierarchical one is
-        the usual ``fit.nc``, the others :func:`variant_path`).
+        The evidence base directory (fits are kept in ``DIR/.cmoc/``: the one of ``config``
+        is the usual ``fit.nc``, the others :func:`variant_path`, of model v2
+        ``fit-model-measurement-<variant>.nc``; the comparison :func:`comparison_path`).
     evidence : EvidenceBase
         The evidence of ``directory``.
     config : ModelConfig, optional
-        The hierarchical model's configuration; the variants differ only in
-        ``support_pooling``.
+        The model's configuration; the variants differ only in ``support_pooling``. Of model
+        v2 (``model="measurement"``), they pool v2's target level (evidencing, depth,
+        direction) and are compared over v2's units (sources and blocks of totals).
     sampler : SamplerConfig, optional
     progress : bool
     say : callable, optional
@@ -212,13 +309,13 @@ def compare_models(
         path = (
             default_fit_path(directory)
             if pooling == cfg.support_pooling
-            else variant_path(directory, pooling)
+            else variant_path(directory, pooling, cfg.model)
         )
         tell(f"{name}: fitting the model, or reusing its saved fit {path}...")
-        fits[name], how = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
+        fits[name], how = _fit_or_reuse(evidence, path, variant, sampler, progress=progress)
         tell(f"{name}: {how}")
     ids = tuple(fit_id(fits[name]) for name in VARIANTS)
-    path = comparison_path(directory)
+    path = comparison_path(directory, cfg.model)
     saved = _saved_comparison(path, ids)
     if saved is not None:
         tell(f"comparison: reused {path} (made from these fits)")
@@ -228,6 +325,55 @@ def compare_models(
     result = replace(result, settings=replace(result.settings, fit_ids=ids))
     result.save(path)
     return result
+
+
+def _fit_or_reuse(
+    evidence: EvidenceBase,
+    path: Path,
+    config: ModelConfig,
+    sampler: SamplerConfig | None,
+    *,
+    progress: bool,
+) -> tuple[xr.DataTree, str]:
+    """:func:`fit_or_reuse`, and for model v2's variants the same with their own builder.
+
+    :func:`cmoc.analyses.fit` builds model v2 as it is (``pooling="partial"``); the other two
+    are built here with ``build_measurement_model(..., pooling=)``, sampled, stamped and
+    saved under the same rules (evidence, model id and sampler settings decide reuse; under
+    the base's writer lock; refused when the base changed since it was read).
+    """
+    if config.model != "measurement" or config.support_pooling == "partial":
+        return fit_or_reuse(evidence, path, config, sampler, progress=progress)
+    from ..fitting import sampling  # looked up when called (tests replace sample_model)
+
+    s = sampler or SamplerConfig()
+    for_model = getattr(s, "for_model", None)  # a model's own default tune, where it has one
+    s = (for_model(config.model) if for_model is not None else s).validated()
+    path = Path(path)
+    base = base_of_result(path)
+    with nullcontext() if base is None else writing(base, "fit"):
+        if base is not None:
+            _refuse_changed(evidence, base)
+        reason = "no saved fit"
+        if path.is_file():
+            try:
+                saved = load_fit(path)
+            except (OSError, ValueError, FitMismatchError, FitFileError) as err:
+                reason = f"the saved fit could not be read ({err})"
+            else:
+                problems = fit_mismatches(saved, evidence, config, asdict(s))
+                if not problems:
+                    return saved, (
+                        f"reused the saved fit {path} (evidence, model and sampler unchanged)"
+                    )
+                reason = "; ".join(problems)
+        recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
+        model = build_measurement_model(evidence, recording, pooling=config.support_pooling)
+        key = (evidence.evidence_hash, config.id)
+        idata = sampling.sample_model(model, s, progress=progress, key=key)
+        idata = stamp(idata, evidence, config, asdict(s))
+        save_fit(idata, path)
+    return idata, f"fitted ({reason}); saved to {path}"
 
 
 def _saved_comparison(path: Path, ids: tuple[str, ...]) -> ModelComparison | None:

@@ -210,14 +210,24 @@ def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
     return results_dir(evidence_dir) / fit_file_name(wave)
 
 
-def variant_path(directory: str | Path, variant: str) -> Path:
-    """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``."""
-    return results_dir(directory) / f"fit-model-{variant}.nc"
+def variant_path(directory: str | Path, variant: str, model: str = "hierarchical") -> Path:
+    """Where a comparison variant's fit is kept: ``DIR/.cmoc/fit-model-<variant>.nc``.
+
+    Of model v2 (``model="measurement"``): ``DIR/.cmoc/fit-model-measurement-<variant>.nc``,
+    so that the variants of the two models never share a file.
+    """
+    prefix = "" if model == "hierarchical" else f"{model}-"
+    return results_dir(directory) / f"fit-model-{prefix}{variant}.nc"
 
 
-def comparison_path(evidence_dir: str | Path) -> Path:
-    """Where the model comparison is kept: ``DIR/.cmoc/comparison.json``."""
-    return results_dir(evidence_dir) / COMPARISON_FILE
+def comparison_path(evidence_dir: str | Path, model: str = "hierarchical") -> Path:
+    """Where the model comparison is kept: ``DIR/.cmoc/comparison.json``.
+
+    Of model v2 (``model="measurement"``): ``DIR/.cmoc/comparison-measurement.json``.
+    """
+    if model == "hierarchical":
+        return results_dir(evidence_dir) / COMPARISON_FILE
+    return results_dir(evidence_dir) / f"comparison-{model}.json"
 
 
 def default_plan_path(evidence_dir: str | Path) -> Path:
