@@ -37,7 +37,7 @@ def _fake_fit(evidence) -> xr.DataTree:
     """A stamped fit with two draws of one variable: the evidence is what is under test."""
     zeros = xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 2)))})
     tree = xr.DataTree.from_dict({"posterior": zeros, "sample_stats": zeros})
-    return stamp(tree, evidence, DEFAULT_CONFIG, asdict(SamplerConfig()))
+    return stamp(tree, evidence, DEFAULT_CONFIG, asdict(SamplerConfig().for_model("hierarchical")))
 
 
 def _assert_same_evidence(rebuilt, original) -> None:

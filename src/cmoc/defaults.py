@@ -34,6 +34,7 @@ __all__ = [
     "SMALL_ELPD_DIFF",
     "STATUSES",
     "SURPRISE_P",
+    "TUNE",
     "Status",
 ]
 
@@ -69,6 +70,15 @@ MIN_SOURCES = 2
 before it can be affirmed or novel (``[classification] min_sources``). A band of codes over many
 sources (">= 5 codes in the interviews") may all come from one of them: the rows show one source
 for sure. Two is corroboration: a review paper and an interview, or two papers."""
+
+TUNE = {"hierarchical": 1000, "measurement": 500}
+"""Tuning steps per chain of a fit, by model, when none are given (``--tune``).
+
+Model v2 (``measurement``) passes the convergence gate with 500 on the IOC base at seeds
+20211, 1, 2 and 3 (R-hat <= 1.007, smallest bulk ESS >= 501, no divergences) and failed it at
+300 (R-hat 1.014): benchmarks/README.md, "the IOC fit phase by phase". Half the warm-up is a
+quarter of the fit's leapfrog steps. Model v1 keeps 1,000.
+"""
 
 MAX_REFITS = 10
 """Default cap on a plan's exact refits (``cmoc plan --max-refits``).

@@ -83,9 +83,17 @@ ModelOpt = Annotated[
         help="TOML file overriding the model's defaults (priors, likelihood); see `cmoc priors`.",
     ),
 ]
+FixedTuneOpt = Annotated[int, typer.Option("--tune", help="Tuning steps per chain.", min=0)]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (same seed, same numbers).")]
 DrawsOpt = Annotated[int, typer.Option(help="Draws per chain after tuning.", min=1)]
-TuneOpt = Annotated[int, typer.Option(help="Tuning steps per chain.", min=0)]
+TuneOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Tuning steps per chain (default: the model's own, 1000 for model v1, 500 for v2).",
+        min=0,
+        show_default=False,
+    ),
+]
 ChainsOpt = Annotated[int, typer.Option(help="Number of chains.", min=1)]
 SamplerOpt = Annotated[Sampler, typer.Option(help="NUTS implementation.")]
 AcceptOpt = Annotated[
@@ -113,14 +121,16 @@ class SamplingOptions:
 
     Attributes
     ----------
-    seed, draws, tune, chains : int
+    seed, draws, chains : int
+    tune : int or None
+        None: the model's own default (:data:`cmoc.defaults.TUNE`), set when the model is known.
     sampler : Sampler
     target_accept : float
     """
 
     seed: int = SEED
     draws: int = 1000
-    tune: int = 1000
+    tune: int | None = None
     chains: int = 4
     sampler: Sampler = Sampler.nutpie
     target_accept: float = 0.9
@@ -150,7 +160,7 @@ def sampling_options(
     *,
     seed: int = SEED,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     nuts_choice: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -158,8 +168,10 @@ def sampling_options(
 
     Parameters
     ----------
-    seed, draws, tune, chains : int
+    seed, draws, chains : int
         The options' defaults.
+    tune : int or None
+        The default of ``--tune``; None: the model's own (:data:`cmoc.defaults.TUNE`).
     nuts_choice : bool
         Also offer ``--sampler`` and ``--target-accept`` (else nutpie at 0.9).
 
@@ -173,7 +185,9 @@ def sampling_options(
     options = [
         inspect.Parameter("seed", kind, default=seed, annotation=SeedOpt),
         inspect.Parameter("draws", kind, default=draws, annotation=DrawsOpt),
-        inspect.Parameter("tune", kind, default=tune, annotation=TuneOpt),
+        inspect.Parameter(
+            "tune", kind, default=tune, annotation=TuneOpt if tune is None else FixedTuneOpt
+        ),
         inspect.Parameter("chains", kind, default=chains, annotation=ChainsOpt),
     ]
     if nuts_choice:

@@ -471,7 +471,7 @@ def refit_unreliable(
     from ..fitting.sampling import SamplerConfig, sample_model  # looked up when called
 
     config, stored = fit_config(idata)
-    s = sampler or SamplerConfig(**stored)
+    s = (sampler or SamplerConfig(**stored)).for_model(config.model)
     out = table.copy()
     bad = out[~out["reliable"]]
     order = bad.assign(_a=-bad["contribution"].abs()).sort_values(["_a", "unit"], kind="stable")

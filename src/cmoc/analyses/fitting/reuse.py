@@ -62,7 +62,7 @@ def fit_or_reuse(
     writer lock (:mod:`cmoc.evidence.lock`): a second command that writes the base waits.
     """
     cfg = config or DEFAULT_CONFIG
-    s = (sampler or SamplerConfig()).validated()
+    s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     path = Path(path)
     base = base_of_result(path)
     with nullcontext() if base is None else writing(base, "fit"):

@@ -7,13 +7,13 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import pymc as pm
 import xarray as xr
 
-from ...defaults import SEED
+from ...defaults import SEED, TUNE
 from ...evidence import EvidenceBase
 from ...evidence.recording import refutes_recording
 from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model, build_model
@@ -46,7 +46,12 @@ class SamplerConfig:
     ----------
     sampler : {"nutpie", "pymc"}
     seed : int
-    chains, draws, tune : int
+    chains, draws : int
+    tune : int or None
+        Tuning steps per chain; ``None`` (the default): the model's own default
+        (:data:`cmoc.defaults.TUNE`: 1,000 for model v1, 500 for model v2), set by
+        :meth:`for_model` when the model is known (:func:`fit`, :func:`fit_or_reuse` and the
+        command line do it), so a saved fit always records the number used.
     cores : int or None
         Chains run in parallel on this many cores (default: all, at most ``chains``).
     target_accept : float
@@ -64,7 +69,7 @@ class SamplerConfig:
     seed: int = SEED
     chains: int = 4
     draws: int = 1000
-    tune: int = 1000
+    tune: int | None = None
     cores: int | None = None
     target_accept: float = 0.9
     adaptation: Literal["auto", "low_rank", "diag"] = "auto"
@@ -78,7 +83,7 @@ class SamplerConfig:
         for name in ("chains", "draws"):
             if getattr(self, name) < 1:
                 raise SamplerError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if self.tune < 0:
+        if self.tune is not None and self.tune < 0:
             raise SamplerError(f"tune must be at least 0 (got {self.tune})")
         if not 0 <= self.seed < 2**32:
             raise SamplerError(f"seed must be a whole number in [0, 2**32) (got {self.seed})")
@@ -90,6 +95,20 @@ class SamplerConfig:
                     "sampler 'nutpie' is not installed: pip install nutpie, or use --sampler pymc"
                 ) from err
         return self
+
+    def for_model(self, model: str) -> SamplerConfig:
+        """Return these settings with ``tune`` set to ``model``'s default if not given.
+
+        Parameters
+        ----------
+        model : {"hierarchical", "measurement"}
+            :attr:`cmoc.models.ModelConfig.model`.
+
+        Returns
+        -------
+        SamplerConfig
+        """
+        return self if self.tune is not None else replace(self, tune=TUNE[model])
 
     @property
     def n_cores(self) -> int:
@@ -275,6 +294,7 @@ def sample_model(
     ----------
     model : pymc.Model
     sampler : SamplerConfig
+        With ``tune`` given (:meth:`SamplerConfig.for_model` sets a model's default).
     progress : bool
         Show a progress bar on stderr.
     key : tuple of str, optional
@@ -287,6 +307,10 @@ def sample_model(
         ``posterior`` and ``sample_stats`` groups.
     """
     s = sampler.validated()
+    if s.tune is None:
+        raise SamplerError(
+            "tune is not set: SamplerConfig.for_model(model) gives a model's default"
+        )
     if s.sampler == "nutpie":
         import nutpie
 
@@ -362,7 +386,7 @@ def fit(
         summarise it with :func:`cmoc.analyses.summarize`.
     """
     cfg = config or DEFAULT_CONFIG
-    s = (sampler or SamplerConfig()).validated()
+    s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     if cfg.model == "measurement":
         recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
         model = build_measurement_model(evidence, recording)
