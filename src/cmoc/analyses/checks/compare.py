@@ -135,9 +135,16 @@ def _with_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataTree:
 
 
 def _reading(
-    table: pd.DataFrame, pareto_k: pd.DataFrame | None = None, v2_units: str | None = None
+    table: pd.DataFrame,
+    pareto_k: pd.DataFrame | None = None,
+    v2_units: str | None = None,
+    short: dict[str, str] | None = None,
 ) -> str:
-    """Return the plain reading (``v2_units``: model v2's units in words, said first)."""
+    """Return the plain reading.
+
+    ``v2_units``: model v2's units in words, said first; ``short``: a unit's name in the text
+    (model v2's blocks by mechanism and first row).
+    """
     best = table.iloc[0]
     lines = []
     if v2_units is not None:
@@ -168,7 +175,8 @@ def _reading(
             if pareto_k is None or model not in pareto_k:
                 return ""
             k = pareto_k[model]
-            return f" (largest {k.max():.2f}: {k.idxmax()})"
+            unit = str(k.idxmax())
+            return f" (largest {k.max():.2f}: {(short or {}).get(unit, unit)})"
 
         lines.append(
             "Unreliable: "
@@ -241,14 +249,17 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
         {name: loos[name].elpd_i.values.ravel() for name in table["model"]}, index=index
     )
     model = "measurement" if all(v2) else "hierarchical"
-    v2_units = _v2_units(evidence, units) if model == "measurement" else None
+    v2_units, short = None, None
+    if model == "measurement":
+        unit_table = measurement_unit_table(evidence)
+        v2_units, short = _v2_units(unit_table, units), unit_table["short"].to_dict()
     settings = ComparisonSettings(
         models=tuple(str(m) for m in table["model"]), model=model, units=len(units)
     )
     max_k = {name: float(pareto_k[name].max()) for name in pareto_k}
     return ModelComparison(
         table,
-        _reading(table, pareto_k, v2_units),
+        _reading(table, pareto_k, v2_units, short),
         passed,
         settings,
         tables={"pareto_k": pareto_k, "elpd_i": elpd_i},
@@ -256,9 +267,9 @@ def compare_fits(fits: dict[str, xr.DataTree], evidence: EvidenceBase) -> ModelC
     )
 
 
-def _v2_units(evidence: EvidenceBase, units) -> str:
+def _v2_units(unit_table: pd.DataFrame, units) -> str:
     """Model v2's units in words: ``27 units of evidence (27 blocks of totals)``."""
-    kinds = measurement_unit_table(evidence)["unit_type"].reindex([str(u) for u in units])
+    kinds = unit_table["unit_type"].reindex([str(u) for u in units])
     n_src, n_blk = int((kinds == "source").sum()), int((kinds == "block").sum())
     parts = []
     if n_src:
