@@ -262,6 +262,22 @@ def test_saved_v2_comparison_is_reused_only_for_the_same_fits(base, compared):
     assert third.settings.fit_ids == first.settings.fit_ids
 
 
+def test_variants_record_the_models_default_tune(base, tmp_path):
+    """Without ``tune``, every variant is fitted (and reused) with model v2's own default."""
+    from cmoc.defaults import TUNE
+
+    work = tmp_path / "b"
+    shutil.copytree(base, work, ignore=shutil.ignore_patterns(".cmoc"))
+    sampler = SamplerConfig(seed=7, chains=2, draws=60)  # tune: the model's default
+    messages = []
+    with mocked():
+        compare_models(work, load_evidence(work), V2, sampler)
+        compare_models(work, load_evidence(work), V2, sampler, say=messages.append)
+    assert sum("reused the saved fit" in m for m in messages) == 3, messages
+    for name in ("fit.nc", "fit-model-measurement-none.nc", "fit-model-measurement-complete.nc"):
+        assert Provenance.of(load_fit(work / ".cmoc" / name)).sampler["tune"] == TUNE["measurement"]
+
+
 def test_a_variant_fitted_as_the_model_is_refused(base):
     """``fit`` builds model v2 as it is: its draws are not labelled as a variant."""
     with mocked(), pytest.raises(ValueError, match="pooling 'partial' labelled"):

@@ -357,9 +357,7 @@ def _fit_or_reuse(
         return fit_or_reuse(evidence, path, config, sampler, progress=progress)
     from ..fitting import sampling  # looked up when called (tests replace sample_model)
 
-    s = sampler or SamplerConfig()
-    for_model = getattr(s, "for_model", None)  # a model's own default tune, where it has one
-    s = (for_model(config.model) if for_model is not None else s).validated()
+    s = (sampler or SamplerConfig()).for_model(config.model).validated()
     path = Path(path)
     base = base_of_result(path)
     with nullcontext() if base is None else writing(base, "fit"):
