@@ -26,11 +26,14 @@ from .plan import (
     psis_versus_refit,
     save_plan,
 )
+from .plan_measurement import PLAN_V2_COLUMNS, REPORT_PLAN_V2
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
     "PLAN_COLUMNS",
+    "PLAN_V2_COLUMNS",
     "REPORT_PLAN",
+    "REPORT_PLAN_V2",
     "CalibrationResult",
     "CalibrationSettings",
     "PlanResult",

@@ -50,6 +50,7 @@ __all__ = [
     "MAX_REFITS",
     "PLAN_COLUMNS",
     "REPORT_PLAN",
+    "REUSE_KEYS",
     "UPDATES",
     "PlanResult",
     "PlanSettings",
@@ -1036,29 +1037,67 @@ def plan_or_reuse(
     path : str or Path, optional
         Where the plan is kept (default :func:`default_plan_path`).
     **kwargs
-        :func:`plan_result` settings, used only when the plan is computed: a saved plan made
-        from this very fit is reused whatever its kind, ``max_new`` or simulations (``cmoc
-        plan`` may have been run with other settings on purpose).
+        :func:`plan_result` settings, used only when the plan is computed. Of a model v1 fit, a
+        saved plan made from this very fit is reused whatever its kind, ``max_new`` or
+        simulations (``cmoc plan`` may have been run with other settings on purpose). Of a
+        model v2 fit, only a saved plan made from this fit *and* with these settings
+        (:data:`REUSE_KEYS`, the kind resolved by :func:`default_kind`): the report says which
+        settings its plan was made with, and a v2 plan's worth depends on them (its refits
+        above all); a saved plan of this fit made with other settings (``cmoc plan`` with
+        refits) is left in place, and the plan computed here is not saved over it.
 
     Returns
     -------
     (PlanResult, str)
         The plan, and in words whether it was reused or computed (and saved).
     """
+    from ..inference.measurement import is_measurement_fit
+
     path = Path(path) if path is not None else default_plan_path(directory)
-    reason = "no saved plan"
+    v2 = is_measurement_fit(idata)
+    reason, keep = "no saved plan", False
     if path.is_file():
         try:
             saved = load_plan(path)
         except ValueError as err:
             reason = f"the saved plan could not be read ({err})"
         else:
-            if saved.matches(idata):
+            differ = _settings_differ(saved.settings, evidence, kwargs) if v2 else []
+            if saved.matches(idata) and not differ:
                 return saved, f"reused the saved plan {path} (made from this fit)"
-            reason = "the saved plan was made from another fit"
+            if saved.matches(idata):
+                reason = f"the saved plan of this fit was made with other settings ({differ})"
+                keep = True
+            else:
+                reason = "the saved plan was made from another fit"
     result = plan_result(idata, evidence, **kwargs)
+    if keep:
+        return result, f"planned ({reason}); not saved: {path} kept"
     save_plan(result, path)
     return result, f"planned ({reason}); saved to {path}"
+
+
+REUSE_KEYS = ("kind", "max_new", "simulations", "seed", "max_refits", "update")
+"""The settings a saved model v2 plan must share with the one asked for to be reused."""
+
+
+def _settings_differ(saved: PlanSettings, evidence: EvidenceBase, asked: dict) -> str:
+    """Say which of :data:`REUSE_KEYS` a saved plan has other than ``asked`` ('' if none)."""
+    import inspect
+
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(plan_result).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    want = {k: asked.get(k, defaults.get(k)) for k in REUSE_KEYS}
+    if want["kind"] is None:
+        want["kind"] = default_kind(evidence)
+    return ", ".join(
+        f"{k} {getattr(saved, k)!r}, asked {want[k]!r}"
+        for k in REUSE_KEYS
+        if getattr(saved, k) != want[k]
+    )
 
 
 def _compare_task(

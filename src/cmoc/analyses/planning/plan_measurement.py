@@ -61,6 +61,7 @@ __all__ = [
     "DECISIVE",
     "PLAN_V2_COLUMNS",
     "PLAN_WAVE",
+    "REPORT_PLAN_V2",
     "inconclusive_targets",
     "new_source_loglik",
     "plan_measurement",
@@ -94,6 +95,18 @@ inconclusive (nor unevidenced); ``p_affirmed`` counts affirmed and novel, ``p_re
 simulations of the updated ``P(breadth >= breadth_min)``; ``p_broad_now`` and
 ``sources_min_now`` the fit's. ``refits``, ``unreliable`` and ``khat_max`` as model v1's plan
 (:data:`~cmoc.analyses.planning.plan.PLAN_COLUMNS`).
+"""
+
+REPORT_PLAN_V2 = {"max_new": 5, "simulations": 200, "max_refits": 0}
+"""The plan ``cmoc report --model FILE`` computes for a model v2 fit (of the default kind).
+
+PSIS updates only (targeted: the whole likelihood, then each mechanism's factor where its
+Pareto k is above :data:`KHAT_MAX`), no exact refit: a refit of IOC's v2 fit costs about 90 s
+of one core each, the simulations of this plan about a minute (measured below). Updates whose k
+stays above :data:`KHAT_MAX` keep their PSIS estimate and are counted ``unreliable``; the
+report says how many, where, and how to refit them (``cmoc plan DIR --model FILE
+--max-refits N``). A saved v2 plan is reused only when made from the same fit with these very
+settings (:func:`~cmoc.analyses.planning.plan.plan_or_reuse`).
 """
 
 DECISIVE = frozenset(s.value for s in Status if s not in (Status.inconclusive, Status.unevidenced))
