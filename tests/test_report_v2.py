@@ -1,6 +1,7 @@
-"""The report of model v2 fits (the measurement model): its findings, predictive check and
-influence are v2's, the sections v2 has not yet say why they are missing, the gate still warns,
-and builds are byte-identical (the PDF too).
+"""The report of model v2 fits (the measurement model): its findings, predictive check,
+influence, comparison and plan are v2's, nothing says it is missing, the gate still warns, a
+saved plan is reused only from the same fit with the same settings, and builds are
+byte-identical (the PDF too).
 
 Wiring on prior draws (``mocked``): which estimand and which sentence goes where, not the
 numbers. The base records refutes for reviews and not for interviews, so the targets only
@@ -10,24 +11,37 @@ interviews speak to (C3 and its mechanism M2) have no testable direction.
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
 from html import unescape
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cmoc.analyses import (
     KHAT_MAX,
     MEASUREMENT_COLUMNS,
+    PLAN_V2_COLUMNS,
+    REPORT_PLAN_V2,
     SENSITIVITY_COLUMNS,
+    VARIANTS,
+    PlanResult,
+    PlanSettings,
     check_influence,
     fit,
+    fit_id,
     load_fit,
+    load_plan,
     load_result,
     measurement_influence,
     measurement_predictive,
     moved_most,
+    plan_or_reuse,
     save_fit,
     summarize,
 )
@@ -36,7 +50,7 @@ from cmoc.analyses.fitting.cache import clear_cache
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig
-from cmoc.reports import build_report_for, render_html
+from cmoc.reports import build_report, build_report_for, render_html
 from cmoc.reports.build import md_text
 from cmoc.reports.content import NOT_YET_V2
 from cmoc.reports.figures import MEASUREMENT_STATUS_STYLE
@@ -44,6 +58,9 @@ from cmoc.reports.html import (
     influence_paragraphs,
     influence_warning,
     measurement_ppc_paragraph,
+    plan_method,
+    plan_paragraph,
+    plan_warning,
     unit_name,
 )
 from cmoc.reports.pipeline import build_report_from_fit
@@ -53,6 +70,132 @@ from test_report import _tables
 V2 = ModelConfig(model="measurement")
 TINY = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
 FILES = ("report.html", "report.md", "summary.csv", "summary.json")
+SMALL_V2_PLAN = {"max_new": 2, "simulations": 20, "max_refits": 0}
+"""The report's v2 plan, cut down for speed (the real computation, on prior draws)."""
+
+
+def _plan_head(max_new: int, kind: str = "interview") -> list[list[str]]:
+    """The two header rows of model v2's plan table."""
+    return [
+        [
+            "",
+            "now",
+            f"P(decisive) after n more “{kind}” sources",
+            "",
+            f"after {max_new} more",
+            "updates over every n",
+        ],
+        [
+            "target",
+            "type",
+            "P(breadth ≥ 0.05)",
+            "sources",
+            *[f"n = {n}" for n in range(1, max_new + 1)],
+            "± MC error (largest)",
+            "P(affirmed)",
+            "P(refuted)",
+            "P(contested)",
+            "P(breadth ≥ 0.05)",
+            "exact refits",
+            "PSIS kept (k > 0.7)",
+            "largest k",
+        ],
+    ]
+
+
+def _plan_cells(table: pd.DataFrame) -> list[list[str]]:
+    """Model v2's plan rows as the report shows them: a row per target, n side by side."""
+    out = []
+    for target in dict.fromkeys(table["target_id"]):
+        t = table[table["target_id"] == target].sort_values("n_new")
+        last = t.iloc[-1]
+        out.append(
+            [
+                target,
+                last.target_type,
+                f"{last.p_broad_now:.2f}",
+                str(last.sources_min_now),
+                *[f"{p:.2f}" for p in t["p_decisive"]],
+                f"{t['mc_se'].max():.2f}",
+                f"{last.p_affirmed:.2f}",
+                f"{last.p_refuted:.2f}",
+                f"{last.p_contested:.2f}",
+                f"{last.p_broad:.2f}",
+                str(t["refits"].sum()),
+                f"{t['unreliable'].sum()} of {t['simulations'].sum()}",
+                f"{t['khat_max'].max():.2f}",
+            ]
+        )
+    return out
+
+
+PLAN_MODULE = sys.modules[
+    "cmoc.analyses.planning.plan"
+]  # the module (planning.plan is the function)
+
+
+@contextmanager
+def small_v2_plan():
+    """The report computes :data:`SMALL_V2_PLAN` instead of :data:`REPORT_PLAN_V2`."""
+    saved = dict(REPORT_PLAN_V2)
+    REPORT_PLAN_V2.update(SMALL_V2_PLAN)
+    try:
+        yield
+    finally:
+        REPORT_PLAN_V2.clear()
+        REPORT_PLAN_V2.update(saved)
+
+
+def fake_plan(idata, evidence, *, seed: int = 0, targets=None, kind="interview", max_new=2):
+    """A v2 plan of ``idata`` with made-up numbers (every target unless ``targets``).
+
+    Some rows keep PSIS estimates with Pareto k above 0.7 (``unreliable`` > 0), so the report's
+    warning and the table's last columns have something to show.
+    """
+    rng = np.random.default_rng(seed)
+    ids = list(evidence.targets.index) if targets is None else targets
+    sims = 40
+    rows = []
+    for t in ids:
+        p_now = float(rng.uniform(0.2, 0.8))
+        for n in range(1, max_new + 1):
+            aff, ref, con = rng.dirichlet([2, 1, 1, 3])[:3]
+            dec = aff + ref + con
+            kept = int(rng.integers(1, 13)) if rng.random() < 0.4 else 0
+            rows.append(
+                {
+                    "target_id": t,
+                    "target_type": evidence.targets.at[t, "target_type"],
+                    "kind": kind,
+                    "n_new": n,
+                    "p_decisive": dec,
+                    "p_affirmed": aff,
+                    "p_refuted": ref,
+                    "p_contested": con,
+                    "mc_se": float(np.sqrt(dec * (1 - dec) / sims)),
+                    "simulations": sims,
+                    "refits": 0,
+                    "unreliable": kept,
+                    "khat_max": float(rng.uniform(0.75, 1.5) if kept else rng.uniform(0.2, 0.7)),
+                    "p_broad": float(rng.uniform(0, 1)),
+                    "p_broad_now": p_now,
+                    "sources_min_now": int(rng.integers(0, 4)),
+                }
+            )
+    table = pd.DataFrame(rows, columns=PLAN_V2_COLUMNS)
+    settings = PlanSettings(
+        fit_id=fit_id(idata),
+        wave=evidence.waves[-1],
+        inconclusive=tuple(ids),
+        kind=kind,
+        max_new=max_new,
+        simulations=sims,
+        seed=seed,
+        max_refits=0,
+        update="targeted",
+        model="measurement",
+    )
+    return PlanResult(table, PlanResult.describe(table, settings), None, settings)
 
 
 def _base(directory, waves: str = '"w1", "w2"', recording: str | None = None, total: bool = False):
@@ -110,7 +253,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("v2report")
     directory = _base(root / "b", total=True)
     said: list[str] = []
-    with mocked():
+    with mocked(), small_v2_plan():
         run = build_report_for(directory, V2, tiny_sampler(), out=root / "out", say=said.append)
     html = (root / "out" / "report.html").read_text()
     md = (root / "out" / "report.md").read_text()
@@ -236,29 +379,196 @@ def test_moved_most_by_the_newest_waves_units(built):
     assert "moved_most" not in run.content.unavailable and "moved-most-unavailable" not in html
 
 
-def test_plan_and_comparison_say_why_they_are_missing(built):
-    _, _, run, said, html, md = built
+def test_the_comparison_is_v2s_and_nothing_is_missing(built):
+    directory, _, run, said, html, md = built
     c = run.content
-    assert c.comparison is None and c.plan is None
-    assert set(NOT_YET_V2) == set(c.unavailable) == {"comparison", "plan"}
-    for key, element in (("comparison", "comparison-unavailable"), ("plan", "plan-verdict")):
-        sentence = NOT_YET_V2[key]
-        assert "not yet available for model v2" in sentence.lower()
-        assert re.search(rf'id="{element}">{re.escape(sentence)}</p>', unescape(html))
-        assert sentence in md
-    assert "model v1" in NOT_YET_V2["comparison"] and "model v1" in NOT_YET_V2["plan"]
-    assert "cmoc plan DIR --model FILE" in NOT_YET_V2["plan"]
-    # nothing of v1's faked
-    for table in ("comparison-table", "plan-table"):
-        assert f'id="{table}"' not in html
-    assert "comparison" not in c.tables() and "plan" not in c.tables()
-    assert any(m.startswith("model v2: skipping the comparison.") for m in said)
-    assert any(m.startswith("model v2: skipping the plan.") for m in said)
-    assert not any("fitting the comparison models" in m or "planning for" in m for m in said)
-    # only what is still missing is said to be
-    lowered = unescape(html).lower()
-    assert lowered.count("not yet available for model v2") == 2
-    assert md.lower().count("not yet available for model v2") == 2
+    assert NOT_YET_V2 == {} and c.unavailable == {}
+    assert "not yet available" not in unescape(html).lower() and "not yet" not in md.lower()
+    assert not any(m.startswith("model v2: skipping") for m in said)
+    # v2's pooling variants, compared over v2's units, as compare_models returns them
+    comparison = c.comparison
+    assert comparison is not None and comparison.settings.model == "measurement"
+    assert set(comparison.table["model"]) == set(VARIANTS)
+    assert (directory / ".cmoc" / "comparison-measurement.json").is_file()
+    assert any(
+        m.startswith("fitting the comparison models (no pooling, complete pooling of model v2")
+        for m in said
+    )
+    # the HTML: v1's table with v2's numbers, the reading, v2's note
+    rows = _tables(html)["comparison-table"][1:]
+    assert [r[0] for r in rows] == list(comparison.table["model"])
+    for row, r in zip(rows, comparison.table.itertuples(index=False), strict=True):
+        assert row[1:3] == [f"{r.elpd:.1f}", f"{r.se:.1f}"] and row[7] == str(r.bad_k)
+    section = unescape(html).split("<h3>Model comparison</h3>")[1].split("<h3>")[0]
+    assert comparison.text in section
+    assert "Model v2 against the same model with no pooling of its target level" in section
+    assert "The hierarchy against the same model with no pooling of supports" not in section
+    # the Markdown: the reading and the table
+    assert f"Model comparison. {md_text(comparison.text)}" in md
+    first = comparison.table.iloc[0]
+    assert f"| {md_text(first.model)} | {first.elpd:.1f} | {first.se:.1f} |" in md
+    assert c.tables()["comparison"] is comparison.table
+
+
+def test_the_plan_is_v2s_computed_saved_and_shown(built):
+    directory, _, run, said, html, md = built
+    plan = run.content.plan
+    fit_w2 = load_fit(directory / ".cmoc" / "fit.nc")
+    assert plan is not None and plan.matches(fit_w2)
+    st = plan.settings
+    assert st.model == "measurement" and list(plan.table.columns) == PLAN_V2_COLUMNS
+    # the report's settings (cut down here), the sampler's seed, the newest wave's commonest kind
+    assert {k: st[k] for k in SMALL_V2_PLAN} == SMALL_V2_PLAN
+    assert st.seed == 7 and st.kind == "interview" and st.update == "targeted"
+    # planned for every target whose v2 status is inconclusive (prior draws leave some so)
+    status = run.content.summary.set_index("target_id")["status"]
+    assert list(st.inconclusive) == list(status[status == "inconclusive"].index)
+    assert plan.targets, "prior draws leave some target inconclusive"
+    # saved beside the fits, as computed
+    saved = load_plan(directory / ".cmoc" / "plan.json")
+    pd.testing.assert_frame_equal(saved.table, plan.table, check_dtype=False)
+    assert any(m.startswith("planning for the inconclusive targets, CMOCs and mech") for m in said)
+    assert any(m.startswith("plan: planned (no saved plan); saved to") for m in said)
+    # the HTML: v2's columns, one row per target and n, the plan's numbers
+    table = _tables(html)["plan-table"]
+    assert table[:2] == _plan_head(SMALL_V2_PLAN["max_new"])
+    assert table[2:] == _plan_cells(plan.table)
+    assert [r[0] for r in table[2:]] == list(plan.targets)
+    assert 'id="plan-unavailable"' not in html and "<svg" in _plan_html(html)
+    verdict = unescape(html.split('id="plan-verdict">')[1].split("</p>")[0])
+    assert verdict == plan_paragraph(run.content)
+    assert verdict.startswith(f"{len(plan.targets)} target") and "decisive" in verdict
+    assert f"n = 1 to {SMALL_V2_PLAN['max_new']} more sources of kind “interview”" in verdict
+    method = unescape(html.split('id="plan-method">')[1].split("</p>")[0])
+    assert method == plan_method(plan)
+    assert f"{SMALL_V2_PLAN['simulations']} simulations (seed 7)" in method
+    assert f"Of the {int(plan.table['simulations'].sum())} updates" in method
+    assert "For each inconclusive target (CMOC or mechanism)" in unescape(html)
+    # where PSIS was strained, a warning says so (prior draws strain it)
+    kept = int(plan.table["unreliable"].sum())
+    assert kept > 0 and 'id="plan-warning"' in html
+    assert f"PSIS was strained: {kept} of the " in unescape(html)
+    assert f"**Warning:** {md_text(plan_warning(run.content))}" in md
+    # the Markdown: the same sentences and table
+    assert "## Planning the next sources" in md and md_text(plan_paragraph(run.content)) in md
+    assert md_text(plan_method(plan)) in md
+    for cells in _plan_cells(plan.table):
+        assert f"| {md_text(cells[0])} | " + " | ".join(cells[1:]) + " |" in md
+    assert run.content.tables()["plan"] is plan.table
+
+
+def _plan_html(html: str) -> str:
+    return html.split('<section id="plan">')[1].split("</section>")[0]
+
+
+def test_the_plan_section_shows_a_plans_numbers(built, tmp_path):
+    # a plan with made-up numbers, every target, some PSIS estimates kept with k > 0.7
+    directory, _, run, _, _, _ = built
+    fit_w2 = load_fit(directory / ".cmoc" / "fit.nc")
+    plan = fake_plan(fit_w2, run.base, seed=3)
+    content = replace(run.content, plan=plan)
+    html = render_html(content)
+    table = _tables(html)["plan-table"]
+    assert table[:2] == _plan_head(2)
+    assert table[2:] == _plan_cells(plan.table)
+    share = plan.table["unreliable"] / plan.table["simulations"]
+    # the sentence: the chances after the most new sources
+    last = plan.table[plan.table["n_new"] == 2]
+    best = last.sort_values("p_decisive", ascending=False).iloc[0]
+    verdict = plan_paragraph(content)
+    assert verdict.startswith("5 targets (3 CMOCs, 2 mechanisms) are inconclusive after wave")
+    assert (
+        f"After 2 more, P(decisive) is {last['p_decisive'].min():.2f} to "
+        f"{last['p_decisive'].max():.2f} (median {last['p_decisive'].median():.2f}; highest "
+        f"{best.target_id}, {best.p_decisive:.2f})."
+    ) in verdict
+    more_likely = last["p_decisive"].max() >= 0.5
+    assert ("None of them is more likely than not to be decided by 2 more." in verdict) != (
+        more_likely
+    )
+    # C3 and M2 are testable by no kind here (interviews do not record refutes), C1 is: so
+    # the plan does not say that decisive can only mean affirmed
+    assert "can only mean affirmed" not in verdict
+    # the warning: where PSIS was strained, share per n, largest k
+    warning = unescape(html.split('class="warning" id="plan-warning">')[1].split("</p>")[0])
+    assert warning == plan_warning(content)
+    kept = int(plan.table["unreliable"].sum())
+    assert warning.startswith(f"PSIS was strained: {kept} of the {40 * len(plan.table)} updates")
+    for n in (1, 2):
+        rows = plan.table[plan.table["n_new"] == n]
+        assert f"{rows['unreliable'].sum() / rows['simulations'].sum():.0%} at n = {n}" in warning
+    worst = plan.table.loc[plan.table["unreliable"] > 0, "khat_max"].max()
+    assert f"(largest {worst:.2f})" in warning
+    most = plan.table.loc[share.idxmax()]
+    assert (
+        f"up to {share.max():.2f} ({most.target_id} after {most.n_new} more: "
+        f"{most.unreliable} of 40)"
+    ) in warning
+    assert "cmoc plan DIR --model FILE --max-refits N" in warning
+    # the figure: more targets than it labels would be grey; five are all labelled
+    figure = _plan_html(html).split("<figcaption>")[1].split("</figcaption>")[0]
+    assert "Monte Carlo error" in figure and "dotted" in figure  # affirmed differs from decisive
+    # the Markdown: the same sentences, warning and rows
+    build_report(run.base, content, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"**Warning:** {md_text(warning)}" in md
+    for cells in _plan_cells(plan.table):
+        assert f"| {md_text(cells[0])} | " + " | ".join(cells[1:]) + " |" in md
+
+
+def test_a_saved_v2_plan_is_reused_only_from_the_same_fit(built, tmp_path):
+    directory, out, _, _, _, _ = built
+    base = tmp_path / "b"
+    shutil.copytree(directory, base)
+    saved = base / ".cmoc" / "plan.json"
+    said: list[str] = []
+    with mocked(), small_v2_plan():  # the fits are reused: same fit, same settings
+        build_report_for(base, V2, tiny_sampler(), out=tmp_path / "r1", say=said.append)
+    assert any(m.startswith("plan: reused the saved plan") for m in said)
+    assert (tmp_path / "r1" / "report.html").read_bytes() == (out / "report.html").read_bytes()
+    # a plan made from another fit is not shown: recomputed from this fit, and saved
+    doc = json.loads(saved.read_text())
+    doc["settings"]["fit_id"] = "0" * 64
+    col = doc["columns"].index("p_decisive")
+    doc["rows"][0][col] = 0.987
+    saved.write_text(json.dumps(doc))
+    said.clear()
+    with mocked(), small_v2_plan():
+        run = build_report_for(base, V2, tiny_sampler(), out=tmp_path / "r2", say=said.append)
+    assert any("made from another fit" in m for m in said)
+    assert load_plan(saved).settings.fit_id == fit_id(load_fit(base / ".cmoc" / "fit.nc"))
+    assert run.content.plan.table.iloc[0]["p_decisive"] != 0.987
+    assert (tmp_path / "r2" / "report.html").read_bytes() == (out / "report.html").read_bytes()
+
+
+def test_a_saved_v2_plan_of_other_settings_is_not_reused_nor_replaced(built, tmp_path):
+    directory, _, run, _, _, _ = built
+    base = tmp_path / "b"
+    shutil.copytree(directory, base)
+    saved = base / ".cmoc" / "plan.json"
+    idata = load_fit(base / ".cmoc" / "fit.nc")
+    # made from this fit, with more refits (cmoc plan --max-refits 3): kept as it is
+    doc = json.loads(saved.read_text())
+    doc["settings"]["max_refits"] = 3
+    saved.write_text(json.dumps(doc))
+    before = saved.read_bytes()
+    with mocked():
+        plan, how = plan_or_reuse(base, idata, run.base, seed=7, workers=0, **SMALL_V2_PLAN)
+    assert how.startswith("planned (the saved plan of this fit was made with other settings")
+    assert "max_refits 3, asked 0" in how and how.endswith("kept")
+    assert saved.read_bytes() == before and plan.settings.max_refits == 0
+    pd.testing.assert_frame_equal(plan.table, run.content.plan.table)
+    # another seed or kind is other settings too; the same ones reuse it
+    for change in ({"seed": 8}, {"kind": "review"}, {"max_new": 1}):
+        with mocked():
+            _, how = plan_or_reuse(
+                base, idata, run.base, workers=0, **{"seed": 7, **SMALL_V2_PLAN, **change}
+            )
+        assert how.startswith("planned (the saved plan of this fit was made with other"), change
+    doc["settings"]["max_refits"] = 0
+    saved.write_text(json.dumps(doc))
+    _, how = plan_or_reuse(base, idata, run.base, seed=7, workers=0, **SMALL_V2_PLAN)
+    assert how.startswith("reused the saved plan")
 
 
 def _section(html: str, title: str) -> str:
@@ -450,11 +760,12 @@ def test_actions_rest_on_breadth_and_status(built):
 
 
 def test_same_inputs_and_seed_give_the_same_bytes(built, tmp_path):
-    directory, out, _, _, _, _ = built
+    directory, out, run, _, _, _ = built
+    assert run.content.plan is not None and run.content.plan.targets  # the plan is on
     again = tmp_path / "b"
     shutil.copytree(directory, again, ignore=shutil.ignore_patterns(".cmoc"))
     clear_cache()
-    with mocked():  # fitted again from scratch, same seed
+    with mocked(), small_v2_plan():  # fitted and planned again from scratch, same seed
         build_report_for(again, V2, tiny_sampler(), out=tmp_path / "out")
     for name in FILES:
         assert (tmp_path / "out" / name).read_bytes() == (out / name).read_bytes(), name
@@ -465,10 +776,21 @@ def test_one_wave_base_where_no_kind_records_refutes(tmp_path):
     with mocked():
         idata = fit(load_evidence(directory), V2, sampler=tiny_sampler())
     path = save_fit(idata, tmp_path / "fit.nc")
-    run = build_report_from_fit(path, out=tmp_path / "out", say=lambda m: None)
+    with mocked(), small_v2_plan():
+        run = build_report_from_fit(path, out=tmp_path / "out", say=lambda m: None)
     c = run.content
-    assert c.measurement and c.changes is None and c.plan is None
+    assert c.measurement and c.changes is None
     assert not c.summary["direction_testable"].any()
+    # the plan, computed and not saved; new reviews (refutes partly recorded: R1's refutes
+    # row) cannot make a direction testable, so decisive can only mean affirmed
+    assert c.plan is not None and c.plan.settings.kind == "review"
+    assert not (tmp_path / ".cmoc").exists() and not (tmp_path / "plan.json").exists()
+    status = c.summary.set_index("target_id")["status"]
+    assert list(c.plan.targets) == list(status[status == "inconclusive"].index)
+    assert c.refutes_recording == {"review": "partial", "interview": "not recorded"}
+    assert ("decisive can only mean affirmed" in plan_paragraph(c)) == bool(c.plan.targets)
+    if c.plan.targets:
+        assert (c.plan.table["p_refuted"] == 0).all() and (c.plan.table["p_contested"] == 0).all()
     html = render_html(c)
     assert 'id="changes-table"' not in html and 'id="waves"' not in html
     table = _tables(html)["cmoc-table"]
@@ -481,20 +803,21 @@ def test_command_line_report_of_a_v2_fit(tmp_path, capsys):
     model = tmp_path / "v2.toml"
     model.write_text('model = "measurement"\n')
     out = tmp_path / "report"
-    with mocked():
+    with mocked(), small_v2_plan():
         code = main(
             ["report", str(directory), "--model", str(model), "--out", str(out), "--pdf", *TINY]
         )
     assert code == 0
     captured = capsys.readouterr()
     assert captured.out.split() == [str(out / name) for name in (*FILES, "report.pdf")]
-    assert "model v2: skipping the comparison." in captured.err
+    assert "skipping" not in captured.err and "fitting the comparison models" in captured.err
+    assert "planning for the inconclusive targets, CMOCs and mechanisms" in captured.err
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
     frame = pd.read_csv(io.StringIO((out / "summary.csv").read_text()))
     assert "breadth_mean" in frame and "direction_testable" in frame
 
 
-def test_hostile_ids_and_names_stay_text(tmp_path):
+def test_hostile_ids_and_names_stay_text(tmp_path, monkeypatch):
     from markdown_it import MarkdownIt
 
     from test_escaping import BONUS, _hostile
@@ -503,11 +826,20 @@ def test_hostile_ids_and_names_stay_text(tmp_path):
     for name in ("mechanisms.csv", "cmocs.csv", "sources.csv", "codings.csv", "actions.csv"):
         path = directory / name
         path.write_text(_hostile(path.read_text().replace("Trust", f'"{BONUS}"')))
+    # a plan of every target (hostile ids in its table, sentences and figure)
+    monkeypatch.setattr(
+        PLAN_MODULE, "plan_result", lambda idata, evidence, **kw: fake_plan(idata, evidence)
+    )
     with mocked():
         run = build_report_for(directory, V2, tiny_sampler(), out=tmp_path / "out")
     assert BONUS in run.content.mechanism_names.values()  # a $ in a figure's text: no mathtext
+    assert list(run.content.plan.targets) == list(run.base.targets.index)
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<b>C3</b>" not in html and "&lt;b&gt;C3&lt;/b&gt;" in html
+    plan_html = _plan_html(html)
+    assert "<b>" not in plan_html and '<tr data-target="&lt;b&gt;C3&lt;/b&gt;"' in plan_html
+    assert [r[0] for r in _tables(html)["plan-table"][2:]] == list(run.base.targets.index)
+
     page = (
         MarkdownIt("commonmark")
         .enable("table")
@@ -519,6 +851,12 @@ def test_hostile_ids_and_names_stay_text(tmp_path):
     cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r, flags=re.S) for r in rows]
     assert {len(r) for r in cells} == {13}  # no row broken by a |
     assert {r[0] for r in cells[1:]} >= {"=1+1", "a|b", "&lt;b&gt;C3&lt;/b&gt;", "[/x]"}
+    # the plan's table too: a row per plan row, none broken, the ids as text
+    (plan_md,) = [t for t in page.split("<table>")[1:] if "± MC error (largest)" in t]
+    rows = re.findall(r"<tr>(.*?)</tr>", plan_md.split("</table>")[0], flags=re.S)
+    cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r, flags=re.S) for r in rows]
+    assert {len(r) for r in cells} == {14} and len(cells) == 1 + len(run.base.targets)
+    assert [unescape(r[0]) for r in cells[1:]] == list(run.base.targets.index)
 
 
 def test_pdf_carries_the_new_sections_and_is_deterministic(built):

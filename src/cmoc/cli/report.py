@@ -4,9 +4,9 @@
 saved fit from the file alone (:func:`cmoc.reports.pipeline.build_report_from_fit`).
 
 ``cmoc report DIR --model FILE`` with ``model = "measurement"`` in FILE reports model v2 fits
-(breadth, direction, depth, v2's statuses, predictive check and influence of single units);
-the comparison and the plan, model v1's for now, are skipped and the report says why in their
-place.
+(breadth, direction, depth, v2's statuses, predictive check, influence of single units, the
+comparison of its pooling variants and the plan for its inconclusive targets,
+:data:`cmoc.analyses.REPORT_PLAN_V2`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def report(
         typer.Option(
             "--compare/--no-compare",
             help="Compare the hierarchy with no and complete pooling (two more fits, saved; "
-            "model v1 only: skipped, with the reason, for model v2).",
+            "of model v2, of its target level).",
         ),
     ] = True,
     plan: Annotated[
@@ -53,8 +53,10 @@ def report(
         typer.Option(
             "--plan/--no-plan",
             help="Plan for inconclusive CMOCs: reuse DIR/.cmoc/plan.json if made from this fit, "
-            "else simulate (200 per CMOC, up to 5 new sources, PSIS without refits; saved; "
-            "model v1 only: skipped, with the reason, for model v2).",
+            "else simulate (200 per CMOC, up to 5 new sources, PSIS without refits; saved). "
+            "Model v2: for inconclusive targets (CMOCs and mechanisms), 200 simulations, up to "
+            "5 new sources, PSIS without refits; plan.json reused only if made from this fit "
+            "with these settings.",
         ),
     ] = True,
     calibration: Annotated[
@@ -95,8 +97,10 @@ def report(
 
     With ``--model FILE`` holding ``model = "measurement"`` the report is of model v2 (breadth,
     direction where testable, depth, its statuses, and its own predictive check, influence of
-    single units and prior sensitivity); the model comparison and the plan are not yet
-    available for it: the report says so, and why, in their place.
+    single units, prior sensitivity, comparison of its pooling variants by PSIS-LOO over its
+    units, and plan: the chance that more sources make each inconclusive target decisive, by
+    PSIS without refits, the saved plan reused only when made from the same fit with the same
+    settings).
     """
     if directory is None and fit is None:
         raise UserError(

@@ -32,9 +32,11 @@ from .html import (
     calibration_paragraph,
     influence_paragraphs,
     influence_warning,
+    measurement_plan_rows,
     measurement_ppc_paragraph,
     plan_method,
     plan_paragraph,
+    plan_warning,
     render_html,
 )
 from .pdf import render_pdf, require_pdf
@@ -317,21 +319,76 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
     check = content.convergence
     lines += [
         "",
-        "## Planning the next sources",
-        "",
-        md_text(content.unavailable["plan"]),
-        "",
+        *_md_measurement_plan(content),
         "## Model checks",
         "",
         f"Convergence: {md_text(check.text)}.",
         "",
         *_md_measurement_ppc(content),
         *_md_influence(content),
-        "Model comparison. " + md_text(content.unavailable["comparison"]),
-        "",
+        *_md_comparison(content),
         *_md_measurement_sensitivity(content),
     ]
     return lines + _md_checks_tail(base, content)
+
+
+def _md_comparison(content: ReportContent) -> list[str]:
+    """Return model v2's comparison: why it is missing, or its reading and table."""
+    if "comparison" in content.unavailable:
+        return ["Model comparison. " + md_text(content.unavailable["comparison"]), ""]
+    comparison = content.comparison
+    if comparison is None:
+        return ["Model comparison. Not run for this report.", ""]
+    lines = [
+        "Model comparison. " + md_text(comparison.text),
+        "",
+        "| model | ELPD (LOO) | se | p_loo | difference | se of difference | stacking weight "
+        "| units with k > 0.7 | converged |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in comparison.table.itertuples(index=False):
+        lines.append(
+            f"| {md_text(r.model)} | {r.elpd:.1f} | {r.se:.1f} | {r.p_loo:.1f} | "
+            f"{r.elpd_diff:.1f} | {r.dse:.1f} | {r.weight:.2f} | {r.bad_k} | "
+            f"{'yes' if r.converged else 'NO'} |"
+        )
+    return [*lines, ""]
+
+
+def _md_measurement_plan(content: ReportContent) -> list[str]:
+    """Return model v2's plan section: the HTML report's sentences, warning and table."""
+    lines = ["## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
+    plan = content.plan
+    if plan is None or not plan.targets:
+        return lines
+    warning = plan_warning(content)
+    if warning:
+        lines += [f"**Warning:** {md_text(warning)}", ""]
+    b_min = content.classification["breadth_min"]
+    ns = range(1, plan.settings.max_new + 1)
+    last = ns[-1]
+    lines += [
+        f"P(decisive) after n more sources of kind {md_text(plan.settings.kind)}, one row per "
+        "target:",
+        "",
+        f"| target | type | P(breadth >= {b_min}) now | sources now | "
+        + " | ".join(f"n = {n}" for n in ns)
+        + f" | ± MC error (largest) | P(affirmed) at {last} | P(refuted) at {last} "
+        f"| P(contested) at {last} | P(breadth >= {b_min}) at {last} | exact refits "
+        "| PSIS kept (k > 0.7) | largest k |",
+        "|" + "---|" * (13 + len(ns) - 1),
+    ]
+    for r in measurement_plan_rows(plan):
+        lines.append(
+            f"| {md_text(r['target_id'])} | "
+            f"{md_text(r['target_type'])} | {r['p_broad_now']:.2f} | {r['sources_min_now']} | "
+            + " | ".join(f"{p:.2f}" for p in r["p_decisive"])
+            + f" | {r['mc_se']:.2f} | {r['p_affirmed']:.2f} | {r['p_refuted']:.2f} | "
+            f"{r['p_contested']:.2f} | {r['p_broad']:.2f} | {r['refits']} | "
+            f"{r['unreliable']} of {r['updates']} | "
+            f"{_md_num(r['khat_max'], 2)} |"
+        )
+    return [*lines, "", md_text(plan_method(plan)), ""]
 
 
 def _md_measurement_ppc(content: ReportContent) -> list[str]:

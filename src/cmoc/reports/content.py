@@ -36,7 +36,7 @@ from ..analyses import (
 )
 from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
-from ..evidence.recording import recording_lines
+from ..evidence.recording import recording_lines, refutes_recording
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import describe_measurement_priors, measurement_priors_json
 
@@ -50,23 +50,11 @@ __all__ = [
     "report_content",
 ]
 
-NOT_YET_V2 = {
-    "plan": (
-        "Not yet available for model v2 in this report: its plan section is written for "
-        "model v1's plan (support of each CMOC). Model v2's plan, the chance that n more "
-        "sources of a kind make each inconclusive target decisive, is computed by "
-        "cmoc plan DIR --model FILE (docs/calibration-and-planning.md, section Planning with "
-        "model v2); on the IOC base it takes minutes to a quarter of an hour."
-    ),
-    "comparison": (
-        "Not yet available for model v2: the comparison fits model v1's pooling variants (no "
-        "pooling, complete pooling) and scores each by leaving every unit of evidence out in "
-        "turn (PSIS-LOO); model v2 has the pointwise log-likelihood this needs, but no "
-        "variants to compare it with yet."
-    ),
-}
+NOT_YET_V2: dict[str, str] = {}
 """The sentence the report of a model v2 fit shows in place of each section of model v1's that
-v2 does not support yet (``ReportContent.unavailable``), saying why."""
+v2 does not support yet (``ReportContent.unavailable``), saying why, by section
+(``comparison``, ``plan``, ...). Empty: every section of v1's report now has v2's own (the
+plan since ``REPORT_PLAN_V2``, the comparison since v2's pooling variants)."""
 
 
 @dataclass
@@ -115,11 +103,14 @@ class ReportContent:
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
         breadth, and v2's statuses, for a model v2 fit).
     comparison : ModelComparison or None
-        PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run.
+        PSIS-LOO comparison with the no-pooling and complete-pooling variants, when run (of
+        model v2, v2's variants pooling its target level, over v2's units).
     plan : PlanResult or None
         The chance that more sources settle each inconclusive CMOC of the newest wave's fit
         (:func:`cmoc.analyses.plan_or_reuse`), when computed; its table is empty when no CMOC
-        is inconclusive.
+        is inconclusive. Of a model v2 fit, the chance that more sources make each
+        inconclusive target (CMOC or mechanism) decisive
+        (:data:`cmoc.analyses.PLAN_V2_COLUMNS`).
     calibration : CalibrationResult or None
         A saved simulation-based calibration of the fit's model configuration, when one was
         found (:func:`cmoc.analyses.find_calibration`).
@@ -128,6 +119,9 @@ class ReportContent:
     recording : list of str
         Whether refuting codes were recorded, per source kind (``kind = value (why)``, as
         ``cmoc validate`` shows it): stated at the top of the report.
+    refutes_recording : dict of str to str
+        The same per kind as a value only (``recorded``, ``partial``, ``not recorded``): what
+        the plan of model v2 says new sources of its kind can show.
     scope_note : str
         What the report leaves out and why, stated at its top (a report of one saved fit:
         the newest wave only); empty for a full report.
@@ -136,8 +130,8 @@ class ReportContent:
         ``cmocs``, ``trajectory`` and ``changes`` hold breadth, direction and depth
         (:data:`cmoc.analyses.MEASUREMENT_COLUMNS`) in place of support.
     unavailable : dict of str to str
-        Section (``plan``, ``comparison``) to the sentence shown in its place: why it is not
-        yet available for model v2 (:data:`NOT_YET_V2`); empty for model v1.
+        Section to the sentence shown in its place: why it is not yet available for model
+        v2 (:data:`NOT_YET_V2`, now empty); empty for model v1.
     convergence : ConvergenceCheck
         Of the newest wave's fit.
     wave_checks : dict
@@ -184,6 +178,7 @@ class ReportContent:
     calibration: CalibrationResult | None = None
     calibration_command: str = ""
     recording: list[str] = field(default_factory=list)
+    refutes_recording: dict[str, str] = field(default_factory=dict)
     scope_note: str = ""
     measurement: bool = False
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -609,8 +604,10 @@ def report_content(
     made = Provenance.of(idata)
     sampler = made.sampler
     v2 = is_measurement_fit(idata)
-    if v2 and (comparison is not None or plan is not None):
-        raise ValueError("model v2 fits have no model comparison or plan yet")
+    if comparison is not None and (comparison.settings.get("model") == "measurement") != v2:
+        raise ValueError("the comparison is of another model than the newest wave's fit")
+    if plan is not None and (plan.settings.model == "measurement") != v2:
+        raise ValueError("the plan is of another model than the newest wave's fit")
     tell(f"  summarising the fit after wave {newest!r} (convergence, levels, confidence)...")
     summary = summarize(idata, base, ci=ci)
     per_wave = []
@@ -691,6 +688,7 @@ def report_content(
         classification=base.config.classification.model_dump(),
         mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
         recording=recording_lines(base),
+        refutes_recording={k: r.refutes for k, r in refutes_recording(base).items()},
         comparison=comparison,
         plan=plan,
         calibration=calibration,

@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 
 __all__ = [
     "MEASUREMENT_STATUS_STYLE",
+    "PLAN_LABELLED",
     "STATUS_STYLE",
     "forest",
     "measurement_forest",
@@ -547,6 +548,10 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
     return to_svg(fig)
 
 
+PLAN_LABELLED = 8
+"""Model v2's plan figure colours and labels at most this many targets (the others grey)."""
+
+
 def plot_table(table: pd.DataFrame) -> pd.DataFrame:
     """Return a plan table with its data text (``target_id``, ``kind``) escaped for plotting."""
     out = table.copy()
@@ -557,23 +562,31 @@ def plot_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 @_plain_text_figure
-def plan_figure(table: pd.DataFrame) -> str:
+def plan_figure(table: pd.DataFrame, outcome: str = "settled") -> str:
     """Draw the chance that n more sources settle each inconclusive CMOC.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`cmoc.analyses.plan` output.
+        :func:`cmoc.analyses.plan` output; of a model v2 plan, with ``p_decisive`` renamed
+        ``p_settled``.
+    outcome : str
+        What ``p_settled`` is the chance of, in the legend (``"decisive"`` for model v2, whose
+        plan then colours and labels only the :data:`PLAN_LABELLED` targets most likely
+        decided after the most new sources, the others grey).
 
     Returns
     -------
     str
         SVG: ``p_settled`` against n with its Monte Carlo error (solid), ``p_affirmed``
-        (dotted), one colour per CMOC (:func:`cmoc.reports.plots_plan.draw_plan`).
+        (dotted, where it differs), one colour per CMOC
+        (:func:`cmoc.reports.plots_plan.draw_plan`).
     """
     from .plots_plan import draw_plan
 
-    return to_svg(draw_plan(plot_table(table)))
+    if outcome == "settled":
+        return to_svg(draw_plan(plot_table(table)))
+    return to_svg(draw_plan(plot_table(table), outcome=outcome, labelled=PLAN_LABELLED))
 
 
 @_plain_text_figure

@@ -20,10 +20,13 @@ __all__ = [
     "influence_paragraphs",
     "influence_warning",
     "measurement_methods_paragraph",
+    "measurement_plan_method",
+    "measurement_plan_rows",
     "measurement_ppc_paragraph",
     "methods_paragraph",
     "plan_method",
     "plan_paragraph",
+    "plan_warning",
     "render_html",
     "unit_name",
 ]
@@ -172,7 +175,19 @@ def _methods_extra(content: ReportContent) -> str:
     """Sentences on planning and calibration, when the report shows them."""
     out = ""
     plan = content.plan
-    if plan is not None and plan.targets:
+    if plan is not None and plan.targets and content.measurement:
+        s = plan.settings
+        out += (
+            f" For each inconclusive target (CMOC or mechanism), the chance that 1 to "
+            f"{s['max_new']} more sources of kind {s['kind']} would make it decisive (affirmed "
+            f"or novel, refuted or contested by the rules above) was estimated by simulation "
+            f"from the posterior ({s['simulations']} simulations shared by the targets, seed "
+            f"{s['seed']}; new sources drawn from model v2, updates by Pareto-smoothed "
+            f"importance sampling of the fit's draws, by the whole likelihood of the new "
+            f"sources, then by each mechanism's factor where the Pareto k exceeded "
+            f"{KHAT_MAX:g}, {_refit_budget(s.get('max_refits'))})."
+        )
+    elif plan is not None and plan.targets:
         s = plan.settings
         out += (
             f" For each inconclusive CMOC, the chance that 1 to {s['max_new']} more sources of "
@@ -195,6 +210,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _refit_budget(cap) -> str:
+    """``"no exact refit"``, ``"exact refits where it did too, at most 3"`` or unlimited."""
+    if cap == 0:
+        return "no exact refit"
+    return "exact refits where it did too" + ("" if cap is None else f", at most {cap}")
+
+
 def plan_paragraph(content: ReportContent) -> str:
     """Say what the planning section shows, or why it shows nothing (one or two sentences)."""
     plan = content.plan
@@ -205,6 +227,8 @@ def plan_paragraph(content: ReportContent) -> str:
             "Not computed for this report (cmoc report --plan, or cmoc plan DIR, which saves "
             "the plan beside the fits for the next report)."
         )
+    if content.measurement:
+        return _measurement_plan_paragraph(content)
     wave = content.waves[-1]
     if not plan.targets:
         return f"No CMOC is inconclusive after wave “{wave}”: there is nothing to plan for."
@@ -218,8 +242,78 @@ def plan_paragraph(content: ReportContent) -> str:
     )
 
 
+def _targets_text(ids: list[str], types: dict[str, str]) -> str:
+    """``"3 targets (2 CMOCs, 1 mechanism)"``."""
+    n_c = sum(types.get(t) == "cmoc" for t in ids)
+    n_m = len(ids) - n_c
+    parts = [_plural(n, w) for n, w in ((n_c, "CMOC"), (n_m, "mechanism")) if n]
+    return f"{_plural(len(ids), 'target')} ({', '.join(parts)})"
+
+
+def _measurement_plan_paragraph(content: ReportContent) -> str:
+    """Say what model v2's plan section shows.
+
+    What is planned for, what decisive means, the chances after the most new sources, and what
+    new sources of the kind cannot show.
+    """
+    plan = content.plan
+    wave = content.waves[-1]
+    if not plan.targets:
+        return (
+            f"No target (CMOC or mechanism) is inconclusive after wave “{wave}”: there is "
+            "nothing to plan for."
+        )
+    s, t = plan.settings, plan.table
+    cl = content.classification
+    margin = cl["direction_margin"]
+    types = dict(zip(content.summary["target_id"], content.summary["target_type"], strict=True))
+    n = len(plan.targets)
+    text = (
+        f"{_targets_text(plan.targets, types)} {'is' if n == 1 else 'are'} inconclusive "
+        f"after wave “{wave}” ({', '.join(plan.targets)}). For each, the chance that "
+        f"n = 1 to {s['max_new']} more sources of kind “{s['kind']}” would make it decisive "
+        f"by model v2's rules: affirmed (P(breadth ≥ {cl['breadth_min']:g}) ≥ "
+        f"{s['affirm']:g}, at least {cl['min_sources']} sources shown to evidence it and, "
+        f"where its direction is testable, P(direction ≥ {0.5 + margin:g}) ≥ {s['affirm']:g}; "
+        f"novel for a new CMOC), refuted or contested."
+    )
+    last = t[t["n_new"] == t["n_new"].max()].sort_values(
+        ["p_decisive", "target_id"], ascending=[False, True], kind="stable"
+    )
+    p = last["p_decisive"]
+    best = last.iloc[0]
+    text += (
+        f" After {s['max_new']} more, P(decisive) is "
+        + (
+            f"{p.iloc[0]:.2f}"
+            if n == 1
+            else f"{p.min():.2f} to {p.max():.2f} (median {p.median():.2f}; highest "
+            f"{best['target_id']}, {best['p_decisive']:.2f})"
+        )
+        + "."
+    )
+    if p.max() < 0.5:
+        text += (
+            f" None {'is' if n == 1 else 'of them is'} more likely than not to be decided by "
+            f"{s['max_new']} more."
+        )
+    testable = content.summary.set_index("target_id")["direction_testable"]
+    none_testable = not testable.reindex(plan.targets).fillna(False).astype(bool).any()
+    recording = content.refutes_recording.get(s["kind"])
+    if none_testable and recording is not None and recording != "recorded":
+        text += (
+            f" No planned target's direction is testable now, and sources of kind "
+            f"“{s['kind']}” cannot make it so (their refutes are {recording}; only a kind "
+            f"whose refutes are recorded tests direction): more of them can show breadth but "
+            f"not direction, so here decisive can only mean affirmed."
+        )
+    return text
+
+
 def plan_method(plan) -> str:
     """Say how a plan was computed: simulations, update, refits, Monte Carlo error, seed."""
+    if plan.settings.model == "measurement":
+        return measurement_plan_method(plan)
     s, t = plan.settings, plan.table
     refits, kept = int(t["refits"].sum()), int(t["unreliable"].sum())
     flagged = refits + kept
@@ -251,6 +345,126 @@ def plan_method(plan) -> str:
         f"the first n of them added; the posterior was updated by Pareto-smoothed importance "
         f"sampling of the fit's draws, and {refit_text}. ± is the Monte Carlo standard error "
         f"of P(settled) (at most {float(t['mc_se'].max()):.3f})."
+    )
+
+
+def measurement_plan_method(plan) -> str:
+    """Say how a model v2 plan was computed: settings, updates, refits, Monte Carlo error."""
+    s, t = plan.settings, plan.table
+    refits, kept = int(t["refits"].sum()), int(t["unreliable"].sum())
+    updates = int(t["simulations"].sum())
+    targeted = s.get("update") == "targeted"
+    cap = s.get("max_refits")
+    if refits + kept == 0:
+        refit_text = f"no update kept a Pareto k above {KHAT_MAX:g}, so none needed an exact refit"
+    else:
+        by = " even by the mechanism's factor" if targeted else ""
+        flagged = f"{_plural(refits + kept, 'update')} had a Pareto k above {KHAT_MAX:g}{by}"
+        if refits == 0:
+            refit_text = (
+                f"{flagged} and kept {'its' if kept == 1 else 'their'} less reliable PSIS "
+                f"estimate ({'this plan makes no exact refit' if cap == 0 else 'no refit'})"
+            )
+        else:
+            refit_text = (
+                f"{flagged}: {refits} {'was' if refits == 1 else 'were'} replaced by exact "
+                f"refits of the base plus the new sources ({_refit_budget(cap)}), {kept} kept "
+                f"{'its' if kept == 1 else 'their'} less reliable PSIS estimate"
+            )
+    update = (
+        f"by the whole likelihood while its Pareto k is at most {KHAT_MAX:g}, then each target "
+        f"by its mechanism's factor"
+        if targeted
+        else "by the whole likelihood"
+    )
+    budget = (
+        "no exact refit"
+        if cap == 0
+        else f"at most {'any number of' if cap is None else cap} exact "
+        f"refit{'' if cap == 1 else 's'}"
+    )
+    return (
+        f"Settings: {s['simulations']} simulations (seed {s['seed']}), n = 1 to "
+        f"{s['max_new']} new sources of kind “{s['kind']}”, update “{s['update']}”, "
+        f"{budget}. In each simulation a posterior draw is taken as the truth and "
+        f"{s['max_new']} new sources of the kind are drawn from model v2 under it (exact "
+        f"codes, coded against the newest wave's whole theory, in a wave of their own); the "
+        f"first n are added and the fit's draws reweighted by their likelihood with "
+        f"Pareto-smoothed importance sampling (PSIS), {update}; every target is then "
+        f"classified again. Of the {updates} updates (targets × simulations × n), "
+        f"{refit_text}. The ± column is the largest Monte Carlo standard error of a "
+        f"target's P(decisive) over n (at most {float(t['mc_se'].max()):.3f} in the table). "
+        f"P(breadth ≥ …) after the most new sources is the mean over the simulations of the "
+        f"updated probability, of the breadth averaged over the source kinds as they would "
+        f"then be mixed: where sources of the planned kind rarely evidence a target, adding "
+        f"them can lower it."
+    )
+
+
+def measurement_plan_rows(plan) -> list[dict]:
+    """Return model v2's plan table one row per target, the chances of each n side by side.
+
+    Each row: ``target_id``, ``target_type``, ``p_broad_now``, ``sources_min_now``,
+    ``p_decisive`` (a list over ``n = 1..max_new``), ``mc_se`` (the largest over n), and after
+    the most new sources ``p_affirmed``, ``p_refuted``, ``p_contested``, ``p_broad``; over
+    every n ``refits``, ``unreliable`` (updates that kept a PSIS estimate with Pareto k above
+    :data:`KHAT_MAX`), ``updates`` and ``khat_max``.
+    """
+    rows = []
+    for target, t in plan.table.groupby("target_id", sort=False):
+        t = t.sort_values("n_new")
+        last = t.iloc[-1]
+        rows.append(
+            {
+                "target_id": target,
+                "target_type": last["target_type"],
+                "p_broad_now": float(last["p_broad_now"]),
+                "sources_min_now": int(last["sources_min_now"]),
+                "p_decisive": [float(p) for p in t["p_decisive"]],
+                "mc_se": float(t["mc_se"].max()),
+                "p_affirmed": float(last["p_affirmed"]),
+                "p_refuted": float(last["p_refuted"]),
+                "p_contested": float(last["p_contested"]),
+                "p_broad": float(last["p_broad"]),
+                "refits": int(t["refits"].sum()),
+                "unreliable": int(t["unreliable"].sum()),
+                "updates": int(t["simulations"].sum()),
+                "khat_max": float(t["khat_max"].max()),
+            }
+        )
+    return rows
+
+
+def plan_warning(content: ReportContent) -> str:
+    """Where the plan's PSIS was strained (updates kept with Pareto k > 0.7), or ``""``.
+
+    Per ``n``, the share of updates that kept a PSIS estimate with k above :data:`KHAT_MAX`
+    (no exact refit), the largest k, and how to refit them.
+    """
+    plan = content.plan
+    if plan is None or not plan.targets:
+        return ""
+    t, s = plan.table, plan.settings
+    kept = int(t["unreliable"].sum())
+    if kept == 0:
+        return ""
+    by_n = t.groupby("n_new", sort=True)[["unreliable", "simulations"]].sum()
+    shares = ", ".join(f"{r.unreliable / r.simulations:.0%} at n = {n}" for n, r in by_n.iterrows())
+    worst = t[t["unreliable"] > 0]
+    share = t["unreliable"] / t["simulations"]
+    most = t.loc[share.idxmax()]
+    model = " --model FILE" if s.get("model") == "measurement" else ""
+    return (
+        f"PSIS was strained: {kept:,} of the {int(t['simulations'].sum()):,} updates "
+        f"({shares}) kept an estimate with Pareto k above {KHAT_MAX:g} (largest "
+        f"{float(worst['khat_max'].max()):.2f}), which rests on few of the fit's draws. Were "
+        f"they all wrong, a chance could move by at most the share of its simulations they "
+        f"make up: up to {float(share.max()):.2f} ({most['target_id']} after "
+        f"{int(most['n_new'])} more: {int(most['unreliable'])} of {int(most['simulations'])}"
+        f"); the column “PSIS kept” gives each target's count. cmoc plan DIR{model} "
+        f"--max-refits N replaces up to N of them by exact refits (each a fit of the base plus "
+        f"the new sources); this section shows a saved plan only when it was made from this "
+        f"fit with the settings above."
     )
 
 
@@ -534,6 +748,26 @@ def _ppc_odd(content: ReportContent) -> pd.DataFrame | None:
     return ppc[ppc["surprising"].astype(bool) | ~ppc["in_interval"].astype(bool)]
 
 
+def _plan_caption(content: ReportContent) -> str:
+    """Return the caption of model v2's plan figure (what is drawn depends on the targets)."""
+    plan = content.plan
+    if plan is None or not len(plan.table):
+        return ""
+    t = plan.table
+    kind = plan.settings["kind"]
+    text = f"Chance that n more “{kind}” sources make each inconclusive target decisive"
+    if t["target_id"].nunique() > figures.PLAN_LABELLED:
+        text += (
+            f" (the {figures.PLAN_LABELLED} with the highest chance after "
+            f"{int(t['n_new'].max())} in colour, with their Monte Carlo error; the others grey)"
+        )
+    else:
+        text += " (with its Monte Carlo error)"
+    if (t["p_affirmed"] != t["p_decisive"]).any():
+        text += "; dotted: the chance that they affirm it"
+    return text + "."
+
+
 def _render_measurement_html(content: ReportContent) -> str:
     """Render the report of model v2 fits (the sections v2 does not have yet say why)."""
     cl = content.classification
@@ -555,7 +789,14 @@ def _render_measurement_html(content: ReportContent) -> str:
         "ppc": figures.ppc_figure(content.ppc)
         if content.ppc is not None and len(content.ppc)
         else None,
-        "plan": None,
+        "plan": (
+            figures.plan_figure(
+                content.plan.table.rename(columns={"p_decisive": "p_settled"}),
+                outcome="decisive",
+            )
+            if content.plan is not None and len(content.plan.table)
+            else None
+        ),
         "ranks": (
             figures.rank_histograms(content.calibration.ranks, content.calibration.tests)
             if content.calibration is not None and len(content.calibration.ranks)
@@ -569,7 +810,10 @@ def _render_measurement_html(content: ReportContent) -> str:
         support=summary,
         methods=measurement_methods_paragraph(content),
         plan_text=plan_paragraph(content),
-        plan_method="",
+        plan_method=plan_method(content.plan) if content.plan and content.plan.targets else "",
+        plan_warning=plan_warning(content),
+        plan_rows=measurement_plan_rows(content.plan) if content.plan else [],
+        plan_caption=_plan_caption(content),
         ppc_text=measurement_ppc_paragraph(content),
         influence_text=influence_paragraphs(content),
         influence_warning=influence_warning(content),

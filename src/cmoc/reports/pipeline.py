@@ -8,9 +8,12 @@ failed the convergence gate, and write the files. Each step says what it does th
 before it starts, so a long step is never silent.
 
 A report of model v2 fits (``ModelConfig(model="measurement")``) runs the same sequence, with
-v2's own predictive check and influence of single units, but without the comparison and the
-plan, which are written for model v1: it says so, and the report shows why in their place
-(:data:`cmoc.reports.content.NOT_YET_V2`).
+v2's own comparison (its pooling variants of the target level, by PSIS-LOO over v2's units,
+:func:`cmoc.analyses.compare_models` called as for v1), predictive check, influence of single
+units and plan (every inconclusive target, CMOC or mechanism, by v2's statuses:
+:data:`cmoc.analyses.REPORT_PLAN_V2`, PSIS only; a saved v2 plan is reused only when made from
+the same fit with the same settings). A section v2 does not have yet would be skipped, said,
+and explained in its place (:data:`cmoc.reports.content.NOT_YET_V2`, now empty).
 
 :func:`build_report_from_fit` builds the report of one saved fit from the file alone (the
 evidence it carries): the newest wave only, nothing fitted and nothing written beside the fit.
@@ -25,6 +28,7 @@ from pathlib import Path
 from ..analyses import (
     DEFAULT_CI,
     REPORT_PLAN,
+    REPORT_PLAN_V2,
     VARIANTS,
     CalibrationResult,
     FitEvidenceError,
@@ -151,11 +155,28 @@ def _is_v2(config: ModelConfig | None) -> bool:
     return config is not None and config.model == "measurement"
 
 
-def _skip_v2(say: _Say, *, compare: bool, plan: bool) -> None:
-    """Say which of the asked steps a report of model v2 leaves out, and why."""
-    for asked, name in ((compare, "comparison"), (plan, "plan")):
-        if asked:
+def _skip_v2(say: _Say, *, compare: bool) -> None:
+    """Say which asked steps a report of model v2 leaves out (:data:`NOT_YET_V2`), and why."""
+    for asked, name in ((compare, "comparison"),):
+        if asked and name in NOT_YET_V2:
             say(f"model v2: skipping the {name}. {NOT_YET_V2[name]}")
+
+
+def _report_plan(config: ModelConfig | None) -> dict:
+    """Return a report's plan settings: :data:`REPORT_PLAN_V2` of model v2, else v1's."""
+    return REPORT_PLAN_V2 if _is_v2(config) else REPORT_PLAN
+
+
+def _planning_says(config: ModelConfig | None, how: str) -> str:
+    """Say what the plan is for and with which settings, before it starts (``how``: reuse)."""
+    if not _is_v2(config):
+        return f"planning for the inconclusive CMOCs ({how})..."
+    s = REPORT_PLAN_V2
+    refits = "no exact refit" if not s["max_refits"] else f"at most {s['max_refits']} exact refits"
+    return (
+        f"planning for the inconclusive targets, CMOCs and mechanisms (model v2: "
+        f"{s['simulations']} simulations, up to {s['max_new']} new sources, {refits}; {how})..."
+    )
 
 
 def _validated(directory: str | Path, say: _Say) -> None:
@@ -183,8 +204,8 @@ def _content(
     s = sampler or SamplerConfig()
     saved = saved_calibration(directory, cfg, calibration)
     if _is_v2(cfg):
-        _skip_v2(say, compare=compare, plan=plan)
-        compare = plan = False
+        _skip_v2(say, compare=compare)
+        compare = compare and "comparison" not in NOT_YET_V2
     say(
         f"fitting the evidence known after each wave ({', '.join(base.waves)}), or reusing "
         "the saved fits..."
@@ -196,13 +217,15 @@ def _content(
     if compare:
         others = ", ".join(name for name in VARIANTS if name != "hierarchical")
         say(
-            f"fitting the comparison models ({others}), or reusing their saved fits, and "
-            "comparing them by PSIS-LOO..."
+            f"fitting the comparison models ({others}"
+            + (" of model v2's target level" if _is_v2(cfg) else "")
+            + "), or reusing their saved fits, and comparing them by PSIS-LOO..."
         )
         comparison = compare_models(directory, base, cfg, s, progress=progress, say=say)
     planned = None
     if plan:
-        say("planning for the inconclusive CMOCs (the saved plan if made from this fit)...")
+        reuse = "with these settings" if _is_v2(cfg) else ""
+        say(_planning_says(cfg, f"the saved plan if made from this fit {reuse}".rstrip()))
         planned, how = plan_or_reuse(
             directory,
             fits[base.waves[-1]][1],
@@ -210,7 +233,7 @@ def _content(
             seed=s.seed,
             workers=workers,
             progress=progress,
-            **REPORT_PLAN,
+            **_report_plan(cfg),
         )
         say(f"plan: {how}")
     say("computing the report's tables (summaries, checks, what each wave changed)...")
@@ -298,7 +321,10 @@ def build_report_for(
         Compare the hierarchy with no and complete pooling (two more fits, saved).
     plan : bool
         Plan for inconclusive CMOCs (``DIR/.cmoc/plan.json`` if made from this fit, else
-        :data:`cmoc.analyses.REPORT_PLAN`, saved).
+        :data:`cmoc.analyses.REPORT_PLAN`, saved); of model v2, for inconclusive targets
+        (``plan.json`` if made from this fit with :data:`cmoc.analyses.REPORT_PLAN_V2`, else
+        computed with those settings, and saved unless ``plan.json`` holds a plan of this fit
+        made with other settings).
     calibration : str or Path, optional
         A saved calibration of the model (default: the newest matching one in ``DIR/.cmoc/``).
     out : str or Path, optional
@@ -375,7 +401,8 @@ def build_report_from_fit(
     Nothing is fitted and nothing is written beside the fit: the report shows the evidence and
     posterior of the fit's newest wave (the trajectory across waves, what each wave changed and
     the model comparison need the base, :func:`build_report_for`); the plan, when asked for,
-    is computed (PSIS updates, :data:`cmoc.analyses.REPORT_PLAN`) and not saved.
+    is computed (PSIS updates, :data:`cmoc.analyses.REPORT_PLAN`, of a model v2 fit
+    :data:`cmoc.analyses.REPORT_PLAN_V2`) and not saved.
 
     Parameters
     ----------
@@ -451,19 +478,16 @@ def build_report_from_fit(
     if evidence_dir is not None or calibration is not None:
         # without a base, only a calibration given as a file (its folder is not searched)
         saved = saved_calibration(evidence_dir or path.parent, cfg, calibration)
-    if _is_v2(cfg):
-        _skip_v2(said, compare=False, plan=plan)
-        plan = False
     planned = None
     if plan:
-        said("planning for the inconclusive CMOCs (computed, not saved)...")
+        said(_planning_says(cfg, "computed, not saved"))
         planned = plan_result(
             idata,
             base,
             seed=int(sampler.get("seed", SamplerConfig().seed)),
             workers=workers,
             progress=progress,
-            **REPORT_PLAN,
+            **_report_plan(cfg),
         )
     said("computing the report's tables (summaries, checks)...")
     content = replace(
