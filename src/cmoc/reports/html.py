@@ -359,7 +359,11 @@ def measurement_plan_method(plan) -> str:
         refit_text = f"no update kept a Pareto k above {KHAT_MAX:g}, so none needed an exact refit"
     else:
         by = " even by the mechanism's factor" if targeted else ""
-        flagged = f"{_plural(refits + kept, 'update')} had a Pareto k above {KHAT_MAX:g}{by}"
+        n_flagged = refits + kept
+        flagged = (
+            f"{n_flagged:,} update{'' if n_flagged == 1 else 's'} had a Pareto k above "
+            f"{KHAT_MAX:g}{by}"
+        )
         if refits == 0:
             refit_text = (
                 f"{flagged} and kept {'its' if kept == 1 else 'their'} less reliable PSIS "
@@ -391,7 +395,7 @@ def measurement_plan_method(plan) -> str:
         f"codes, coded against the newest wave's whole theory, in a wave of their own); the "
         f"first n are added and the fit's draws reweighted by their likelihood with "
         f"Pareto-smoothed importance sampling (PSIS), {update}; every target is then "
-        f"classified again. Of the {updates} updates (targets × simulations × n), "
+        f"classified again. Of the {updates:,} updates (targets × simulations × n), "
         f"{refit_text}. The ± column is the largest Monte Carlo standard error of a "
         f"target's P(decisive) over n (at most {float(t['mc_se'].max()):.3f} in the table). "
         f"P(breadth ≥ …) after the most new sources is the mean over the simulations of the "

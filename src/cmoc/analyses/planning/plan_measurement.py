@@ -101,10 +101,10 @@ REPORT_PLAN_V2 = {"max_new": 5, "simulations": 200, "max_refits": 0}
 """The plan ``cmoc report --model FILE`` computes for a model v2 fit (of the default kind).
 
 PSIS updates only (targeted: the whole likelihood, then each mechanism's factor where its
-Pareto k is above :data:`KHAT_MAX`), no exact refit: a refit of IOC's v2 fit costs about 90 s
-of one core each, the simulations of this plan about a minute (measured below). Updates whose k
-stays above :data:`KHAT_MAX` keep their PSIS estimate and are counted ``unreliable``; the
-report says how many, where, and how to refit them (``cmoc plan DIR --model FILE
+Pareto k is above :data:`KHAT_MAX`), no exact refit: a refit of IOC's v2 fit is a fit of its
+own, the simulations of this plan take 30-40 s there (docs/calibration-and-planning.md, "Saved
+results and the report"). Updates whose k stays above :data:`KHAT_MAX` keep their PSIS
+estimate and are counted ``unreliable``; the report says how many, where, and how to refit them (``cmoc plan DIR --model FILE
 --max-refits N``). A saved v2 plan is reused only when made from the same fit with these very
 settings (:func:`~cmoc.analyses.planning.plan.plan_or_reuse`).
 """
