@@ -104,9 +104,10 @@ PSIS updates only (targeted: the whole likelihood, then each mechanism's factor 
 Pareto k is above :data:`KHAT_MAX`), no exact refit: a refit of IOC's v2 fit is a fit of its
 own, the simulations of this plan take 30-40 s there (docs/calibration-and-planning.md, "Saved
 results and the report"). Updates whose k stays above :data:`KHAT_MAX` keep their PSIS
-estimate and are counted ``unreliable``; the report says how many, where, and how to refit them (``cmoc plan DIR --model FILE
---max-refits N``). A saved v2 plan is reused only when made from the same fit with these very
-settings (:func:`~cmoc.analyses.planning.plan.plan_or_reuse`).
+estimate and are counted ``unreliable``; the report says how many, where, and how to refit
+them (``cmoc plan DIR --model FILE --max-refits N``). A saved v2 plan is reused only when
+made from the same fit with these very settings
+(:func:`~cmoc.analyses.planning.plan.plan_or_reuse`).
 """
 
 DECISIVE = frozenset(s.value for s in Status if s not in (Status.inconclusive, Status.unevidenced))
