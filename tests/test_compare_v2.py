@@ -278,10 +278,12 @@ def test_variants_record_the_models_default_tune(base, tmp_path):
         assert Provenance.of(load_fit(work / ".cmoc" / name)).sampler["tune"] == TUNE["measurement"]
 
 
-def test_a_variant_fitted_as_the_model_is_refused(base):
-    """``fit`` builds model v2 as it is: its draws are not labelled as a variant."""
-    with mocked(), pytest.raises(ValueError, match="pooling 'partial' labelled"):
-        fit(load_evidence(base), VARIANT["none"], tiny_sampler())
+def test_fit_builds_the_variant_the_config_names(base):
+    """``fit`` builds model v2's pooling variant of the configuration, labelled as such."""
+    with mocked():
+        idata = fit(load_evidence(base), VARIANT["none"], tiny_sampler())
+    assert "evidencing_own" in idata["posterior"]  # the variant's own variables
+    assert "evidencing_mean" not in idata["posterior"]
 
 
 def test_check_compare_of_model_v2(base, tmp_path, capsys):

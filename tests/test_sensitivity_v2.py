@@ -208,7 +208,5 @@ def test_cmoc_check_of_a_v2_fit_runs_the_sensitivity(v2_fit, tmp_path, capsys):
         out = capsys.readouterr().out
         assert code == 0
         assert "Prior sensitivity" in out and "C1" in out
-        # a check v2 does not have (the comparison): bad input (exit 2), before anything is
-        # fitted; the predictive check and the influence: tests/test_measurement_pointwise.py
-        assert main(["check", str(directory), "--compare", "--model", str(model), *tiny]) == 2
-        assert "--compare" in capsys.readouterr().err
+        # the comparison, the predictive check and the influence of v2:
+        # tests/test_compare_v2.py and tests/test_measurement_pointwise.py

@@ -95,6 +95,7 @@ MEASUREMENT_PRIOR_NAMES = (
     "evidencing_mean",
     "evidencing_sd",
     "kind_rate",
+    "kind_level",
     "depth_sd_mechanism",
     "depth_sd_target",
     "inv_dispersion",
@@ -112,7 +113,9 @@ refutes ``refute_recording`` of a ``"partial"`` kind, whose scales are fixed num
 choice). Not scaled, as in v1: the hierarchy's structure, the standardised deviations
 ``z_*`` and the centred ``*_centred`` deviations (each target's distribution given its
 hyperparameters). A variable the model does not have (one kind: no kind effects; no
-``"partial"`` kind: no ``refute_recording``) is left out."""
+``"partial"`` kind: no ``refute_recording``) is left out. ``kind_level`` is the kinds' log
+rates sampled at the depth level of targets with many exact cells (``kind_rate`` in the plain
+form, as v1's): its density is the ``kind_rate`` prior's."""
 
 
 def _log_prior(idata: xr.DataTree, model: pm.Model, scaled) -> xr.DataArray:

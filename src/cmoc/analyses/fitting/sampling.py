@@ -389,7 +389,7 @@ def fit(
     s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     if cfg.model == "measurement":
         recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
-        model = build_measurement_model(evidence, recording)
+        model = build_measurement_model(evidence, recording, pooling=cfg.support_pooling)
     else:
         model = build_model(evidence, cfg)
     idata = sample_model(model, s, progress=progress, key=(evidence.evidence_hash, cfg.id))

@@ -1,0 +1,128 @@
+"""Model v2's depth level: targets with many evidencing cells centred around one level.
+
+The reparametrisation must leave the prior as it was (iid ``Normal(theta_m, sigma_l)`` depths,
+iid ``Normal`` kind rates): prior draws are compared with draws made here with numpy from the
+plain form, by whole distributions (the depths are a scale mixture with heavy tails).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+
+from cmoc.evidence import load_evidence
+from cmoc.models import MeasurementPriors, build_measurement_model
+from cmoc.models.config import CENTER_MIN_CODES, Prior
+from conftest import write_base
+
+pytestmark = pytest.mark.filterwarnings("ignore:The effect of Potentials:UserWarning")
+
+N_RICH = CENTER_MIN_CODES + 5
+"""Sources giving codes to each of the rich targets: enough for them to be centred."""
+
+
+DEEPER = {"C1": 0, "C2": 4, "M1": 12}
+"""Extra codes per cell by target where depths differ (the centred regime)."""
+
+
+def _base(tmp_path, rich_targets: tuple[str, ...], *, differ: bool = False):
+    """Rich targets coded by ``N_RICH`` sources; depths alike, or different (``differ``)."""
+    sources = "source_id,kind,wave,weight,exposure\n"
+    codings = "source_id,target_id,stance,count,count_min,count_max\n"
+    for j in range(N_RICH):
+        kind = "review" if j % 2 else "interview"
+        sources += f"S{j},{kind},w1,,\n"
+        for t in rich_targets:
+            extra = DEEPER[t] if differ else 0
+            codings += f"S{j},{t},supports,{1 + extra + j % 3},,\n"
+    sources += "T0,review,w1,,\nT1,interview,w1,,\n"
+    codings += "T0,C3,supports,2,,\nT1,C3,supports,1,,\n"
+    cmocs = "".join(f"C{i},M1,c,o,+,prior\n" for i in (1, 2, 3))
+    return load_evidence(write_base(tmp_path / "b", sources, codings, cmocs=cmocs))
+
+
+def _free(model: pm.Model) -> set[str]:
+    return {v.name for v in model.free_RVs}
+
+
+def test_rich_targets_whose_depths_differ_are_centred_around_one_level(tmp_path):
+    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1"), differ=True))
+    names = _free(model)
+    assert {"depth_level", "depth_relative", "kind_level", "z_depth"} <= names
+    assert "kind_rate" not in names  # a deterministic: the rates at the level
+    assert model["depth_relative"].eval().shape == (3,)  # C1, C2, M1
+    assert model["z_depth"].eval().shape == (1,)  # C3: two cells
+
+
+def test_rich_targets_with_alike_depths_are_standardised_at_the_level(tmp_path):
+    """Depths that barely differ: the same level, its deviations non-centred (no funnel)."""
+    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1")))
+    names = _free(model)
+    assert {"z_depth_level", "z_depth_relative", "kind_level", "z_depth"} <= names
+    assert not {"depth_level", "depth_relative", "kind_rate"} & names
+    assert model["z_depth_relative"].eval().shape == (3,)
+
+
+@pytest.mark.parametrize("rich", [(), ("C1",)])
+def test_fewer_than_two_rich_targets_keep_the_plain_form(tmp_path, rich):
+    names = _free(build_measurement_model(_base(tmp_path, rich)))
+    assert "depth_level" not in names and "kind_level" not in names
+    assert "kind_rate" in names
+
+
+def test_a_kind_rate_prior_that_is_not_normal_keeps_the_plain_form(tmp_path):
+    priors = MeasurementPriors(kind_rate=Prior(dist="HalfNormal", sigma=1.0))
+    names = _free(build_measurement_model(_base(tmp_path, ("C1", "C2", "M1")), priors=priors))
+    assert "depth_level" not in names and "kind_rate" in names
+
+
+@pytest.mark.parametrize("differ", [True, False], ids=["centred", "standardised"])
+def test_the_level_form_has_the_plain_prior(tmp_path, differ):
+    """Depths, kind rates and their sums drawn from the model match the plain form's."""
+    pr = MeasurementPriors()
+    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1"), differ=differ), priors=pr)
+    n = 6000
+    with model:
+        prior = pm.sample_prior_predictive(
+            draws=n, var_names=["depth_target", "kind_rate"], random_seed=11
+        ).prior
+    depth = prior["depth_target"].to_numpy().reshape(n, -1)  # C1, C2, C3, M1
+    rate = prior["kind_rate"].to_numpy().reshape(n, -1)
+    rng = np.random.default_rng(12)
+    # the plain form, one mechanism (its depth 0): sigma_l ~ HalfNormal, depths iid around 0
+    sigma_l = np.abs(rng.normal(0.0, pr.depth_sd_target.sigma, n))
+    plain = sigma_l[:, None] * rng.standard_normal((n, depth.shape[1]))
+    plain_rate = rng.normal(pr.kind_rate.mu, pr.kind_rate.sigma, (n, rate.shape[1]))
+    pairs = (
+        [(depth[:, t], plain[:, t]) for t in range(depth.shape[1])]
+        + [(rate[:, k], plain_rate[:, k]) for k in range(rate.shape[1])]
+        + [
+            (depth[:, 0] - depth[:, 1], plain[:, 0] - plain[:, 1]),  # centred vs centred
+            (depth[:, 0] - depth[:, 2], plain[:, 0] - plain[:, 2]),  # centred vs not
+            (depth[:, 0] + rate[:, 0], plain[:, 0] + plain_rate[:, 0]),  # what the data see
+        ]
+    )
+    for i, (got, want) in enumerate(pairs):
+        test = stats.ks_2samp(got, want)
+        assert test.pvalue > 1e-3, (i, test)
+
+
+def test_the_check_can_fail(tmp_path):
+    """A level with the wrong scale (sigma_l, not sigma_l / sqrt(n)) is caught by the same KS."""
+    pr = MeasurementPriors()
+    base = _base(tmp_path, ("C1", "C2", "M1"), differ=True)
+    model = build_measurement_model(base, priors=pr)
+    n = 6000
+    with model:
+        prior = pm.sample_prior_predictive(
+            draws=n, var_names=["depth_target", "depth_sd_target"], random_seed=11
+        ).prior
+    depth = prior["depth_target"].to_numpy().reshape(n, -1)
+    sigma_l = prior["depth_sd_target"].to_numpy().ravel()
+    rng = np.random.default_rng(3)
+    # centred mean of three with the level's scale wrong: sd sigma_l instead of sigma_l / sqrt(3)
+    wrong = depth[:, [0, 1, 3]] - depth[:, [0, 1, 3]].mean(axis=1, keepdims=True)
+    wrong = wrong + sigma_l[:, None] * rng.standard_normal((n, 1))
+    assert stats.ks_2samp(wrong[:, 0], depth[:, 0]).pvalue < 1e-3
