@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import arviz as az
@@ -26,24 +25,15 @@ import xarray as xr
 
 from ...defaults import KHAT_MAX, SMALL_ELPD_DIFF
 from ...evidence import EvidenceBase
-from ...evidence.lock import writing
-from ...evidence.recording import refutes_recording
-from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model
+from ...models import DEFAULT_CONFIG, ModelConfig
 from ..fitting.convergence import check_convergence
-from ..fitting.provenance import stamp
 from ..fitting.result import AnalysisResult, Settings
-from ..fitting.reuse import _refuse_changed, fit_or_reuse
+from ..fitting.reuse import fit_or_reuse
 from ..fitting.sampling import SamplerConfig
 from ..fitting.store import (
-    FitFileError,
-    FitMismatchError,
-    base_of_result,
     comparison_path,
     default_fit_path,
     fit_id,
-    fit_mismatches,
-    load_fit,
-    save_fit,
     variant_path,
 )
 from ..inference.measurement import is_measurement_fit
@@ -323,7 +313,7 @@ def compare_models(
             else variant_path(directory, pooling, cfg.model)
         )
         tell(f"{name}: fitting the model, or reusing its saved fit {path}...")
-        fits[name], how = _fit_or_reuse(evidence, path, variant, sampler, progress=progress)
+        fits[name], how = fit_or_reuse(evidence, path, variant, sampler, progress=progress)
         tell(f"{name}: {how}")
     ids = tuple(fit_id(fits[name]) for name in VARIANTS)
     path = comparison_path(directory, cfg.model)
@@ -336,53 +326,6 @@ def compare_models(
     result = replace(result, settings=replace(result.settings, fit_ids=ids))
     result.save(path)
     return result
-
-
-def _fit_or_reuse(
-    evidence: EvidenceBase,
-    path: Path,
-    config: ModelConfig,
-    sampler: SamplerConfig | None,
-    *,
-    progress: bool,
-) -> tuple[xr.DataTree, str]:
-    """:func:`fit_or_reuse`, and for model v2's variants the same with their own builder.
-
-    :func:`cmoc.analyses.fit` builds model v2 as it is (``pooling="partial"``); the other two
-    are built here with ``build_measurement_model(..., pooling=)``, sampled, stamped and
-    saved under the same rules (evidence, model id and sampler settings decide reuse; under
-    the base's writer lock; refused when the base changed since it was read).
-    """
-    if config.model != "measurement" or config.support_pooling == "partial":
-        return fit_or_reuse(evidence, path, config, sampler, progress=progress)
-    from ..fitting import sampling  # looked up when called (tests replace sample_model)
-
-    s = (sampler or SamplerConfig()).for_model(config.model).validated()
-    path = Path(path)
-    base = base_of_result(path)
-    with nullcontext() if base is None else writing(base, "fit"):
-        if base is not None:
-            _refuse_changed(evidence, base)
-        reason = "no saved fit"
-        if path.is_file():
-            try:
-                saved = load_fit(path)
-            except (OSError, ValueError, FitMismatchError, FitFileError) as err:
-                reason = f"the saved fit could not be read ({err})"
-            else:
-                problems = fit_mismatches(saved, evidence, config, asdict(s))
-                if not problems:
-                    return saved, (
-                        f"reused the saved fit {path} (evidence, model and sampler unchanged)"
-                    )
-                reason = "; ".join(problems)
-        recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
-        model = build_measurement_model(evidence, recording, pooling=config.support_pooling)
-        key = (evidence.evidence_hash, config.id)
-        idata = sampling.sample_model(model, s, progress=progress, key=key)
-        idata = stamp(idata, evidence, config, asdict(s))
-        save_fit(idata, path)
-    return idata, f"fitted ({reason}); saved to {path}"
 
 
 def _saved_comparison(path: Path, ids: tuple[str, ...]) -> ModelComparison | None:
