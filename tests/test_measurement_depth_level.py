@@ -15,7 +15,7 @@ from scipy import stats
 from cmoc.evidence import load_evidence
 from cmoc.models import MeasurementPriors, build_measurement_model
 from cmoc.models.config import CENTER_MIN_CODES, Prior
-from conftest import write_base
+from conftest import ROOT, write_base
 
 pytestmark = pytest.mark.filterwarnings("ignore:The effect of Potentials:UserWarning")
 
@@ -126,3 +126,56 @@ def test_the_check_can_fail(tmp_path):
     wrong = depth[:, [0, 1, 3]] - depth[:, [0, 1, 3]].mean(axis=1, keepdims=True)
     wrong = wrong + sigma_l[:, None] * rng.standard_normal((n, 1))
     assert stats.ks_2samp(wrong[:, 0], depth[:, 0]).pvalue < 1e-3
+
+
+def _drawn(tmp_path, sources: int, cmocs: int, mechanisms: int):
+    """A base of exact cells drawn with model v2's numpy generator (about 0.1 cells per pair
+    and target, as the benchmarks' bases)."""
+    from cmoc.analyses.planning.calibration import _layout_files
+    from cmoc.evidence import write_directory
+    from cmoc.models.generate import CalibrationLayout
+    from cmoc.models.generate_measurement import (
+        draw_measurement_cells,
+        draw_measurement_parameters,
+        measurement_codings,
+    )
+
+    layout = CalibrationLayout(mechanisms=mechanisms, cmocs=cmocs, sources=sources)
+    rng = np.random.default_rng(4)
+    p = draw_measurement_parameters(MeasurementPriors(), layout, rng)
+    p["activation_mechanism"] = 0.3 * rng.standard_normal(mechanisms)
+    p["evidencing_logit"] = -1.5 + 0.3 * rng.standard_normal(len(p["evidencing_logit"]))
+    supports, refutes = draw_measurement_cells(p, layout, rng)
+    path = tmp_path / f"b{sources}x{cmocs}"
+    write_directory(path, _layout_files(layout, measurement_codings(supports, refutes, layout)))
+    return load_evidence(path)
+
+
+def test_activation_and_evidencing_are_centred_only_on_data_rich_bases(tmp_path):
+    from cmoc.evidence.recording import refutes_recording
+    from cmoc.models import measurement_data
+    from cmoc.models.measurement import (
+        EVIDENCING_CENTER_MIN_TARGETS,
+        _activation_centred,
+        _depth_centred,
+        _evidencing_centred,
+    )
+
+    def rules(base):
+        rec = {k: r.refutes for k, r in refutes_recording(base).items()}
+        md = measurement_data(base, rec)
+        rich = _depth_centred(md)[0]
+        return rich.sum(), _evidencing_centred(md, rich).sum(), _activation_centred(md)
+
+    rich_base = _drawn(tmp_path, 600, 30, 5)
+    rich, evidencing, activation = rules(rich_base)
+    assert rich >= EVIDENCING_CENTER_MIN_TARGETS and evidencing == rich and activation
+    free = _free(build_measurement_model(rich_base))
+    assert {"activation_centred", "evidencing_centred"} <= free
+    assert "z_activation" not in free
+    # few mechanisms (their spread barely identified) and few rich targets: non-centred
+    rich, evidencing, activation = rules(_drawn(tmp_path, 600, 8, 2))
+    assert 0 < rich < EVIDENCING_CENTER_MIN_TARGETS and evidencing == 0 and not activation
+    # the bundled base has no exact cell: every level in its first form
+    ioc = load_evidence(ROOT / "evidence" / "ioc")
+    assert rules(ioc) == (0, 0, False)

@@ -27,7 +27,7 @@ from pymc.distributions.transforms import ZeroSumTransform
 from scipy.special import gammaln
 
 from ..evidence import EvidenceBase
-from .config import CENTER_MIN_CODES, Prior
+from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
 from .hierarchical import _data, _prior, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_units import cell_class_index, measurement_units
@@ -142,6 +142,41 @@ def _partly_centred(name: str, mean, sd, centred: np.ndarray) -> pt.TensorVariab
         z = pm.Normal(f"z_{name}", 0.0, 1.0, shape=idx.size)
         out = pt.set_subtensor(out[idx], mean[idx] + sd * z)
     return out
+
+
+EVIDENCING_CENTER_MIN_TARGETS = 20
+"""Targets with many evidencing cells needed before their evidencing is centred.
+
+Centred, each rich target's ``logit b_t`` is its own coordinate, which removes the collective
+direction between ``evidencing_mean`` and every standardised deviation that the data pin; but
+with few targets their spread ``sigma_b`` is loosely known and the centred form meets the
+funnel. Measured: on a 1,000 x 100 base (108 rich targets) centring took R-hat on the
+evidencing level from 1.016 to below 1.01; on the planted base (6 rich targets) it raised the
+divergences from 1 and 2 to 4 and 5 (seeds 1 and 2)."""
+
+
+def _evidencing_centred(md: MeasurementData, rich: np.ndarray) -> np.ndarray:
+    """Targets whose evidencing is centred: the rich ones, when there are enough of them."""
+    if rich.sum() >= EVIDENCING_CENTER_MIN_TARGETS:
+        return rich
+    return np.zeros_like(rich)
+
+
+def _activation_centred(md: MeasurementData) -> bool:
+    """Centre the mechanisms' activation (as v1's mechanism level: :data:`CENTER_MIN_GROUPS`).
+
+    When there are at least :data:`CENTER_MIN_GROUPS` mechanisms and the median one is
+    evidenced by at least :data:`CENTER_MIN_CODES` sources' own cells, each mechanism's
+    activation is pinned by its data and the centred form avoids the collective direction of
+    ``activation_mean`` against every ``z_activation`` (on the 1,000 x 100 base: R-hat 1.016
+    non-centred, below 1.01 centred); with fewer mechanisms their spread is barely identified.
+    """
+    n_m = len(md.data.mechanisms)
+    if n_m < CENTER_MIN_GROUPS or not md.pair_mech.size:
+        return False
+    w = np.where(md.pair_evidenced, md.pair_weight, 0.0)
+    per_mech = np.bincount(md.pair_mech, weights=w, minlength=n_m)
+    return bool(np.median(per_mech) >= CENTER_MIN_CODES)
 
 
 def _depth_centred(md: MeasurementData) -> tuple[np.ndarray, bool]:
@@ -583,6 +618,8 @@ def structure_parts(md: MeasurementData) -> tuple:
         "".join("c" if c else "n" for c in cen),
         "".join("c" if c else "n" for c in _depth_centred(md)[0]),
         _depth_centred(md)[1],
+        "".join("c" if c else "n" for c in _evidencing_centred(md, _depth_centred(md)[0])),
+        _activation_centred(md),
         d.targets,
         d.mechanisms,
         d.kinds,
@@ -662,15 +699,20 @@ def build_measurement_model(
         # activation: does a source engage a mechanism at all
         alpha_0 = _prior("activation_mean", pr.activation_mean)
         tau_a = _prior("activation_sd", pr.activation_sd)
-        z_a = pm.Normal("z_activation", 0.0, 1.0, dims="mechanism")
-        alpha = pm.Deterministic("activation_mechanism", alpha_0 + tau_a * z_a, dims="mechanism")
+        if _activation_centred(md):  # many mechanisms, each pinned by its sources
+            alpha = pm.Normal("activation_centred", alpha_0, tau_a, dims="mechanism")
+            alpha = pm.Deterministic("activation_mechanism", alpha, dims="mechanism")
+        else:
+            z_a = pm.Normal("z_activation", 0.0, 1.0, dims="mechanism")
+            alpha = pm.Deterministic(
+                "activation_mechanism", alpha_0 + tau_a * z_a, dims="mechanism"
+            )
         if n_k > 1:
             kappa = pm.ZeroSumNormal("activation_kind", sigma=pr.activation_kind_sd, dims="kind")
         else:
             kappa = pt.zeros(1)
         logit_a = alpha[:, None] + kappa[None, :]
         # evidencing a target given activation
-        none = np.zeros(n_t, dtype=bool)
         if pooling == "none":  # every target on its own, with the prior of the mean
             own = _own("evidencing_own", pr.evidencing_mean, n_t)
             logit_b = pm.Deterministic("evidencing_logit", own, dims="target")
@@ -680,11 +722,12 @@ def build_measurement_model(
             logit_b = pm.Deterministic("evidencing_logit", beta_0 * pt.ones(n_t), dims="target")
         elif pooling == "partial":
             sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
-            # non-centred: centring where many sources evidence a target gave more divergences
-            # on the planted base (tests/test_measurement_planted.py: 7 -> 99)
+            # centred only for rich targets of a base with many of them (the spread is then
+            # well known); non-centred elsewhere (see EVIDENCING_CENTER_MIN_TARGETS)
+            ev_centred = _evidencing_centred(md, _depth_centred(md)[0])
             logit_b = pm.Deterministic(
                 "evidencing_logit",
-                _partly_centred("evidencing", beta_0, sigma_b, none),
+                _partly_centred("evidencing", beta_0, sigma_b, ev_centred),
                 dims="target",
             )
         # depth: codes of an evidencing source
