@@ -30,6 +30,7 @@ from cmoc.evidence import load_evidence
 from cmoc.models import DEFAULT_CONFIG, ModelConfig, build_measurement_model
 from cmoc.models.measurement import POOLINGS
 from conftest import IOC, ROOT, mocked, tiny_sampler
+from test_measurement_pointwise import CMOCS, MECHANISMS, TOML  # the same two-mechanism base
 
 V2 = ModelConfig(model="measurement")
 VARIANT = {p: V2.merged({"support_pooling": p}) for p in POOLINGS}
@@ -39,15 +40,6 @@ REFERENCE = "401e502"
 """A commit whose model v2 builder predates the pooling variants: the default model's log
 density must be the same, bit for bit."""
 
-TOML = (
-    'name = "t"\ntitle = "t"\ncitation = "t"\nformat = 1\nwaves = ["w1", "w2"]\n'
-    '\n[recording]\nrefutes = { review = "recorded", interview = "partial" }\n'
-)
-MECHANISMS = "mechanism_id,name,definition\nM1,m,d\nM2,n,d\n"
-CMOCS = (
-    "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
-    "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M2,c,o,+,prior\nC4,M2,c,o,+,prior\n"
-)
 # reviews with exact cells (units: sources); interviews in w2 with a band total (a block)
 SOURCES = (
     "source_id,kind,wave\n"

@@ -614,11 +614,12 @@ def structure_parts(md: MeasurementData) -> tuple:
     d = md.data
     direct = md.psi[d.src_kind[md.cell_src]] != 0 if md.cell_n.size else np.zeros(0, bool)
     cen = _direction_codes(md) >= CENTER_MIN_CODES
+    rich, depth_centred = _depth_centred(md)
     return (
         "".join("c" if c else "n" for c in cen),
-        "".join("c" if c else "n" for c in _depth_centred(md)[0]),
-        _depth_centred(md)[1],
-        "".join("c" if c else "n" for c in _evidencing_centred(md, _depth_centred(md)[0])),
+        "".join("c" if c else "n" for c in rich),
+        depth_centred,
+        "".join("c" if c else "n" for c in _evidencing_centred(md, rich)),
         _activation_centred(md),
         d.targets,
         d.mechanisms,
@@ -712,6 +713,8 @@ def build_measurement_model(
         else:
             kappa = pt.zeros(1)
         logit_a = alpha[:, None] + kappa[None, :]
+        # targets with many evidencing cells (their depth and evidencing at a level, centred)
+        depth_rich, depth_centred = _depth_centred(md)
         # evidencing a target given activation
         if pooling == "none":  # every target on its own, with the prior of the mean
             own = _own("evidencing_own", pr.evidencing_mean, n_t)
@@ -724,14 +727,13 @@ def build_measurement_model(
             sigma_b = _prior("evidencing_sd", pr.evidencing_sd)
             # centred only for rich targets of a base with many of them (the spread is then
             # well known); non-centred elsewhere (see EVIDENCING_CENTER_MIN_TARGETS)
-            ev_centred = _evidencing_centred(md, _depth_centred(md)[0])
+            ev_centred = _evidencing_centred(md, depth_rich)
             logit_b = pm.Deterministic(
                 "evidencing_logit",
                 _partly_centred("evidencing", beta_0, sigma_b, ev_centred),
                 dims="target",
             )
         # depth: codes of an evidencing source
-        depth_rich, depth_centred = _depth_centred(md)
         at_level = pooling == "partial" and depth_rich.sum() >= 2 and pr.kind_rate.dist == "Normal"
         if not at_level:  # the plain form (created first: the order of the sampled vector)
             rho = _prior("kind_rate", pr.kind_rate, dims="kind")
