@@ -265,6 +265,32 @@ def _at_level(
     return _non_centred_rest(name, out, theta_t, sigma_l, nc), level
 
 
+def _leans_seen(sigma: float, log_psi, n_k: int) -> pt.TensorVariable:
+    """Return the kinds' leans ``delta ~ ZeroSumNormal(sigma)``, sampled as the codes show them.
+
+    A ``"partial"`` kind's recorded codes pin ``delta_k - log psi_k`` (its lean with its
+    unrecorded refutes), relative to the kinds whose refutes are recorded, but not how that
+    splits between the lean and the recording ``psi_k``: a ridge that a diagonal mass matrix
+    cannot follow (on a 1,000 x 100 base: bulk ESS 291-355 on ``kind_lean`` against
+    ``refute_recording``; sampled as here, 618-797 at four seeds, docs/model.md). Given ``psi`` (sampled first), the parameter is
+    ``kind_lean_seen = delta - Z(log psi)``, with ``Z`` the zero-sum projection and
+    ``log psi_k = 0`` for the other kinds: a shear with Jacobian 1, so the same prior, and
+    ``kind_lean_seen_k - mean over recorded kinds`` is exactly the pinned
+    ``delta_k - log psi_k - mean over recorded kinds of delta``. Returns ``delta``
+    (the Deterministic ``kind_lean``).
+    """
+    shift = log_psi - log_psi.mean()
+    seen = pm.CustomDist(
+        "kind_lean_seen",
+        -shift,
+        sigma,
+        dist=partial(_zero_sum_around, n=n_k),
+        transform=ZeroSumTransform([-1]),
+        dims="kind",
+    )
+    return pm.Deterministic("kind_lean", seen + shift, dims="kind")
+
+
 def _non_centred_rest(name: str, out, theta_t, sigma_l, nc: np.ndarray) -> pt.TensorVariable:
     """``out`` with the targets ``nc`` set to ``theta_t + sigma_l z`` (non-centred)."""
     if not nc.size:
@@ -790,18 +816,27 @@ def build_measurement_model(
                 eta = pm.Deterministic(
                     "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
                 )
-        if n_k > 1:
+        direction_level = pooling == "partial" and cen.sum() >= 2
+        psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
+        psi_p = None
+        if direction_level and partial and n_k > 1:
+            # the partial kinds' leans as their codes show them (see _leans_seen)
+            psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
+            psi = pt.set_subtensor(psi[partial], psi_p)
+            delta = _leans_seen(
+                pr.kind_lean_sd, pt.set_subtensor(pt.zeros(n_k)[partial], pt.log(psi_p)), n_k
+            )
+        elif n_k > 1:
             delta = pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind")
         else:
             delta = pt.zeros(1)
-        if pooling == "partial" and cen.sum() >= 2:
+        if direction_level:
             recorded = np.flatnonzero(md.psi == 1)
             shift = delta[recorded].mean() if n_k > 1 and recorded.size else 0.0
             eta, _ = _at_level("support", mu[tm], sigma_eta, cen, shift)
             eta = pm.Deterministic("eta", eta, dims="target")
         c = _prior("concentration", pr.concentration)
-        psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
-        if partial:
+        if partial and psi_p is None:
             psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
             psi = pt.set_subtensor(psi[partial], psi_p)
         logit_p = eta[:, None] + delta[None, :]

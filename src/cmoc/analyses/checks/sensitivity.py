@@ -103,6 +103,7 @@ MEASUREMENT_PRIOR_NAMES = (
     "support_sd_mechanism",
     "support_sd_target",
     "kind_lean",
+    "kind_lean_seen",
     "concentration",
     "refute_recording",
 )
@@ -115,7 +116,9 @@ choice). Not scaled, as in v1: the hierarchy's structure, the standardised devia
 hyperparameters). A variable the model does not have (one kind: no kind effects; no
 ``"partial"`` kind: no ``refute_recording``) is left out. ``kind_level`` is the kinds' log
 rates sampled at the depth level of targets with many exact cells (``kind_rate`` in the plain
-form, as v1's): its density is the ``kind_rate`` prior's."""
+form, as v1's): its density is the ``kind_rate`` prior's. ``kind_lean_seen`` is the leans
+sampled given a ``"partial"`` kind's recording (``kind_lean`` in the plain form): its density
+is the leans' ``ZeroSumNormal``."""
 
 
 def _log_prior(idata: xr.DataTree, model: pm.Model, scaled) -> xr.DataArray:
