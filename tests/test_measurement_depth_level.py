@@ -128,9 +128,9 @@ def test_the_check_can_fail(tmp_path):
     assert stats.ks_2samp(wrong[:, 0], depth[:, 0]).pvalue < 1e-3
 
 
-def _drawn(tmp_path, sources: int, cmocs: int, mechanisms: int):
+def _drawn(tmp_path, sources: int, cmocs: int, mechanisms: int, spread: float | None = None):
     """A base of exact cells drawn with model v2's numpy generator (about 0.1 cells per pair
-    and target, as the benchmarks' bases)."""
+    and target, as the benchmarks' bases); with ``spread``, every target-level spread that."""
     from cmoc.analyses.planning.calibration import _layout_files
     from cmoc.evidence import write_directory
     from cmoc.models.generate import CalibrationLayout
@@ -144,9 +144,14 @@ def _drawn(tmp_path, sources: int, cmocs: int, mechanisms: int):
     rng = np.random.default_rng(4)
     p = draw_measurement_parameters(MeasurementPriors(), layout, rng)
     p["activation_mechanism"] = 0.3 * rng.standard_normal(mechanisms)
-    p["evidencing_logit"] = -1.5 + 0.3 * rng.standard_normal(len(p["evidencing_logit"]))
+    n_t = len(p["evidencing_logit"])
+    p["evidencing_logit"] = -1.5 + (spread or 0.3) * rng.standard_normal(n_t)
+    if spread is not None:
+        tm = np.concatenate([layout.cmoc_mechanism, np.arange(mechanisms)])
+        p["depth_target"] = p["depth_mechanism"][tm] + spread * rng.standard_normal(n_t)
+        p["eta"] = 1.0 + spread * rng.standard_normal(n_t)
     supports, refutes = draw_measurement_cells(p, layout, rng)
-    path = tmp_path / f"b{sources}x{cmocs}"
+    path = tmp_path / f"b{sources}x{cmocs}s{spread}"
     write_directory(path, _layout_files(layout, measurement_codings(supports, refutes, layout)))
     return load_evidence(path)
 
@@ -179,3 +184,38 @@ def test_activation_and_evidencing_are_centred_only_on_data_rich_bases(tmp_path)
     # the bundled base has no exact cell: every level in its first form
     ioc = load_evidence(ROOT / "evidence" / "ioc")
     assert rules(ioc) == (0, 0, False)
+
+
+def test_levels_with_a_small_true_spread_are_not_centred(tmp_path):
+    """Targets whose evidencing, depth and direction barely differ: each level non-centred.
+
+    On a 1,000 x 100 base with every target-level spread 0.05, the centred forms that suit
+    1,000 x 100 with spreads from the prior did not finish 4 x 1,500 draws in 30 minutes
+    (docs/model.md, "Small true spreads").
+    """
+    from cmoc.evidence.recording import refutes_recording
+    from cmoc.models import measurement_data
+    from cmoc.models.measurement import (
+        _depth_centred,
+        _direction_centred,
+        _direction_codes,
+        _evidencing_centred,
+    )
+
+    def rules(base):
+        md = measurement_data(base, {k: r.refutes for k, r in refutes_recording(base).items()})
+        rich, depth = _depth_centred(md)
+        many_codes = (_direction_codes(md) >= CENTER_MIN_CODES).sum()
+        return (
+            rich.sum(),
+            depth,
+            _evidencing_centred(md, rich).sum(),
+            _direction_centred(md).sum(),
+            many_codes,
+        )
+
+    rich, depth, evidencing, direction, many = rules(_drawn(tmp_path, 600, 30, 5, spread=0.02))
+    assert rich >= 20 and many >= 20  # rich enough to be centred, were the spreads visible
+    assert (depth, evidencing, direction) == (False, 0, 0)
+    rich, _depth, evidencing, direction, many = rules(_drawn(tmp_path, 600, 30, 5, spread=1.0))
+    assert evidencing == rich and direction == many

@@ -155,11 +155,77 @@ evidencing level from 1.016 to below 1.01; on the planted base (6 rich targets) 
 divergences from 1 and 2 to 4 and 5 (seeds 1 and 2)."""
 
 
+def _spread_visible(y: np.ndarray, se2: np.ndarray, groups: np.ndarray | None = None) -> bool:
+    """Whether targets' values ``y`` (with sampling variances ``se2``) visibly differ.
+
+    The partial-pooling factor: the spread between targets (around their group's mean, for
+    targets pooled within their mechanism: ``groups``), estimated as ``tau^2 = var(y) -
+    mean(se2)``, larger than what one target's data pin down, ``mean(se2)``. Where it is, each
+    target's data weigh more than the pooling and the centred form samples well; where it is
+    not (a small true spread), centred values meet the funnel as their scale goes to zero and
+    the non-centred form is the one that samples.
+    """
+    if y.size < 2:
+        return False
+    if groups is None:
+        var = np.var(y)
+    else:
+        _, g = np.unique(groups, return_inverse=True)
+        n_g = np.bincount(g)
+        if y.size - n_g.size < 1:
+            return False
+        dev = y - (np.bincount(g, weights=y) / n_g)[g]
+        var = (dev**2).sum() / (y.size - n_g.size)
+    return bool(var - se2.mean() > se2.mean())
+
+
 def _evidencing_centred(md: MeasurementData, rich: np.ndarray) -> np.ndarray:
-    """Targets whose evidencing is centred: the rich ones, when there are enough of them."""
-    if rich.sum() >= EVIDENCING_CENTER_MIN_TARGETS:
-        return rich
-    return np.zeros_like(rich)
+    """Targets whose evidencing is centred: the rich ones, when there are enough of them.
+
+    And when their evidencing visibly differs (:func:`_spread_visible`), estimated per rich
+    target as the logit of the share of the sources with a cell of its mechanism that have a
+    cell of it, with its binomial variance.
+    """
+    if rich.sum() < EVIDENCING_CENTER_MIN_TARGETS:
+        return np.zeros_like(rich)
+    tm = md.data.target_mech
+    n_t = rich.size
+    # sources with a cell of each mechanism (those known to be active), and of each target
+    pairs = np.unique(np.column_stack([md.cell_src, tm[md.cell_tgt]]), axis=0)
+    active = np.bincount(pairs[:, 1], minlength=len(md.data.mechanisms))[tm]
+    n = np.bincount(md.cell_tgt, minlength=n_t)
+    idx = np.flatnonzero(rich)
+    share = np.clip(n[idx] / np.maximum(active[idx], 1), 0.01, 0.99)
+    se2 = 1.0 / (np.maximum(active[idx], 1) * share * (1.0 - share))
+    if not _spread_visible(np.log(share / (1.0 - share)), se2):
+        return np.zeros_like(rich)
+    return rich
+
+
+def _direction_centred(md: MeasurementData) -> np.ndarray:
+    """Targets whose direction is centred.
+
+    Those with at least :data:`CENTER_MIN_CODES` exact codes from kinds whose refutes are
+    recorded (their split pins the direction down), when such targets' directions visibly
+    differ (:func:`_spread_visible`): per target, the logit of its share of supporting codes,
+    with the variance of that ratio over its sources (codes cluster within a source).
+    Otherwise none: the non-centred form.
+    """
+    cen = _direction_codes(md) >= CENTER_MIN_CODES
+    if cen.sum() < 2:
+        return cen
+    recorded = md.psi[md.data.src_kind[md.cell_src]] == 1
+    y, se2 = [], []
+    for t in np.flatnonzero(cen):
+        m = recorded & (md.cell_tgt == t)
+        s, n = md.cell_s[m].astype(float), md.cell_n[m].astype(float)
+        share = min(max(s.sum() / n.sum(), 0.01), 0.99)
+        var = max(((s - share * n) ** 2).sum() / n.sum() ** 2, 1e-6)
+        y.append(np.log(share / (1.0 - share)))
+        se2.append(var / (share * (1.0 - share)) ** 2)
+    if not _spread_visible(np.array(y), np.array(se2), md.data.target_mech[cen]):
+        return np.zeros_like(cen)
+    return cen
 
 
 def _activation_centred(md: MeasurementData) -> bool:
@@ -214,8 +280,7 @@ def _depth_centred(md: MeasurementData) -> tuple[np.ndarray, bool]:
     sq = np.bincount(tgt, weights=extra**2, minlength=n_t)[idx] / cells[idx]
     m = np.maximum(mean, 0.1)
     se2 = np.maximum(sq - mean**2, m) / (cells[idx] * m**2)  # at least the Poisson variance
-    tau2 = np.var(np.log(m)) - se2.mean()
-    return rich, bool(tau2 > se2.mean())
+    return rich, _spread_visible(np.log(m), se2, md.data.target_mech[idx])
 
 
 def _at_level(
@@ -265,6 +330,26 @@ def _at_level(
     return _non_centred_rest(name, out, theta_t, sigma_l, nc), level
 
 
+def _kind_leans(md: MeasurementData, pr, partial: list[int], informed: bool) -> tuple:
+    """Return the kinds' leans ``delta``, the recording ``psi`` per kind, and its partial part.
+
+    Where a ``"partial"`` kind's codes inform its lean against recorded kinds' (``informed``),
+    ``psi`` comes first and the leans are sampled as the codes show them (:func:`_leans_seen`);
+    otherwise the plain ``ZeroSumNormal`` leans, and ``psi_p`` is ``None`` (created later, in
+    the model's first order).
+    """
+    n_k = len(md.data.kinds)
+    psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
+    if partial and informed:
+        psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
+        psi = pt.set_subtensor(psi[partial], psi_p)
+        log_psi = pt.set_subtensor(pt.zeros(n_k)[partial], pt.log(psi_p))
+        return _leans_seen(pr.kind_lean_sd, log_psi, n_k), psi, psi_p
+    if n_k > 1:
+        return pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind"), psi, None
+    return pt.zeros(1), psi, None
+
+
 def _leans_seen(sigma: float, log_psi, n_k: int) -> pt.TensorVariable:
     """Return the kinds' leans ``delta ~ ZeroSumNormal(sigma)``, sampled as the codes show them.
 
@@ -272,7 +357,8 @@ def _leans_seen(sigma: float, log_psi, n_k: int) -> pt.TensorVariable:
     unrecorded refutes), relative to the kinds whose refutes are recorded, but not how that
     splits between the lean and the recording ``psi_k``: a ridge that a diagonal mass matrix
     cannot follow (on a 1,000 x 100 base: bulk ESS 291-355 on ``kind_lean`` against
-    ``refute_recording``; sampled as here, 618-797 at four seeds, docs/model.md). Given ``psi`` (sampled first), the parameter is
+    ``refute_recording``; sampled as here, 618-797 at four seeds, docs/model.md). Given
+    ``psi`` (sampled first), the parameter is
     ``kind_lean_seen = delta - Z(log psi)``, with ``Z`` the zero-sum projection and
     ``log psi_k = 0`` for the other kinds: a shear with Jacobian 1, so the same prior, and
     ``kind_lean_seen_k - mean over recorded kinds`` is exactly the pinned
@@ -639,7 +725,7 @@ def structure_parts(md: MeasurementData) -> tuple:
     """Return what, besides the values of the data, shapes the graph of the model."""
     d = md.data
     direct = md.psi[d.src_kind[md.cell_src]] != 0 if md.cell_n.size else np.zeros(0, bool)
-    cen = _direction_codes(md) >= CENTER_MIN_CODES
+    cen = _direction_centred(md)
     rich, depth_centred = _depth_centred(md)
     return (
         "".join("c" if c else "n" for c in cen),
@@ -793,12 +879,36 @@ def build_measurement_model(
         inv_phi = _prior("inv_dispersion", pr.inv_dispersion)
         phi = pm.Deterministic("dispersion", 1.0 / inv_phi)
         # direction
+        cen = _direction_centred(md) if pooling == "partial" else np.zeros(n_t, dtype=bool)
+        direction_level = cen.sum() >= 2
+        recorded = np.flatnonzero(md.psi == 1)
+        informed = n_k > 1 and recorded.size > 0 and bool(_direction_codes(md).any())
+        # without a level, the recorded kinds' codes pin the mean plus their lean: the mean is
+        # sampled as they see it, so the leans come first (see _kind_leans)
+        mean_seen = (
+            informed
+            and pooling != "none"
+            and not direction_level
+            and pr.support_mean.dist == "Normal"
+        )
+        if mean_seen:
+            delta, psi, psi_p = _kind_leans(md, pr, partial, informed)
         if pooling == "none":  # every target on its own, with the global mean's prior (as v1)
             eta = pm.Deterministic("eta", _own("support_own", pr.support_mean, n_t), dims="target")
             # a mechanism's direction is its own target's (summaries read mu)
             mu = pm.Deterministic("mu", eta[n_t - n_m :], dims="mechanism")
         else:
-            mu_0 = _prior("support_mean", pr.support_mean)
+            if mean_seen:  # a shear, Jacobian 1: the same prior
+                shift = delta[recorded].mean()
+                mu_0 = pm.Deterministic(
+                    "support_mean",
+                    pm.Normal(
+                        "support_mean_seen", pr.support_mean.mu + shift, pr.support_mean.sigma
+                    )
+                    - shift,
+                )
+            else:
+                mu_0 = _prior("support_mean", pr.support_mean)
             tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
             z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
             mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
@@ -807,32 +917,19 @@ def build_measurement_model(
         elif pooling == "partial":
             sigma_eta = _prior("support_sd_target", pr.support_sd_target)
             # centred where the target's own split pins it down (many codes whose refutes were
-            # recorded), non-centred elsewhere: the funnel either way otherwise (as v1's CMOCs)
-            # Two or more centred: around one level, as the depths, sampled as the kinds whose
-            # refutes are recorded see it (the level alone trades against the kinds' leans and
-            # the recording of refutes of "partial" kinds: a collective direction otherwise).
-            cen = _direction_codes(md) >= CENTER_MIN_CODES
-            if cen.sum() < 2:  # the plain form (its variables in their first order)
+            # recorded) and the targets' directions visibly differ, non-centred elsewhere: the
+            # funnel either way otherwise (as v1's CMOCs). Two or more centred: around one
+            # level, as the depths, sampled as the kinds whose refutes are recorded see it (the
+            # level alone trades against the kinds' leans and the recording of refutes of
+            # "partial" kinds: a collective direction otherwise).
+            if not direction_level:  # the plain form (its variables in their first order)
                 eta = pm.Deterministic(
                     "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
                 )
-        direction_level = pooling == "partial" and cen.sum() >= 2
-        psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
-        psi_p = None
-        if direction_level and partial and n_k > 1:
-            # the partial kinds' leans as their codes show them (see _leans_seen)
-            psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
-            psi = pt.set_subtensor(psi[partial], psi_p)
-            delta = _leans_seen(
-                pr.kind_lean_sd, pt.set_subtensor(pt.zeros(n_k)[partial], pt.log(psi_p)), n_k
-            )
-        elif n_k > 1:
-            delta = pm.ZeroSumNormal("kind_lean", sigma=pr.kind_lean_sd, dims="kind")
-        else:
-            delta = pt.zeros(1)
+        if not mean_seen:
+            delta, psi, psi_p = _kind_leans(md, pr, partial, informed)
         if direction_level:
-            recorded = np.flatnonzero(md.psi == 1)
-            shift = delta[recorded].mean() if n_k > 1 and recorded.size else 0.0
+            shift = delta[recorded].mean() if informed else 0.0
             eta, _ = _at_level("support", mu[tm], sigma_eta, cen, shift)
             eta = pm.Deterministic("eta", eta, dims="target")
         c = _prior("concentration", pr.concentration)

@@ -72,6 +72,7 @@ _SAMPLE = ("chain", "draw")
 
 PRIOR_NAMES = (
     "support_mean",
+    "support_mean_seen",
     "support_sd_mechanism",
     "support_sd_cmoc",
     "salience_sd_mechanism",
@@ -118,7 +119,9 @@ hyperparameters). A variable the model does not have (one kind: no kind effects;
 rates sampled at the depth level of targets with many exact cells (``kind_rate`` in the plain
 form, as v1's): its density is the ``kind_rate`` prior's. ``kind_lean_seen`` is the leans
 sampled given a ``"partial"`` kind's recording (``kind_lean`` in the plain form): its density
-is the leans' ``ZeroSumNormal``."""
+is the leans' ``ZeroSumNormal``; ``support_mean_seen`` the directions' mean as the recorded
+kinds see it (``support_mean`` in the model's other forms): its density is the
+``support_mean`` prior's."""
 
 
 def _log_prior(idata: xr.DataTree, model: pm.Model, scaled) -> xr.DataArray:
