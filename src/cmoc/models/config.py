@@ -110,9 +110,10 @@ class ModelConfig(BaseModel):
         Distribution of a CMOC's standardised deviation from its mechanism's support. With
         ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
     group_effects : {"auto", "all", "none"}
-        Levels of the group paths that get talkativeness effects. ``auto`` keeps the outer
-        levels whose groups hold enough sources with their own non-zero counts to identify
-        them (see ``cmoc.models.data``).
+        Levels of the group paths that get talkativeness effects. ``auto`` gives an effect to
+        each group of two or more sources with their own non-zero counts (a group of one is
+        its source), and keeps the levels with at least two such groups that are not the
+        source kinds again (see ``cmoc.models.data``); ``all`` every level and group.
     mechanisms : {"auto", "centered", "noncentered"}
         Parametrisation of the mechanism level (support ``mu_m`` and salience ``theta_m``).
         ``auto`` centres it when there are at least :data:`CENTER_MIN_GROUPS` mechanisms and

@@ -139,24 +139,34 @@ def _intro_waves(base: EvidenceBase, targets: list[str]) -> np.ndarray:
     )
 
 
-def _informative_levels(base: EvidenceBase, paths: list[list[str]], mode: str) -> list[int]:
-    """Which levels of the group paths get effects (0 is the outermost).
+def _informative_levels(
+    base: EvidenceBase, paths: list[list[str]], mode: str
+) -> tuple[list[int], set[str] | None]:
+    """Which levels of the group paths get effects (0 is the outermost), and which groups.
 
-    ``all`` models every level, ``none`` none. ``auto`` keeps a level when at least two of its
-    groups each hold two or more sources with non-zero source-level counts (only then can the
-    data tell a group's effect from its sources' own talkativeness; with totals over waves or
-    groups alone, group effects are not identified and only slow the sampler), unless the
-    level merely repeats the source kinds (one group per kind, each of one kind).
+    ``all`` models every level and group, ``none`` none. ``auto`` gives an effect only to a
+    group that holds two or more sources with non-zero source-level counts: only then can the
+    data tell the group's effect from its sources' own talkativeness (a group of one coded
+    source is that source, whose talkativeness is integrated out; a group known only through
+    totals over waves or groups has nothing to inform it). A level is kept when at least two
+    of its groups have effects, unless those groups merely repeat the source kinds (one group
+    per kind, each of one kind).
+
+    Returns
+    -------
+    levels : list of int
+    groups : set of str or None
+        The group labels with effects (``None``: every group of the levels kept).
     """
     depth = max((len(p) for p in paths), default=0)
     if mode == "all":
-        return list(range(depth))
+        return list(range(depth)), None
     if mode == "none":
-        return []
+        return [], None
     cod = base.codings
     coded = set(cod.loc[(cod["scope"] == "source") & (cod["count_min"] > 0), "source_id"])
     kinds = base.sources["kind"]
-    keep = []
+    keep, groups = [], set()
     for level in range(depth):
         per_group: dict[str, int] = {}
         group_kinds: dict[str, set[str]] = {}
@@ -165,13 +175,15 @@ def _informative_levels(base: EvidenceBase, paths: list[list[str]], mode: str) -
                 group_kinds.setdefault(p[level], set()).add(kinds[sid])
                 if sid in coded:
                     per_group[p[level]] = per_group.get(p[level], 0) + 1
-        if sum(n >= 2 for n in per_group.values()) < 2:
+        informed = sorted(g for g, n in per_group.items() if n >= 2)
+        if len(informed) < 2:
             continue
-        single = [next(iter(k)) for k in group_kinds.values() if len(k) == 1]
-        if len(single) == len(group_kinds) and len(set(single)) == len(single):
+        single = [next(iter(group_kinds[g])) for g in informed if len(group_kinds[g]) == 1]
+        if len(single) == len(informed) and len(set(single)) == len(single):
             continue
         keep.append(level)
-    return keep
+        groups.update(informed)
+    return keep, groups
 
 
 def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
@@ -205,9 +217,12 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
 
     # group nodes, one set of effects per level of the path
     paths = [group_prefixes(g) for g in src["group"]]
-    levels = _informative_levels(base, paths, group_effects)
+    levels, with_effect = _informative_levels(base, paths, group_effects)
     n_levels = len(levels)
-    paths = [[p[lv] for lv in levels if lv < len(p)] for p in paths]
+    paths = [
+        [p[lv] for lv in levels if lv < len(p) and (with_effect is None or p[lv] in with_effect)]
+        for p in paths
+    ]
     depth_of = {label: levels.index(label.count("/")) for p in paths for label in p}
     groups = sorted({label for p in paths for label in p}, key=lambda s: (depth_of[s], s))
     g_index = {g: i for i, g in enumerate(groups)}

@@ -365,15 +365,23 @@ def build_model(
         )
         if d.groups:
             sigma_g = _prior("group_sd", cfg.group_sd, dims="group_level")
-            z_g = pm.Normal("z_group", 0.0, 1.0, dims="group")
-            # centred within each level, so that group effects do not compete with kind rates
-            level_of = np.eye(d.n_levels)[d.group_level]  # (group, level) indicator
-            level_mean = pt.dot(z_g, level_of) / level_of.sum(axis=0)
-            gamma = pm.Deterministic(
-                "group_effect",
-                sigma_g[d.group_level] * (z_g - level_mean[d.group_level]),
-                dims="group",
+            # Non-centred and zero-sum within each level, so that group effects do not compete
+            # with kind rates: sigma_l (z_g - mean of z at the level), z iid Normal(0, 1), which
+            # is sigma_l ZeroSumNormal(1) (docs/model.md, "Weights, mechanism-level codings,
+            # group levels"). Sampled as the zero-sum, without the mean of z, which only the
+            # prior informs. The groups are sorted by level: each level is one block.
+            gamma = pt.concatenate(
+                [
+                    sigma_g[lv]
+                    * pm.ZeroSumNormal(
+                        f"z_group_level_{level + 1}",
+                        sigma=1.0,
+                        shape=int(np.sum(d.group_level == lv)),
+                    )
+                    for lv, level in enumerate(d.group_levels)
+                ]
             )
+            gamma = pm.Deterministic("group_effect", gamma, dims="group")
             gamma_pad = pt.concatenate([gamma, pt.zeros(1)])  # index -1 -> no group
             offset = offset + gamma_pad[_data("source_groups", d.src_groups)].sum(axis=1)
         if poisson:
