@@ -215,15 +215,15 @@ def _direction_centred(md: MeasurementData) -> np.ndarray:
     if cen.sum() < 2:
         return cen
     recorded = md.psi[md.data.src_kind[md.cell_src]] == 1
-    y, se2 = [], []
-    for t in np.flatnonzero(cen):
-        m = recorded & (md.cell_tgt == t)
-        s, n = md.cell_s[m].astype(float), md.cell_n[m].astype(float)
-        share = min(max(s.sum() / n.sum(), 0.01), 0.99)
-        var = max(((s - share * n) ** 2).sum() / n.sum() ** 2, 1e-6)
-        y.append(np.log(share / (1.0 - share)))
-        se2.append(var / (share * (1.0 - share)) ** 2)
-    if not _spread_visible(np.array(y), np.array(se2), md.data.target_mech[cen]):
+    t, s, n = md.cell_tgt[recorded], md.cell_s[recorded], md.cell_n[recorded]
+    n_t = cen.size
+    codes = np.bincount(t, weights=n, minlength=n_t)
+    share = np.clip(np.bincount(t, weights=s, minlength=n_t) / np.maximum(codes, 1), 0.01, 0.99)
+    # the ratio's variance over the target's sources (each cell is one source's codes)
+    var = np.bincount(t, weights=(s - share[t] * n) ** 2, minlength=n_t) / np.maximum(codes, 1) ** 2
+    se2 = np.maximum(var, 1e-6) / (share * (1.0 - share)) ** 2
+    y = np.log(share / (1.0 - share))
+    if not _spread_visible(y[cen], se2[cen], md.data.target_mech[cen]):
         return np.zeros_like(cen)
     return cen
 
@@ -330,6 +330,12 @@ def _at_level(
     return _non_centred_rest(name, out, theta_t, sigma_l, nc), level
 
 
+def _recording(pr, psi, partial: list[int]) -> tuple:
+    """Return ``psi`` with the ``"partial"`` kinds' recording ``psi_k ~ Beta`` set, and it."""
+    psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
+    return pt.set_subtensor(psi[partial], psi_p), psi_p
+
+
 def _kind_leans(md: MeasurementData, pr, partial: list[int], informed: bool) -> tuple:
     """Return the kinds' leans ``delta``, the recording ``psi`` per kind, and its partial part.
 
@@ -341,8 +347,7 @@ def _kind_leans(md: MeasurementData, pr, partial: list[int], informed: bool) -> 
     n_k = len(md.data.kinds)
     psi = pt.as_tensor(np.nan_to_num(md.psi, nan=1.0))
     if partial and informed:
-        psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
-        psi = pt.set_subtensor(psi[partial], psi_p)
+        psi, psi_p = _recording(pr, psi, partial)
         log_psi = pt.set_subtensor(pt.zeros(n_k)[partial], pt.log(psi_p))
         return _leans_seen(pr.kind_lean_sd, log_psi, n_k), psi, psi_p
     if n_k > 1:
@@ -934,8 +939,7 @@ def build_measurement_model(
             eta = pm.Deterministic("eta", eta, dims="target")
         c = _prior("concentration", pr.concentration)
         if partial and psi_p is None:
-            psi_p = pm.Beta("refute_recording", pr.recording_a, pr.recording_b, dims="partial_kind")
-            psi = pt.set_subtensor(psi[partial], psi_p)
+            psi, psi_p = _recording(pr, psi, partial)
         logit_p = eta[:, None] + delta[None, :]
         # q: share of recorded codes that support; psi = 0 kinds get psi 1 here, unused
         psi_safe = pt.where(pt.eq(psi, 0.0), 1.0, psi)
