@@ -16,6 +16,7 @@ Equations are in docs/model.md ("Equations"), dimension names in ARCHITECTURE.md
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pymc as pm
@@ -160,28 +161,148 @@ def _sources_logp(value, cell_term, rate, phi, weight, *, poisson):
     )
 
 
-def _centring(d: ModelData, cfg: ModelConfig) -> tuple[bool, np.ndarray]:
-    """Whether the mechanisms are centred, and which CMOCs are (the rest non-centred)."""
-    centered = cfg.mechanisms == "centered" or (
-        cfg.mechanisms == "auto"
-        and len(d.mechanisms) >= CENTER_MIN_GROUPS
-        and float(np.median(d.mech_codes)) >= CENTER_MIN_CODES
-    )
-    n_c = len(d.cmocs)
-    # per CMOC: centred where its own exact codes pin it down, non-centred elsewhere
-    if cfg.cmocs == "auto":
-        cen = d.target_codes[:n_c] >= CENTER_MIN_CODES
+class Centring(NamedTuple):
+    """Which parts of the hierarchy are centred (the rest non-centred; the same model)."""
+
+    support_mechanism: bool
+    """The mechanisms' supports ``mu_m``."""
+    salience_mechanism: bool
+    """The mechanisms' saliences ``theta_m``."""
+    support_cmoc: np.ndarray
+    """Per CMOC, its support ``eta_c``."""
+    salience_cmoc: np.ndarray
+    """Per CMOC, its salience ``lambda_c``."""
+
+
+def _spread_visible(y: np.ndarray, se2: np.ndarray, groups: np.ndarray | None = None) -> bool:
+    """Whether targets' values ``y`` (with sampling variances ``se2``) visibly differ.
+
+    The partial-pooling factor: the spread between targets (around their group's mean, for
+    targets pooled within their mechanism: ``groups``), estimated as ``tau^2 = var(y) -
+    mean(se2)``, larger than what one target's data pin down, ``mean(se2)``. Where it is, each
+    target's data weigh more than the pooling and the centred form samples well; where it is
+    not (a small true spread), centred values meet the funnel as their scale goes to zero and
+    the non-centred form is the one that samples. Both models' centring rules use it: v1's
+    (:func:`_centring`) and v2's (``measurement.py``).
+    """
+    if y.size < 2:
+        return False
+    if groups is None:
+        var = np.var(y)
     else:
-        cen = np.full(n_c, cfg.cmocs == "centered")
-    return bool(centered), cen
+        _, g = np.unique(groups, return_inverse=True)
+        n_g = np.bincount(g)
+        if y.size - n_g.size < 1:
+            return False
+        dev = y - (np.bincount(g, weights=y) / n_g)[g]
+        var = (dev**2).sum() / (y.size - n_g.size)
+    return bool(var - se2.mean() > se2.mean())
+
+
+def _crude_counts(d: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target: its weighted exact codes, its supporting ones, and its exposure.
+
+    The exposure is what its codes would be at salience 0: the appraisal-weighted exposures of
+    the sources coded against it (of its waves, less the cells their totals cover), each at
+    its kind's crude rate (the kind's codes over its sources' exposure to targets).
+    """
+    n_t = len(d.cmocs) + len(d.mechanisms)
+    w, stance = d.tks_wcount, d.tks_stance
+    n = np.bincount(d.tks_tgt, weights=w, minlength=n_t)
+    n_s = np.bincount(d.tks_tgt[stance == 0], weights=w[stance == 0], minlength=n_t)
+    in_theory = (d.target_intro[None, :] <= np.arange(len(d.waves))[:, None]).astype(float)
+    n_p = int(d.src_pattern.max()) + 1 if d.src_pattern.size else 0
+    covered = np.zeros((n_p, n_t))
+    covered[d.pat_id, d.pat_tgt] = 1.0
+    exposure = np.exp(d.src_log_exposure) * d.src_weight
+    per_source = in_theory[d.src_wave].sum(axis=1) - covered[d.src_pattern].sum(axis=1)
+    n_k = len(d.kinds)
+    kind_codes = np.bincount(d.tks_kind, weights=w, minlength=n_k)
+    kind_exposure = np.bincount(d.src_kind, weights=exposure * per_source, minlength=n_k)
+    a = exposure * (kind_codes / np.maximum(kind_exposure, 1e-12))[d.src_kind]
+    e = np.bincount(d.src_wave, weights=a, minlength=len(d.waves)) @ in_theory
+    e = e - np.bincount(d.src_pattern, weights=a, minlength=n_p) @ covered
+    return n, n_s, np.maximum(e, 1e-12)
+
+
+def _logit_share(n_s: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the logit of the share ``n_s / n`` and its binomial (delta-method) variance."""
+    share = np.clip(n_s / np.maximum(n, 1.0), 0.01, 0.99)
+    return np.log(share / (1.0 - share)), 1.0 / (np.maximum(n, 1.0) * share * (1.0 - share))
+
+
+def _mechanisms_differ(d: ModelData, y: np.ndarray, v: np.ndarray) -> bool:
+    """Whether the mechanisms' values visibly differ, from targets' estimates ``y`` (``v``).
+
+    A mechanism's value is estimated as the mean of its targets' with at least
+    :data:`CENTER_MIN_CODES` exact codes (its CMOCs' and its own codes'), whose variance is
+    their scatter within the mechanisms (the CMOCs' spread and their own noise: one-way
+    analysis of variance, at least their own variances) over their number.
+    """
+    rich = np.flatnonzero(d.target_codes >= CENTER_MIN_CODES)
+    _, g = np.unique(d.target_mech[rich], return_inverse=True)
+    k = np.bincount(g)
+    if k.size < 2:
+        return False
+    means = np.bincount(g, weights=y[rich]) / k
+    dof = rich.size - k.size
+    within = ((y[rich] - means[g]) ** 2).sum() / dof if dof else 0.0
+    own = np.bincount(g, weights=v[rich]) / k
+    return _spread_visible(means, np.maximum(within, own) / k)
+
+
+def _centring(d: ModelData, cfg: ModelConfig) -> Centring:
+    """Which parts of the hierarchy are centred (docs/model.md, "Parametrisation").
+
+    ``"centered"`` and ``"noncentered"`` force a level's form. ``"auto"``: a CMOC's support and
+    salience are centred when it has at least :data:`CENTER_MIN_CODES` exact codes (its data
+    pin it down) and such CMOCs' supports (saliences) visibly differ within their mechanism
+    (:func:`_spread_visible`, shared with model v2: the partial-pooling factor; where the true
+    spread is small against what their data pin, centred values meet the funnel as the scale
+    goes to zero); support and salience are decided apart. Per CMOC, the support is estimated
+    as the logit of its share of supporting codes (binomial variance), the salience as the log
+    of its codes over its exposure (:func:`_crude_counts`; Poisson variance ``1 / n``): the
+    information the likelihood has, given a source's talkativeness its codes split binomially
+    between stances and multinomially between targets. The mechanism level, where the median
+    mechanism has at least :data:`CENTER_MIN_CODES` exact codes: centred with at least
+    :data:`CENTER_MIN_GROUPS` mechanisms (as before), and with fewer (three or more) where their
+    values visibly differ (:func:`_mechanisms_differ`), support and salience apart.
+    """
+    n_c, n_m = len(d.cmocs), len(d.mechanisms)
+    n, n_s, e = _crude_counts(d)
+    y_s, v_s = _logit_share(n_s, n)
+    y_l, v_l = np.log(np.maximum(n, 0.5) / e), 1.0 / np.maximum(n, 1.0)
+    rich = np.flatnonzero(d.target_codes[:n_c] >= CENTER_MIN_CODES)
+    mech = d.target_mech[rich]
+    if cfg.cmocs == "auto":
+        eta, lam = np.zeros(n_c, dtype=bool), np.zeros(n_c, dtype=bool)
+        eta[rich] = _spread_visible(y_s[rich], v_s[rich], mech)
+        lam[rich] = _spread_visible(y_l[rich], v_l[rich], mech)
+    else:
+        eta = lam = np.full(n_c, cfg.cmocs == "centered")
+    if cfg.mechanisms != "auto":
+        mu = theta = cfg.mechanisms == "centered"
+    elif n_m < 3 or float(np.median(d.mech_codes)) < CENTER_MIN_CODES:
+        mu = theta = False
+    else:
+        # many mechanisms pinned by their codes are centred as before (measured: on the
+        # 1,000 x 100 base, whose mechanisms' saliences barely differ by this estimate, the
+        # non-centred form failed, R-hat 1.043); fewer are centred where they visibly differ
+        # (three or more: two give one difference, too rough an estimate of their spread)
+        many = n_m >= CENTER_MIN_GROUPS
+        mu = many or _mechanisms_differ(d, y_s, v_s)
+        theta = many or _mechanisms_differ(d, y_l, v_l)
+    return Centring(bool(mu), bool(theta), eta, lam)
 
 
 def structure_parts(d: ModelData, cfg: ModelConfig) -> tuple:
     """Return what, besides the data's values, shapes the graph of :func:`build_model`."""
-    centered, cen = _centring(d, cfg)
+    c = _centring(d, cfg)
     return (
-        centered,
-        "".join("c" if c else "n" for c in cen),
+        c.support_mechanism,
+        c.salience_mechanism,
+        "".join("c" if x else "n" for x in c.support_cmoc),
+        "".join("c" if x else "n" for x in c.salience_cmoc),
         d.mechanisms,
         d.cmocs,
         d.kinds,
@@ -248,15 +369,16 @@ def build_model(
     if pointwise:
         coords["unit"] = d.sources + d.agg_label
     cmoc_mech = d.target_mech[:n_c]
-    centered, cen = _centring(d, cfg)
-    cen_idx, nc_idx = np.flatnonzero(cen), np.flatnonzero(~cen)
+    form = _centring(d, cfg)
+    eta_cen, eta_nc = np.flatnonzero(form.support_cmoc), np.flatnonzero(~form.support_cmoc)
+    cen_idx, nc_idx = np.flatnonzero(form.salience_cmoc), np.flatnonzero(~form.salience_cmoc)
     with pm.Model(coords=coords) as model:
         # support: mechanisms around a global mean, CMOCs around their mechanism
         partial_pooling = cfg.support_pooling == "partial"
         if partial_pooling:
             mu_0 = _prior("support_mean", cfg.support_mean)
             tau_mu = _prior("support_sd_mechanism", cfg.support_sd_mechanism)
-            if centered:
+            if form.support_mechanism:
                 mu = pm.Normal("mu", mu_0, tau_mu, dims="mechanism")
             else:
                 z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
@@ -274,7 +396,7 @@ def build_model(
         # zero-sum: the overall coding level belongs to the source kinds' rates, not here
         if len(d.mechanisms) == 1:
             theta = pm.Deterministic("salience_mechanism", pt.zeros(1), dims="mechanism")
-        elif centered:
+        elif form.salience_mechanism:
             theta = pm.ZeroSumNormal("salience_mechanism", sigma=tau_theta, dims="mechanism")
         else:
             z_theta = pm.ZeroSumNormal("z_salience_mechanism", sigma=1.0, dims="mechanism")
@@ -286,11 +408,12 @@ def build_model(
             sigma_lam = _prior("salience_sd_cmoc", cfg.salience_sd_cmoc)
             family = pm.Logistic if cfg.pooling == "logistic" else pm.Normal
             eta, lam = pt.zeros(n_c), pt.zeros(n_c)
+            # support and salience are centred apart (docs/model.md, "Parametrisation")
+            if eta_cen.size and partial_pooling:
+                eta_c = family("eta_centred", mu[cmoc_mech[eta_cen]], sigma_eta, shape=eta_cen.size)
+                eta = pt.set_subtensor(eta[eta_cen], eta_c)
             if cen_idx.size:
                 m_c = cmoc_mech[cen_idx]
-                if partial_pooling:
-                    eta_c = family("eta_centred", mu[m_c], sigma_eta, shape=cen_idx.size)
-                    eta = pt.set_subtensor(eta[cen_idx], eta_c)
                 if cfg.kind_rate.dist == "Normal" and cen_idx.size > 1:
                     # The data pin each CMOC's salience relative to the others (how a source's
                     # codes split) and the kinds' rates at the CMOCs' level, but that level only
@@ -316,11 +439,11 @@ def build_model(
                 else:
                     lam_c = pm.Normal("salience_centred", theta[m_c], sigma_lam, shape=cen_idx.size)
                 lam = pt.set_subtensor(lam[cen_idx], lam_c)
+            if eta_nc.size and partial_pooling:
+                z_eta = family("z_support_cmoc", 0.0, 1.0, shape=eta_nc.size)
+                eta = pt.set_subtensor(eta[eta_nc], mu[cmoc_mech[eta_nc]] + sigma_eta * z_eta)
             if nc_idx.size:
                 m_n = cmoc_mech[nc_idx]
-                if partial_pooling:
-                    z_eta = family("z_support_cmoc", 0.0, 1.0, shape=nc_idx.size)
-                    eta = pt.set_subtensor(eta[nc_idx], mu[m_n] + sigma_eta * z_eta)
                 z_lam = pm.Normal("z_salience_cmoc", 0.0, 1.0, shape=nc_idx.size)
                 lam = pt.set_subtensor(lam[nc_idx], theta[m_n] + sigma_lam * z_lam)
             if cfg.support_pooling == "none":

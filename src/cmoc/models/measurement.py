@@ -28,7 +28,7 @@ from scipy.special import gammaln
 
 from ..evidence import EvidenceBase
 from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
-from .hierarchical import _data, _prior, _zero_sum_around
+from .hierarchical import _data, _prior, _spread_visible, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_units import cell_class_index, measurement_units
 
@@ -153,30 +153,6 @@ with few targets their spread ``sigma_b`` is loosely known and the centred form 
 funnel. Measured: on a 1,000 x 100 base (108 rich targets) centring took R-hat on the
 evidencing level from 1.016 to below 1.01; on the planted base (6 rich targets) it raised the
 divergences from 1 and 2 to 4 and 5 (seeds 1 and 2)."""
-
-
-def _spread_visible(y: np.ndarray, se2: np.ndarray, groups: np.ndarray | None = None) -> bool:
-    """Whether targets' values ``y`` (with sampling variances ``se2``) visibly differ.
-
-    The partial-pooling factor: the spread between targets (around their group's mean, for
-    targets pooled within their mechanism: ``groups``), estimated as ``tau^2 = var(y) -
-    mean(se2)``, larger than what one target's data pin down, ``mean(se2)``. Where it is, each
-    target's data weigh more than the pooling and the centred form samples well; where it is
-    not (a small true spread), centred values meet the funnel as their scale goes to zero and
-    the non-centred form is the one that samples.
-    """
-    if y.size < 2:
-        return False
-    if groups is None:
-        var = np.var(y)
-    else:
-        _, g = np.unique(groups, return_inverse=True)
-        n_g = np.bincount(g)
-        if y.size - n_g.size < 1:
-            return False
-        dev = y - (np.bincount(g, weights=y) / n_g)[g]
-        var = (dev**2).sum() / (y.size - n_g.size)
-    return bool(var - se2.mean() > se2.mean())
 
 
 def _evidencing_centred(md: MeasurementData, rich: np.ndarray) -> np.ndarray:
