@@ -30,6 +30,7 @@ import cmoc
 from cmoc.analyses import SamplerConfig, SamplerError
 from cmoc.evidence import atomic_write_text
 from cmoc.evidence.csvsafe import frame_to_csv
+from cmoc.models import ModelConfig
 from cmoc.reports import report_content_for
 
 
@@ -46,6 +47,7 @@ def write_numbers(
     plan: bool = True,
     calibration: Path | None = None,
     workers: int = 2,
+    config: ModelConfig | None = None,
 ) -> list:
     """Fit (or reuse) every wave of ``directory`` and write the report's tables into ``out``.
 
@@ -69,6 +71,8 @@ def write_numbers(
         A saved calibration (default: the newest of the model in ``DIR/.cmoc/``).
     workers : int
         Dask workers for the plan (0: in this process).
+    config : ModelConfig, optional
+        The model (default: the default model for the base, as ``cmoc report``).
 
     Returns
     -------
@@ -77,7 +81,7 @@ def write_numbers(
     """
     run = report_content_for(
         directory,
-        None,
+        config,
         sampler,
         compare=False,
         plan=plan,
@@ -111,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plan", action="store_true", help="leave the plan out")
     parser.add_argument("--calibration", type=Path, help="a saved calibration (JSON)")
     parser.add_argument("--workers", type=int, default=2, help="Dask workers for the plan")
+    parser.add_argument("--model", type=Path, help="a model file (TOML), as `cmoc --model`")
     args = parser.parse_args(argv)
     try:
+        config = None
+        if args.model is not None:
+            config = ModelConfig.from_toml(args.model.read_text(encoding="utf-8"))
         sampler = SamplerConfig(
             seed=args.seed,
             chains=args.chains,
@@ -128,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             plan=not args.no_plan,
             calibration=args.calibration,
             workers=args.workers,
+            config=config,
         )
-    except (cmoc.EvidenceError, SamplerError, ValueError) as err:
+    except (cmoc.EvidenceError, SamplerError, ValueError, OSError) as err:
         print(str(err), file=sys.stderr)
         return 2
     for path in written:

@@ -29,6 +29,9 @@ import cmoc
 from cmoc.analyses import SamplerConfig, SamplerError, check_convergence, fit_waves, summarize
 from cmoc.evidence.csvsafe import frame_to_csv
 
+MODEL = cmoc.models.ModelConfig(model="hierarchical")
+"""Model v1, whose support this script follows (model v2's breadth per wave: `cmoc report`)."""
+
 ID_COLUMNS = ["target_id", "target_type", "mechanism_id", "origin"]
 """The columns that name a target."""
 
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             tune=args.tune,
             target_accept=args.target_accept,
         ).validated()
-        fits = fit_waves(args.evidence, sampler=sampler)
+        fits = fit_waves(args.evidence, MODEL, sampler=sampler)
     except cmoc.EvidenceError as err:
         print(err, file=sys.stderr)
         return 2

@@ -142,10 +142,12 @@ def small_fit(small_base):
 def small_report_content(small_base, small_fit):
     """Report content of ``small_base`` (tiny fits of both waves; wiring only)."""
     from cmoc.analyses import fit
+    from cmoc.models import config_for
     from cmoc.reports import report_content
 
     first, last = small_base.waves[0], small_base.waves[-1]
     early = small_base.up_to(first)
+    config = config_for(small_base)  # every wave's fit of the model of the whole base
     with mocked():
-        fits = {first: (early, fit(early, sampler=tiny_sampler())), last: (small_base, small_fit)}
+        fits = {first: (early, fit(early, config, tiny_sampler())), last: (small_base, small_fit)}
     return report_content(small_base, fits)

@@ -18,7 +18,7 @@ from cmoc.analyses.planning.calibration import (
     rank_uniformity,
     simulate_dataset,
 )
-from cmoc.models import DEFAULT_CONFIG, build_model
+from cmoc.models import V1_CONFIG, build_model
 from cmoc.models.generate import CalibrationLayout, draw_parameters
 
 LAYOUT = CalibrationLayout()
@@ -31,7 +31,7 @@ def test_generator_draws_the_model_priors():
 
     rng = np.random.default_rng(1)
     n = 4000
-    gen = [draw_parameters(DEFAULT_CONFIG, LAYOUT, rng) for _ in range(n)]
+    gen = [draw_parameters(V1_CONFIG, LAYOUT, rng) for _ in range(n)]
     model = build_model(layout_base(LAYOUT))
     names = [
         "support_mean",
@@ -71,7 +71,7 @@ def test_generated_data_have_finite_density_at_the_truth():
     import pytensor
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
+    cfg = V1_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
     layout = LAYOUT
     cm = LAYOUT.cmoc_mechanism
     for seed in range(5):
@@ -192,8 +192,8 @@ def test_calibration_identical_with_one_and_two_workers():
     compile cache, and both sample the same chains (docs/sampling.md).
     """
     kwargs = {"chains": 2, "draws": 50, "tune": 50}
-    one = calibrate(3, seed=4, workers=1, **kwargs)
-    two = calibrate(3, seed=4, workers=2, **kwargs)
+    one = calibrate(3, seed=4, workers=1, config=V1_CONFIG, **kwargs)
+    two = calibrate(3, seed=4, workers=2, config=V1_CONFIG, **kwargs)
     pd.testing.assert_frame_equal(one.ranks, two.ranks)
     assert list(one.ranks["dataset"].unique()) == [0, 1, 2]
     assert one.ranks["n_draws"].eq(99).all()
@@ -202,7 +202,7 @@ def test_calibration_identical_with_one_and_two_workers():
 @pytest.mark.slow
 def test_sbc_ranks_uniform_for_the_correct_model():
     """100 datasets from the model's priors: every quantity's ranks are uniform."""
-    result = calibrate(100, seed=2026, workers=2, chains=2, draws=200, tune=200)
+    result = calibrate(100, seed=2026, config=V1_CONFIG, workers=2, chains=2, draws=200, tune=200)
     print(result.tests.to_string())
     assert result.ranks["dataset"].nunique() == 100
     assert result.calibrated, result.text
@@ -211,8 +211,10 @@ def test_sbc_ranks_uniform_for_the_correct_model():
 @pytest.mark.slow
 def test_sbc_detects_a_misspecified_prior():
     """Data drawn with support_mean ~ Normal(2.5, 0.5), fitted with Normal(0, 1.5): not uniform."""
-    generate = DEFAULT_CONFIG.merged({"support_mean": {"dist": "Normal", "mu": 2.5, "sigma": 0.5}})
-    result = calibrate(60, seed=7, generate=generate, workers=2, chains=2, draws=200, tune=200)
+    generate = V1_CONFIG.merged({"support_mean": {"dist": "Normal", "mu": 2.5, "sigma": 0.5}})
+    result = calibrate(
+        60, seed=7, config=V1_CONFIG, generate=generate, workers=2, chains=2, draws=200, tune=200
+    )
     print(result.tests.to_string())
     assert not result.calibrated
     tests = result.tests.set_index("quantity")

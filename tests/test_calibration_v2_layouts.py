@@ -163,9 +163,9 @@ def test_a_base_without_codes_is_still_a_base():
 
 def test_model_v1_refuses_the_layouts_with_totals():
     with pytest.raises(ValueError, match="model v2"):
-        calibrate(2, layout=IOC)
+        calibrate(2, layout=IOC, config=ModelConfig(model="hierarchical"))
     with pytest.raises(ValueError, match="model v2"):
-        simulate_dataset(MIXED, ModelConfig(), np.random.default_rng(0))
+        simulate_dataset(MIXED, ModelConfig(model="hierarchical"), np.random.default_rng(0))
 
 
 @pytest.mark.usefixtures("fast_compile")

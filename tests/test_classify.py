@@ -9,6 +9,7 @@ import pytest
 
 from cmoc.analyses import SamplerConfig, check_convergence, classify, fit, summarize
 from cmoc.evidence import load_evidence
+from cmoc.models import V1_CONFIG
 
 # cmoc_id, mechanism, origin, revises, true support, waves coded in
 PLANTED = [
@@ -71,7 +72,7 @@ def planted(tmp_path_factory):
     # two mechanisms: their spread is barely identified, and at the default target_accept of
     # 0.9 this base gives one divergent transition in 4000; smaller steps remove it
     sampler = SamplerConfig(seed=11, chains=4, draws=1000, tune=1000, target_accept=0.95)
-    idata = fit(base, sampler=sampler)
+    idata = fit(base, V1_CONFIG, sampler)
     return base, idata
 
 

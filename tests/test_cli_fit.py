@@ -210,14 +210,25 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
 
 
 def test_priors_are_printed_and_configurable(tmp_path, capsys):
-    assert main(["priors"]) == 0
+    assert main(["priors"]) == 0  # model v2, the default
     out = capsys.readouterr().out
-    assert "Normal(0, 1.5)" in out and "likelihood" in out and "negbin" in out
+    assert "activation mean (logit), alpha_0" in out and "likelihood" not in out
     model = tmp_path / "model.toml"
-    model.write_text('likelihood = "poisson"\n[support_mean]\nmu = 0.5\nsigma = 2\n')
+    model.write_text(
+        'model = "hierarchical"\nlikelihood = "poisson"\n[support_mean]\nmu = 0.5\nsigma = 2\n'
+    )
     assert main(["priors", "--model", str(model)]) == 0
     out = capsys.readouterr().out
     assert "Normal(0.5, 2)" in out and "poisson" in out
+
+
+def test_model_v1_settings_must_name_model_v1(tmp_path, capsys):
+    model = tmp_path / "model.toml"
+    model.write_text('likelihood = "poisson"\n')
+    assert main(["priors", "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert f"{model}: bad model configuration" in err
+    assert "likelihood: settings of model v1" in err and 'add model = "hierarchical"' in err
 
 
 @pytest.mark.parametrize(
@@ -234,7 +245,7 @@ def test_priors_are_printed_and_configurable(tmp_path, capsys):
 )
 def test_bad_model_file_exit_2(tmp_path, capsys, text, needle):
     model = tmp_path / "model.toml"
-    model.write_text(text)
+    model.write_text('model = "hierarchical"\n' + text)
     assert main(["priors", "--model", str(model)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
@@ -242,17 +253,20 @@ def test_bad_model_file_exit_2(tmp_path, capsys, text, needle):
 
 
 def test_priors_show_a_fixed_kind_lean_scale_and_a_gamma_prior(tmp_path, capsys):
-    assert main(["priors"]) == 0
-    assert "fixed at 0.5" in capsys.readouterr().out
     model = tmp_path / "model.toml"
-    model.write_text('kind_lean_sd = {dist = "Gamma", mu = 0.4, sigma = 0.2}\n')
+    model.write_text('model = "hierarchical"\n')
+    assert main(["priors", "--model", str(model)]) == 0
+    assert "fixed at 0.5" in capsys.readouterr().out
+    model.write_text(
+        'model = "hierarchical"\nkind_lean_sd = {dist = "Gamma", mu = 0.4, sigma = 0.2}\n'
+    )
     assert main(["priors", "--model", str(model)]) == 0
     assert "Gamma(shape=4, rate=10)" in capsys.readouterr().out
 
 
 def test_fit_uses_the_model_file(sim_dir, tmp_path, capsys):
     model = tmp_path / "model.toml"
-    model.write_text('likelihood = "poisson"\n')
+    model.write_text('model = "hierarchical"\nlikelihood = "poisson"\n')
     out = tmp_path / "fit.nc"
     assert main(["fit", str(sim_dir), "--model", str(model), "--out", str(out), *TINY]) == 0
     from cmoc.analyses import fit_config, load_fit

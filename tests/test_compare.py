@@ -10,6 +10,7 @@ import pytest
 from cmoc.analyses import SamplerConfig, compare_models
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
+from cmoc.models import V1_CONFIG
 from conftest import write_base
 
 pytestmark = pytest.mark.slow  # real fits of three model variants: statistics
@@ -33,7 +34,7 @@ def opposite(tmp_path_factory):
 
 
 def test_complete_pooling_loses_when_cmocs_differ(opposite):
-    result = compare_models(opposite, load_evidence(opposite), sampler=SAMPLER)
+    result = compare_models(opposite, load_evidence(opposite), V1_CONFIG, sampler=SAMPLER)
     table = result.table.set_index("model")
     assert set(table.index) == {"hierarchical", "no pooling", "complete pooling"}
     # one support for a CMOC borne out and one refuted cannot predict either
@@ -49,7 +50,7 @@ def test_saved_comparison_is_reused_only_for_the_same_fits(opposite):
     from cmoc.analyses import fit_id, load_fit
 
     evidence = load_evidence(opposite)
-    first = compare_models(opposite, evidence, sampler=SAMPLER)
+    first = compare_models(opposite, evidence, V1_CONFIG, sampler=SAMPLER)
     saved = opposite / ".cmoc" / "comparison.json"
     assert saved.is_file()
     fits = [
@@ -57,7 +58,7 @@ def test_saved_comparison_is_reused_only_for_the_same_fits(opposite):
     ]
     assert first.settings.fit_ids == tuple(fit_id(load_fit(p)) for p in fits)
     messages = []
-    again = compare_models(opposite, evidence, sampler=SAMPLER, say=messages.append)
+    again = compare_models(opposite, evidence, V1_CONFIG, sampler=SAMPLER, say=messages.append)
     assert any("comparison: reused" in m for m in messages), messages
     pd.testing.assert_frame_equal(again.table, first.table)
     assert again.text == first.text and again.passed == first.passed
@@ -65,7 +66,7 @@ def test_saved_comparison_is_reused_only_for_the_same_fits(opposite):
     doc = saved.read_text().replace(first.settings.fit_ids[0], "0" * 64)
     saved.write_text(doc)
     messages.clear()
-    third = compare_models(opposite, evidence, sampler=SAMPLER, say=messages.append)
+    third = compare_models(opposite, evidence, V1_CONFIG, sampler=SAMPLER, say=messages.append)
     assert not any("comparison: reused" in m for m in messages), messages
     assert third.settings.fit_ids == first.settings.fit_ids
 

@@ -27,7 +27,7 @@ from cmoc.analyses.fitting.attrs import Provenance
 from cmoc.cli import main
 from cmoc.defaults import SMALL_ELPD_DIFF
 from cmoc.evidence import load_evidence
-from cmoc.models import DEFAULT_CONFIG, ModelConfig, build_measurement_model
+from cmoc.models import V1_CONFIG, ModelConfig, build_measurement_model
 from cmoc.models.measurement import POOLINGS
 from conftest import IOC, ROOT, mocked, tiny_sampler
 from test_measurement_pointwise import CMOCS, MECHANISMS, TOML  # the same two-mechanism base
@@ -88,7 +88,7 @@ def test_variants_have_their_own_ids():
     ids = {p: c.id for p, c in VARIANT.items()}
     assert len(set(ids.values())) == 3
     assert ids["partial"] == V2.id  # the default model keeps its id (saved fits reused)
-    v1 = {DEFAULT_CONFIG.merged({"support_pooling": p}).id for p in POOLINGS}
+    v1 = {V1_CONFIG.merged({"support_pooling": p}).id for p in POOLINGS}
     assert not v1 & set(ids.values())
     said = dict(VARIANT["none"].describe_priors())
     assert said["target pooling (evidencing, depth, direction)"] == "none"

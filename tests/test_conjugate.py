@@ -56,7 +56,11 @@ def test_single_cmoc_support_is_beta(tmp_path, likelihood, weights, counts):
     )
     _write(tmp_path / "b", sources, codings)
     base = load_evidence(tmp_path / "b")
-    model = _fixed(build_model(base, ModelConfig(likelihood=likelihood, pooling="logistic")))
+    model = _fixed(
+        build_model(
+            base, ModelConfig(model="hierarchical", likelihood=likelihood, pooling="logistic")
+        )
+    )
     idata = sample_model(model, SamplerConfig(seed=5, chains=4, draws=1500, tune=1000))
     support = idata["posterior"]["support_cmoc"].sel(cmoc="C1")
     ess = float(az.ess(support.to_dataset(name="s"))["s"])
@@ -75,7 +79,9 @@ def test_banded_counts_match_quadrature(tmp_path):
         "S1,C1,supports,,3,4\nS1,C1,refutes,1,,\n",
     )
     base = load_evidence(tmp_path / "b")
-    model = build_model(base, ModelConfig(likelihood="poisson", pooling="logistic"))
+    model = build_model(
+        base, ModelConfig(model="hierarchical", likelihood="poisson", pooling="logistic")
+    )
     rate = 6.0
     model = pm.do(
         _fixed(model),

@@ -23,7 +23,7 @@ from cmoc.analyses import (
     summarize,
 )
 from cmoc.evidence import load_evidence
-from cmoc.models import ModelConfig
+from cmoc.models import ModelConfig, config_for
 from conftest import tiny_sampler
 
 
@@ -64,7 +64,9 @@ def test_load_refuses_changed_evidence(small_fit, small_base, tmp_path):
     changed = load_evidence(copy)
     with pytest.raises(FitMismatchError, match="evidence changed"):
         load_fit(path, changed)
-    assert fit_mismatches(small_fit, small_base, ModelConfig(likelihood="poisson"))
+    assert fit_mismatches(
+        small_fit, small_base, ModelConfig(model="hierarchical", likelihood="poisson")
+    )
 
 
 def test_interrupted_save_keeps_previous_fit(small_fit, tmp_path, monkeypatch):
@@ -84,15 +86,12 @@ def test_interrupted_save_keeps_previous_fit(small_fit, tmp_path, monkeypatch):
 
 
 def test_same_seed_same_numbers(tiny_base):
+    name = "breadth" if config_for(tiny_base).model == "measurement" else "support_cmoc"
     a = fit(tiny_base, sampler=tiny_sampler())
     b = fit(tiny_base, sampler=tiny_sampler())
-    np.testing.assert_array_equal(
-        a["posterior"]["support_cmoc"].values, b["posterior"]["support_cmoc"].values
-    )
+    np.testing.assert_array_equal(a["posterior"][name].values, b["posterior"][name].values)
     c = fit(tiny_base, sampler=SamplerConfig(seed=8, chains=2, draws=60, tune=60))
-    assert not np.array_equal(
-        a["posterior"]["support_cmoc"].values, c["posterior"]["support_cmoc"].values
-    )
+    assert not np.array_equal(a["posterior"][name].values, c["posterior"][name].values)
 
 
 def test_summary_rows_and_columns(small_fit, small_base):

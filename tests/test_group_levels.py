@@ -176,6 +176,6 @@ def test_singleton_review_groups_pass_the_gate(tmp_path):
     base = _draw_issue_base(tmp_path, 500, 50)
     d = model_data(base)
     assert d.groups == [f"int/G{i}" for i in range(1, 7)]
-    gate = check_convergence(fit(base, ModelConfig(), SamplerConfig(seed=2)))
+    gate = check_convergence(fit(base, ModelConfig(model="hierarchical"), SamplerConfig(seed=2)))
     assert gate.passed, gate.text
     assert gate.divergences == 0

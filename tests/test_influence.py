@@ -15,7 +15,7 @@ from cmoc.analyses.checks.influence import (
     refit_unreliable,
 )
 from cmoc.evidence import load_evidence
-from cmoc.models import build_model
+from cmoc.models import V1_CONFIG, build_model
 from conftest import write_base
 
 CMOCS = "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\n"
@@ -41,7 +41,7 @@ def _planted(directory, drop: str | None = None):
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     base = _planted(tmp_path_factory.mktemp("influence") / "full")
-    idata = fit(base, sampler=SAMPLER)
+    idata = fit(base, V1_CONFIG, SAMPLER)
     return base, idata, influence(idata, base)
 
 
@@ -96,7 +96,7 @@ def test_psis_matches_an_exact_refit_without_the_unit(planted, tmp_path):
     row = table[(table["target_id"] == "C2") & (table["unit"] == "S1")].iloc[0]
     assert row["reliable"]
     base = _planted(tmp_path / "without-s1", drop="S1")
-    exact = float(fit(base, sampler=SAMPLER)["posterior"]["support_cmoc"].sel(cmoc="C2").mean())
+    exact = float(fit(base, V1_CONFIG, SAMPLER)["posterior"]["support_cmoc"].sel(cmoc="C2").mean())
     assert row["support_loo"] == pytest.approx(exact, abs=0.02)
     assert abs(row["contribution"]) > 0.03  # the check is not vacuous: S1 does move C2
 
@@ -126,7 +126,9 @@ def test_unreliable_units_are_refitted_exactly(planted, tmp_path):
     s8 = refitted[(refitted["unit"] == "S8") & (refitted["target_id"] == "C2")].iloc[0]
     assert s8["method"] == "refit" and s8["reliable"]
     without = _planted(tmp_path / "without-s8", drop="S8")
-    exact = float(fit(without, sampler=SAMPLER)["posterior"]["support_cmoc"].sel(cmoc="C2").mean())
+    exact = float(
+        fit(without, V1_CONFIG, SAMPLER)["posterior"]["support_cmoc"].sel(cmoc="C2").mean()
+    )
     assert s8["support_loo"] == pytest.approx(exact, abs=0.02)
     assert s8["contribution"] < -0.3  # S8 alone pulled C2 from about 0.94 to about 0.47
     others = refitted[refitted["unit"] != "S8"]

@@ -24,13 +24,13 @@ V2 = ModelConfig(model="measurement")
 
 
 def test_the_priors_enter_the_id_of_model_v2_only(monkeypatch):
-    v1_id, v2_id = ModelConfig().id, V2.id
+    v1_id, v2_id = ModelConfig(model="hierarchical").id, V2.id
     other = MeasurementPriors(depth_sd_target=Prior(dist="HalfNormal", sigma=1.0))
     monkeypatch.setattr(
         config_module, "measurement_priors_json", lambda: measurement_priors_json(other)
     )
     assert V2.id != v2_id
-    assert ModelConfig().id == v1_id
+    assert ModelConfig(model="hierarchical").id == v1_id
 
 
 def test_recorded_priors_read_back_in_words():
@@ -58,7 +58,9 @@ def test_a_v2_fit_records_its_priors_and_a_v1_fit_does_not():
     base = load_evidence("evidence/ioc")
     v2 = provenance(base, V2, {"seed": 1})
     assert json.loads(v2["measurement_priors"]) == json.loads(measurement_priors_json())
-    assert "measurement_priors" not in provenance(base, ModelConfig(), {"seed": 1})
+    assert "measurement_priors" not in provenance(
+        base, ModelConfig(model="hierarchical"), {"seed": 1}
+    )
 
     class Fit:
         attrs = v2

@@ -23,7 +23,7 @@ from cmoc.analyses import (
 from cmoc.analyses.inference.confidence import GRADES, UNGRADED
 from cmoc.analyses.inference.measurement import measurement_draws
 from cmoc.evidence import load_evidence
-from cmoc.models import DEFAULT_CONFIG, ModelConfig, build_model
+from cmoc.models import DEFAULT_CONFIG, V1_CONFIG, ModelConfig, build_model
 from conftest import mocked, tiny_sampler
 
 V2 = ModelConfig(model="measurement")
@@ -50,10 +50,12 @@ def _base(directory, recording: str, codings: str, cmocs: str | None = None):
 CODINGS = "R1,C1,supports,2\nR1,C1,refutes,1\nR2,C1,supports,1\nI1,C3,supports,3\n"
 
 
-def test_the_default_model_keeps_its_id():
+def test_model_v1_keeps_its_id_and_model_v2_is_the_default():
     # model v1 fits saved before the field existed still match their configuration
-    assert "model" not in DEFAULT_CONFIG.to_json()
-    assert V2.id != DEFAULT_CONFIG.id and '"model": "measurement"' in V2.to_json()
+    assert "model" not in V1_CONFIG.to_json()
+    assert ModelConfig.from_json(V1_CONFIG.to_json()) == V1_CONFIG
+    assert DEFAULT_CONFIG == V2 and '"model": "measurement"' in V2.to_json()
+    assert ModelConfig.from_json(V2.to_json()) == V2
 
 
 def test_a_v1_analysis_refuses_a_v2_configuration(tmp_path):

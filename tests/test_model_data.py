@@ -85,7 +85,7 @@ def test_cells_only_for_nonzero_codings(exact_base):
 
 def test_poisson_likelihood_matches_dense_reference(exact_base):
     """Sufficient statistics give the same log-likelihood as one Poisson term per cell."""
-    cfg = ModelConfig(likelihood="poisson")
+    cfg = ModelConfig(model="hierarchical", likelihood="poisson")
     model = build_model(exact_base, cfg)
     d, counts, mask = _dense_counts(exact_base)
     f, inputs = _logp_fn(model, "source_codes", "cell_codes")
@@ -167,7 +167,7 @@ def test_banded_log_likelihood_is_interval_probability(tmp_path):
         "w1,M1,supports,,5,\n",
     )
     base = load_evidence(base_dir)
-    model = build_model(base, ModelConfig(likelihood="poisson"))
+    model = build_model(base, ModelConfig(model="hierarchical", likelihood="poisson"))
     inputs = list(model.value_vars)
     f = pytensor.function(
         inputs, model.logp(vars=[model["total_codes"]], sum=False)[0], on_unused_input="ignore"
@@ -202,7 +202,7 @@ def test_total_mean_and_shape_sum_over_members(tmp_path):
         "S4,M1,supports,1,,\n",
     )
     base = load_evidence(base_dir)
-    model = build_model(base, ModelConfig(group_effects="all"))
+    model = build_model(base, ModelConfig(model="hierarchical", group_effects="all"))
     d = model_data(base, group_effects="all")
     assert d.groups and len(d.agg_src) > len(d.agg_label)
     point = _point(model, np.random.default_rng(4))

@@ -29,7 +29,7 @@ def _centred(model: pm.Model) -> bool:
 
 
 def _leans(form: str = "auto") -> ModelConfig:
-    return ModelConfig(kind_lean_sd=HIERARCHICAL, kind_leans=form)
+    return ModelConfig(model="hierarchical", kind_lean_sd=HIERARCHICAL, kind_leans=form)
 
 
 def test_default_kind_leans_have_a_fixed_scale(small_base):
@@ -46,8 +46,11 @@ def test_default_kind_leans_have_a_fixed_scale(small_base):
     expected = 0.5 * np.sqrt(1 - 1 / n_k)
     np.testing.assert_allclose(lean.std(axis=0), expected, rtol=0.05)
     scale = "kind lean on support (zero-sum) scale, sigma_delta"
-    assert dict(ModelConfig(kind_lean_sd=0.3).describe_priors())[scale] == "fixed at 0.3"
-    assert dict(ModelConfig().describe_priors())[
+    assert (
+        dict(ModelConfig(model="hierarchical", kind_lean_sd=0.3).describe_priors())[scale]
+        == "fixed at 0.3"
+    )
+    assert dict(ModelConfig(model="hierarchical").describe_priors())[
         "kind lean on support (zero-sum) scale, sigma_delta"
     ] == ("fixed at 0.5")
 
@@ -91,11 +94,13 @@ def _names(model: pm.Model) -> set[str]:
 
 def test_salience_level_is_a_parameter_when_cmocs_are_centred(small_base):
     """Centred CMOCs: one salience level, zero-sum saliences around it, kind rates at it."""
-    centred = _names(build_model(small_base, ModelConfig(cmocs="centered")))
+    centred = _names(build_model(small_base, ModelConfig(model="hierarchical", cmocs="centered")))
     assert {"salience_level", "salience_relative", "kind_level"} <= centred
     assert not {"kind_rate", "salience_centred"} & centred
     # a kind rate with a prior other than Normal keeps the plain form
-    plain = ModelConfig(cmocs="centered", kind_rate={"dist": "HalfNormal", "sigma": 2.0})
+    plain = ModelConfig(
+        model="hierarchical", cmocs="centered", kind_rate={"dist": "HalfNormal", "sigma": 2.0}
+    )
     assert {"kind_rate", "salience_centred"} <= _names(build_model(small_base, plain))
 
 
@@ -107,7 +112,7 @@ def test_salience_level_form_has_the_same_prior(small_base):
     """
     draws = {}
     for form in ("centered", "noncentered"):
-        model = build_model(small_base, ModelConfig(cmocs=form))
+        model = build_model(small_base, ModelConfig(model="hierarchical", cmocs=form))
         with model:
             prior = pm.sample_prior_predictive(
                 draws=4000,
@@ -115,7 +120,7 @@ def test_salience_level_form_has_the_same_prior(small_base):
                 random_seed=11,
             ).prior
         draws[form] = {k: prior[k].to_numpy().reshape(4000, -1) for k in prior.data_vars}
-    cfg = ModelConfig()
+    cfg = ModelConfig(model="hierarchical")
     for form, d in draws.items():
         rate = d["kind_rate"]
         for k in range(rate.shape[1]):
@@ -155,7 +160,8 @@ def test_gamma_prior_has_the_stated_mean_and_sd():
 
 def test_a_gamma_kind_lean_scale_is_a_gamma_parameter(small_base):
     model = build_model(
-        small_base, ModelConfig(kind_lean_sd=Prior(dist="Gamma", mu=0.4, sigma=0.2))
+        small_base,
+        ModelConfig(model="hierarchical", kind_lean_sd=Prior(dist="Gamma", mu=0.4, sigma=0.2)),
     )
     scale = model["kind_lean_sd"]
     assert scale in model.free_RVs

@@ -11,7 +11,7 @@ import pytest
 from cmoc.analyses.planning.calibration import simulate_dataset
 from cmoc.cli import main
 from cmoc.evidence import load_evidence, write_directory
-from cmoc.models import DEFAULT_CONFIG, build_model
+from cmoc.models import V1_CONFIG, build_model
 from cmoc.models.generate import CalibrationLayout, draw_counts, draw_parameters
 
 PLANTED = CalibrationLayout(mechanisms=2, cmocs=6, sources=12, kinds=("interview",))
@@ -24,7 +24,7 @@ def planted_base(directory: Path, seed: int = 3) -> Path:
     Seed 0 gives a base with every CMOC affirmed.
     """
     rng = np.random.default_rng(seed)
-    p = draw_parameters(DEFAULT_CONFIG, PLANTED, rng)
+    p = draw_parameters(V1_CONFIG, PLANTED, rng)
     p.update(
         support_mean=1.0,
         mu=np.array([1.0, 0.8]),
@@ -73,7 +73,7 @@ def test_new_source_likelihood_is_the_models():
     from cmoc.analyses.planning.plan import _source_loglik
 
     layout = CalibrationLayout()
-    cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
+    cfg = V1_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
     cm = layout.cmoc_mechanism
     for seed in range(3):
         base, p = simulate_dataset(layout, cfg, np.random.default_rng(seed))
@@ -179,7 +179,7 @@ def test_plan_predictions_confirmed_by_refits(tmp_path):
     from cmoc.analyses.planning.plan import plan, psis_versus_refit
 
     base = load_evidence(planted_base(tmp_path / "planted"))
-    idata = fit(base, sampler=SamplerConfig(seed=1, chains=2, draws=1000, tune=500))
+    idata = fit(base, V1_CONFIG, SamplerConfig(seed=1, chains=2, draws=1000, tune=500))
     n = 2
     table = plan(idata, base, max_new=n, simulations=200, seed=11, workers=2)
     row = table.set_index(["target_id", "n_new"]).loc[("C1", n)]

@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
-from cmoc.models import DEFAULT_CONFIG, build_model, model_data
+from cmoc.models import V1_CONFIG, build_model, model_data
 from test_plan import FIT, planted_base
 
 
@@ -43,7 +43,7 @@ def test_refits_of_one_plan_share_one_graph(tmp_path, fast_compile):
     from cmoc.analyses.planning.plan import _refit_data, _refit_spec, _with_new_sources
 
     base = load_evidence(planted_base(tmp_path / "b"))
-    cfg = DEFAULT_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
+    cfg = V1_CONFIG.merged({"mechanisms": "noncentered", "cmocs": "noncentered"})
     theory = np.arange(len(base.targets))
     sampler = {"sampler": "nutpie", "chains": 2, "draws": 10, "tune": 10, "target_accept": 0.8}
     spec = _refit_spec(base, "interview", cfg, sampler, None, max_new=3)
@@ -69,7 +69,7 @@ def planted_fit(tmp_path_factory):
 
     base = load_evidence(planted_base(tmp_path_factory.mktemp("planted") / "b"))
     with mocked():
-        return base, fit(base, sampler=SamplerConfig(seed=7, chains=2, draws=500, tune=60))
+        return base, fit(base, V1_CONFIG, SamplerConfig(seed=7, chains=2, draws=500, tune=60))
 
 
 def test_refit_budget_and_targeted_updates(planted_fit, monkeypatch):

@@ -24,7 +24,7 @@ from cmoc.analyses.fitting.provenance import stamp
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.evidence.portable import evidence_differences
-from cmoc.models import DEFAULT_CONFIG
+from cmoc.models import V1_CONFIG
 from conftest import IOC
 from evidence_fixtures import make_base
 
@@ -37,7 +37,7 @@ def _fake_fit(evidence) -> xr.DataTree:
     """A stamped fit with two draws of one variable: the evidence is what is under test."""
     zeros = xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 2)))})
     tree = xr.DataTree.from_dict({"posterior": zeros, "sample_stats": zeros})
-    return stamp(tree, evidence, DEFAULT_CONFIG, asdict(SamplerConfig().for_model("hierarchical")))
+    return stamp(tree, evidence, V1_CONFIG, asdict(SamplerConfig().for_model("hierarchical")))
 
 
 def _assert_same_evidence(rebuilt, original) -> None:

@@ -35,7 +35,7 @@ def outlier(tmp_path_factory):
 
     idata = fit(
         base,
-        ModelConfig(likelihood="poisson"),
+        ModelConfig(model="hierarchical", likelihood="poisson"),
         SamplerConfig(seed=3, chains=2, draws=300, tune=300),
     )
     return base, idata

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from cmoc.analyses import SamplerConfig, SimulationSpec, check_convergence, fit, simulate, summarize
+from cmoc.models import V1_CONFIG
 
 SEEDS = (101, 202, 303)
 
@@ -21,7 +22,7 @@ def recovery(tmp_path_factory):
         spec = SimulationSpec(mechanisms=8, cmocs=40, sources=250, waves=2)
         base = simulate(out, spec, seed=seed)
         sampler = SamplerConfig(seed=seed, chains=4, draws=1000, tune=1000)
-        idata = fit(base, sampler=sampler)
+        idata = fit(base, V1_CONFIG, sampler)
         checks.append(check_convergence(idata))
         s = summarize(idata, base, ci=0.9)
         truth = pd.read_csv(out / "truth.csv").set_index("target_id")

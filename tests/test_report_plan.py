@@ -23,13 +23,15 @@ from cmoc.analyses import (
 )
 from cmoc.cli import main
 from cmoc.evidence import load_evidence
-from cmoc.models import DEFAULT_CONFIG
+from cmoc.models import V1_CONFIG
 from conftest import ROOT
 from test_plan import planted_base
 from test_report import _tables
 
 PLAN = sys.modules["cmoc.analyses.planning.plan"]  # the module (planning.plan is the function)
-FIT = ["--seed", "5", "--chains", "2", "--draws", "200", "--tune", "200"]
+V1_FILE = str(ROOT / "tests" / "models" / "v1.toml")
+"""These tests are of model v1's plan and calibration in the report (v2's: test_plan_v2.py)."""
+FIT = ["--seed", "5", "--chains", "2", "--draws", "200", "--tune", "200", "--model", V1_FILE]
 REPORT = [*FIT, "--no-compare", "--workers", "0"]
 SMALL_PLAN = {"max_new": 3, "simulations": 100, "max_refits": 0}
 """The report's plan, cut down for speed; no exact refits (a refit compiled once and loaded
@@ -226,14 +228,15 @@ def test_saved_calibration_of_the_model_is_shown_another_is_not(planted_report, 
     page = _page(first)
     verdict = page.split('id="calibration-verdict">')[1].split("</p>")[0]
     assert verdict.startswith("Not run for this model configuration")
-    path = f"&lt;planted&gt;/.cmoc/calibration-{DEFAULT_CONFIG.id}.json"
-    assert f"cmoc calibrate --datasets 100 --out {path}" in verdict
+    path = f"&lt;planted&gt;/.cmoc/calibration-{V1_CONFIG.id}.json"
+    # model v1 is not the default: the command names the model file
+    assert f"cmoc calibrate --datasets 100 --model &lt;the model file&gt; --out {path}" in verdict
     base = tmp_path / "base"
     shutil.copytree(base_dir, base)
-    ours = _calibration(DEFAULT_CONFIG.id, seed=1)
+    ours = _calibration(V1_CONFIG.id, seed=1)
     other = _calibration("another-model", seed=2)
-    misspecified = _calibration(DEFAULT_CONFIG.id, seed=3, generate_id="other-priors")
-    save_calibration(ours, base / ".cmoc" / f"calibration-{DEFAULT_CONFIG.id}.json")
+    misspecified = _calibration(V1_CONFIG.id, seed=3, generate_id="other-priors")
+    save_calibration(ours, base / ".cmoc" / f"calibration-{V1_CONFIG.id}.json")
     save_calibration(other, base / ".cmoc" / "calibration-other.json")
     save_calibration(misspecified, base / ".cmoc" / "calibration-z.json")
     for name in ("calibration-other.json", "calibration-z.json"):  # newer, but not ours
@@ -284,12 +287,12 @@ def test_calibrate_out_must_be_a_file_in_an_existing_directory(tmp_path, capsys)
 def test_calibration_saved_and_loaded_keeps_everything(tmp_path):
     from cmoc.analyses import load_calibration
 
-    result = _calibration(DEFAULT_CONFIG.id, seed=4)
+    result = _calibration(V1_CONFIG.id, seed=4)
     back = load_calibration(save_calibration(result, tmp_path / "c.json"))
     pd.testing.assert_frame_equal(back.ranks, result.ranks)
     pd.testing.assert_frame_equal(back.tests, result.tests)
     assert back.settings == result.settings and back.alpha == result.alpha
-    assert back.calibrates(DEFAULT_CONFIG.id) and not back.calibrates("another")
+    assert back.calibrates(V1_CONFIG.id) and not back.calibrates("another")
     (tmp_path / "bad.json").write_text('{"format": "cmoc plan 1"}')
     with pytest.raises(ValueError, match="not a saved calibration"):
         load_calibration(tmp_path / "bad.json")
@@ -300,10 +303,10 @@ def test_calibrate_keeps_its_settings_for_the_report(tmp_path):
     from cmoc.analyses import calibrate, find_calibration
 
     result = calibrate(2, seed=3, workers=0, chains=1, draws=50, tune=50)
-    assert result.calibrates(DEFAULT_CONFIG.id)
+    assert result.calibrates(V1_CONFIG.id)
     assert result.settings["datasets"] == 2 and result.settings["draws"] == 50
     (tmp_path / ".cmoc").mkdir()
     save_calibration(result, tmp_path / ".cmoc" / "calibration-x.json")
-    found = find_calibration(tmp_path, DEFAULT_CONFIG.id)
+    found = find_calibration(tmp_path, V1_CONFIG.id)
     pd.testing.assert_frame_equal(found.ranks, result.ranks)
     assert found.settings == result.settings

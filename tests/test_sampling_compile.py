@@ -48,13 +48,12 @@ def test_numba_is_restored_after_the_context():
 
 def _calibration_bases(n: int):
     from cmoc.analyses.planning.calibration import CalibrationLayout, layout_base, simulate_dataset
-    from cmoc.models import DEFAULT_CONFIG
+    from cmoc.models import V1_CONFIG
 
     layout = CalibrationLayout(cmocs=4, sources=20)
     template = layout_base(layout)
     return [
-        simulate_dataset(layout, DEFAULT_CONFIG, np.random.default_rng(i), template)[0]
-        for i in range(n)
+        simulate_dataset(layout, V1_CONFIG, np.random.default_rng(i), template)[0] for i in range(n)
     ]
 
 

@@ -14,6 +14,7 @@ from cmoc.analyses.checks.sensitivity import (
     prior_sensitivity,
 )
 from cmoc.evidence import load_evidence
+from cmoc.models import V1_CONFIG
 from conftest import write_base
 
 
@@ -48,7 +49,7 @@ def sensitivity(tmp_path_factory):
     cmocs = "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M1,c,o,+,prior\n"
     root = tmp_path_factory.mktemp("psense") / "base"
     base = load_evidence(write_base(root, sources, codings, cmocs=cmocs))
-    idata = fit(base, sampler=SamplerConfig(seed=5, chains=4, draws=500, tune=500))
+    idata = fit(base, V1_CONFIG, SamplerConfig(seed=5, chains=4, draws=500, tune=500))
     return prior_sensitivity(idata, base).set_index("target_id")
 
 

@@ -13,6 +13,8 @@ commands that sample, so ``cmoc validate`` stays fast.
 from __future__ import annotations
 
 import sys
+import warnings
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -66,6 +68,24 @@ app.command()(calibrate.calibrate)
 app.command()(plan.plan)
 
 
+@contextmanager
+def _fallbacks_as_notes():
+    """Show the models' ModelFallbackWarning (v1 fitted where v2 cannot yet) as a note."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__name__ == "ModelFallbackWarning":  # by name: no import of the models
+            err(f"note: {message}")
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -76,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="cmoc")
+        with _fallbacks_as_notes():
+            app(args=args, prog_name="cmoc")
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -90,6 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         err("interrupted: files already saved are intact")
         return 130
     except Exception as error:
+        # looked up, not imported: importing the models would slow every command down
+        unsupported = getattr(
+            sys.modules.get("cmoc.models.measurement_data"), "UnsupportedLayout", None
+        )
+        if unsupported is not None and isinstance(error, unsupported):
+            err(
+                f"error: model v2 cannot be fitted: {error}; model v1 fits this layout: "
+                '--model FILE with model = "hierarchical"'
+            )
+            return 2
         if "--debug" in args:
             raise
         err(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")

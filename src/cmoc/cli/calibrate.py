@@ -44,7 +44,7 @@ def calibrate(
         typer.Option(
             help="Layout family of the simulated bases: exact (per-source cells), ioc (reviews "
             "exact, interviews as wave totals and bands), mixed (group totals, weights, "
-            'exposures); ioc and mixed need model v2 (--model with model = "measurement").',
+            "exposures); ioc and mixed need model v2, the default model.",
         ),
     ] = "exact",
     out: Annotated[

@@ -62,7 +62,7 @@ def check(
     Without a flag, runs the predictive check, the sensitivity and the influence analysis on
     the saved fit (fitting it first if needed); --compare also fits the no-pooling and
     complete-pooling variants (saved beside the fit) and compares them by PSIS-LOO. Of a
-    model v2 fit (--model with model = "measurement"), the units of evidence are sources and
+    model v2 fit (the default model), the units of evidence are sources and
     blocks of totals, influence is on breadth, and --compare pools v2's target level
     (evidencing, depth and direction: as the model, none, or shared by a mechanism's targets).
     """
@@ -72,8 +72,6 @@ def check(
         "influence": influence,
         "compare": compare,
     }
-    cfg = model_config(model)
-    v2 = cfg.model == "measurement"
     if not any(chosen.values()):
         chosen.update(ppc=True, sensitivity=True, influence=True)
     names = [k for k, v in chosen.items() if v]
@@ -83,6 +81,8 @@ def check(
             "--influence, --compare"
         )
     base = evidence_for(load_evidence(directory), wave)
+    cfg = model_config(model, base)
+    v2 = cfg.model == "measurement"
     s = sampling.config()
     from ..analyses import (
         check_influence,

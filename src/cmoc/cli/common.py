@@ -52,24 +52,46 @@ def evidence_for(base: EvidenceBase, wave: str | None) -> EvidenceBase:
     return base.up_to(wave)
 
 
-def model_config(path: Path | None) -> ModelConfig:
-    """Return the model configuration of ``--model FILE`` (the defaults when None)."""
-    from ..models import DEFAULT_CONFIG, ModelConfig
+def model_config(path: Path | None, base: EvidenceBase | None = None) -> ModelConfig:
+    """Return the model configuration of ``--model FILE`` (the defaults when None).
+
+    With ``base``, the model is checked against it. Model v2 (the default) does not fit every
+    layout of totals yet: where the model was not named (no file, or a file without
+    ``model``), such a base gets model v1, said on stderr; where model v2 was named, or the base
+    contradicts its own ``[recording]``, it is a :class:`UserError` (exit status 2).
+    """
+    from ..models import DEFAULT_CONFIG, ModelConfig, default_config_for, measurement_problem
 
     if path is None:
-        return DEFAULT_CONFIG
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot read the model file ({error})") from error
-    try:
-        config = ModelConfig.from_toml(text)
-    except ValueError as error:
-        raise UserError(f"{path}: bad model configuration:\n{error}") from error
+        config = DEFAULT_CONFIG
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{path}: cannot read the model file ({error})") from error
+        try:
+            config = ModelConfig.from_toml(text)
+        except ValueError as error:
+            raise UserError(f"{path}: bad model configuration:\n{error}") from error
     if config.model == "measurement" and config.support_pooling != "partial":
         raise UserError(
             f"{path}: support_pooling = {config.support_pooling!r} of model v2 names a "
             "comparison variant, fitted by `cmoc check --compare` beside the model itself: "
             'leave it at "partial" (the default)'
         )
+    if base is None or config.model != "measurement":
+        return config
+    if "model" not in config.model_fields_set:
+        chosen, why = default_config_for(base)
+        if why is not None:
+            err(f"note: {why}")
+            if "support_pooling" in config.model_fields_set:
+                return chosen.merged({"support_pooling": config.support_pooling})
+            return chosen
+    problem = measurement_problem(base)
+    if problem is not None:
+        message, layout = problem
+        hint = '; model v1 fits it: --model FILE with model = "hierarchical"' if layout else ""
+        where = f"{base.path}: " if base.path is not None else ""
+        raise UserError(f"{where}model v2 cannot be fitted: {message}{hint}")
     return config

@@ -29,10 +29,10 @@ def fit(
         ),
     ] = False,
 ) -> None:
-    """Fit the hierarchical model and save the posterior (netCDF, written atomically)."""
+    """Fit the model (v2 by default; --model FILE) and save the posterior (netCDF, atomically)."""
     base = evidence_for(load_evidence(directory), wave)
     s = sampling.config()
-    cfg = model_config(model)
+    cfg = model_config(model, base)
     if all_waves:
         if wave is not None or out is not None:
             raise UserError("--all-waves fits every wave to DIR/.cmoc: no --wave or --out")

@@ -1,6 +1,6 @@
 """``cmoc plan DIR``: how many more sources would settle each inconclusive CMOC (on Dask).
 
-With ``--model FILE`` holding ``model = "measurement"`` (model v2): how many more sources would
+Of a model v2 fit (the default model): how many more sources would
 make each inconclusive target (CMOC or mechanism) decisive, by v2's estimands and statuses
 (:mod:`cmoc.analyses.planning.plan_measurement`); same options, same messages.
 """
@@ -72,7 +72,7 @@ def plan(
 ) -> None:
     """How many more sources of a kind would be expected to settle each inconclusive CMOC.
 
-    Of a model v2 fit (--model FILE with model = "measurement"): how many would make each
+    Of a model v2 fit (the default model): how many would make each
     inconclusive target (CMOC or mechanism) decisive (affirmed or novel, refuted, contested),
     by its breadth, direction and the sources that show it (p_decisive).
 
@@ -86,7 +86,7 @@ def plan(
     n_workers = workers_of(workers, scheduler)
     base = load_evidence(directory)
     s = sampling.config()
-    cfg = model_config(model)
+    cfg = model_config(model, base)
     # looked up in the package when called (tests replace plan_result and save_plan there)
     from .. import analyses
 

@@ -3,7 +3,7 @@
 ``cmoc report --fit FIT.nc`` (or ``cmoc report DIR --fit FIT.nc``) builds the report of one
 saved fit from the file alone (:func:`cmoc.reports.pipeline.build_report_from_fit`).
 
-``cmoc report DIR --model FILE`` with ``model = "measurement"`` in FILE reports model v2 fits
+``cmoc report DIR`` reports model v2 fits, the default model
 (breadth, direction, depth, v2's statuses, predictive check, influence of single units, the
 comparison of its pooling variants and the plan for its inconclusive targets,
 :data:`cmoc.analyses.REPORT_PLAN_V2`).
@@ -95,12 +95,13 @@ def report(
     newest wave only (the trajectory across waves and the model comparison need DIR), the
     fit's own model and sampler settings, the plan computed and not saved.
 
-    With ``--model FILE`` holding ``model = "measurement"`` the report is of model v2 (breadth,
+    The report is of model v2, the default model (breadth,
     direction where testable, depth, its statuses, and its own predictive check, influence of
     single units, prior sensitivity, comparison of its pooling variants by PSIS-LOO over its
     units, and plan: the chance that more sources make each inconclusive target decisive, by
     PSIS without refits, the saved plan reused only when made from the same fit with the same
-    settings).
+    settings); with ``--model FILE`` holding ``model = "hierarchical"``, or for a base whose
+    layout of totals model v2 does not fit yet (said on stderr), of model v1.
     """
     if directory is None and fit is None:
         raise UserError(
@@ -131,7 +132,8 @@ def report(
         else:
             run = build_report_for(
                 directory,
-                model_config(model),
+                # unnamed: the pipeline picks the default model for the base, with a note
+                None if model is None else model_config(model),
                 s,
                 compare=compare,
                 plan=plan,

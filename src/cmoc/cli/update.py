@@ -31,7 +31,8 @@ def update(
 ) -> None:
     """Append a batch of evidence as a new wave, refit, and print what the new wave changed."""
     s = sampling.config()
-    cfg = model_config(model)
+    # unnamed: the update picks the default model for the base with the new wave
+    cfg = None if model is None else model_config(model)
     from ..analyses import update as run
     from ..reports import render_changes, rounded
 

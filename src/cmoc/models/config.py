@@ -13,6 +13,8 @@ __all__ = [
     "CENTER_MIN_GROUPS",
     "DEFAULT_CONFIG",
     "KIND_CENTER_MIN_CODES",
+    "V1_CONFIG",
+    "V1_ONLY_FIELDS",
     "ModelConfig",
     "Prior",
     "describe_measurement_priors",
@@ -79,6 +81,28 @@ class Prior(BaseModel):
         return f"Exponential(rate={1 / self.sigma:g})"
 
 
+V1_ONLY_FIELDS = frozenset(
+    {
+        "likelihood",
+        "pooling",
+        "group_effects",
+        "mechanisms",
+        "cmocs",
+        "kind_leans",
+        "support_mean",
+        "support_sd_mechanism",
+        "support_sd_cmoc",
+        "salience_sd_mechanism",
+        "salience_sd_cmoc",
+        "kind_rate",
+        "kind_lean_sd",
+        "group_sd",
+        "inv_dispersion",
+    }
+)
+"""Settings that only model v1 reads: a configuration that sets one must name its model."""
+
+
 class ModelConfig(BaseModel):
     """Everything that defines the hierarchical model besides the evidence.
 
@@ -88,12 +112,14 @@ class ModelConfig(BaseModel):
 
     Attributes
     ----------
-    model : {"hierarchical", "measurement"}
-        ``hierarchical``: model v1 (:func:`~cmoc.models.build_model`, support and salience),
-        the default; ``measurement``: model v2, experimental
-        (:func:`~cmoc.models.build_measurement_model`: breadth, depth and direction, with the
-        recording of refutes declared in ``evidence.toml``), whose priors are its own defaults
-        (:class:`~cmoc.models.MeasurementPriors`): the other fields do not apply to it.
+    model : {"measurement", "hierarchical"}
+        ``measurement``: model v2, the default (:func:`~cmoc.models.build_measurement_model`:
+        breadth, depth and direction, with the recording of refutes declared in
+        ``evidence.toml``), whose priors are its own defaults
+        (:class:`~cmoc.models.MeasurementPriors`): of the other fields only
+        ``support_pooling`` applies to it. ``hierarchical``: model v1
+        (:func:`~cmoc.models.build_model`, support and salience), kept for comparison with
+        fits made before v2; every other field is its.
     likelihood : {"negbin", "poisson"}
         ``negbin``: each source's talkativeness has a Gamma(phi, phi) multiplier, integrated out
         (a negative-multinomial source likelihood); ``poisson``: no such extra variation.
@@ -119,11 +145,14 @@ class ModelConfig(BaseModel):
         ``auto`` centres it when there are at least :data:`CENTER_MIN_GROUPS` mechanisms and
         the median one has at least :data:`CENTER_MIN_CODES` exact source-level codes (its own
         and its CMOCs'), where the data pin each mechanism down and the centred form samples
-        better; otherwise (few mechanisms, little or only aggregate evidence, as in the IOC
-        base) it stays non-centred.
+        better; with 3 or 4 such mechanisms, support and salience are each centred only where
+        the mechanisms visibly differ (``_spread_visible`` in ``models/hierarchical.py``);
+        otherwise (little or only aggregate evidence, as in the IOC base) it stays non-centred.
     cmocs : {"auto", "centered", "noncentered"}
-        The same for the CMOC level (``eta_c``, ``lambda_c``); ``auto`` decides per CMOC:
-        centred when the CMOC itself has at least :data:`CENTER_MIN_CODES` exact codes.
+        The same for the CMOC level (``eta_c``, ``lambda_c``); ``auto`` centres, among the
+        CMOCs with at least :data:`CENTER_MIN_CODES` exact codes, support and salience each
+        only where those CMOCs visibly differ within their mechanisms (docs/model.md, "Small
+        true spreads in model v1").
     kind_leans : {"auto", "centered", "noncentered"}
         Parametrisation of the kinds' zero-sum lean on support (``delta_k``) when its scale
         ``kind_lean_sd`` is a parameter (a :class:`Prior`): ``auto`` centres it when every kind
@@ -152,7 +181,7 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["hierarchical"] = "hierarchical"
-    model: Literal["hierarchical", "measurement"] = "hierarchical"
+    model: Literal["hierarchical", "measurement"] = "measurement"
     likelihood: Literal["negbin", "poisson"] = "negbin"
     support_pooling: Literal["partial", "none", "complete"] = "partial"
     pooling: Literal["normal", "logistic"] = "normal"
@@ -170,12 +199,26 @@ class ModelConfig(BaseModel):
     group_sd: Prior = Prior(dist="HalfNormal", sigma=0.5)
     inv_dispersion: Prior = Prior(dist="HalfNormal", sigma=1.0)
 
+    @model_validator(mode="after")
+    def _v1_settings_name_their_model(self) -> ModelConfig:
+        # model v2 ignores v1's settings: setting one without naming the model is a slip
+        v1_only = sorted(self.model_fields_set & V1_ONLY_FIELDS)
+        if v1_only and "model" not in self.model_fields_set:
+            raise ValueError(
+                f"{', '.join(v1_only)}: settings of model v1, which is no longer the default; "
+                'add model = "hierarchical" to fit model v1 (model v2, the default, has its own '
+                "priors: docs/model.md)"
+            )
+        return self
+
     def merged(self, overrides: dict | None) -> ModelConfig:
         """Return a copy with ``overrides`` (nested dicts allowed) applied and validated."""
-        data = self.model_dump()
+        dumped = self.model_dump()
+        # only the fields set so far stay set: v1 settings must still name their model
+        data = {key: dumped[key] for key in self.model_fields_set}
         for key, value in (overrides or {}).items():
-            if isinstance(value, dict) and isinstance(data.get(key), dict):
-                data[key] = {**data[key], **value}
+            if isinstance(value, dict) and isinstance(dumped.get(key), dict):
+                data[key] = {**dumped[key], **value}
             else:
                 data[key] = value
         return ModelConfig.model_validate(data)
@@ -220,11 +263,23 @@ class ModelConfig(BaseModel):
             raise ValueError("\n".join(lines)) from err
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys) for storing in a result's attrs."""
+        """Canonical JSON (sorted keys) for a result's attrs (:meth:`from_json` reads it)."""
         data = self.model_dump()
         if data["model"] == "hierarchical":
-            del data["model"]  # the default keeps the ids that model v1 fits were saved with
+            # without the key, as before model v2 existed: v1 fits keep their ids
+            del data["model"]
         return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        """Read :meth:`to_json`'s text (or pydantic's JSON): no ``model`` key means model v1.
+
+        Model v1 was the only model, then the default, when fits, plans and calibrations
+        without the key were saved; model v2 is the default only for new configurations.
+        """
+        data = json.loads(text)
+        data.setdefault("model", "hierarchical")
+        return cls.model_validate(data)
 
     @property
     def id(self) -> str:
@@ -277,7 +332,10 @@ class ModelConfig(BaseModel):
 
 
 DEFAULT_CONFIG = ModelConfig()
-"""The default model configuration."""
+"""The default model configuration (model v2, the measurement model)."""
+
+V1_CONFIG = ModelConfig(model="hierarchical")
+"""Model v1's default configuration, what its builder and generator use when given none."""
 
 
 def measurement_priors_json(priors=None) -> str:

@@ -27,8 +27,8 @@ from ..evidence import EvidenceBase
 from .config import (
     CENTER_MIN_CODES,
     CENTER_MIN_GROUPS,
-    DEFAULT_CONFIG,
     KIND_CENTER_MIN_CODES,
+    V1_CONFIG,
     ModelConfig,
     Prior,
 )
@@ -329,7 +329,7 @@ def build_model(
     evidence : EvidenceBase or ModelData
         The evidence (its sufficient statistics are computed if needed).
     config : ModelConfig, optional
-        Priors and likelihood; :data:`DEFAULT_CONFIG` when omitted.
+        Priors and likelihood; :data:`V1_CONFIG` (model v1's defaults) when omitted.
     pointwise : bool
         Also define ``loglik_unit`` (dim ``unit``): the log-likelihood of each unit of evidence,
         the sources (their exact counts, zeros included) and then the aggregate rows, which sum
@@ -344,7 +344,7 @@ def build_model(
         ``aggregate``; ``support_cmoc`` and ``support_mechanism`` are the supports on the
         probability scale.
     """
-    cfg = config or DEFAULT_CONFIG
+    cfg = config or V1_CONFIG
     if cfg.model != "hierarchical":
         raise ValueError(
             f"this analysis needs model v1 (hierarchical); the fit is of model {cfg.model!r} "

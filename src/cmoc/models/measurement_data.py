@@ -16,7 +16,13 @@ import numpy as np
 from ..evidence import EvidenceBase
 from .data import ModelData, model_data
 
-__all__ = ["RECORDING_LEVELS", "MeasurementData", "measurement_data"]
+__all__ = [
+    "RECORDING_LEVELS",
+    "MeasurementData",
+    "UnsupportedLayout",
+    "measurement_data",
+    "measurement_problem",
+]
 
 RECORDING_LEVELS = ("not recorded", "partial", "recorded")
 """Whether refuting codes were recorded for sources of a kind (``psi_k`` 0, a parameter, 1)."""
@@ -130,6 +136,32 @@ class MeasurementData:
         return out
 
 
+class UnsupportedLayout(ValueError):
+    """A layout of totals that model v2 does not support yet (model v1 fits it)."""
+
+
+def measurement_problem(base: EvidenceBase) -> tuple[str, bool] | None:
+    """Why model v2 cannot be fitted to ``base``, or None when it can.
+
+    Returns
+    -------
+    tuple of (str, bool) or None
+        The message (naming the ``codings.csv`` rows) and whether it is a layout model v2 does
+        not support yet (:class:`UnsupportedLayout`: model v1 fits it) rather than a
+        contradiction in the base itself (a refutes total of a kind declared not recorded).
+    """
+    from ..evidence.recording import refutes_recording
+
+    recording = {k: r.refutes for k, r in refutes_recording(base).items()}
+    try:
+        measurement_data(base, recording)
+    except UnsupportedLayout as error:
+        return str(error), True
+    except ValueError as error:
+        return str(error), False
+    return None
+
+
 def _recording(kinds: list[str], recording: dict[str, str] | None) -> tuple[str, ...]:
     recording = dict(recording or {})
     for kind, level in recording.items():
@@ -204,7 +236,7 @@ def measurement_data(
             other = covering.setdefault((j, m), b)
             if other != b:
                 rows = [d.agg_label[r] for r in block_rows[other] + block_rows[b]]
-                raise ValueError(
+                raise UnsupportedLayout(
                     f"source {d.sources[j]!r} and mechanism {d.mechanisms[m]!r} are covered by "
                     f"totals over different sets of sources ({', '.join(rows)}): v2 does not "
                     "support this yet; it needs every total of a mechanism that covers a source "
@@ -225,7 +257,7 @@ def measurement_data(
             ("wave", d.src_wave[js]),
         ):
             if np.unique(values).size > 1:
-                raise ValueError(
+                raise UnsupportedLayout(
                     f"{', '.join(labels)}: v2 needs the members of a total to share kind and "
                     f"exposure (and wave); these members differ in {name}"
                 )
@@ -263,7 +295,7 @@ def measurement_data(
             elif sup[0] == sup[1]:
                 fixed_supports, fixed, other = True, sup[0], ref
             else:
-                raise ValueError(
+                raise UnsupportedLayout(
                     f"{names}: both stances of target {d.targets[t]!r} are banded; v2 needs "
                     "one of them exact for now"
                 )

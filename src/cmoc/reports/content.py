@@ -604,6 +604,13 @@ def report_content(
     made = Provenance.of(idata)
     sampler = made.sampler
     v2 = is_measurement_fit(idata)
+    mixed = [w for w, (_, f) in fits.items() if is_measurement_fit(f) != v2]
+    if mixed:
+        raise ValueError(
+            f"the fits of wave(s) {', '.join(mixed)} are of another model than the newest "
+            f"wave's ({'v2' if v2 else 'v1'}): fit every wave with one model "
+            "(cmoc.models.config_for(base) gives the whole base's default)"
+        )
     if comparison is not None and (comparison.settings.get("model") == "measurement") != v2:
         raise ValueError("the comparison is of another model than the newest wave's fit")
     if plan is not None and (plan.settings.model == "measurement") != v2:
@@ -646,7 +653,7 @@ def report_content(
         ppc = posterior_predictive(idata, base, seed=made.seed, ci=ci)
     tell("  prior sensitivity (power-scaling)" + (" of breadth..." if v2 else "..."))
     sensitivity = prior_sensitivity(idata, base)
-    config = ModelConfig.model_validate_json(made.model_config)
+    config = ModelConfig.from_json(made.model_config)
     if plan is not None and not plan.matches(idata):
         raise ValueError("the plan was not computed from the newest wave's fit")
     if calibration is not None and not calibration.calibrates(config.id):

@@ -46,7 +46,7 @@ from ..analyses import (
 )
 from ..evidence import EvidenceBase, load_evidence
 from ..evidence.lock import writing
-from ..models import DEFAULT_CONFIG, ModelConfig
+from ..models import DEFAULT_CONFIG, ModelConfig, config_for
 from .build import build_report, report_slug
 from .content import NOT_YET_V2, ReportContent, report_content
 from .pdf import require_pdf
@@ -152,7 +152,7 @@ def saved_calibration(
 
 def _is_v2(config: ModelConfig | None) -> bool:
     """Whether a report is of model v2 fits (the measurement model)."""
-    return config is not None and config.model == "measurement"
+    return (config or DEFAULT_CONFIG).model == "measurement"
 
 
 def _skip_v2(say: _Say, *, compare: bool) -> None:
@@ -200,7 +200,7 @@ def _content(
 ) -> tuple[EvidenceBase, ReportContent]:
     """Compute the report's content (the writer lock held by the caller)."""
     base = load_evidence(directory)  # the base read under the lock is the one the fits are of
-    cfg = config or DEFAULT_CONFIG
+    cfg = config_for(base, config)
     s = sampler or SamplerConfig()
     saved = saved_calibration(directory, cfg, calibration)
     if _is_v2(cfg):

@@ -25,7 +25,7 @@ import xarray as xr
 
 from ...defaults import KHAT_MAX, SMALL_ELPD_DIFF
 from ...evidence import EvidenceBase
-from ...models import DEFAULT_CONFIG, ModelConfig
+from ...models import ModelConfig, config_for
 from ..fitting.convergence import check_convergence
 from ..fitting.result import AnalysisResult, Settings
 from ..fitting.reuse import fit_or_reuse
@@ -303,7 +303,7 @@ def compare_models(
     ModelComparison
     """
     tell = say or (lambda message: None)
-    cfg = config or DEFAULT_CONFIG
+    cfg = config_for(evidence, config)
     fits = {}
     for name, pooling in VARIANTS.items():
         variant = cfg.merged({"support_pooling": pooling})

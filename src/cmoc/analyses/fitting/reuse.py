@@ -11,7 +11,7 @@ import xarray as xr
 
 from ...evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
 from ...evidence.lock import writing
-from ...models import DEFAULT_CONFIG, ModelConfig
+from ...models import ModelConfig, config_for
 from .sampling import SamplerConfig, fit
 from .store import (
     FitFileError,
@@ -61,7 +61,7 @@ def fit_or_reuse(
     A fit kept in an evidence base's ``.cmoc/`` is checked, made and saved under the base's
     writer lock (:mod:`cmoc.evidence.lock`): a second command that writes the base waits.
     """
-    cfg = config or DEFAULT_CONFIG
+    cfg = config_for(evidence, config)
     s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     path = Path(path)
     base = base_of_result(path)

@@ -16,7 +16,7 @@ import xarray as xr
 from ...defaults import SEED, TUNE
 from ...evidence import EvidenceBase
 from ...evidence.recording import refutes_recording
-from ...models import DEFAULT_CONFIG, ModelConfig, build_measurement_model, build_model
+from ...models import ModelConfig, build_measurement_model, build_model, config_for
 from .callbacks import CALLBACK_PREFIX, cached_callbacks
 from .provenance import stamp
 
@@ -385,7 +385,7 @@ def fit(
         group. Explore it with ArviZ (``az.summary(idata, var_names=["support_cmoc"])``) or
         summarise it with :func:`cmoc.analyses.summarize`.
     """
-    cfg = config or DEFAULT_CONFIG
+    cfg = config_for(evidence, config)
     s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     if cfg.model == "measurement":
         recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}

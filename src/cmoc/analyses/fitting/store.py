@@ -441,7 +441,7 @@ def load_fit(
 def fit_config(idata: xr.DataTree) -> tuple[ModelConfig, dict]:
     """Return the model configuration and sampler settings stored in a fit."""
     made = Provenance.of(idata)
-    return ModelConfig.model_validate_json(made.model_config), made.sampler
+    return ModelConfig.from_json(made.model_config), made.sampler
 
 
 def fit_id(idata: xr.DataTree) -> str:

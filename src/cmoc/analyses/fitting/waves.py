@@ -8,7 +8,7 @@ import xarray as xr
 
 from ...evidence import EvidenceBase, load_evidence
 from ...evidence.lock import writing
-from ...models import ModelConfig
+from ...models import ModelConfig, config_for
 from .reuse import fit_or_reuse
 from .sampling import SamplerConfig
 from .store import default_fit_path
@@ -25,11 +25,12 @@ def fit_waves(
 ) -> dict[str, tuple[EvidenceBase, xr.DataTree, str]]:
     """Fit the evidence known after each wave (exact refits on the accumulated evidence).
 
-    Saved fits are reused while evidence, model and sampler settings match: the newest wave's
-    is ``DIR/.cmoc/fit.nc``, earlier waves' :func:`~cmoc.analyses.default_fit_path`
-    (``DIR/.cmoc/fit-<slug>-<hash>.nc``). The base is read, and its fits checked, made and saved,
-    under its writer lock (:mod:`cmoc.evidence.lock`), so another command cannot change it
-    meanwhile.
+    Without ``config``, every wave gets the default model for the whole base
+    (:func:`~cmoc.models.config_for`). Saved fits are reused while evidence, model and sampler
+    settings match: the newest wave's is ``DIR/.cmoc/fit.nc``, earlier waves'
+    :func:`~cmoc.analyses.default_fit_path` (``DIR/.cmoc/fit-<slug>-<hash>.nc``). The base is
+    read, and its fits checked, made and saved, under its writer lock
+    (:mod:`cmoc.evidence.lock`), so another command cannot change it meanwhile.
 
     Returns
     -------
@@ -39,6 +40,7 @@ def fit_waves(
     load_evidence(directory)  # a bad base is refused before the lock writes anything
     with writing(directory, "fit every wave"):
         base = load_evidence(directory)
+        config = config_for(base, config)  # one model for every wave: the whole base's
         out = {}
         for wave in base.waves:
             newest = wave == base.waves[-1]

@@ -357,11 +357,9 @@ def _calibrate_one(
 ) -> list[dict]:
     from ..fitting.sampling import SamplerConfig, fit
 
-    base, params, fit_seq = _simulated(
-        seed_seq, layout, ModelConfig.model_validate_json(generate_json)
-    )
+    base, params, fit_seq = _simulated(seed_seq, layout, ModelConfig.from_json(generate_json))
     sampler = SamplerConfig(**sampler_kwargs, seed=int(fit_seq.generate_state(1)[0]), cores=1)
-    idata = fit(base, ModelConfig.model_validate_json(fit_json), sampler)
+    idata = fit(base, ModelConfig.from_json(fit_json), sampler)
     draws = _posterior_values(idata, layout)
     n_samples = next(iter(draws.values())).size
     keep = np.unique(np.linspace(0, n_samples - 1, thin).round().astype(int))

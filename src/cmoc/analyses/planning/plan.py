@@ -448,7 +448,7 @@ def _refit_p_supported(
     from ...models import build_model
     from ..fitting.sampling import SamplerConfig, sample_model
 
-    cfg = ModelConfig.model_validate_json(refit["config"])
+    cfg = ModelConfig.from_json(refit["config"])
     d = _refit_data(refit, theory, sup, ref, cfg)
     sampler = SamplerConfig(**{**refit["sampler"], "seed": seed, "cores": 1})
     idata = sample_model(build_model(d, cfg), sampler)
