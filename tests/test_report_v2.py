@@ -737,8 +737,8 @@ def test_recording_methods_priors_and_command_are_v2s(built):
     priors = dict(run.content.priors)
     assert "evidencing spread across targets, sigma_b" in priors
     assert "CMOC pooling distribution" not in priors
-    assert "v2 (measurement, experimental)" in html and "--model" in html
-    assert "--model <model file: model = measurement>" in md
+    # model v2 is the default: the command that rebuilds the report names no model file
+    assert "v2 (measurement)" in html and "--model" not in md.split("- command:")[1].split("\n")[0]
 
 
 def test_markdown_summary_table(built):

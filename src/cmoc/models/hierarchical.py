@@ -348,7 +348,7 @@ def build_model(
     if cfg.model != "hierarchical":
         raise ValueError(
             f"this analysis needs model v1 (hierarchical); the fit is of model {cfg.model!r} "
-            "(experimental), for which it is not available yet"
+            "(the default model), for which it is not available"
         )
     d = (
         evidence

@@ -1,4 +1,4 @@
-"""Model v2 (experimental): a measurement model of how codes arise.
+"""Model v2, the default model: a measurement model of how codes arise.
 
 Equations in docs/model.md ("Model v2"). For source ``j`` of kind ``k``, mechanism ``m`` and
 target ``t`` of ``m`` in the theory of ``j``'s wave:
@@ -734,7 +734,7 @@ def build_measurement_model(
     pointwise: bool = False,
     pooling: str = "partial",
 ) -> pm.Model:
-    """Build the measurement model (model v2, experimental) for an evidence base.
+    """Build the measurement model (model v2, the default model) for an evidence base.
 
     Parameters
     ----------

@@ -205,9 +205,7 @@ def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
         "",
         f"- evidence hash: {md_code(content.provenance['evidence_hash'])}",
         "- model: "
-        + md_text(
-            "v2 (measurement, experimental)" if content.measurement else content.model["name"]
-        )
+        + md_text("v2 (measurement)" if content.measurement else content.model["name"])
         + " "
         f"(config id {md_code(content.provenance['model_id'])})",
         "- sampler: "
@@ -218,7 +216,7 @@ def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
         "- command: "
         + md_code(
             f"cmoc report <evidence dir {base.config.name}> "
-            + ("--model <model file: model = measurement> " if content.measurement else "")
+            + ("" if content.measurement else "--model <model file: model = hierarchical> ")
             + f"--seed {sampler.get('seed')} "
             f"--draws {sampler.get('draws')} --tune {sampler.get('tune')} "
             f"--chains {sampler.get('chains')} --sampler {sampler.get('sampler')}"

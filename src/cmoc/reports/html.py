@@ -138,7 +138,7 @@ def measurement_methods_paragraph(content: ReportContent) -> str:
         f"with cmoc {content.provenance.get('cmoc_version', '')} from {total} sources "
         f"({kind_text}) coded in {len(content.waves)} "
         f"wave{'s' if len(content.waves) > 1 else ''} ({waves}), with model v2, the "
-        f"measurement model (experimental), which describes how codes arise: whether a source "
+        f"measurement model (the default model), which describes how codes arise: whether a source "
         f"evidences a mechanism at all (activation, by mechanism and source kind), whether it "
         f"then evidences each of the mechanism's targets (breadth), how many codes it gives "
         f"when it does (depth: one plus a negative binomial on the source's exposure and kind "
@@ -682,7 +682,7 @@ def _command(content: ReportContent) -> str:
         "cmoc",
         "report",
         f"<{content.name}>",
-        *(["--model", "<model file: model = measurement>"] if content.measurement else []),
+        *([] if content.measurement else ["--model", "<model file: model = hierarchical>"]),
         "--seed",
         str(s.get("seed")),
         "--draws",
