@@ -18,6 +18,7 @@ from cmoc.analyses import SimulationSpec, simulate
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig, build_model, model_data
 from conftest import IOC
+from test_group_levels import _draw_issue_base
 
 V1 = ModelConfig(model="hierarchical")
 
@@ -147,31 +148,6 @@ def test_structure_key_holds_both_forms(tmp_path):
     assert hierarchical.structure_parts(d1, V1)[:4] != hierarchical.structure_parts(d2, V1)[:4]
 
 
-def _issue_base(root: Path, sources: int, cmocs: int):
-    """A base of exact cells drawn as the benchmarks draw theirs (``draw_base``), every review
-    its own group and the interviews in six groups (as ``tests/test_group_levels.py``)."""
-    import sys
-
-    import pandas as pd
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bench_v2 import draw_base
-
-    path = Path(draw_base(root, "b", sources, cmocs))
-    src = pd.read_csv(path / "sources.csv", dtype=str, keep_default_na=False)
-    interviews = (src["kind"] == "interview").cumsum() - 1
-    src["group"] = [
-        f"rev/R{s}" if k == "review" else f"int/G{i % 6 + 1}"
-        for s, k, i in zip(src["source_id"], src["kind"], interviews, strict=True)
-    ]
-    src.to_csv(path / "sources.csv", index=False)
-    lines = (path / "evidence.toml").read_text().splitlines()
-    first_table = next(i for i, line in enumerate(lines) if line.startswith("["))
-    lines.insert(first_table, 'group_levels = ["kind", "group"]')
-    (path / "evidence.toml").write_text("\n".join(lines) + "\n")
-    return load_evidence(path)
-
-
 @pytest.mark.slow  # about 15 s of sampling (4 x 1,000 draws + 1,000 tuning) and a compile
 def test_small_support_spread_passes_the_gate(tmp_path):
     """300 sources x 30 CMOCs over 3 mechanisms (the issue layout of test_group_levels).
@@ -188,7 +164,7 @@ def test_small_support_spread_passes_the_gate(tmp_path):
     """
     from cmoc.analyses import SamplerConfig, check_convergence, fit
 
-    base = _issue_base(tmp_path, 300, 30)
+    base = _draw_issue_base(tmp_path, 300, 30)
     d = model_data(base)
     form = hierarchical._centring(d, V1)
     assert form.support_mechanism and not form.salience_mechanism
