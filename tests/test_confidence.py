@@ -25,6 +25,7 @@ from cmoc.analyses.inference.confidence import (
 )
 from cmoc.evidence import EvidenceError, load_evidence
 from cmoc.evidence.schema import Thresholds
+from cmoc.models import ModelConfig
 from cmoc.reports import render_summary
 from conftest import tiny_sampler, write_base
 
@@ -285,7 +286,9 @@ def test_grades_from_a_fit_follow_the_evidence(tmp_path):
     )
     d = write_base(tmp_path / "b", sources, codings, cmocs="C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\n")
     base = load_evidence(d)
-    idata = fit(base, sampler=tiny_sampler())
+    # model v1's grades: v2's interval widths are of breadth, a probability whose interval
+    # narrows towards 0 (C1, one source) where C2's eight sources put it mid-range
+    idata = fit(base, ModelConfig(model="hierarchical"), tiny_sampler())
     s = summarize(idata, base).assign(converged=True)
     c = confidence(idata, base, s).set_index("target_id")
     assert c.at["C1", "adequacy"] == "serious" and c.at["C1", "confidence"] == "low"

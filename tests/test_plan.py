@@ -127,7 +127,9 @@ def test_new_source_likelihood_is_the_models():
 
 
 def _plan(directory: Path, *extra: str, capsys) -> tuple[int, str, str]:
-    code = main(["plan", str(directory), *FIT, *extra])
+    # model v1's plan (model v2's: test_plan_v2.py)
+    v1 = str(Path(__file__).parent / "models" / "v1.toml")
+    code = main(["plan", str(directory), *FIT, "--model", v1, *extra])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -158,7 +158,10 @@ def test_report_numbers_script_reproduces_the_report(tmp_path):
 
     base_dir = tmp_path / "base"
     simulate(base_dir, SimulationSpec(mechanisms=2, cmocs=6, sources=30, waves=2), seed=4)
+    # model v1's tables (support); model v2's report and numbers: test_report_v2.py
+    v1 = str(ROOT / "tests" / "models" / "v1.toml")
     tiny = ["--seed", "7", "--chains", "2", "--draws", "60", "--tune", "60", "--no-plan"]
+    tiny += ["--model", v1]
     assert main(["report", str(base_dir), "--out", str(tmp_path / "report"), *tiny]) == 0
     spec = importlib.util.spec_from_file_location(
         "report_numbers", ROOT / "analyses" / "report_numbers.py"

@@ -302,7 +302,7 @@ def test_calibration_saved_and_loaded_keeps_everything(tmp_path):
 def test_calibrate_keeps_its_settings_for_the_report(tmp_path):
     from cmoc.analyses import calibrate, find_calibration
 
-    result = calibrate(2, seed=3, workers=0, chains=1, draws=50, tune=50)
+    result = calibrate(2, seed=3, workers=0, chains=1, draws=50, tune=50, config=V1_CONFIG)
     assert result.calibrates(V1_CONFIG.id)
     assert result.settings["datasets"] == 2 and result.settings["draws"] == 50
     (tmp_path / ".cmoc").mkdir()
