@@ -808,7 +808,7 @@ TOML = BASE_FILES["evidence.toml"]
 WAVES_EXPECTED = 'a list of wave labels in order of arrival (waves = ["review", ...])'
 TOP_KEYS = (
     "only the keys name, title, citation, format, waves, thresholds, classification, "
-    "confidence, group_levels, recording (unknown key)"
+    "confidence, group_levels, recording, nesting (unknown key)"
 )
 
 TOML_CASES = [

@@ -64,6 +64,7 @@ from cmoc.reports.html import (
     unit_name,
 )
 from cmoc.reports.pipeline import build_report_from_fit
+from cmoc.reports.tables import render_summary
 from conftest import mocked, tiny_sampler
 from test_report import _tables
 
@@ -313,6 +314,31 @@ def test_summary_table_shows_breadth_direction_depth_status_level_confidence(bui
     assert _row(tables["mechanism-table"], "M2")[4] == "direction not tested"
     assert _row(tables["mechanism-table"], "M1")[4] != "direction not tested"
     assert _row(tables["cmoc-table"], "C2")[7] != "direction not tested"
+
+
+def test_a_level_a_band_leaves_open_comes_with_its_probability_everywhere(built):
+    # C2's newest-wave codes are a band of at least one: its level is a predictive one
+    _, _, run, _, html, md = built
+    c2 = run.content.summary.set_index("target_id").loc["C2"]
+    assert 0 < c2.evidence_level_p < 1
+    shown = f"{c2.evidence_level} (P = {round(c2.evidence_level_p, 3):.2f})"
+    tables = _tables(html)
+    assert _row(tables["cmoc-table"], "C2")[11] == shown
+    assert _row(tables["changes-table"], "C2")[2].endswith("→ " + shown)
+    assert f"| {shown} |" in next(x for x in md.splitlines() if x.startswith("| C2 | cmoc |"))
+    change = next(
+        x for x in md.splitlines() if x.startswith("| C2 | ") and not x.startswith("| C2 | cmoc")
+    )
+    assert f"-> {shown} |" in change
+    assert run.content.changes.set_index("target_id").at["C2", "level_after_p"] == (
+        c2.evidence_level_p
+    )
+    cli = render_summary(run.content.summary, "table", {"evidence": "b", "wave": "w2"})
+    assert shown in cli.replace("\n", " ")
+    # a level the codes fix is shown alone
+    c1 = run.content.summary.set_index("target_id").loc["C1"]
+    assert c1.evidence_level_p == 1
+    assert _row(tables["cmoc-table"], "C1")[11] == c1.evidence_level
 
 
 def test_statuses_are_coloured_as_in_v1(built):
@@ -731,6 +757,9 @@ def test_failed_gate_is_warned_about(built):
 def test_recording_methods_priors_and_command_are_v2s(built):
     _, _, run, _, html, md = built
     assert 'id="recording"' in html and "interview = not recorded (declared)" in html
+    # nesting not declared: only the base's description says so
+    assert 'id="nesting"' not in html and "Declared in evidence.toml ([nesting])" not in md
+    assert "not declared: a CMOC's and its mechanism's counts are separate" in md
     methods = html.split('<section id="methods">')[1].split("</section>")[0]
     assert "model v2, the measurement model" in methods and "direction not tested" in methods
     assert "Support for" not in methods

@@ -51,7 +51,8 @@ LEDGER_RECORDED_AT = "2026-11-24T21:39:09+00:00"
 
 NOT_STATED = "(not stated in P3 Table 2)"
 
-# evidence.toml, written as it stands (D2 thresholds, D17 group levels, D28 recording of refutes)
+# evidence.toml, written as it stands (D2 thresholds, D17 group levels, D28 recording of refutes,
+# D29 nesting)
 EVIDENCE_TOML = """\
 # Evidence base, format 1 (see README.md in this directory for every encoding decision).
 name = "ioc"
@@ -81,6 +82,14 @@ significant = 5
 # looked for; the base's zero refutes are a lower bound, not a count (D23, D24).
 [recording]
 refutes = { review = "not recorded", interview = "partial" }
+
+# Whether a CMOC's codes are also codes of its mechanism (README D29). P3 Table 2 gives one
+# evidence level per mechanism row (codes "present in interviews", footnote) and names in that
+# row the CMOCs the interviews showed ("Affirmed - Limited evidence ... a new CMOC was identified
+# in which unaccountable leaders reduced the ability to resolve inter-organisational conflict"):
+# a CMOC found in a row was found among the row's codes, so a mechanism's band caps its CMOCs'.
+[nesting]
+cmocs_in_mechanism = true
 """
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .base import EvidenceBase, group_prefixes
 from .levels import band_text, level_of_band
+from .nesting import nesting_lines
 from .recording import recording_lines
 
 __all__ = ["describe", "group_levels_table", "mechanism_bands"]
@@ -125,6 +126,8 @@ def describe(base: EvidenceBase) -> str:
     lines.append("  rows by wave: " + ", ".join(f"{w} {per_wave.get(w, 0)}" for w in cfg.waves))
     lines.append("refutes recorded, by source kind ([recording] of evidence.toml):")
     lines.extend("  " + x for x in recording_lines(base))
+    lines.append("nesting of counts ([nesting] of evidence.toml):")
+    lines.extend("  " + x for x in nesting_lines(base))
     if len(base.actions):
         lines.append(f"actions: {len(base.actions)}")
     bands = mechanism_bands(base)

@@ -13,6 +13,7 @@ import pandas as pd
 from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
 from .journal import reading
 from .ledger import LEDGER_FILE, ledger_notes, read_ledger
+from .nesting import nesting_problems
 from .problems import EvidenceError, Problem
 from .reading import read_config, read_table
 from .schema import TABLES, EvidenceConfig
@@ -302,6 +303,10 @@ def _cross_check(
             if members:
                 by_target[(r.target_id, r.stance)].append((line, r, members))
     out.extend(_overlaps(by_target, _Membership.build(src_wave, waves, groups)))
+    if config.nesting.cmocs_in_mechanism:
+        out.extend(
+            nesting_problems(rows["codings"], {r.cmoc_id: r.mechanism_id for _, r in rows["cmocs"]})
+        )
     for line, r in rows["actions"] or []:
         for ref in r.rests_on:
             if ref not in targets:

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_serializer,
@@ -428,6 +429,19 @@ class Recording(BaseModel):
         return REFUTES_INFERRED if kind in refuted_kinds else REFUTES_DEFAULT
 
 
+class Nesting(BaseModel):
+    """Whether a CMOC's codes are also codes of its mechanism (``[nesting]``).
+
+    ``cmocs_in_mechanism = true``: a mechanism's count from a source or total bounds each of
+    its CMOCs' counts from the same source or total (:mod:`cmoc.evidence.nesting`). Default
+    false: the counts are separate.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cmocs_in_mechanism: StrictBool = False
+
+
 class EvidenceConfig(BaseModel):
     """The contents of ``evidence.toml``."""
 
@@ -443,14 +457,17 @@ class EvidenceConfig(BaseModel):
     confidence: ConfidenceKinds = ConfidenceKinds()
     group_levels: list[str] | None = None
     recording: Recording = Recording()
+    nesting: Nesting = Nesting()
 
     @model_serializer(mode="wrap")
     def _without_empty_recording(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # a base that declares no [recording] serialises (and hashes) as before [recording]
-        # existed: its evidence_hash is unchanged and fits saved earlier still carry it
+        # a base that declares no [recording] (or [nesting]) serialises (and hashes) as before
+        # they existed: its evidence_hash is unchanged and fits saved earlier still carry it
         data = handler(self)
         if isinstance(data, dict) and not self.recording.refutes:
             data.pop("recording", None)
+        if isinstance(data, dict) and not self.nesting.cmocs_in_mechanism:
+            data.pop("nesting", None)
         return data
 
     @field_validator("format")

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from ..evidence import EvidenceBase, group_prefixes
+from ..evidence.nesting import nested_caps
 
 __all__ = ["ModelData", "model_data", "without_unit"]
 
@@ -272,6 +273,7 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
     covered: dict[int, set[tuple[int, int]]] = {}
     a_tgt, a_stance, a_lo, a_hi, a_w, a_row, a_src, a_label = [], [], [], [], [], [], [], []
     members_of = {label: base.members(label) for label in set(agg_rows["source_id"])}
+    caps = nested_caps(base)  # a CMOC's band capped by its mechanism's ([nesting])
     # maximal exact totals inside each aggregate (for subtraction)
     for r in agg_rows.itertuples():
         members = members_of[r.source_id]
@@ -299,7 +301,8 @@ def model_data(base: EvidenceBase, group_effects: str = "auto") -> ModelData:
         a_tgt.append(tgt)
         a_stance.append(stance)
         a_lo.append(max(int(r.count_min) - sub, 0))
-        a_hi.append(-1 if pd.isna(r.count_max) else int(r.count_max) - sub)
+        hi = r.count_max if r.line not in caps else caps[r.line][0]
+        a_hi.append(-1 if pd.isna(hi) else max(int(hi) - sub, 0))
         a_w.append(float(src["weight"].iloc[rest].mean()))
         a_row.extend([len(a_tgt) - 1] * len(rest))
         a_src.extend(rest)

@@ -40,7 +40,7 @@ from .html import (
     render_html,
 )
 from .pdf import render_pdf, require_pdf
-from .tables import render_summary, rounded
+from .tables import level_text, render_summary, rounded
 
 __all__ = [
     "REPORT_FILES",
@@ -118,6 +118,8 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             "refuted.",
             "",
         ]
+    if content.nesting:
+        lines += [md_text(content.nesting), ""]
     if content.scope_note:
         lines += [f"This is {md_text(content.scope_note)}.", ""]
     lines += [
@@ -145,7 +147,8 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         lines.append(
             f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
             f"{r.support_mean:.2f} | [{r.support_lo:.2f}, {r.support_hi:.2f}] | "
-            f"{r.p_supported:.2f} | {md_text(r.codes)} | {md_text(r.evidence_level)} | "
+            f"{r.p_supported:.2f} | {md_text(r.codes)} | "
+            f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
     lines += ["", "## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
@@ -248,7 +251,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         f"Intervals are {pct} equal-tailed credible intervals; codes +/- count supporting and "
         "refuting codes over every wave so far, sources the distinct sources a target's own rows "
         "show to evidence it (a total or band counts one), the evidence level the codes of the "
-        "newest wave.",
+        "newest wave; where a band leaves the level open it comes with its probability (P "
+        "below 1/2: no level is likely).",
         "",
         f"| target | type | mechanism | status | breadth [{pct}] | direction [{pct}] | depth "
         "| codes +/- | sources | evidence | confidence | ESS | R-hat |",
@@ -264,7 +268,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
             f"{md_text(r.status)} | {_md_interval(r.breadth_mean, r.breadth_lo, r.breadth_hi)} | "
             f"{direction} | {r.depth_mean:.1f} | {r.supports}/{r.refutes} | {r.sources_min} | "
-            f"{md_text(r.evidence_level)} | {md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
+            f"{md_text(level_text(r.evidence_level, r.evidence_level_p))} | "
+            f"{md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
             f"{r.r_hat:.3f} |"
         )
     changes = content.changes
@@ -282,7 +287,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             before = "(new)" if pd.isna(r.status_before) else md_text(r.status_before)
             after = md_text(r.status_after)
             status = after if before == after else f"{before} -> {after}"
-            level = "-" if pd.isna(r.level_before) else md_text(r.level_before)
+            level = md_text(level_text(r.level_before, r.level_before_p)) or "-"
             b_before = (
                 "-"
                 if pd.isna(r.breadth_before)
@@ -299,7 +304,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
                 d_shift = _md_shift(r.direction_shift, r.direction_shift_sd)
             lines.append(
                 f"| {md_text(r.target_id)} | {status} | {level} -> "
-                f"{md_text(r.level_after)} | {b_before} | {b_after} | "
+                f"{md_text(level_text(r.level_after, r.level_after_p))} | {b_before} | {b_after} | "
                 f"{_md_shift(r.breadth_shift, r.breadth_shift_sd)} | {direction} | {d_shift} | "
                 f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}, "
                 f"+{r.new_supports} / -{r.new_refutes} codes | "

@@ -36,9 +36,11 @@ from ..analyses import (
 )
 from ..analyses.planning.calibration import calibration_command
 from ..evidence import EvidenceBase, group_levels_table
+from ..evidence.nesting import nesting_sentence
 from ..evidence.recording import recording_lines, refutes_recording
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import describe_measurement_priors, measurement_priors_json
+from .tables import level_text
 
 __all__ = [
     "INFLUENCE_TOP_COLUMNS",
@@ -122,6 +124,9 @@ class ReportContent:
     refutes_recording : dict of str to str
         The same per kind as a value only (``recorded``, ``partial``, ``not recorded``): what
         the plan of model v2 says new sources of its kind can show.
+    nesting : str
+        Where ``[nesting] cmocs_in_mechanism`` is declared, the sentence stating it and the bands
+        it caps (stated at the top of the report); empty otherwise.
     scope_note : str
         What the report leaves out and why, stated at its top (a report of one saved fit:
         the newest wave only); empty for a full report.
@@ -179,6 +184,7 @@ class ReportContent:
     calibration_command: str = ""
     recording: list[str] = field(default_factory=list)
     refutes_recording: dict[str, str] = field(default_factory=dict)
+    nesting: str = ""
     scope_note: str = ""
     measurement: bool = False
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -249,14 +255,9 @@ def _codings_by_wave(base: EvidenceBase) -> pd.DataFrame:
 
 def _levels(s: pd.DataFrame) -> np.ndarray:
     """Evidence levels as shown: a level a band does not fix comes with its probability."""
-    if "evidence_level_p" not in s:
-        return s["evidence_level"].to_numpy()
-    p = pd.to_numeric(s["evidence_level_p"], errors="coerce")
+    p = s["evidence_level_p"] if "evidence_level_p" in s else [None] * len(s)
     return np.array(
-        [
-            f"{level} (P = {q:.2f})" if pd.notna(q) and q < 1 else str(level)
-            for level, q in zip(s["evidence_level"], p, strict=True)
-        ],
+        [level_text(level, q) for level, q in zip(s["evidence_level"], p, strict=True)],
         dtype=object,
     )
 
@@ -696,6 +697,7 @@ def report_content(
         mechanism_names=base.mechanisms["name"].astype(str).to_dict(),
         recording=recording_lines(base),
         refutes_recording={k: r.refutes for k, r in refutes_recording(base).items()},
+        nesting=nesting_sentence(base),
         comparison=comparison,
         plan=plan,
         calibration=calibration,

@@ -13,6 +13,7 @@ import pandas as pd
 from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
+from .tables import level_text
 
 __all__ = [
     "build_date",
@@ -57,7 +58,7 @@ def _text(value) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-_ENV.filters.update(num=_num, interval=_interval, text=_text)
+_ENV.filters.update(num=_num, interval=_interval, text=_text, level=level_text)
 
 
 def build_date() -> str | None:

@@ -14,7 +14,7 @@ from ..evidence.csvsafe import frame_to_csv
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["FORMATS", "render_changes", "render_summary", "rounded"]
+__all__ = ["FORMATS", "level_text", "render_changes", "render_summary", "rounded"]
 
 FORMATS = ("table", "csv", "json")
 
@@ -28,6 +28,8 @@ _DIGITS = {
     "ess_tail": 0,
     "r_hat": 4,
     "evidence_level_p": 3,
+    "level_before_p": 3,
+    "level_after_p": 3,
     "expected_codes": 2,
     "support_before": 4,
     "support_before_lo": 4,
@@ -62,6 +64,29 @@ _DIGITS = {
 }
 
 _COMPONENTS = ("adequacy", "coherence", "limitations", "relevance")
+
+
+def level_text(level: object, p: object = None) -> str:
+    """Show an evidence level, with its probability where the codes do not fix it.
+
+    Parameters
+    ----------
+    level : str or missing
+        ``none``, ``limited``, ``moderate`` or ``significant``.
+    p : float, optional
+        Its posterior predictive probability (``evidence_level_p``); 1 or missing shows the
+        level alone.
+
+    Returns
+    -------
+    str
+        ``"significant (P = 0.44)"``, ``"moderate"``, or ``""`` for a missing level.
+    """
+    if level is None or (not isinstance(level, str) and pd.isna(level)):
+        return ""
+    if p is None or pd.isna(p) or float(p) >= 1:
+        return str(level)
+    return f"{level} (P = {float(p):.2f})"
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -159,6 +184,7 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         row["support_mean"] = f"{row['support_mean']:.2f}"
         row["p_supported"] = f"{row['p_supported']:.2f}"
         row["r_hat"] = f"{row['r_hat']:.3f}"
+        row["evidence_level"] = level_text(row["evidence_level"], row.get("evidence_level_p"))
         table.add_row(*(_cell(row[c]) for c, _ in cols))
     console.print(table)
     if graded:
@@ -191,7 +217,7 @@ def _measurement_table(data: pd.DataFrame, meta: dict[str, object], ci: float):
             direction,
             f"{r.depth_mean:.1f}",
             f"{r.supports}/{r.refutes}",
-            r.evidence_level,
+            level_text(r.evidence_level, getattr(r, "evidence_level_p", None)),
             r.status,
             f"{r.ess_bulk:.0f}",
             f"{r.r_hat:.3f}",
@@ -280,7 +306,8 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
             r.target_id,
             status,
             f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
-            f"{'-' if pd.isna(r.level_before) else r.level_before} -> {r.level_after}",
+            f"{level_text(r.level_before, r.level_before_p) or '-'} -> "
+            f"{level_text(r.level_after, r.level_after_p)}",
             fmt_support(r.support_before, r.support_before_lo, r.support_before_hi),
             fmt_support(r.support_after, r.support_after_lo, r.support_after_hi),
             "-" if pd.isna(r.shift) else f"{r.shift:+.2f} ± {r.shift_sd:.2f}",
@@ -337,7 +364,8 @@ def _measurement_changes_table(data: pd.DataFrame) -> str:
             r.target_id,
             status,
             f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
-            f"{'-' if pd.isna(r.level_before) else r.level_before}\n-> {r.level_after}",
+            f"{level_text(r.level_before, r.level_before_p) or '-'}\n"
+            f"-> {level_text(r.level_after, r.level_after_p)}",
             *both(r, "breadth"),
             *direction,
             f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}\n"

@@ -22,8 +22,12 @@ CHANGE_HEAD = [
     "codes_after",
     "level_before",
     "level_after",
+    "level_before_p",
+    "level_after_p",
 ]
-"""The first columns of both change reports (model v1 and v2)."""
+"""The first columns of both change reports (model v1 and v2). ``level_*_p`` is the posterior
+predictive probability of the level (1 where the codes fix it;
+:func:`cmoc.analyses.predictive_levels`)."""
 
 MEASUREMENT_CHANGE_COLUMNS = [
     *CHANGE_HEAD,
@@ -119,8 +123,13 @@ def measurement_change_report(
     out = pd.DataFrame(index=a.index)
     for col in ("target_type", "mechanism_id", "direction_testable"):
         out[col] = a[col]
-    for col, src in (("status", "status"), ("codes", "codes"), ("level", "evidence_level")):
-        out[f"{col}_before"], out[f"{col}_after"] = b[src], a[src]
+    for col_before, col_after, src in (
+        ("status_before", "status_after", "status"),
+        ("codes_before", "codes_after", "codes"),
+        ("level_before", "level_after", "evidence_level"),
+        ("level_before_p", "level_after_p", "evidence_level_p"),
+    ):
+        out[col_before], out[col_after] = b[src], a[src]
     sd = {
         when: {k: _sd(measurement_draws(f, ev)[k]) for k in ("breadth", "direction")}
         for when, f, ev in (("before", before_fit, before), ("after", after_fit, after))

@@ -88,6 +88,8 @@ def change_report(
     out["codes_after"] = a["codes"]
     out["level_before"] = b["evidence_level"].reindex(a.index)
     out["level_after"] = a["evidence_level"]
+    out["level_before_p"] = b["evidence_level_p"].reindex(a.index)
+    out["level_after_p"] = a["evidence_level_p"]
     for when, frame in (("before", b.reindex(a.index)), ("after", a)):
         out[f"support_{when}"] = frame["support_mean"]
         out[f"support_{when}_lo"] = frame["support_lo"]
