@@ -64,7 +64,7 @@ class Case:
     path: str
     chains: int = 4
     draws: int = 1000
-    tune: int = 1000
+    tune: int = 500  # cmoc.defaults.TUNE["measurement"]
     seed: int = FIT_SEED
     target_accept: float = 0.9
 
@@ -402,8 +402,12 @@ def main() -> int:
     parser.add_argument("--baseline-draws", type=int, default=100)
     parser.add_argument("--baseline-tune", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[FIT_SEED])
-    parser.add_argument("--target-accept", type=float, nargs="+", default=[0.97])
-    parser.add_argument("--tune", type=int, nargs="+", default=[1000], help="ioc: tuning steps")
+    parser.add_argument(
+        "--target-accept", type=float, nargs="+", default=[0.9], help="ioc (cmoc's default)"
+    )
+    parser.add_argument(
+        "--tune", type=int, nargs="+", default=[500], help="ioc: tuning steps (cmoc's default)"
+    )
     parser.add_argument("--cache", choices=("machine", "private"), default="machine")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
