@@ -11,10 +11,12 @@ fitted and, per base, three families of quantities are judged against the truth:
 - ``direction``: each target's direction logit ``eta_t``.
 
 For each family: the share of the 90% central credible intervals that hold the truth (the issue's
-criterion: 85-95% per base), the correlation of posterior means with the truth and the mean
-absolute error. Layouts: ``exact`` (per-source cells; refutes recorded for both kinds) and
-``ioc`` (the interviews written as wave totals in the IOC base's bands, as
-``cmoc calibrate --layout ioc``).
+criterion: 85-95% per base), the correlation of posterior means with the truth, the mean
+absolute error and ``mean_z``, the mean of ``(posterior mean - truth) / posterior sd``: near 0
+when misses fall on both sides, far from 0 when one base-wide error (a hyperparameter's) moves
+every estimate of the family the same way. Layouts: ``exact`` (per-source cells; refutes
+recorded for both kinds) and ``ioc`` (the interviews written as wave totals in the IOC base's
+bands, as ``cmoc calibrate --layout ioc``).
 
 Run from the repository root::
 
@@ -124,6 +126,7 @@ def judge(idata, truth: dict[str, np.ndarray], layout: CalibrationLayout) -> pd.
     for name, x in draws.items():
         q = x.quantile([lo, hi], dim=("chain", "draw")).values
         mean = x.mean(("chain", "draw")).values
+        sd = x.std(("chain", "draw")).values
         t = truth[name]
         covered = (q[0] <= t) & (t <= q[1])
         rows.append(
@@ -133,6 +136,7 @@ def judge(idata, truth: dict[str, np.ndarray], layout: CalibrationLayout) -> pd.
                 "coverage": float(covered.mean()),
                 "corr": float(np.corrcoef(mean.ravel(), t.ravel())[0, 1]),
                 "mae": float(np.abs(mean - t).mean()),
+                "mean_z": float(((mean - t) / sd).mean()),
             }
         )
     return pd.DataFrame(rows)

@@ -26,6 +26,7 @@ and after each fit: on a shared machine compare ratios within one run, not absol
 Usage::
 
     python benchmarks/bench_v2.py --part ratio [--baseline-draws 100 --baseline-tune 100]
+        [--baseline-chains 2]
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 0.97
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 --tune 1000 500
     python benchmarks/bench_v2.py --part scale
@@ -322,6 +323,7 @@ def part_ratio(root: Path, args, run) -> None:
             "1000 x 100",
             "baseline",
             path,
+            chains=args.baseline_chains,
             draws=args.baseline_draws,
             tune=args.baseline_tune,
         )
@@ -401,6 +403,12 @@ def main() -> int:
     parser.add_argument("--part", choices=("ratio", "ioc", "scale"), default="ratio")
     parser.add_argument("--baseline-draws", type=int, default=100)
     parser.add_argument("--baseline-tune", type=int, default=100)
+    parser.add_argument(
+        "--baseline-chains",
+        type=int,
+        default=4,
+        help="ratio: the baseline's chains (2 halves its wall time on 2 cores; ESS/s is per chain)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[FIT_SEED])
     parser.add_argument(
         "--target-accept", type=float, nargs="+", default=[0.9], help="ioc (cmoc's default)"

@@ -80,9 +80,17 @@ def test_summary_columns_and_direction_only_where_testable(mocked_v2):
     s = summarize(idata, base).set_index("target_id")
     assert list(s.reset_index().columns) == MEASUREMENT_COLUMNS
     assert list(s.index) == ["C1", "C2", "C3", "M1", "M2"]
-    # reviews record refutes and are coded against every target of the review wave; C1..C3
-    # and the mechanisms are in that theory, so all are testable from the reviews
-    assert s["direction_testable"].all()
+    # a direction is testable where the target's own codes come from a kind that records
+    # refutes: C1 (the reviews' codes) and its mechanism M1; not C2 (no codes: the reviews'
+    # silence says nothing of a direction), nor C3 and M2 (interviews only, refutes unrecorded)
+    assert s["direction_testable"].to_dict() == {
+        "C1": True,
+        "C2": False,
+        "C3": False,
+        "M1": True,
+        "M2": False,
+    }
+    assert s.loc[["C2", "C3", "M2"], ["direction_mean", "p_supported"]].isna().all().all()
     assert ((s["breadth_lo"] <= s["breadth_mean"]) & (s["breadth_mean"] <= s["breadth_hi"])).all()
     assert s["breadth_hi"].le(1).all() and s["breadth_lo"].ge(0).all()
     assert s.loc["C1", "supports"] == 3 and s.loc["C1", "refutes"] == 1
@@ -107,6 +115,30 @@ def test_direction_is_not_tested_where_no_kind_records_refutes(tmp_path):
     assert s.loc["C1", "dissent"] == 0 and s.loc["C1", "own_codes"] == 2
 
 
+@pytest.mark.parametrize(
+    ("interview", "expected"),
+    [
+        ("not recorded", {"C1": True, "C2": False, "C3": False, "M1": True, "M2": False}),
+        ("recorded", {"C1": True, "C2": False, "C3": True, "M1": True, "M2": True}),
+    ],
+)
+def test_a_direction_is_testable_from_codes_a_recording_kind_gave(tmp_path, interview, expected):
+    # the reviews speak only through a band over their wave (at least 2 codes of C1): a
+    # recorded kind's total counts by its lower bound; C3's interview codes count only where
+    # interviews record refutes; C2, coded by no one, is never testable
+    recording = f'\n[recording]\nrefutes = {{ review = "recorded", interview = "{interview}" }}\n'
+    codings = "source_id,target_id,stance,count,count_min,count_max\n"
+    _base(tmp_path / "b", recording, "I1,C3,supports,3\n")
+    rows = "w1,C1,supports,,2,4\nI1,C3,supports,3,,\n"
+    (tmp_path / "b" / "codings.csv").write_text(codings + rows)
+    base = load_evidence(tmp_path / "b")
+    with mocked():
+        idata = fit(base, V2, sampler=tiny_sampler())
+    s = summarize(idata, base).set_index("target_id")
+    assert s["direction_testable"].to_dict() == expected
+    assert s.loc[~s["direction_testable"].astype(bool), "direction_mean"].isna().all()
+
+
 def test_confidence_of_a_v2_fit_reads_the_direction_where_testable(mocked_v2):
     base, idata = mocked_v2
     s = summarize(idata, base).set_index("target_id")
@@ -115,8 +147,13 @@ def test_confidence_of_a_v2_fit_reads_the_direction_where_testable(mocked_v2):
     d = measurement_draws(idata, base)["direction"]
     q = d.quantile([0.05, 0.95], dim=("chain", "draw"))
     width = pd.Series((q.isel(quantile=1) - q.isel(quantile=0)).values, index=s.index)
-    assert s["direction_testable"].all()
-    np.testing.assert_allclose(s["ci90_width"], width)
+    testable = s["direction_testable"].astype(bool)
+    assert testable["C1"] and testable["M1"]
+    np.testing.assert_allclose(s.loc[testable, "ci90_width"], width[testable])
+    # elsewhere adequacy reads the breadth's interval (as where no kind records refutes)
+    b = measurement_draws(idata, base)["breadth"].quantile([0.05, 0.95], dim=("chain", "draw"))
+    bw = pd.Series((b.isel(quantile=1) - b.isel(quantile=0)).values, index=s.index)
+    np.testing.assert_allclose(s.loc[~testable, "ci90_width"], bw[~testable])
     # C1: 3 supporting and 1 refuting code from R1 and R2: the refute dissents from a
     # "supports" verdict, and from a "refutes" one the supports do
     p = (d.sel(target="C1") > 0.5).mean().item()

@@ -278,7 +278,7 @@ def test_summary_files_hold_the_v2_columns(built):
     frame = pd.read_csv(out / "summary.csv", comment=None)
     assert list(frame.columns) == MEASUREMENT_COLUMNS
     assert list(frame["target_id"]) == ["C1", "C2", "C3", "M1", "M2"]
-    # direction empty where no kind coded against the target records refutes
+    # direction empty where the target has no codes from a kind that records refutes
     c3 = frame.set_index("target_id").loc["C3"]
     assert not c3["direction_testable"] and pd.isna(c3["direction_mean"])
     # the newest wave's saved fit, summarised again, gives the report's statuses and breadth

@@ -135,6 +135,24 @@ class MeasurementData:
             out[n_c + m] = len(sources) + int((self.block_forced[blocks] == 0).sum())
         return out
 
+    def recorded_codes(self) -> np.ndarray:
+        """Per target (CMOCs, then mechanisms), its own codes from kinds that record refutes.
+
+        Sums the exact cells of sources of a kind whose refutes are ``"recorded"`` and the lower
+        bounds of such kinds' totals and bands: a lower bound, from the data alone. Only these
+        codes say which way a target points (a ``"partial"`` kind's refutes are a lower bound,
+        a ``"not recorded"`` kind's unseen), so a target whose entry is zero has a direction
+        from pooling alone. A mechanism's entry is its own codes, not its CMOCs'.
+        """
+        d = self.data
+        recorded = np.array([r == "recorded" for r in self.recording], dtype=bool)
+        out = np.zeros(len(d.targets), dtype=np.int64)
+        cells = recorded[np.asarray(d.src_kind)[self.cell_src]]
+        np.add.at(out, self.cell_tgt[cells], self.cell_n[cells])
+        blocks = recorded[self.block_kind[self.bt_block]]
+        np.add.at(out, self.bt_tgt[blocks], np.maximum(self.bt_lo[blocks], 0))
+        return out
+
 
 class UnsupportedLayout(ValueError):
     """A layout of totals that model v2 does not support yet (model v1 fits it)."""

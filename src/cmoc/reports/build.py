@@ -245,8 +245,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         "## Breadth, direction and status per mechanism and CMOC (model v2)",
         "",
         "Breadth is the expected share of the sources coded against a target that evidence it; "
-        "direction the share of its codes that support it, tested only where some source of a "
-        'kind whose refutes are recorded is coded against it ("direction not tested" '
+        "direction the share of its codes that support it, tested only where the target has codes "
+        'of its own from sources of a kind whose refutes are recorded ("direction not tested" '
         "elsewhere); depth the expected number of codes an evidencing source gives it. "
         f"Intervals are {pct} equal-tailed credible intervals; codes +/- count supporting and "
         "refuting codes over every wave so far, sources the distinct sources a target's own rows "

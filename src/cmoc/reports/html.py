@@ -155,7 +155,7 @@ def measurement_methods_paragraph(content: ReportContent) -> str:
         f"tail effective sample size (at least 100 per chain) and divergent transitions (none "
         f"allowed). Breadth is the expected share of the sources coded against a target that "
         f"evidence it; direction the share of its codes that support it, reported only where "
-        f"some source of a kind whose refutes are recorded is coded against the target "
+        f"the target has codes of its own from sources of a kind whose refutes are recorded "
         f"(elsewhere “direction not tested”); depth the expected number of codes an "
         f"evidencing source of unit exposure gives; each as posterior mean with a "
         f"{content.ci:.0%} equal-tailed credible interval. A target was called unevidenced "

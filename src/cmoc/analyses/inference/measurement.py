@@ -6,7 +6,8 @@ The estimands (docs/model.md, "Model v2"; names fixed by the design brief, secti
   mechanism: that evidence the mechanism or any of its CMOCs), averaged over the kinds of those
   sources in proportion to their numbers;
 - ``direction``: the share of its codes that support it (kind-neutral), reported only where it is
-  *testable*: some source of a kind whose refutes are ``recorded`` is coded against it;
+  *testable*: it has codes of its own from sources of a kind whose refutes are ``recorded``
+  (a mechanism: it or one of its CMOCs has), so the direction is seen, not pooled;
 - ``depth``: the expected number of codes an evidencing source of unit exposure gives it.
 
 Statuses (:func:`classify_measurement`) follow from these, never from pooling alone.
@@ -130,9 +131,7 @@ def measurement_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict[str, x
     breadth = xr.concat(
         [breadth_t.isel(target=slice(0, n_c)), breadth_m.rename(mechanism="target")], "target"
     ).assign_coords(target=d.targets)
-    recorded = np.array([r == "recorded" for r in md.recording])
-    testable = (n_tk[:, recorded].sum(axis=1) > 0) if recorded.any() else np.zeros(len(d.targets))
-    testable = testable.astype(bool)
+    testable = md.recorded_codes() > 0  # direction seen in its own codes, not pooled
     for m in range(len(d.mechanisms)):  # a mechanism: testable where any of its targets is
         testable[n_c + m] = testable[d.target_mech == m].any()
     # a mechanism's direction is its CMOCs' typical one (mu_m), as v1's mechanism support

@@ -436,7 +436,8 @@ class _Now:
     ``broad[n]``, ``(draws, targets)`` bool: breadth >= breadth_min with the kinds mixed as after
     ``n`` new sources; ``testable[n]`` per target; ``clear_support`` / ``clear_refute``
     ``(draws, targets)``; the base's ``sources_min``, ``supports``, ``refutes``; ``index`` the
-    target ids; ``tm`` each target's mechanism; ``n_c`` the number of CMOCs.
+    target ids; ``tm`` each target's mechanism; ``n_c`` the number of CMOCs; ``kind_recorded``
+    whether the new sources' kind records refutes (their codes then make a direction testable).
     """
 
     broad: np.ndarray
@@ -449,6 +450,7 @@ class _Now:
     index: list[str]
     tm: np.ndarray
     n_c: int
+    kind_recorded: bool = False
 
 
 def _classifying(idata: xr.DataTree, evidence: EvidenceBase, kind: str, max_new: int) -> _Now:
@@ -488,6 +490,7 @@ def _classifying(idata: xr.DataTree, evidence: EvidenceBase, kind: str, max_new:
         index=targets,
         tm=np.asarray(d.target_mech, dtype=int),
         n_c=len(d.cmocs),
+        kind_recorded=_recording(evidence).get(kind) == "recorded",
     )
 
 
@@ -501,7 +504,10 @@ def _status_table(
     ``ref`` the ``n`` new sources' recorded codes.
     """
     p_broad = np.einsum("ts,st->t", weights, now.broad[n])
-    testable = now.testable[n]
+    seen = ((sup + ref) > 0).any(axis=0)  # new codes of the target, from any new source
+    for m in range(len(now.tm) - now.n_c):  # a mechanism: seen where any of its targets is
+        seen[now.n_c + m] = seen[now.tm == m].any()
+    testable = now.testable[n] | (now.kind_recorded & seen)
     p_cs = np.where(testable, np.einsum("ts,st->t", weights, now.clear_support), np.nan)
     p_cr = np.where(testable, np.einsum("ts,st->t", weights, now.clear_refute), np.nan)
     # the new sources' own rows: one source per evidenced target; a mechanism counts those
@@ -691,6 +697,7 @@ def _refitted_now(idata, evidence: EvidenceBase, kind: str, n: int, now: _Now) -
         index=now.index,
         tm=now.tm,
         n_c=now.n_c,
+        kind_recorded=now.kind_recorded,
     )
 
 
