@@ -911,3 +911,23 @@ def test_pdf_carries_the_new_sections_and_is_deterministic(built):
     assert "The evidence was replicated from the fitted model v2" in text
     assert "was left out in turn" in text
     assert "Pareto k above 0.7" in text
+
+
+def test_pdf_tables_stay_within_the_page(built):
+    # a PDF cannot scroll a table sideways: every table cell ends inside the right margin
+    from cmoc.reports.pdf import PdfUnavailableError, lay_out, require_pdf
+
+    try:
+        require_pdf()
+    except PdfUnavailableError as err:
+        pytest.skip(str(err))
+    document = lay_out(built[4])
+    margin = 13 * 96 / 25.4  # PRINT_CSS: 13 mm left and right, in CSS px
+    beyond = [
+        (number, type(box).__name__, round(box.position_x + box.margin_width() - page.width))
+        for number, page in enumerate(document.pages, 1)
+        for box in page._page_box.descendants()
+        if type(box).__name__ in ("TableBox", "TableCellBox")
+        and box.position_x + box.margin_width() > page.width - margin + 0.5
+    ]
+    assert beyond == [], beyond[:5]

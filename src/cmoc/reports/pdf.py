@@ -2,9 +2,12 @@
 
 WeasyPrint lays out the same page that ``report.html`` holds (same template, same inline SVG
 figures), with a print stylesheet added here: A4 pages, smaller type, table headers repeated on
-every page, page numbers. It is a Python package (``pip install cmoc[pdf]``) that needs the
-Pango text-layout library of the system (``libpango-1.0-0`` and ``libpangoft2-1.0-0`` on Debian
-and Ubuntu, present on most desktop systems); :func:`require_pdf` says which is missing.
+every page, page numbers, and every table within the page's width (numbers, intervals and
+statuses may wrap at their spaces; the two widest tables, CMOCs and the plan, in smaller type),
+since a PDF, unlike a browser, cannot scroll a table sideways. It is a Python package
+(``pip install cmoc[pdf]``) that needs the Pango text-layout library of the system
+(``libpango-1.0-0`` and ``libpangoft2-1.0-0`` on Debian and Ubuntu, present on most desktop
+systems); :func:`require_pdf` says which is missing.
 
 The file is deterministic: no creation date unless ``SOURCE_DATE_EPOCH`` is set (then that
 date), a document identifier derived from the HTML, and embedded font subsets stamped with that
@@ -23,7 +26,14 @@ from types import ModuleType
 
 from ..evidence import atomic_write_bytes
 
-__all__ = ["PRINT_CSS", "PdfUnavailableError", "render_pdf", "require_pdf", "write_pdf"]
+__all__ = [
+    "PRINT_CSS",
+    "PdfUnavailableError",
+    "lay_out",
+    "render_pdf",
+    "require_pdf",
+    "write_pdf",
+]
 
 #: The print stylesheet laid over the report's own styles.
 PRINT_CSS = """
@@ -41,8 +51,10 @@ nav { display: none; }
 table { font-size: 7.5pt; max-width: 100%; break-inside: auto; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; }
-th, td { padding: 0.15em 0.4em; overflow-wrap: break-word; }
-td.num, th.num { overflow-wrap: normal; }
+th, td { padding: 0.15em 0.3em; overflow-wrap: break-word; }
+td.num, th.num, .status { white-space: normal; }
+#plan-table, #cmoc-table { font-size: 6.5pt; }
+#plan-table td:first-child { white-space: normal; }
 figure { break-inside: avoid; }
 figure svg { width: 100%; max-height: 235mm; height: auto; }
 code { overflow-wrap: anywhere; }
@@ -97,6 +109,36 @@ def _date() -> str | None:
         return None
 
 
+def _with_print_css(html: str) -> str:
+    # after the report's own styles (same origin, later wins), unlike WeasyPrint's
+    # `stylesheets`, which are user styles that the page's author styles override
+    head_end = html.find("</head>")
+    if head_end >= 0:
+        return f"{html[:head_end]}<style>{PRINT_CSS}</style>\n{html[head_end:]}"
+    return f"<style>{PRINT_CSS}</style>\n{html}"
+
+
+def lay_out(html: str):
+    """Lay the HTML report out in pages as the PDF will have them.
+
+    Parameters
+    ----------
+    html : str
+        A self-contained page (as for :func:`render_pdf`).
+
+    Returns
+    -------
+    weasyprint.Document
+        The pages (``document.pages``), before they are written.
+
+    Raises
+    ------
+    PdfUnavailableError
+        WeasyPrint or its system libraries are missing (see :func:`require_pdf`).
+    """
+    return require_pdf().HTML(string=_with_print_css(html)).render()
+
+
 def render_pdf(html: str) -> bytes:
     """Typeset the HTML report as a PDF.
 
@@ -116,15 +158,8 @@ def render_pdf(html: str) -> bytes:
     PdfUnavailableError
         WeasyPrint or its system libraries are missing (see :func:`require_pdf`).
     """
-    weasyprint = require_pdf()
-    # after the report's own styles (same origin, later wins), unlike WeasyPrint's
-    # `stylesheets`, which are user styles that the page's author styles override
-    head_end = html.find("</head>")
-    if head_end >= 0:
-        html = f"{html[:head_end]}<style>{PRINT_CSS}</style>\n{html[head_end:]}"
-    else:
-        html = f"<style>{PRINT_CSS}</style>\n{html}"
-    document = weasyprint.HTML(string=html).render()
+    document = lay_out(html)
+    html = _with_print_css(html)
     date = _date()
     document.metadata.created = date
     document.metadata.modified = date
