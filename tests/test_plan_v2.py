@@ -258,3 +258,29 @@ def test_plan_v2_known_truth(planted):
     agree = sum((p >= 0.5) == r for p, r in zip(predicted, realised, strict=True))
     assert brier < 0.25, (predicted, realised)  # a coin (p = 0.5) scores 0.25
     assert agree >= 4, (predicted, realised)
+
+
+@pytest.mark.parametrize(("model", "budget"), [("measurement", 0), ("hierarchical", 10)])
+def test_cmoc_plan_refit_budget_defaults_by_model(tmp_path, capsys, monkeypatch, model, budget):
+    # model v2 spends no refit unless asked (MAX_REFITS_V2), model v1 keeps MAX_REFITS
+    from cmoc import analyses
+    from cmoc.defaults import MAX_REFITS, MAX_REFITS_V2
+
+    assert (MAX_REFITS_V2, MAX_REFITS) == (0, 10)
+    base = write_base(tmp_path / "b")
+    path = tmp_path / "model.toml"
+    path.write_text(f'model = "{model}"\n')
+    real, seen = analyses.plan_result, {}
+
+    def small(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **{**kwargs, "workers": 0, "max_refits": 0})
+
+    monkeypatch.setattr(analyses, "plan_result", small)
+    tiny = ["--seed", "7", "--draws", "60", "--tune", "60", "--chains", "2"]
+    args = ["plan", str(base), "--model", str(path), "--max-new", "1", "--simulations", "10"]
+    with mocked():
+        code = main([*args, "--format", "csv", *tiny])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert seen["max_refits"] == budget

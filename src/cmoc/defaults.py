@@ -20,6 +20,7 @@ __all__ = [
     "LEVEL_THRESHOLDS",
     "MAX_DIVERGENCES",
     "MAX_REFITS",
+    "MAX_REFITS_V2",
     "MAX_RHAT",
     "MIN_ESS_PER_CHAIN",
     "MIN_SOURCES",
@@ -88,6 +89,17 @@ even the CMOC's own new codes move its support too far for reweighting (none in 
 of a 40-source base with ``max_new = 20``); a refit costs seconds (one compilation per worker,
 25-35 s, then the fit's chains and draws). Updates beyond the cap keep their PSIS estimate and
 are counted in ``unreliable`` (``cmoc plan`` says how many on stderr).
+"""
+
+MAX_REFITS_V2 = 0
+"""Default cap on the exact refits of a model v2 plan (``cmoc plan`` of a v2 fit).
+
+Measured on the 40-source base of ``benchmarks/bench_plan.py`` (``--max-new 20``, 2 workers):
+1,414 of the plan's updates keep a Pareto k above 0.7 even on their mechanism's factor; ten
+refits (each a full v2 fit, about 60 s there) took the command from 72 s to 264 s and changed
+no ``p_decisive`` of its 100 rows, because ten of 1,414 cannot. A budget that could matter
+would take hours, so by default none is spent and the warning says how many updates kept their
+PSIS estimate; ``--max-refits N`` still refits N of them (benchmarks/README.md, "Plan").
 """
 
 LEVEL_THRESHOLDS = {"limited": 1, "moderate": 3, "significant": 5}

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..defaults import MAX_REFITS
+from ..defaults import MAX_REFITS, MAX_REFITS_V2
 from .common import UserError, err, is_tty, load_evidence, model_config
 from .options import (
     SAMPLING,
@@ -52,13 +52,15 @@ def plan(
         Path | None, typer.Option(help="Also draw P(settled) against n to this file (.svg, .png).")
     ] = None,
     max_refits: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=0,
             help="At most N exact refits where even the targeted update's Pareto k is above 0.7; "
-            "the others keep their PSIS estimate and are counted in `unreliable`.",
+            "the others keep their PSIS estimate and are counted in `unreliable` "
+            "[default: 0 for model v2, 10 for model v1].",
+            show_default=False,
         ),
-    ] = MAX_REFITS,
+    ] = None,
     update: Annotated[
         str,
         typer.Option(
@@ -97,6 +99,8 @@ def plan(
         base, analyses.default_fit_path(directory), cfg, s, progress=is_tty()
     )
     err(how)
+    if max_refits is None:
+        max_refits = MAX_REFITS_V2 if analyses.is_measurement_fit(idata) else MAX_REFITS
     try:
         result = analyses.plan_result(
             idata,
