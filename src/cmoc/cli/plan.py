@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from ..defaults import MAX_REFITS, MAX_REFITS_V2
 from .common import UserError, err, is_tty, load_evidence, model_config
 from .options import (
     SAMPLING,
@@ -99,8 +98,6 @@ def plan(
         base, analyses.default_fit_path(directory), cfg, s, progress=is_tty()
     )
     err(how)
-    if max_refits is None:
-        max_refits = MAX_REFITS_V2 if analyses.is_measurement_fit(idata) else MAX_REFITS
     try:
         result = analyses.plan_result(
             idata,
@@ -109,7 +106,7 @@ def plan(
             max_new=max_new,
             simulations=simulations,
             seed=s.seed,
-            max_refits=max_refits,
+            max_refits="by model" if max_refits is None else max_refits,
             workers=n_workers,
             scheduler=scheduler,
             progress=is_tty(),
@@ -122,7 +119,8 @@ def plan(
     unreliable = int(table["unreliable"].sum()) if not table.empty else 0
     if unreliable:
         err(
-            f"warning: the refit budget (--max-refits {max_refits}) was reached: {unreliable} "
+            f"warning: the refit budget (--max-refits {result.settings.max_refits}) was reached: "
+            f"{unreliable} "
             "update(s) kept a PSIS estimate with Pareto k above 0.7 (column `unreliable`, "
             "largest k in `khat_max`); a larger --max-refits refits them"
         )

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.special import expit, gammaln, log_expit
 
-from ...defaults import AFFIRM, KHAT_MAX, MAX_REFITS, REFUTE, SEED, Status
+from ...defaults import AFFIRM, KHAT_MAX, MAX_REFITS, MAX_REFITS_V2, REFUTE, SEED, Status
 from ...evidence import EvidenceBase
 from ...models import ModelConfig, model_data
 from ..fitting.attrs import Provenance
@@ -885,7 +885,7 @@ def plan_result(
     max_new: int = 5,
     simulations: int = 200,
     seed: int = SEED,
-    max_refits: int | None = MAX_REFITS,
+    max_refits: int | None | Literal["by model"] = "by model",
     workers: int = 2,
     scheduler: str | None = None,
     progress: bool = False,
@@ -896,6 +896,8 @@ def plan_result(
     Parameters are those of :func:`plan`. Costs one summary when no CMOC is inconclusive. Of
     a model v2 fit, the plan of every inconclusive target (CMOCs and mechanisms,
     :func:`~cmoc.analyses.planning.plan_measurement.plan_measurement`).
+    ``max_refits="by model"`` (the default) is :data:`~cmoc.defaults.MAX_REFITS_V2` (0) for a
+    model v2 fit and :data:`MAX_REFITS` for model v1.
 
     Returns
     -------
@@ -908,6 +910,8 @@ def plan_result(
     _, sampler = fit_config(idata)
     kind = kind if kind is not None else default_kind(evidence)
     v2 = is_measurement_fit(idata)
+    if max_refits == "by model":
+        max_refits = MAX_REFITS_V2 if v2 else MAX_REFITS
     if v2:
         from ..inference.measurement import summarize_measurement
         from .plan_measurement import PLAN_V2_COLUMNS, inconclusive_targets

@@ -504,12 +504,6 @@ def _status_table(
     ``ref`` the ``n`` new sources' recorded codes.
     """
     p_broad = np.einsum("ts,st->t", weights, now.broad[n])
-    seen = ((sup + ref) > 0).any(axis=0)  # new codes of the target, from any new source
-    for m in range(len(now.tm) - now.n_c):  # a mechanism: seen where any of its targets is
-        seen[now.n_c + m] = seen[now.tm == m].any()
-    testable = now.testable[n] | (now.kind_recorded & seen)
-    p_cs = np.where(testable, np.einsum("ts,st->t", weights, now.clear_support), np.nan)
-    p_cr = np.where(testable, np.einsum("ts,st->t", weights, now.clear_refute), np.nan)
     # the new sources' own rows: one source per evidenced target; a mechanism counts those
     # evidencing it or any of its CMOCs (as MeasurementData.sure_sources)
     n_m = len(now.tm) - now.n_c
@@ -519,6 +513,10 @@ def _status_table(
     for t, m in enumerate(now.tm):
         of_mech[:, m] |= evid[:, t]
     shown[now.n_c :] = of_mech.sum(axis=0)
+    # new codes of a recording kind make a direction testable (a mechanism: any of its targets')
+    testable = now.testable[n] | (now.kind_recorded & (shown > 0))
+    p_cs = np.where(testable, np.einsum("ts,st->t", weights, now.clear_support), np.nan)
+    p_cr = np.where(testable, np.einsum("ts,st->t", weights, now.clear_refute), np.nan)
     s_new, r_new = sup.sum(axis=0).astype(np.int64), ref.sum(axis=0).astype(np.int64)
     for new in (s_new, r_new):  # a mechanism's codes include its CMOCs'
         new[now.n_c :] += np.bincount(now.tm[: now.n_c], new[: now.n_c], n_m).astype(np.int64)
