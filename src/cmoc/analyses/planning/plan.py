@@ -885,7 +885,7 @@ def plan_result(
     max_new: int = 5,
     simulations: int = 200,
     seed: int = SEED,
-    max_refits: int | None | Literal["by model"] = "by model",
+    max_refits: int | Literal["by model"] | None = "by model",
     workers: int = 2,
     scheduler: str | None = None,
     progress: bool = False,
