@@ -23,23 +23,28 @@ N_RICH = CENTER_MIN_CODES + 5
 """Sources giving codes to each of the rich targets: enough for them to be centred."""
 
 
-DEEPER = {"C1": 0, "C2": 4, "M1": 12}
-"""Extra codes per cell by target where depths differ (the centred regime)."""
+MANY = (*(f"C{i}" for i in range(1, 21)), "M1")
+"""Rich targets enough for centring (``EVIDENCING_CENTER_MIN_TARGETS``), with C21 the poor one."""
 
 
 def _base(tmp_path, rich_targets: tuple[str, ...], *, differ: bool = False):
-    """Rich targets coded by ``N_RICH`` sources; depths alike, or different (``differ``)."""
+    """Rich targets coded by ``N_RICH`` sources; depths alike, or different (``differ``).
+
+    The CMOCs are C1 to C3 (C3 the poor one, coded by two sources), or C1 to C21 with ``MANY``.
+    """
+    n_cmocs = 21 if len(rich_targets) > 3 else 3
     sources = "source_id,kind,wave,weight,exposure\n"
     codings = "source_id,target_id,stance,count,count_min,count_max\n"
     for j in range(N_RICH):
         kind = "review" if j % 2 else "interview"
         sources += f"S{j},{kind},w1,,\n"
-        for t in rich_targets:
-            extra = DEEPER[t] if differ else 0
+        for i, t in enumerate(rich_targets):
+            extra = (4 * i) % 13 if differ else 0  # 0, 4, 8, 12, 3, ...
             codings += f"S{j},{t},supports,{1 + extra + j % 3},,\n"
+    poor = f"C{n_cmocs}"
     sources += "T0,review,w1,,\nT1,interview,w1,,\n"
-    codings += "T0,C3,supports,2,,\nT1,C3,supports,1,,\n"
-    cmocs = "".join(f"C{i},M1,c,o,+,prior\n" for i in (1, 2, 3))
+    codings += f"T0,{poor},supports,2,,\nT1,{poor},supports,1,,\n"
+    cmocs = "".join(f"C{i},M1,c,o,+,prior\n" for i in range(1, n_cmocs + 1))
     return load_evidence(write_base(tmp_path / "b", sources, codings, cmocs=cmocs))
 
 
@@ -48,12 +53,20 @@ def _free(model: pm.Model) -> set[str]:
 
 
 def test_rich_targets_whose_depths_differ_are_centred_around_one_level(tmp_path):
-    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1"), differ=True))
+    model = build_measurement_model(_base(tmp_path, MANY, differ=True))
     names = _free(model)
     assert {"depth_level", "depth_relative", "kind_level", "z_depth"} <= names
     assert "kind_rate" not in names  # a deterministic: the rates at the level
-    assert model["depth_relative"].eval().shape == (3,)  # C1, C2, M1
-    assert model["z_depth"].eval().shape == (1,)  # C3: two cells
+    assert model["depth_relative"].eval().shape == (21,)  # C1 to C20, M1
+    assert model["z_depth"].eval().shape == (1,)  # C21: two cells
+
+
+def test_few_rich_targets_are_centred_on_their_data_not_centred(tmp_path):
+    """Three rich targets whose depths differ: too few to tell their spread (planted, seed 4)."""
+    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1"), differ=True))
+    names = _free(model)
+    assert {"z_depth_level", "z_depth_relative", "kind_level"} <= names
+    assert not {"depth_level", "depth_relative"} & names
 
 
 def test_rich_targets_with_alike_depths_are_standardised_at_the_level(tmp_path):
@@ -82,13 +95,14 @@ def test_a_kind_rate_prior_that_is_not_normal_keeps_the_plain_form(tmp_path):
 def test_the_level_form_has_the_plain_prior(tmp_path, differ):
     """Depths, kind rates and their sums drawn from the model match the plain form's."""
     pr = MeasurementPriors()
-    model = build_measurement_model(_base(tmp_path, ("C1", "C2", "M1"), differ=differ), priors=pr)
+    rich = MANY if differ else ("C1", "C2", "M1")
+    model = build_measurement_model(_base(tmp_path, rich, differ=differ), priors=pr)
     n = 6000
     with model:
         prior = pm.sample_prior_predictive(
             draws=n, var_names=["depth_target", "kind_rate"], random_seed=11
         ).prior
-    depth = prior["depth_target"].to_numpy().reshape(n, -1)  # C1, C2, C3, M1
+    depth = prior["depth_target"].to_numpy().reshape(n, -1)  # C1, C2, ..., the poor one, M1
     rate = prior["kind_rate"].to_numpy().reshape(n, -1)
     rng = np.random.default_rng(12)
     # the plain form, one mechanism (its depth 0): sigma_l ~ HalfNormal, depths iid around 0
@@ -100,7 +114,7 @@ def test_the_level_form_has_the_plain_prior(tmp_path, differ):
         + [(rate[:, k], plain_rate[:, k]) for k in range(rate.shape[1])]
         + [
             (depth[:, 0] - depth[:, 1], plain[:, 0] - plain[:, 1]),  # centred vs centred
-            (depth[:, 0] - depth[:, 2], plain[:, 0] - plain[:, 2]),  # centred vs not
+            (depth[:, 0] - depth[:, -2], plain[:, 0] - plain[:, -2]),  # centred vs not
             (depth[:, 0] + rate[:, 0], plain[:, 0] + plain_rate[:, 0]),  # what the data see
         ]
     )

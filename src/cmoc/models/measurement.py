@@ -31,6 +31,7 @@ from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
 from .hierarchical import _data, _prior, _spread_visible, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_units import cell_class_index, measurement_units
+from .reparametrise import data_centred_zero_sum, data_scaled_normal, data_scaled_zero_sum
 
 __all__ = ["POOLINGS", "MeasurementPriors", "build_measurement_model", "depth_own_sd"]
 
@@ -124,11 +125,13 @@ def _direction_codes(md: MeasurementData) -> np.ndarray:
     )
 
 
-def _partly_centred(name: str, mean, sd, centred: np.ndarray) -> pt.TensorVariable:
+def _partly_centred(name: str, mean, sd, centred: np.ndarray, precision=None) -> pt.TensorVariable:
     """``Normal(mean, sd)`` values, centred where ``centred`` (the data pin them down).
 
     The centred ones are ``{name}_centred``, the others ``mean + sd z`` with ``z_{name}``
-    standard normal: the funnel is avoided either way (as v1's CMOCs, docs/model.md).
+    standard normal: the funnel is avoided either way (as v1's CMOCs, docs/model.md). With
+    ``precision`` (per value, how precisely its data pin it: a model input), the others are
+    scaled by their data instead (:func:`.reparametrise.data_scaled_normal`).
     """
     n = centred.size
     mean = pt.broadcast_to(pt.as_tensor(mean), (n,))
@@ -139,8 +142,9 @@ def _partly_centred(name: str, mean, sd, centred: np.ndarray) -> pt.TensorVariab
         out = pt.set_subtensor(out[idx], centre)
     idx = np.flatnonzero(~centred)
     if idx.size:
-        z = pm.Normal(f"z_{name}", 0.0, 1.0, shape=idx.size)
-        out = pt.set_subtensor(out[idx], mean[idx] + sd * z)
+        prec = None if precision is None else precision[idx]
+        value = data_scaled_normal(f"z_{name}", mean[idx], sd, prec, shape=idx.size)
+        out = pt.set_subtensor(out[idx], value)
     return out
 
 
@@ -164,18 +168,29 @@ def _evidencing_centred(md: MeasurementData, rich: np.ndarray) -> np.ndarray:
     """
     if rich.sum() < EVIDENCING_CENTER_MIN_TARGETS:
         return np.zeros_like(rich)
-    tm = md.data.target_mech
-    n_t = rich.size
-    # sources with a cell of each mechanism (those known to be active), and of each target
-    pairs = np.unique(np.column_stack([md.cell_src, tm[md.cell_tgt]]), axis=0)
-    active = np.bincount(pairs[:, 1], minlength=len(md.data.mechanisms))[tm]
-    n = np.bincount(md.cell_tgt, minlength=n_t)
+    share, precision = _evidencing_shares(md)
     idx = np.flatnonzero(rich)
-    share = np.clip(n[idx] / np.maximum(active[idx], 1), 0.01, 0.99)
-    se2 = 1.0 / (np.maximum(active[idx], 1) * share * (1.0 - share))
-    if not _spread_visible(np.log(share / (1.0 - share)), se2):
+    y = np.log(share[idx] / (1.0 - share[idx]))
+    if not _spread_visible(y, 1.0 / np.maximum(precision[idx], _TINY)):
         return np.zeros_like(rich)
     return rich
+
+
+def _evidencing_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray]:
+    """Per target, the share of the sources with a cell of its mechanism that have one of it.
+
+    Those sources are the ones known to be active; the share (clipped to 0.01-0.99) estimates
+    ``b_t``, and ``n p (1 - p)`` (``n`` of them, at least one) is the binomial precision of its
+    logit. Both 0.5 and 0 without exact cells.
+    """
+    n_t = len(md.data.targets)
+    if not md.cell_n.size:
+        return np.full(n_t, 0.5), np.zeros(n_t)
+    tm = md.data.target_mech
+    pairs = np.unique(np.column_stack([md.cell_src, tm[md.cell_tgt]]), axis=0)
+    active = np.maximum(np.bincount(pairs[:, 1], minlength=len(md.data.mechanisms))[tm], 1)
+    share = np.clip(np.bincount(md.cell_tgt, minlength=n_t) / active, 0.01, 0.99)
+    return share, active * share * (1.0 - share)
 
 
 def _direction_centred(md: MeasurementData) -> np.ndarray:
@@ -204,6 +219,24 @@ def _direction_centred(md: MeasurementData) -> np.ndarray:
     return cen
 
 
+def _activation_precision(md: MeasurementData) -> np.ndarray:
+    """Per mechanism, roughly how precisely its sources' own cells pin its activation logit.
+
+    The binomial precision ``n p (1 - p)`` of the share ``p`` of the (weighted) sources whose
+    likelihood is the exact-cell form that have a code of the mechanism (0 where there are
+    none: blocks only). A sampling aid (:mod:`.reparametrise`): the model does not depend on it.
+    """
+    n_m = len(md.data.mechanisms)
+    if not md.pair_mech.size:
+        return np.zeros(n_m)
+    n = np.bincount(md.pair_mech, weights=md.pair_weight, minlength=n_m)
+    ev = np.bincount(
+        md.pair_mech, weights=np.where(md.pair_evidenced, md.pair_weight, 0.0), minlength=n_m
+    )
+    p = np.clip(ev / np.maximum(n, _TINY), 0.02, 0.98)
+    return n * p * (1.0 - p)
+
+
 def _activation_centred(md: MeasurementData) -> bool:
     """Centre the mechanisms' activation (as v1's mechanism level: :data:`CENTER_MIN_GROUPS`).
 
@@ -224,6 +257,14 @@ def _activation_centred(md: MeasurementData) -> bool:
 def _depth_centred(md: MeasurementData) -> tuple[np.ndarray, bool]:
     """Targets whose depth goes at a level, and whether that level's deviations are centred.
 
+    See :func:`_depth_estimates`, whose first two values these are.
+    """
+    return _depth_estimates(md)[:2]
+
+
+def _depth_estimates(md: MeasurementData) -> tuple[np.ndarray, bool, float, np.ndarray]:
+    """Targets whose depth goes at a level, whether its deviations are centred, and their noise.
+
     A target with at least :data:`CENTER_MIN_CODES` evidencing exact cells (as many sources
     with their own non-zero count for it) has its depth pinned by its data. The centred form
     suits such targets when depths truly differ more than their data pin them down; where they
@@ -234,33 +275,50 @@ def _depth_centred(md: MeasurementData) -> tuple[np.ndarray, bool]:
     form gave R-hat 1.11). Which regime a base is in is estimated from the cells, as the
     partial-pooling factor: with ``y_t`` the log mean extra codes ``n - 1`` of target ``t``'s
     cells and ``s_t^2`` its delta-method variance, the spread ``tau^2 = var(y) - mean(s^2)``;
-    centred when ``tau^2 > mean(s^2)`` (the data weigh more than the pooling). Either form is
-    the same model; only how it is sampled differs.
+    centred when ``tau^2 > mean(s^2)`` (the data weigh more than the pooling) and there are at
+    least :data:`EVIDENCING_CENTER_MIN_TARGETS` rich targets (with fewer, ``tau^2`` is too
+    noisy to tell: on the planted base at seed 4, six alike depths looked visibly different and
+    the centred form gave 103 divergences); otherwise centred on their data as far as the data
+    pin them (:func:`.reparametrise.data_centred_zero_sum`). Either form is the same model;
+    only how it is sampled differs.
 
     Returns
     -------
-    (numpy.ndarray of bool, bool)
-        The targets at the level, and True for centred deviations.
+    (numpy.ndarray of bool, bool, float, numpy.ndarray)
+        The targets at the level, True for centred deviations, the precision with which their
+        cells pin a target's log depth, ``1 / mean(s_t^2)`` (0 where none is at a level), and
+        the rich targets' ``y_t``: the data-centred form's (:mod:`.reparametrise`).
     """
     n_t = len(md.data.targets)
+    none = np.zeros(0)
     if not md.cell_n.size:
-        return np.zeros(n_t, dtype=bool), False
+        return np.zeros(n_t, dtype=bool), False, 0.0, none
     own = md.cell_n > 0
     tgt, extra = md.cell_tgt[own], md.cell_n[own] - 1.0
     cells = np.bincount(tgt, minlength=n_t)
     rich = cells >= CENTER_MIN_CODES
     if rich.sum() < 2:
-        return rich, False
+        return rich, False, 0.0, none
     idx = np.flatnonzero(rich)
     mean = np.bincount(tgt, weights=extra, minlength=n_t)[idx] / cells[idx]
     sq = np.bincount(tgt, weights=extra**2, minlength=n_t)[idx] / cells[idx]
     m = np.maximum(mean, 0.1)
     se2 = np.maximum(sq - mean**2, m) / (cells[idx] * m**2)  # at least the Poisson variance
-    return rich, _spread_visible(np.log(m), se2, md.data.target_mech[idx])
+    visible = _spread_visible(np.log(m), se2, md.data.target_mech[idx])
+    centred = visible and idx.size >= EVIDENCING_CENTER_MIN_TARGETS
+    return rich, centred, float(1.0 / se2.mean()), np.log(m)
 
 
 def _at_level(
-    name: str, theta_t, sigma_l, centred: np.ndarray, shift=0.0, *, standardised: bool = False
+    name: str,
+    theta_t,
+    sigma_l,
+    centred: np.ndarray,
+    shift=0.0,
+    *,
+    standardised: bool = False,
+    precision: float = 0.0,
+    estimate: np.ndarray | None = None,
 ) -> tuple[pt.TensorVariable, pt.TensorVariable]:
     """Targets' log depths ``Normal(theta_t, sigma_l)``, the centred ones around one level.
 
@@ -277,6 +335,12 @@ def _at_level(
     level ``mean + sigma_l / sqrt(n) u`` and deviations ``sigma_l w`` with ``u`` standard normal
     and ``w`` zero-sum standard normal (``u / sqrt(n) + w`` are iid standard normal: the plain
     non-centred form rotated, so the level is still one coordinate). ``shift`` is then unused.
+    With ``precision`` (how precisely each target's data pin its value, ``1 / s^2``) and
+    ``estimate`` (the data's own values of the targets), the deviations are centred on the data
+    as far as they pin them (:func:`.reparametrise.data_centred_zero_sum`): the same prior,
+    without the standardised form's ridge where the data are strong (the planted base's
+    divergences), nor the centred form's funnel where the spread is small. The level stays
+    standardised: the data pin the kinds' rates plus it, not the level itself.
 
     With ``shift`` the parameter is ``L + shift`` (``Normal(mean + shift, ...)``; a shear, whose
     Jacobian is 1): for the directions, the level as the kinds whose refutes are recorded see
@@ -288,10 +352,23 @@ def _at_level(
     th_c = theta_t[cen]
     th_bar = th_c.mean()
     if standardised:
-        u = pm.Normal(f"z_{name}_level", 0.0, 1.0)
-        level = th_bar + sigma_l / np.sqrt(cen.size) * u
-        w = pm.ZeroSumNormal(f"z_{name}_relative", sigma=1.0, shape=cen.size)
-        out = pt.set_subtensor(pt.zeros(n_t)[cen], level + (th_c - th_bar) + sigma_l * w)
+        level = th_bar + sigma_l / np.sqrt(cen.size) * pm.Normal(f"z_{name}_level", 0.0, 1.0)
+        if estimate is None or not precision:
+            rel = (th_c - th_bar) + sigma_l * pm.ZeroSumNormal(
+                f"z_{name}_relative", sigma=1.0, shape=cen.size
+            )
+        else:
+            rel = data_centred_zero_sum(
+                f"z_{name}_relative",
+                th_c - th_bar,
+                sigma_l,
+                _data(f"{name}_estimate", estimate - estimate.mean()),
+                # one precision for all, as a vector: a compiled model reused for another base
+                # (sampling.py) did not take new values of data with one element
+                _data(f"{name}_precision", np.full(cen.size, precision)).mean(),
+                int(cen.size),
+            )
+        out = pt.set_subtensor(pt.zeros(n_t)[cen], level + rel)
         return _non_centred_rest(name, out, theta_t, sigma_l, nc), level
     level = pm.Normal(f"{name}_level", th_bar + shift, sigma_l / np.sqrt(cen.size)) - shift
     rel = pm.CustomDist(
@@ -796,18 +873,18 @@ def build_measurement_model(
         if _activation_centred(md):  # many mechanisms, each pinned by its sources
             alpha = pm.Normal("activation_centred", alpha_0, tau_a, dims="mechanism")
             alpha = pm.Deterministic("activation_mechanism", alpha, dims="mechanism")
-        else:
-            z_a = pm.Normal("z_activation", 0.0, 1.0, dims="mechanism")
-            alpha = pm.Deterministic(
-                "activation_mechanism", alpha_0 + tau_a * z_a, dims="mechanism"
-            )
+        else:  # scaled by what each mechanism's own cells show (see _activation_precision)
+            prec = _activation_precision(md)
+            prec = _data("activation_precision", prec) if prec.any() else None
+            alpha = data_scaled_normal("z_activation", alpha_0, tau_a, prec, dims="mechanism")
+            alpha = pm.Deterministic("activation_mechanism", alpha, dims="mechanism")
         if n_k > 1:
             kappa = pm.ZeroSumNormal("activation_kind", sigma=pr.activation_kind_sd, dims="kind")
         else:
             kappa = pt.zeros(1)
         logit_a = alpha[:, None] + kappa[None, :]
         # targets with many evidencing cells (their depth and evidencing at a level, centred)
-        depth_rich, depth_centred = _depth_centred(md)
+        depth_rich, depth_centred, depth_precision, depth_estimate = _depth_estimates(md)
         # evidencing a target given activation
         if pooling == "none":  # every target on its own, with the prior of the mean
             own = _own("evidencing_own", pr.evidencing_mean, n_t)
@@ -821,9 +898,15 @@ def build_measurement_model(
             # centred only for rich targets of a base with many of them (the spread is then
             # well known); non-centred elsewhere (see EVIDENCING_CENTER_MIN_TARGETS)
             ev_centred = _evidencing_centred(md, depth_rich)
+            # the others scaled by what the cells show (a sampling aid: see reparametrise),
+            # unless rich targets are centred: there the plain form passed the gate at four
+            # seeds and scaling its few-cell targets did not (docs/model.md, "Scaled by the data")
+            ev_precision = None
+            if md.cell_n.size and not ev_centred.any():
+                ev_precision = _data("evidencing_precision", _evidencing_shares(md)[1])
             logit_b = pm.Deterministic(
                 "evidencing_logit",
-                _partly_centred("evidencing", beta_0, sigma_b, ev_centred),
+                _partly_centred("evidencing", beta_0, sigma_b, ev_centred, ev_precision),
                 dims="target",
             )
         # depth: codes of an evidencing source
@@ -837,8 +920,13 @@ def build_measurement_model(
         else:
             if n_m > 1:
                 tau_theta = _prior("depth_sd_mechanism", pr.depth_sd_mechanism)
-                z_theta = pm.ZeroSumNormal("z_depth_mechanism", sigma=1.0, dims="mechanism")
-                theta = pm.Deterministic("depth_mechanism", tau_theta * z_theta, dims="mechanism")
+                # with alike depths pinned by their cells, so is each mechanism's (its rich
+                # targets' mean): scaled by the data (see _at_level)
+                alike = at_level and not depth_centred and pooling == "partial"
+                prec = depth_precision * np.bincount(tm[depth_rich], minlength=n_m)
+                prec = _data("depth_mechanism_precision", prec).mean() if alike else None
+                theta = data_scaled_zero_sum("z_depth_mechanism", tau_theta, prec, dims="mechanism")
+                theta = pm.Deterministic("depth_mechanism", theta, dims="mechanism")
             else:
                 theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
         if pooling == "complete":  # targets share their mechanism's depth
@@ -847,7 +935,13 @@ def build_measurement_model(
             sigma_l = _prior("depth_sd_target", pr.depth_sd_target)
             if at_level:
                 lam, level = _at_level(
-                    "depth", theta[tm], sigma_l, depth_rich, standardised=not depth_centred
+                    "depth",
+                    theta[tm],
+                    sigma_l,
+                    depth_rich,
+                    standardised=not depth_centred,
+                    precision=depth_precision,
+                    estimate=depth_estimate,
                 )
                 # the kinds' log rates at the centred targets' depth level (see _at_level)
                 kind_level = pm.Normal(

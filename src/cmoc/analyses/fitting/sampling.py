@@ -243,10 +243,38 @@ def _same_structure(a: pm.Model, b: pm.Model) -> bool:
 
 
 def _with_data_of(compiled, model: pm.Model):
-    """Return ``compiled`` with the data values of ``model`` swapped in."""
+    """Return ``compiled`` with the data values of ``model`` swapped in, and its initial point.
+
+    nutpie's ``with_data`` swaps the data of the log density and the deterministics, but the
+    chains' initial point function stays the compiled model's: where a starting value depends
+    on the data (the support point of a value centred on its data,
+    :func:`cmoc.models.reparametrise.data_centred_zero_sum`), a reused compilation started
+    elsewhere than a fresh one, and gave other draws. It is rebuilt from ``model`` (the
+    compilation of a small function, as nutpie does), so both give the same draws.
+    """
     used = {var.name for var in compiled.shared_var_keys}
     values = {v.name: v.get_value() for v in model.data_vars if v.name in used}
-    return compiled.with_data(**values) if values else compiled
+    if not values:
+        return compiled
+    return replace(
+        compiled.with_data(**values), initial_point_func=_initial_point_func(model, compiled)
+    )
+
+
+def _initial_point_func(model: pm.Model, compiled):
+    """Return the chains' initial point function of ``model``, built as nutpie builds it."""
+    from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    names = [model.rvs_to_values[var].name for var in model.free_RVs]
+    fn = make_initial_point_fn(
+        model=model,
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+    shapes = [tuple(compiled.shapes[name]) for name in names]
+    return _wrap_with_lock(_rv_dict_to_flat_array_wrapper(fn, names=names, shapes=shapes))
 
 
 def _compile_nutpie(model: pm.Model, key: tuple[str, ...] | None):
