@@ -27,8 +27,10 @@ from ..fitting.cache import per_fit
 from ..fitting.store import fit_config
 
 __all__ = [
+    "LIKELIHOOD_PARAMETERS",
     "MEASUREMENT_UNIT_COLUMNS",
     "fit_pooling",
+    "likelihood_values",
     "measurement_pointwise",
     "measurement_unit_table",
     "posterior_values",
@@ -108,6 +110,47 @@ def measurement_unit_table(evidence: EvidenceBase) -> pd.DataFrame:
     return frame.set_index("unit")
 
 
+LIKELIHOOD_PARAMETERS = (
+    "activation_mechanism",
+    "activation_kind",
+    "evidencing_logit",
+    "kind_rate",
+    "depth_target",
+    "dispersion",
+    "eta",
+    "kind_lean",
+    "concentration",
+    "refute_recording",
+)
+"""The parameters model v2's likelihood depends on, as they are named in a fit's posterior."""
+
+
+def likelihood_values(model: pm.Model, post) -> tuple[list, list[np.ndarray]]:
+    """Return the likelihood's parameters in ``model`` and their draws, ``(chain, draw, ...)``.
+
+    A function of the likelihood is evaluated at the parameters themselves, not at the free
+    variables: how a parameter is sampled (centred, or scaled by the data,
+    :mod:`cmoc.models.reparametrise`) depends on the base, so the free variables of a fit
+    mean other parameter values in the model of another base (a base with planned sources, or
+    without one of its units). Shapes are checked as :func:`posterior_values` does.
+    """
+    names = [n for n in LIKELIHOOD_PARAMETERS if n in model.named_vars]
+    values = []
+    for name in names:
+        if name not in post.data_vars:
+            raise ValueError(f"the fit's posterior has no {name!r}: not a fit of this model")
+        da = post[name]
+        arr = da.transpose(*_SAMPLE, *[d for d in da.dims if d not in _SAMPLE]).values
+        shape = tuple(int(n) for n in model[name].shape.eval())
+        if arr.shape[2:] != shape:
+            raise ValueError(
+                f"the fit's {name!r} has shape {arr.shape[2:]}, the model's {shape}: "
+                "not a fit of this model"
+            )
+        values.append(arr)
+    return [model[n] for n in names], values
+
+
 def posterior_values(model: pm.Model, post) -> list[np.ndarray]:
     """Return the free variables' draws, ``(chain, draw, ...)``, checked against the model."""
     shapes = model.eval_rv_shapes()
@@ -165,12 +208,9 @@ def measurement_pointwise(idata: xr.DataTree, evidence: EvidenceBase) -> xr.Data
     md = v2_data(evidence)
     model = build_measurement_model(md, pointwise=True, pooling=fit_pooling(idata))
     post = idata["posterior"]
-    values = posterior_values(model, post)
+    inputs, values = likelihood_values(model, post)
     fn = model.compile_fn(
-        model["loglik_unit"],
-        inputs=list(model.free_RVs),
-        on_unused_input="ignore",
-        point_fn=False,
+        model["loglik_unit"], inputs=inputs, on_unused_input="ignore", point_fn=False
     )
     units = list(model.coords["unit"])
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]

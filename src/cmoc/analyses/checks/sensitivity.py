@@ -37,7 +37,7 @@ from ..inference.draws import support_draws
 from ..inference.measurement import classify_measurement, is_measurement_fit, measurement_draws
 from ..inference.summary import summarize
 from .influence import pointwise_loglik
-from .measurement_pointwise import posterior_values
+from .measurement_pointwise import likelihood_values
 
 __all__ = [
     "MEASUREMENT_PRIOR_NAMES",
@@ -171,10 +171,9 @@ def measurement_loglik(idata: xr.DataTree, evidence: EvidenceBase) -> xr.DataArr
     """
     model = _measurement_model(evidence)
     post = idata["posterior"]
-    rvs = list(model.free_RVs)
-    values = posterior_values(model, post)
+    inputs, values = likelihood_values(model, post)
     pots = list(model.potentials)
-    fn = model.compile_fn(pots, inputs=rvs, on_unused_input="ignore", point_fn=False)
+    fn = model.compile_fn(pots, inputs=inputs, on_unused_input="ignore", point_fn=False)
     n_chain, n_draw = values[0].shape[:2] if values else (0, 0)
     out = np.empty((n_chain, n_draw, len(pots)))
     for c in range(n_chain):
