@@ -55,6 +55,7 @@ from scipy.special import expit, log_expit
 
 from ...defaults import KHAT_MAX, MAX_REFITS, SEED, Status
 from ...evidence import EvidenceBase
+from ..checks.measurement_pointwise import LIKELIHOOD_PARAMETERS
 from ..fitting.store import fit_config
 
 __all__ = [
@@ -194,18 +195,7 @@ def _draw_arrays(post: xr.Dataset, md) -> dict[str, np.ndarray]:
     return out
 
 
-_POSTERIOR = (
-    "activation_mechanism",
-    "activation_kind",
-    "evidencing_logit",
-    "kind_rate",
-    "depth_target",
-    "dispersion",
-    "eta",
-    "kind_lean",
-    "concentration",
-    "refute_recording",
-)
+_POSTERIOR = LIKELIHOOD_PARAMETERS
 """The posterior variables :func:`_draw_arrays` reads."""
 
 _TERM_INPUTS = ("logit_a", "log_b", "log1m_b", "rho", "lam", "phi", "q", "c")
@@ -415,18 +405,7 @@ class _NewLayout:
         return np.ones(self.sources)
 
 
-_GENERATOR_PARAMS = (
-    "activation_mechanism",
-    "activation_kind",
-    "evidencing_logit",
-    "kind_rate",
-    "depth_target",
-    "dispersion",
-    "eta",
-    "kind_lean",
-    "concentration",
-    "psi",
-)
+_GENERATOR_PARAMS = (*(n for n in LIKELIHOOD_PARAMETERS if n != "refute_recording"), "psi")
 
 
 @dataclass(frozen=True)
