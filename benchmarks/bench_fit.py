@@ -162,6 +162,7 @@ def run_case(case: Case) -> dict:
     import cmoc.analyses.fitting.sampling as sampling
     from cmoc.analyses import SamplerConfig, check_convergence, fit
     from cmoc.evidence import load_evidence
+    from cmoc.models import ModelConfig
     from cmoc.models.data import model_data
 
     load_before = os.getloadavg()
@@ -203,8 +204,12 @@ def run_case(case: Case) -> dict:
         wall = time.perf_counter() - t0
         cores = s.n_cores
         info["adaptation"] = s.adaptation
-        limit = getattr(sampling, "LOW_RANK_MAX_DIM", None)  # how cmoc resolves "auto"
-        if s.adaptation == "auto" and limit is not None:
+        resolve = getattr(sampling, "nutpie_adaptation", None)  # how cmoc resolves "auto"
+        limit = getattr(sampling, "LOW_RANK_MAX_DIM", None)  # (before nutpie_adaptation)
+        if resolve is not None:
+            family = ModelConfig().model
+            info["adaptation"] = resolve(s.adaptation, info["parameters"], family)["adaptation"]
+        elif s.adaptation == "auto" and isinstance(limit, int):
             info["adaptation"] = "low_rank" if info["parameters"] <= limit else "diag"
     else:
         import pymc as pm

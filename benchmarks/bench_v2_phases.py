@@ -108,9 +108,7 @@ def main() -> None:
         target_accept=a.target_accept,
         adaptation=a.adaptation,
     ).validated()
-    adaptation = s.adaptation
-    if adaptation == "auto":
-        adaptation = "low_rank" if compiled.n_dim <= sampling.LOW_RANK_MAX_DIM else "diag"
+    adaptation = sampling.nutpie_adaptation(s.adaptation, compiled.n_dim, "measurement")
     t, c = time.perf_counter(), _cpu()
     trace = nutpie.sample(
         compiled,
@@ -120,7 +118,7 @@ def main() -> None:
         cores=s.n_cores,
         seed=s.seed,
         target_accept=s.target_accept,
-        adaptation=adaptation,
+        **adaptation,
         save_warmup=True,
         progress_bar=False,
     )
@@ -141,7 +139,7 @@ def main() -> None:
     out = {
         "args": vars(a),
         "parameters": int(compiled.n_dim),
-        "adaptation": adaptation,
+        "adaptation": adaptation["adaptation"],
         "cores": s.n_cores,
         "wall_s": {k: round(v, 2) for k, v in wall.items()},
         "cpu_s": {k: round(v, 2) for k, v in cpu.items()},

@@ -427,8 +427,10 @@ def test_a_planted_outlier_moves_its_target_most(tmp_path):
     # its PSIS estimate is unreliable (k > 0.7: its sign changes with the seed), so the tool
     # refits without it, and the exact refit says R16 raises C4's breadth
     assert not c4.iloc[0]["reliable"]
+    # C4's rows alone: the budget of one refit goes to C4's most influential unit, R16 (over
+    # all targets, another unit's unreliable PSIS estimate may be larger)
     refitted = refit_unreliable(
-        table,
+        table[table["target_id"] == "C4"],
         idata,
         base,
         sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300),

@@ -19,7 +19,7 @@ FIT = ["--draws", "300", "--tune", "300", "--chains", "2"]
 
 
 def planted_base(directory: Path, seed: int = 3) -> Path:
-    """Write a small base whose C1 (true support 0.55, 7 codes) is inconclusive at seed 3.
+    """Write a small base whose C1 (true support 0.5, 7 codes) is inconclusive at seed 3.
 
     Seed 0 gives a base with every CMOC affirmed.
     """
@@ -28,7 +28,7 @@ def planted_base(directory: Path, seed: int = 3) -> Path:
     p.update(
         support_mean=1.0,
         mu=np.array([1.0, 0.8]),
-        eta=np.array([0.2, 1.5, 2.0, 1.2, 1.8, 1.0]),
+        eta=np.array([0.0, 1.5, 2.0, 1.2, 1.8, 1.0]),
         salience_mechanism=np.zeros(2),
         salience_cmoc=np.zeros(6),
         kind_rate=np.array([0.3]),

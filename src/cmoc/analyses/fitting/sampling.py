@@ -20,15 +20,67 @@ from ...models import ModelConfig, build_measurement_model, build_model, config_
 from .callbacks import CALLBACK_PREFIX, cached_callbacks
 from .provenance import stamp
 
-__all__ = ["SAMPLERS", "SamplerConfig", "SamplerError", "fit", "sample_model"]
+__all__ = [
+    "SAMPLERS",
+    "SamplerConfig",
+    "SamplerError",
+    "fit",
+    "model_family",
+    "nutpie_adaptation",
+    "sample_model",
+]
 
-LOW_RANK_MAX_DIM = 100
-"""Largest number of parameters for which ``adaptation="auto"`` uses low-rank adaptation.
+LOW_RANK_MAX_DIM = {"hierarchical": 100, "measurement": 300}
+"""Per model, the largest number of parameters for which ``adaptation="auto"`` is low-rank.
 
-Measured (4 chains x 1,000 + 1,000, same seed): on the IOC base (127 parameters) diagonal took
-15.7-19.5 s against 21.4-21.6 s with low-rank, at the same steps per draw and ESS; diagonal
-was 6x cheaper in CPU at equal ESS on 100 sources x 100 CMOCs (240 parameters: 62 s against
-370 s) and passed the gate in 57 s on 1,000 x 100 (310), where low-rank took 146-344 s."""
+Measured for model v2 with :data:`LOW_RANK_GAMMA` (docs/sampling.md, "Low-rank adaptation"): on
+the IOC base (234 parameters) low-rank passed the gate at 14 of 14 seeds where diagonal failed
+at 3 of 10 (R-hat 1.011-1.016 on ``activation_sd``), for 1-2 s more; on 1,000 x 100 (375)
+diagonal sampled in 51 s with smallest bulk ESS 734-797, low-rank in 61-72 s with 502. Model v1
+keeps 100 and nutpie's own regularisation: with gamma 0.1 two of its slow statistical tests
+drew differently enough to fail (an ESS of 367 on ``support_sd_mechanism``; a sensitivity
+diagnosis), and v1 is kept for comparison, not developed."""
+
+LOW_RANK_GAMMA = {"hierarchical": None, "measurement": 0.1}
+"""Per model, nutpie's ``mass_matrix_gamma`` (regularisation of the low-rank eigenvalues), or
+``None`` for nutpie's default (1e-5). With 1e-5, model v2 took 104 s on the IOC base where 0.1
+took 11 s at the same steps per draw and a larger smallest ESS."""
+
+
+def nutpie_adaptation(adaptation: str, n_dim: int, model: str = "measurement") -> dict:
+    """Return nutpie's mass-matrix keyword arguments.
+
+    Parameters
+    ----------
+    adaptation : {"auto", "low_rank", "diag"}
+        :attr:`SamplerConfig.adaptation`. ``auto`` is ``low_rank`` up to
+        :data:`LOW_RANK_MAX_DIM` parameters of ``model`` and ``diag`` beyond.
+    n_dim : int
+        The number of unconstrained parameters.
+    model : {"hierarchical", "measurement"}
+        The model family (:attr:`cmoc.models.ModelConfig.model`); low-rank comes with its
+        :data:`LOW_RANK_GAMMA`.
+
+    Returns
+    -------
+    dict
+        ``adaptation`` and, where set, ``mass_matrix_gamma``.
+    """
+    if adaptation == "auto":
+        adaptation = "low_rank" if n_dim <= LOW_RANK_MAX_DIM[model] else "diag"
+    gamma = LOW_RANK_GAMMA[model]
+    if adaptation == "low_rank" and gamma is not None:
+        return {"adaptation": "low_rank", "mass_matrix_gamma": gamma}
+    return {"adaptation": adaptation}
+
+
+def model_family(model: pm.Model) -> str:
+    """Return the family of a built model: ``"measurement"`` or ``"hierarchical"``.
+
+    A model v2 graph is known by its ``exact_codes`` potential.
+    """
+    return "measurement" if "exact_codes" in model.named_vars else "hierarchical"
+
 
 SAMPLERS = ("nutpie", "pymc")
 """NUTS implementations cmoc can use: nutpie (compiled with numba, the default) or PyMC's own."""
@@ -61,8 +113,10 @@ class SamplerConfig:
         nutpie's mass-matrix adaptation. ``low_rank`` learns the few strongly correlated
         directions of the posterior as well (the hierarchy's mean against its members), which
         can raise ESS per second on small models; its cost grows with the number of parameters
-        (6x the CPU of ``diag`` at 240 parameters, 4.5x at 1,100).
-        ``auto`` takes ``low_rank`` up to :data:`LOW_RANK_MAX_DIM` parameters, else ``diag``.
+        (with nutpie's default regularisation: 6x the CPU of ``diag`` at 240 parameters, 4.5x
+        at 1,100; with model v2's :data:`LOW_RANK_GAMMA`, about ``diag``'s at 234).
+        ``auto`` takes ``low_rank`` up to :data:`LOW_RANK_MAX_DIM` parameters (per model),
+        else ``diag`` (:func:`nutpie_adaptation`).
     """
 
     sampler: Literal["nutpie", "pymc"] = "nutpie"
@@ -343,9 +397,6 @@ def sample_model(
         import nutpie
 
         compiled = _compile_nutpie(model, key)
-        adaptation = s.adaptation
-        if adaptation == "auto":
-            adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
         callback, bar = _progress(s.chains * (s.draws + s.tune), progress)
         with bar:
             idata = nutpie.sample(
@@ -356,7 +407,7 @@ def sample_model(
                 cores=s.n_cores,
                 seed=s.seed,
                 target_accept=s.target_accept,
-                adaptation=adaptation,
+                **nutpie_adaptation(s.adaptation, compiled.n_dim, model_family(model)),
                 save_warmup=False,
                 progress_bar=False,
                 progress_callback=callback,
