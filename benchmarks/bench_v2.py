@@ -74,13 +74,24 @@ class Case:
 # bases
 
 
-def draw_base(root: Path, name: str, sources: int, cmocs: int, seed: int = SIM_SEED) -> str:
+def draw_base(
+    root: Path,
+    name: str,
+    sources: int,
+    cmocs: int,
+    seed: int = SIM_SEED,
+    spread: float | None = None,
+    mechanism_spread: float | None = None,
+) -> str:
     """Draw a base of exact cells with the v2 generator and write it under ``root``.
 
     Parameters are drawn from the priors, then the levels that set the base's size are fixed
     (activation 0.5 on average, evidencing logit -1.5, kind rates 0 and -0.5, dispersion 2), so
     that bases of different sizes have comparable density: about 0.1 non-zero cells per
-    source and target.
+    source and target. With ``spread``, every target-level spread (evidencing, depth and
+    direction around their mechanism's) is that instead: the small-spread base of
+    docs/model.md is ``spread=0.05``; with ``mechanism_spread`` too, the mechanisms'
+    directions spread that much around their mean (``0.05``: every direction alike).
     """
     import numpy as np
 
@@ -99,7 +110,13 @@ def draw_base(root: Path, name: str, sources: int, cmocs: int, seed: int = SIM_S
     p = draw_measurement_parameters(MeasurementPriors(), layout, rng)
     n_m, n_t = layout.mechanisms, len(p["evidencing_logit"])
     p["activation_mechanism"] = 0.3 * rng.standard_normal(n_m)
-    p["evidencing_logit"] = -1.5 + 0.8 * rng.standard_normal(n_t)
+    p["evidencing_logit"] = -1.5 + (spread or 0.8) * rng.standard_normal(n_t)
+    if mechanism_spread is not None:
+        p["mu"] = p["support_mean"] + mechanism_spread * rng.standard_normal(n_m)
+    if spread is not None:
+        tm = np.concatenate([layout.cmoc_mechanism, np.arange(n_m)])
+        p["depth_target"] = p["depth_mechanism"][tm] + spread * rng.standard_normal(n_t)
+        p["eta"] = p["mu"][tm] + spread * rng.standard_normal(n_t)
     p["kind_rate"] = np.array([0.0, -0.5])
     p["dispersion"] = 2.0
     supports, refutes = draw_measurement_cells(p, layout, rng)

@@ -142,6 +142,7 @@ def test_gate_flags_disagreeing_chains_and_divergences():
     assert not check.passed
     assert check.text.startswith("NOT CONVERGED")
     assert "R-hat" in check.text and "3 divergent" in check.text
+    assert "--target-accept" in check.text  # what to try: divergences first
     assert not check.table.loc["support_cmoc", "passed"]
 
 
@@ -150,6 +151,8 @@ def test_gate_flags_low_ess():
     walk = np.cumsum(rng.normal(0, 0.01, (4, 1000, 2)), axis=1) + 0.5  # sticky chains
     check = check_convergence(_fake(walk, np.zeros((4, 1000), bool)))
     assert not check.passed and "ESS below 400" in check.text
+    # no divergence: more draws is what to try, not a smaller step
+    assert "--draws 2000" in check.text and "--target-accept" not in check.text
 
 
 def test_summary_says_when_not_converged(tiny_base):

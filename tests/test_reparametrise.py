@@ -17,6 +17,7 @@ from scipy import stats
 from cmoc.evidence import load_evidence
 from cmoc.models import MeasurementPriors, build_measurement_model
 from cmoc.models.reparametrise import (
+    data_centred_normal,
     data_centred_zero_sum,
     data_scale,
     data_scaled_normal,
@@ -53,11 +54,13 @@ def _helpers_model(k_wrong: bool = False) -> pm.Model:
         around = np.array([-1.0, 0.0, 0.0, 0.5, 0.5])  # the prior's own means (zero-sum)
         estimate = np.array([2.0, -1.0, 0.5, -0.5, -1.0])  # what the data show (zero-sum)
         pm.Deterministic("cen", data_centred_zero_sum("v", around, sd, estimate, 30.0, 5))
+        # per value: no data, weak, strong, very strong, each far from the prior's mean
+        pm.Deterministic("cn", data_centred_normal("u", mean, sd, estimate[:4], precision))
     return model
 
 
 def test_data_scaled_values_have_the_plain_prior():
-    d = _prior_draws(_helpers_model(), ["x", "dev", "cen"])
+    d = _prior_draws(_helpers_model(), ["x", "dev", "cen", "cn"])
     rng = np.random.default_rng(12)
     mean = rng.normal(0.0, 1.5, N)
     sd = np.abs(rng.normal(0.0, 1.0, N))
@@ -73,6 +76,8 @@ def test_data_scaled_values_have_the_plain_prior():
     for i in range(5):  # centred on the data, still Normal(around, sd) deviations
         assert _same(d["cen"][:, i], around[i] + zero_sum[:, i]), i
     assert np.allclose(d["cen"].sum(axis=1), 0.0)
+    for i in range(4):  # centred on the data, still Normal(mean, sd) values
+        assert _same(d["cn"][:, i], plain[:, i]), i
 
 
 def test_the_check_can_fail():
@@ -102,8 +107,11 @@ def test_model_v2_levels_scaled_by_their_cells_keep_the_plain_prior(tmp_path):
     # the forms this base gets: activation and evidencing non-centred, depths standardised
     assert {"z_activation", "z_evidencing", "z_depth_relative", "z_depth_mechanism"} <= free
     assert not {"activation_centred", "evidencing_centred", "depth_relative"} & free
+    # two mechanisms: their directions keep the plain form (too few for their spread)
+    assert {"support_mean", "z_support_mechanism"} <= free
+    assert "data_support_mechanism_precision" not in model
     pr = MeasurementPriors()
-    names = ["activation_mechanism", "evidencing_logit", "depth_mechanism", "depth_target"]
+    names = ["activation_mechanism", "evidencing_logit", "depth_mechanism", "depth_target", "mu"]
     d = _prior_draws(model, names)
     rng = np.random.default_rng(13)
 
@@ -120,11 +128,13 @@ def test_model_v2_levels_scaled_by_their_cells_keep_the_plain_prior(tmp_path):
     sl = np.abs(rng.normal(0.0, pr.depth_sd_target.sigma, N))
     tm = np.array([0] * 6 + [1] * 2 + [0, 1])  # 8 CMOCs (6 of M1), then M1 and M2
     depth = theta[:, tm] + sl[:, None] * rng.standard_normal((N, 10))
+    m0, tau_mu = mean_sd(pr.support_mean, pr.support_sd_mechanism)
     want = {
         "activation_mechanism": alpha,
         "evidencing_logit": evid,
         "depth_mechanism": theta,
         "depth_target": depth,
+        "mu": m0[:, None] + tau_mu[:, None] * rng.standard_normal((N, 2)),
     }
     for v in names:
         assert d[v].shape == want[v].shape, v
@@ -182,3 +192,25 @@ def test_a_reused_compilation_draws_what_a_fresh_one_draws(tmp_path, monkeypatch
         np.testing.assert_array_equal(
             reused["posterior"][name].to_numpy(), fresh["posterior"][name].to_numpy()
         )
+
+
+def test_centred_depths_mechanisms_centred_on_them_keep_the_plain_prior(tmp_path):
+    """Where the rich targets' depths are centred, their mechanisms' depths are centred on them.
+
+    The mechanisms' depths are ``tau_theta`` times iid standard normals less their mean, as in
+    the plain form (docs/model.md, "The directions' mechanism level").
+    """
+    from test_measurement_depth_level import _drawn
+
+    model = build_measurement_model(_drawn(tmp_path, 600, 30, 5, spread=1.0))
+    free = {v.name for v in model.free_RVs}
+    assert {"depth_relative", "z_depth_mechanism"} <= free  # centred depths
+    assert (model["data_depth_mechanism_precision"].get_value() > 0).all()
+    d = _prior_draws(model, ["depth_mechanism"])["depth_mechanism"]
+    rng = np.random.default_rng(14)
+    tau = np.abs(rng.normal(0.0, MeasurementPriors().depth_sd_mechanism.sigma, N))
+    e = tau[:, None] * rng.standard_normal((N, 5))
+    want = e - e.mean(axis=1, keepdims=True)
+    assert np.allclose(d.sum(axis=1), 0.0)
+    for i in range(5):
+        assert _same(d[:, i], want[:, i]), i

@@ -118,6 +118,8 @@ def test_the_tree_has_breadth_the_v2_priors_and_a_likelihood_psense_accepts(v2_f
     # the leans sampled as the partial kind's codes show them (docs/model.md): its density is
     # the leans' prior, and it is scaled in their place
     assert "refute_recording" in scaled and "kind_lean_seen" in scaled
+    # the directions' mean, in whichever form it is sampled (its density is its prior's)
+    assert "support_mean_seen" in scaled or "support_mean" in scaled
     assert not [n for n in scaled if n.startswith("z_") or n.endswith("_centred")]
     logp = model.compile_logp(vars=[model[n] for n in scaled], jacobian=False)
     point = _transformed_point(model, idata, 1, 5)

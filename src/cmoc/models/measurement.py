@@ -31,7 +31,12 @@ from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
 from .hierarchical import _data, _prior, _spread_visible, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_units import cell_class_index, measurement_units
-from .reparametrise import data_centred_zero_sum, data_scaled_normal, data_scaled_zero_sum
+from .reparametrise import (
+    data_centred_normal,
+    data_centred_zero_sum,
+    data_scaled_normal,
+    data_scaled_zero_sum,
+)
 
 __all__ = ["POOLINGS", "MeasurementPriors", "build_measurement_model", "depth_own_sd"]
 
@@ -193,30 +198,92 @@ def _evidencing_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray]:
     return share, active * share * (1.0 - share)
 
 
-def _direction_centred(md: MeasurementData) -> np.ndarray:
-    """Targets whose direction is centred.
+def _direction_estimates(md: MeasurementData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target: its exact codes from kinds whose refutes are recorded, and their direction.
 
-    Those with at least :data:`CENTER_MIN_CODES` exact codes from kinds whose refutes are
-    recorded (their split pins the direction down), when such targets' directions visibly
-    differ (:func:`_spread_visible`): per target, the logit of its share of supporting codes,
-    with the variance of that ratio over its sources (codes cluster within a source).
-    Otherwise none: the non-centred form.
+    The direction as those codes show it, the logit ``y`` of the target's share of supporting
+    codes (kept within 0.01-0.99), with the variance ``se2`` of that ratio over its sources
+    (codes cluster within a source), by the delta method. What the recorded kinds see: the
+    target's ``eta`` plus their lean.
     """
-    cen = _direction_codes(md) >= CENTER_MIN_CODES
-    if cen.sum() < 2:
-        return cen
     recorded = md.psi[md.data.src_kind[md.cell_src]] == 1
     t, s, n = md.cell_tgt[recorded], md.cell_s[recorded], md.cell_n[recorded]
-    n_t = cen.size
+    n_t = len(md.data.targets)
     codes = np.bincount(t, weights=n, minlength=n_t)
     share = np.clip(np.bincount(t, weights=s, minlength=n_t) / np.maximum(codes, 1), 0.01, 0.99)
     # the ratio's variance over the target's sources (each cell is one source's codes)
     var = np.bincount(t, weights=(s - share[t] * n) ** 2, minlength=n_t) / np.maximum(codes, 1) ** 2
     se2 = np.maximum(var, 1e-6) / (share * (1.0 - share)) ** 2
-    y = np.log(share / (1.0 - share))
+    return codes, np.log(share / (1.0 - share)), se2
+
+
+def _direction_precision(md: MeasurementData) -> np.ndarray:
+    """Per target, roughly how precisely its recorded kinds' codes pin its direction's logit.
+
+    ``1 / se2`` of :func:`_direction_estimates`, with ``se2`` at least the binomial variance
+    ``1 / (n p (1 - p))`` of its ``n`` codes (a target whose few codes agree is not pinned);
+    0 without such codes. A sampling aid (:mod:`.reparametrise`): the model does not depend
+    on it.
+    """
+    codes, y, se2 = _direction_estimates(md)
+    share = 1.0 / (1.0 + np.exp(-y))
+    floor = 1.0 / np.maximum(codes * share * (1.0 - share), _TINY)
+    return np.where(codes > 0, 1.0 / np.maximum(se2, floor), 0.0)
+
+
+def _direction_centred(md: MeasurementData) -> np.ndarray:
+    """Targets whose direction is centred.
+
+    Those with at least :data:`CENTER_MIN_CODES` exact codes from kinds whose refutes are
+    recorded (their split pins the direction down), when such targets' directions visibly
+    differ (:func:`_spread_visible` of :func:`_direction_estimates`). Otherwise none: the
+    non-centred form.
+    """
+    codes, y, se2 = _direction_estimates(md)
+    cen = codes >= CENTER_MIN_CODES
+    if cen.sum() < 2:
+        return cen
     if not _spread_visible(y[cen], se2[cen], md.data.target_mech[cen]):
         return np.zeros_like(cen)
     return cen
+
+
+def _group_estimates(
+    y: np.ndarray, groups: np.ndarray, n_g: int, se2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (mechanism), the mean of its members' ``y`` and how precisely it is known.
+
+    The variance of a group's mean is the members' scatter within groups (pooled over groups,
+    so the members' own spread counts; at least their sampling variance ``se2``) over their
+    number: one-way analysis of variance, as v1's rule for its mechanism level. Groups without
+    members get precision 0, and all do when no group has two members to give a scatter.
+    """
+    est, prec = np.zeros(n_g), np.zeros(n_g)
+    count = np.bincount(groups, minlength=n_g)
+    seen = count > 0
+    dof = y.size - seen.sum()
+    if y.size < 2 or dof < 1:
+        return est, prec
+    est[seen] = np.bincount(groups, weights=y, minlength=n_g)[seen] / count[seen]
+    within = max(((y - est[groups]) ** 2).sum() / dof, se2)
+    prec[seen] = count[seen] / within
+    return est, prec
+
+
+def _mechanism_direction_estimates(md: MeasurementData) -> tuple[np.ndarray, np.ndarray]:
+    """Per mechanism, its direction as the recorded kinds see it, and how precisely.
+
+    A sampling aid for the data-centred mechanism level (:mod:`.reparametrise`); the model does
+    not depend on it. The :func:`_group_estimates` of the targets with at least
+    :data:`CENTER_MIN_CODES` codes from kinds whose refutes are recorded
+    (:func:`_direction_estimates`).
+    """
+    codes, y, se2 = _direction_estimates(md)
+    rich = np.flatnonzero(codes >= CENTER_MIN_CODES)
+    n_m = len(md.data.mechanisms)
+    if not rich.size:
+        return np.zeros(n_m), np.zeros(n_m)
+    return _group_estimates(y[rich], md.data.target_mech[rich], n_m, float(se2[rich].mean()))
 
 
 def _activation_precision(md: MeasurementData) -> np.ndarray:
@@ -923,9 +990,30 @@ def build_measurement_model(
                 # with alike depths pinned by their cells, so is each mechanism's (its rich
                 # targets' mean): scaled by the data (see _at_level)
                 alike = at_level and not depth_centred and pooling == "partial"
-                prec = depth_precision * np.bincount(tm[depth_rich], minlength=n_m)
-                prec = _data("depth_mechanism_precision", prec).mean() if alike else None
-                theta = data_scaled_zero_sum("z_depth_mechanism", tau_theta, prec, dims="mechanism")
+                est, prec_m = np.zeros(n_m), np.zeros(n_m)
+                if at_level and depth_centred and pooling == "partial":
+                    est, prec_m = _group_estimates(
+                        depth_estimate, tm[depth_rich], n_m, 1.0 / depth_precision
+                    )
+                if prec_m.any():
+                    # centred rich targets pin each mechanism's depth (their mean) as far as
+                    # they agree: centred on it (see reparametrise), else a collective
+                    # direction of depth_sd_mechanism against every z (2,000 x 500: ESS 376)
+                    est[prec_m == 0] = est[prec_m > 0].mean()
+                    theta = data_centred_zero_sum(
+                        "z_depth_mechanism",
+                        pt.zeros(n_m),
+                        tau_theta,
+                        _data("depth_mechanism_estimate", est - est.mean()),
+                        _data("depth_mechanism_precision", np.full(n_m, prec_m.mean())).mean(),
+                        n_m,
+                    )
+                else:
+                    prec = depth_precision * np.bincount(tm[depth_rich], minlength=n_m)
+                    prec = _data("depth_mechanism_precision", prec).mean() if alike else None
+                    theta = data_scaled_zero_sum(
+                        "z_depth_mechanism", tau_theta, prec, dims="mechanism"
+                    )
                 theta = pm.Deterministic("depth_mechanism", theta, dims="mechanism")
             else:
                 theta = pm.Deterministic("depth_mechanism", pt.zeros(1), dims="mechanism")
@@ -958,13 +1046,15 @@ def build_measurement_model(
         direction_level = cen.sum() >= 2
         recorded = np.flatnonzero(md.psi == 1)
         informed = n_k > 1 and recorded.size > 0 and bool(_direction_codes(md).any())
-        # without a level, the recorded kinds' codes pin the mean plus their lean: the mean is
-        # sampled as they see it, so the leans come first (see _kind_leans)
+        # the recorded kinds' codes pin the directions plus their lean: the mean and the
+        # mechanisms are sampled as they see them, so the leans come first (see _kind_leans);
+        # at a level only with enough mechanisms to centre (the planted base, two: seed 3 gave
+        # a divergence with the mean so sampled, none plain)
         mean_seen = (
             informed
             and pooling != "none"
-            and not direction_level
             and pr.support_mean.dist == "Normal"
+            and (not direction_level or n_m >= CENTER_MIN_GROUPS)
         )
         if mean_seen:
             delta, psi, psi_p = _kind_leans(md, pr, partial, informed)
@@ -985,8 +1075,23 @@ def build_measurement_model(
             else:
                 mu_0 = _prior("support_mean", pr.support_mean)
             tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
-            z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
-            mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
+            # as the recorded kinds see them, centred on their codes where these pin them and
+            # there are enough mechanisms for their spread to be known (as the activation's):
+            # with two, the planted base's seed 9 gave 8 divergences centred, none plain
+            y_m, p_m = _mechanism_direction_estimates(md) if mean_seen else (None, None)
+            if mean_seen and n_m >= CENTER_MIN_GROUPS and p_m.any():
+                mu_seen = data_centred_normal(
+                    "z_support_mechanism",
+                    mu_0 + shift,
+                    tau_mu,
+                    _data("support_mechanism_estimate", y_m),
+                    _data("support_mechanism_precision", p_m),
+                    dims="mechanism",
+                )
+                mu = pm.Deterministic("mu", mu_seen - shift, dims="mechanism")
+            else:
+                z_mu = pm.Normal("z_support_mechanism", 0.0, 1.0, dims="mechanism")
+                mu = pm.Deterministic("mu", mu_0 + tau_mu * z_mu, dims="mechanism")
         if pooling == "complete":  # targets share their mechanism's direction
             eta = pm.Deterministic("eta", mu[tm], dims="target")
         elif pooling == "partial":
@@ -998,8 +1103,13 @@ def build_measurement_model(
             # level alone trades against the kinds' leans and the recording of refutes of
             # "partial" kinds: a collective direction otherwise).
             if not direction_level:  # the plain form (its variables in their first order)
+                # the non-centred targets scaled by what their codes pin (reparametrise.py)
+                prec = _direction_precision(md)
+                prec = _data("direction_precision", prec) if prec.any() else None
                 eta = pm.Deterministic(
-                    "eta", _partly_centred("support", mu[tm], sigma_eta, cen), dims="target"
+                    "eta",
+                    _partly_centred("support", mu[tm], sigma_eta, cen, precision=prec),
+                    dims="target",
                 )
         if not mean_seen:
             delta, psi, psi_p = _kind_leans(md, pr, partial, informed)

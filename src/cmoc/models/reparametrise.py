@@ -23,7 +23,13 @@ from pymc.distributions.transforms import ZeroSumTransform
 
 from .hierarchical import _zero_sum_around
 
-__all__ = ["data_centred_zero_sum", "data_scale", "data_scaled_normal", "data_scaled_zero_sum"]
+__all__ = [
+    "data_centred_normal",
+    "data_centred_zero_sum",
+    "data_scale",
+    "data_scaled_normal",
+    "data_scaled_zero_sum",
+]
 
 
 def data_scale(sd, precision):
@@ -72,6 +78,24 @@ def data_scaled_zero_sum(name: str, sd, precision, **kwargs) -> pt.TensorVariabl
         return sd * pm.ZeroSumNormal(name, sigma=1.0, **kwargs)
     k = data_scale(sd, precision)
     return k * pm.ZeroSumNormal(name, sigma=sd / k, **kwargs)
+
+
+def data_centred_normal(name: str, mean, sd, estimate, precision, **kwargs) -> pt.TensorVariable:
+    """``Normal(mean, sd)`` values centred on their data as far as the data pin them.
+
+    With ``c = sd^2 / (sd^2 + s^2)`` (``precision = 1 / s^2``, per value) and ``k`` of
+    :func:`data_scale`, the values are ``c estimate + (1 - c) mean + k w``,
+    ``w ~ Normal(c (mean - estimate) / k, sd / k)``: given ``mean`` and ``sd`` an affine map of
+    ``w``, so the prior is unchanged (:func:`data_centred_zero_sum` without the zero sum).
+    Where the data pin a value (``c`` near 1) it does not move with ``mean``: the non-centred
+    form's collective direction of ``mean`` against every standardised value is gone; where
+    they do not (``precision`` 0) the form is the plain non-centred one. ``estimate`` and
+    ``precision`` may be model inputs (``pm.Data``); ``**kwargs`` go to ``pymc.Normal``.
+    """
+    k = data_scale(sd, precision)
+    c = 1.0 - (k / sd) ** 2
+    w = pm.Normal(name, c * (mean - estimate) / k, sd / k, **kwargs)
+    return c * estimate + (1.0 - c) * mean + k * w
 
 
 def data_centred_zero_sum(name: str, mean, sd, estimate, precision, n: int) -> pt.TensorVariable:

@@ -72,7 +72,6 @@ _SAMPLE = ("chain", "draw")
 
 PRIOR_NAMES = (
     "support_mean",
-    "support_mean_seen",
     "support_sd_mechanism",
     "support_sd_cmoc",
     "salience_sd_mechanism",
@@ -101,6 +100,7 @@ MEASUREMENT_PRIOR_NAMES = (
     "depth_sd_target",
     "inv_dispersion",
     "support_mean",
+    "support_mean_seen",
     "support_sd_mechanism",
     "support_sd_target",
     "kind_lean",

@@ -60,6 +60,20 @@ class ConvergenceCheck(AnalysisResult):
         return list(self.values.get("failures", []))
 
 
+def _advice(diverged: bool) -> str:
+    """Return what to try after a failed gate (the command line's options)."""
+    if diverged:
+        return (
+            ". Try a higher --target-accept (0.95, 0.99): divergent transitions mean the "
+            "sampler's steps were too long for the posterior's curvature somewhere"
+        )
+    return (
+        ". Try more draws (--draws 2000 --tune 2000): R-hat and ESS are estimated from the "
+        "draws, and near the limits they pass or fail by chance; if they still fail, the "
+        "chains have not mixed"
+    )
+
+
 @per_fit
 def check_convergence(
     idata: xr.DataTree, thresholds: GateThresholds | None = None
@@ -126,6 +140,6 @@ def check_convergence(
             f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, no divergences"
         )
     else:
-        text = "NOT CONVERGED: " + "; ".join(failures)
+        text = "NOT CONVERGED: " + "; ".join(failures) + _advice(divergences > th.max_divergences)
     values = {"divergences": divergences, "failures": failures}
     return ConvergenceCheck(table, text, passed, th, values=values)
