@@ -421,20 +421,22 @@ def test_a_planted_outlier_moves_its_target_most(tmp_path):
     idata = fit(base, V2, sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300))
     table = measurement_influence(idata, base)
     c4 = table[table["target_id"] == "C4"]
-    assert c4.iloc[0]["unit"] == "R16"  # the largest |contribution| to C4's breadth
     k = table.drop_duplicates("unit").set_index("unit")["pareto_k"]
     assert k.idxmax() == "R16"
-    # its PSIS estimate is unreliable (k > 0.7: its sign changes with the seed), so the tool
-    # refits without it, and the exact refit says R16 raises C4's breadth
-    assert not c4.iloc[0]["reliable"]
-    # C4's rows alone: the budget of one refit goes to C4's most influential unit, R16 (over
-    # all targets, another unit's unreliable PSIS estimate may be larger)
+    # its PSIS estimate is unreliable (k > 0.7: its size and sign change with the seed and the
+    # sampler's path, so it need not rank first), so the tool refits without it, and the exact
+    # refit says R16 raises C4's breadth, more than any other unit moves it
+    assert not c4.set_index("unit").loc["R16", "reliable"]
+    # C4's rows alone, each of their unreliable units refitted (R16 and, with some draws,
+    # another whose PSIS estimate is also unreliable)
     refitted = refit_unreliable(
-        table[table["target_id"] == "C4"],
+        c4,
         idata,
         base,
         sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300),
-        max_refits=1,
+        max_refits=int((~c4["reliable"].astype(bool)).sum()),
     )
     r16 = refitted[(refitted["target_id"] == "C4") & (refitted["unit"] == "R16")].iloc[0]
     assert r16["method"] == "refit" and r16["contribution"] > 0
+    others = refitted[(refitted["target_id"] == "C4") & (refitted["unit"] != "R16")]
+    assert r16["contribution"] > others["contribution"].abs().max()
