@@ -1078,8 +1078,9 @@ def build_measurement_model(
             # as the recorded kinds see them, centred on their codes where these pin them and
             # there are enough mechanisms for their spread to be known (as the activation's):
             # with two, the planted base's seed 9 gave 8 divergences centred, none plain
-            y_m, p_m = _mechanism_direction_estimates(md) if mean_seen else (None, None)
-            if mean_seen and n_m >= CENTER_MIN_GROUPS and p_m.any():
+            centre_mu = mean_seen and n_m >= CENTER_MIN_GROUPS
+            y_m, p_m = _mechanism_direction_estimates(md) if centre_mu else (None, None)
+            if centre_mu and p_m.any():
                 mu_seen = data_centred_normal(
                     "z_support_mechanism",
                     mu_0 + shift,
