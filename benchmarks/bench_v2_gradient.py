@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,13 +45,9 @@ def _module_at(ref: str, directory: Path):
         text=True,
         check=True,
     ).stdout
-    for rel, absolute in (
-        ("from ..evidence", "from cmoc.evidence"),
-        ("from .config", "from cmoc.models.config"),
-        ("from .hierarchical", "from cmoc.models.hierarchical"),
-        ("from .measurement_data", "from cmoc.models.measurement_data"),
-    ):
-        text = text.replace(rel, absolute)
+    # its relative imports made absolute (the rest of the package as it is now)
+    text = re.sub(r"^from \.\.", "from cmoc.", text, flags=re.MULTILINE)
+    text = re.sub(r"^from \.", "from cmoc.models.", text, flags=re.MULTILINE)
     path = directory / f"measurement_{ref}.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location(path.stem, path)

@@ -17,7 +17,7 @@ through blocks (rows of one mechanism over one member set), independent given th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -30,6 +30,7 @@ from ..evidence import EvidenceBase
 from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
 from .hierarchical import _data, _prior, _spread_visible, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
+from .measurement_exact import exact_cell_statistics, exact_cells_logp
 from .measurement_units import cell_class_index, measurement_units
 from .reparametrise import (
     data_centred_normal,
@@ -593,8 +594,11 @@ class _ExactTerms:
     cell_weight: pt.TensorVariable | None
 
 
-def _exact_terms(md: MeasurementData, p: dict) -> _ExactTerms:
-    """Log-likelihood of each (source, mechanism) pair class and of each exact-cell class."""
+def _exact_terms(md: MeasurementData, p: dict, cells: bool = True) -> _ExactTerms:
+    """Log-likelihood of each (source, mechanism) pair class and of each exact-cell class.
+
+    With ``cells=False`` only the pairs' (the cells' are then ``None``).
+    """
     d = md.data
     n_m = len(d.mechanisms)
     onehot = np.eye(n_m)[d.target_mech]  # (target, mechanism)
@@ -609,7 +613,7 @@ def _exact_terms(md: MeasurementData, p: dict) -> _ExactTerms:
     pair_weight = _data("pair_weight", md.pair_weight)
     covered_weight = _data("covered_weight", md.covered_weight)
     cell, cell_weight = None, None
-    if md.cell_n.size:
+    if cells and md.cell_n.size:
         c_tgt, c_kind, c_n, c_s, c_logx, c_w = _cell_classes(md)
         t = _data("cell_target", c_tgt)
         k = _data("cell_kind", c_kind)
@@ -636,9 +640,20 @@ def _exact_sum(terms: _ExactTerms, p: dict) -> pt.TensorVariable:
     return out
 
 
-def _exact_logp(md: MeasurementData, p: dict) -> pt.TensorVariable:
-    """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted."""
-    return _exact_sum(_exact_terms(md, p), p)
+def _exact_logp(
+    md: MeasurementData, p: dict, terms: _ExactTerms | None = None
+) -> pt.TensorVariable:
+    """Log-likelihood of the (source, mechanism) pairs in the exact-cell form, weighted.
+
+    The same sum as :func:`_exact_sum` of :func:`_exact_terms`, the non-zero cells taken
+    through their sufficient statistics (:mod:`cmoc.models.measurement_exact`): what sampling
+    uses. ``terms``: the pairs' terms if already in the graph (their cells' are not used).
+    """
+    terms = terms if terms is not None else _exact_terms(md, p, cells=False)
+    out = _exact_sum(replace(terms, cell=None, cell_weight=None), p)
+    if md.cell_n.size:
+        out = out + exact_cells_logp(exact_cell_statistics(md), p, _data)
+    return out
 
 
 def _cell_classes(md: MeasurementData) -> tuple[np.ndarray, ...]:
@@ -834,7 +849,8 @@ def _unit_loglik(
     A source's is its pairs' and cells' class terms times its own weight in each class, less
     the covered targets' ``log(1 - b_t)`` of a forced block member; a block's is its weighted
     ``log L_B``. Summed over units it is the potentials' sum (the class weights are the column
-    sums of the units' shares).
+    sums of the units' shares), up to rounding: the potential sums the cells through their
+    sufficient statistics.
     """
     units = measurement_units(md)
     per_source = pt.dot(units.pair, exact.pair) - pt.dot(units.covered, p["log1m_b"])
@@ -1140,9 +1156,9 @@ def build_measurement_model(
             pm.Potential("exact_codes", _exact_logp(md, p))
             if md.block_label:
                 pm.Potential("total_codes", _blocks_logp(md, p))
-        else:  # the same potentials, their terms also spread onto the units
+        else:  # the same potentials, the classes' terms also spread onto the units
             exact = _exact_terms(md, p)
-            pm.Potential("exact_codes", _exact_sum(exact, p))
+            pm.Potential("exact_codes", _exact_logp(md, p, exact))
             blocks = None
             if md.block_label:
                 blocks = _blocks_loglik(md, p)
