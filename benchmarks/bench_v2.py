@@ -404,15 +404,17 @@ def part_ioc(root: Path, args, run) -> None:
 
 def part_scale(root: Path, args, run) -> None:
     path = draw_base(root, "v2_2000x500", 2000, 500)
-    r = run(Case("2000 x 500", "cmoc", path))
-    ph = "/".join(f"{r['phases_s'].get(k, 0):.0f}" for k in ("build", "compile", "sampling"))
-    print(
-        f"\n2000 x 500: {r['nonzero_cells']:,} non-zero cells, {r['parameters']} parameters, "
-        f"{r['wall_s']:.1f} s wall ({ph} build/compile/sampling), {r['cpu_s']:.0f} s CPU, "
-        f"peak {r['peak_rss_bytes'] / GIB:.2f} GiB, {r['divergences']} divergent, "
-        f"gate {'passed' if r['converged'] else 'failed: ' + r['convergence']}, "
-        f"load {r['loadavg_before']:.1f}-{r['loadavg_after']:.1f}; targets < 300 s, < 4 GiB"
-    )
+    rows = [run(Case(f"2000 x 500 seed {seed}", "cmoc", path, seed=seed)) for seed in args.seeds]
+    for seed, r in zip(args.seeds, rows, strict=True):
+        ph = "/".join(f"{r['phases_s'].get(k, 0):.0f}" for k in ("build", "compile", "sampling"))
+        print(
+            f"\n2000 x 500, seed {seed}: {r['nonzero_cells']:,} non-zero cells, "
+            f"{r['parameters']} parameters, {r['wall_s']:.1f} s wall ({ph} "
+            f"build/compile/sampling), {r['cpu_s']:.0f} s CPU, "
+            f"peak {r['peak_rss_bytes'] / GIB:.2f} GiB, {r['divergences']} divergent, "
+            f"gate {'passed' if r['converged'] else 'failed: ' + r['convergence']}, "
+            f"load {r['loadavg_before']:.1f}-{r['loadavg_after']:.1f}; targets < 300 s, < 4 GiB"
+        )
 
 
 def main() -> int:
