@@ -21,6 +21,7 @@ bands, as ``cmoc calibrate --layout ioc``).
 Run from the repository root::
 
     .venv/bin/python analyses/recovery_coverage.py --bases 4 --out /tmp/coverage.csv
+    .venv/bin/python analyses/recovery_coverage.py --layouts ioc --sources 64  # 32 interviews
 
 The table goes to stdout as Markdown; progress and each fit's convergence verdict to stderr.
 """
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--target-accept", type=float, default=0.97)
     ap.add_argument("--out", type=Path, help="CSV of the rows")
+    ap.add_argument("--sources", type=int, help="sources per base (default: the layout's, 200)")
     args = ap.parse_args(argv)
     if args.bases < 1:
         print("--bases must be at least 1", file=sys.stderr)
@@ -214,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     table = pd.concat(
-        [run(name, args.bases, args.seed, sampler, progress=say) for name in args.layouts],
+        [
+            run(name, args.bases, args.seed, sampler, sources=args.sources, progress=say)
+            for name in args.layouts
+        ],
         ignore_index=True,
     )
     if args.out:

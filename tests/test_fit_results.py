@@ -146,6 +146,21 @@ def test_gate_flags_disagreeing_chains_and_divergences():
     assert not check.table.loc["support_cmoc", "passed"]
 
 
+def test_gate_advises_a_target_accept_above_the_fits_own():
+    import json
+
+    rng = np.random.default_rng(0)
+    div = np.zeros((4, 1000), bool)
+    div[1, :3] = True
+    idata = _fake(rng.uniform(0.4, 0.6, (4, 1000, 2)), div)
+    idata.attrs["sampler"] = json.dumps({"target_accept": 0.97})
+    text = check_convergence(idata).text
+    assert "--target-accept (0.99)" in text and "0.95" not in text
+    idata = _fake(rng.uniform(0.4, 0.6, (4, 1000, 2)), div)
+    idata.attrs["sampler"] = json.dumps({"target_accept": 0.99})
+    assert "is already 0.99" in check_convergence(idata).text
+
+
 def test_gate_flags_low_ess():
     rng = np.random.default_rng(1)
     walk = np.cumsum(rng.normal(0, 0.01, (4, 1000, 2)), axis=1) + 0.5  # sticky chains

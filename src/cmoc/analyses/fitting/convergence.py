@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import arviz as az
@@ -60,12 +61,31 @@ class ConvergenceCheck(AnalysisResult):
         return list(self.values.get("failures", []))
 
 
-def _advice(diverged: bool) -> str:
-    """Return what to try after a failed gate (the command line's options)."""
+def _target_accept(idata: xr.DataTree) -> float | None:
+    """Return the fit's ``target_accept`` from its provenance (``None`` when not recorded)."""
+    try:
+        return float(json.loads(idata.attrs["sampler"])["target_accept"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _advice(diverged: bool, target_accept: float | None = None) -> str:
+    """Return what to try after a failed gate (the command line's options).
+
+    After divergences, a ``--target-accept`` above the fit's own; at 0.99 already, none.
+    """
     if diverged:
+        higher = [v for v in (0.95, 0.99) if target_accept is None or v > target_accept]
+        if not higher:
+            return (
+                f". --target-accept is already {target_accept:g}: divergent transitions at "
+                "steps this small mean a region of the posterior the sampler cannot follow "
+                "(docs/sampling.md)"
+            )
         return (
-            ". Try a higher --target-accept (0.95, 0.99): divergent transitions mean the "
-            "sampler's steps were too long for the posterior's curvature somewhere"
+            f". Try a higher --target-accept ({', '.join(f'{v:g}' for v in higher)}): "
+            "divergent transitions mean the sampler's steps were too long for the "
+            "posterior's curvature somewhere"
         )
     return (
         ". Try more draws (--draws 2000 --tune 2000): R-hat and ESS are estimated from the "
@@ -140,6 +160,7 @@ def check_convergence(
             f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, no divergences"
         )
     else:
-        text = "NOT CONVERGED: " + "; ".join(failures) + _advice(divergences > th.max_divergences)
+        diverged = divergences > th.max_divergences
+        text = "NOT CONVERGED: " + "; ".join(failures) + _advice(diverged, _target_accept(idata))
     values = {"divergences": divergences, "failures": failures}
     return ConvergenceCheck(table, text, passed, th, values=values)
