@@ -42,6 +42,38 @@ def test_truth_follows_the_hierarchy(cov):
     assert truth["breadth"].shape == (n_t, len(layout.kinds))
 
 
+def _ioc_like_md(cov, sources: int, base: int):
+    """The ``base``-th base of ``--layouts ioc --sources SOURCES --seed 3``, as model v2 sees it."""
+    from dataclasses import replace
+
+    from cmoc.analyses.planning.calibration import layout_evidence
+    from cmoc.evidence.recording import refutes_recording
+    from cmoc.models import measurement_data
+    from cmoc.models.generate_measurement import draw_measurement_cells
+
+    layout = replace(cov.LAYOUTS["ioc"], sources=sources)
+    child = np.random.SeedSequence([3, len("ioc")]).spawn(base)[base - 1]
+    rng = np.random.default_rng(child)
+    supports, refutes = draw_measurement_cells(cov.draw_truth(layout, rng), layout, rng)
+    ev = layout_evidence(layout, supports, refutes)
+    return measurement_data(ev, {k: r.refutes for k, r in refutes_recording(ev).items()})
+
+
+def test_activation_is_centred_only_where_the_mechanisms_shares_differ(cov):
+    """IOC-like at 64 sources: 21-28 evidenced reviews per mechanism pin their shares only to a
+    precision of 2-8, which hides a spread of 0.7; centred, the activation diverged at 3 of 4
+    bases. At 200 sources (precision about 20) the spread shows and the level is centred."""
+    from cmoc.models.measurement import _activation_centred, _activation_precision
+
+    for base in (1, 3, 4):
+        md = _ioc_like_md(cov, 64, base)
+        evidenced = np.where(md.pair_evidenced, md.pair_weight, 0.0)
+        assert np.median(np.bincount(md.pair_mech, weights=evidenced)) >= 20
+        assert np.median(_activation_precision(md)) < 8
+        assert not _activation_centred(md)
+    assert _activation_centred(_ioc_like_md(cov, 200, 1))
+
+
 def test_judge_counts_the_intervals_that_hold_the_truth(cov):
     # a posterior of draws 0..999 per target: its 90% interval is about [50, 949]
     layout = cov.LAYOUTS["exact"]
