@@ -287,22 +287,22 @@ def _mechanism_direction_estimates(md: MeasurementData) -> tuple[np.ndarray, np.
     return _group_estimates(y[rich], md.data.target_mech[rich], n_m, float(se2[rich].mean()))
 
 
-def _activation_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray]:
-    """Per mechanism, the share of its exact-form sources with a code of it, and its precision.
+def _activation_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per mechanism, its evidenced exact-form sources, their share, and its precision.
 
-    The share ``p`` of the (weighted) sources whose likelihood is the exact-cell form that have
-    a code of the mechanism (clipped to 0.02-0.98), and the binomial precision ``n p (1 - p)``
-    of its logit (0 where there are none: blocks only).
+    The (weighted) number of sources whose likelihood is the exact-cell form that have a code
+    of the mechanism, their share ``p`` of those sources (clipped to 0.02-0.98), and the
+    binomial precision ``n p (1 - p)`` of its logit (0 where there are none: blocks only).
     """
     n_m = len(md.data.mechanisms)
     if not md.pair_mech.size:
-        return np.full(n_m, 0.5), np.zeros(n_m)
+        return np.zeros(n_m), np.full(n_m, 0.5), np.zeros(n_m)
     n = np.bincount(md.pair_mech, weights=md.pair_weight, minlength=n_m)
     ev = np.bincount(
         md.pair_mech, weights=np.where(md.pair_evidenced, md.pair_weight, 0.0), minlength=n_m
     )
     p = np.clip(ev / np.maximum(n, _TINY), 0.02, 0.98)
-    return p, n * p * (1.0 - p)
+    return ev, p, n * p * (1.0 - p)
 
 
 def _activation_precision(md: MeasurementData) -> np.ndarray:
@@ -311,7 +311,7 @@ def _activation_precision(md: MeasurementData) -> np.ndarray:
     The binomial precision of :func:`_activation_shares`. A sampling aid
     (:mod:`.reparametrise`): the model does not depend on it.
     """
-    return _activation_shares(md)[1]
+    return _activation_shares(md)[2]
 
 
 def _activation_centred(md: MeasurementData) -> bool:
@@ -333,11 +333,9 @@ def _activation_centred(md: MeasurementData) -> bool:
     n_m = len(md.data.mechanisms)
     if n_m < CENTER_MIN_GROUPS or not md.pair_mech.size:
         return False
-    w = np.where(md.pair_evidenced, md.pair_weight, 0.0)
-    per_mech = np.bincount(md.pair_mech, weights=w, minlength=n_m)
+    per_mech, share, precision = _activation_shares(md)
     if np.median(per_mech) < CENTER_MIN_CODES:
         return False
-    share, precision = _activation_shares(md)
     y = np.log(share / (1.0 - share))
     return _spread_visible(y, 1.0 / np.maximum(precision, _TINY))
 
