@@ -16,6 +16,12 @@ ioc
 scale
     2,000 sources x 500 CMOCs (50 mechanisms, drawn as for ``ratio``): wall time and peak
     RSS (``VmHWM``). Targets: < 5 min, < 4 GiB.
+gate
+    The convergence gate at the defaults (extension included, ``cmoc.defaults.EXTEND``) on
+    the two 1,000 x 100 bases whose true spreads are small (``spread=0.05``, and with
+    ``mechanism_spread=0.05``), per seed: passed or not, the runs extended and why, wall
+    time. Fits run in this process, one after another (the compilation shared, as a user's
+    session would). Target: the gate passed at every seed.
 
 Every fit runs in a fresh Python subprocess (nothing compiled in memory before it; its peak
 RSS its own) with the machine's PyTensor compilation cache as it is (``--cache private`` for a
@@ -27,6 +33,7 @@ Usage::
 
     python benchmarks/bench_v2.py --part ratio [--baseline-draws 100 --baseline-tune 100]
         [--baseline-chains 2]
+    python benchmarks/bench_v2.py --part gate --seeds 1 2 3 4 5 6 7 8 9 10 11 12
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 0.97
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 --tune 1000 500
     python benchmarks/bench_v2.py --part scale
@@ -417,9 +424,44 @@ def part_scale(root: Path, args, run) -> None:
         )
 
 
+def part_gate(root: Path, args, run) -> None:
+    import time
+
+    from cmoc.analyses import SamplerConfig, check_convergence, fit
+    from cmoc.evidence import load_evidence
+    from cmoc.models import ModelConfig
+
+    print("\n| base | seed | gate | runs extended (draws + tune: failures) | wall s |")
+    print("|---|---|---|---|---|")
+    passed = total = 0
+    for name, extra in (("spread 0.05", {}), ("spread 0.05, mechanisms 0.05", {"ms": 0.05})):
+        path = draw_base(
+            root, f"v2_small_{len(extra)}", 1000, 100, spread=0.05,
+            mechanism_spread=extra.get("ms"),
+        )  # fmt: skip
+        base = load_evidence(path)
+        for seed in args.seeds:
+            start = time.perf_counter()
+            idata = fit(base, ModelConfig(model="measurement"), SamplerConfig(seed=seed))
+            wall = time.perf_counter() - start
+            check = check_convergence(idata)
+            runs = json.loads(idata.attrs.get("extended", "[]"))
+            said = "; ".join(
+                f"{r['draws']} + {r['tune']}: {', '.join(r['failures'])}" for r in runs
+            )
+            print(
+                f"| {name} | {seed} | {'passed' if check.passed else 'FAILED'} "
+                f"| {said or '-'} | {wall:.1f} |",
+                flush=True,
+            )
+            passed += check.passed
+            total += 1
+    print(f"\ngate passed at {passed} of {total} fits; target: all")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("ratio", "ioc", "scale"), default="ratio")
+    parser.add_argument("--part", choices=("ratio", "ioc", "scale", "gate"), default="ratio")
     parser.add_argument("--baseline-draws", type=int, default=100)
     parser.add_argument("--baseline-tune", type=int, default=100)
     parser.add_argument(
@@ -448,10 +490,10 @@ def main() -> int:
         env = dict(os.environ)
         if args.cache == "private":
             env["PYTENSOR_FLAGS"] = f"base_compiledir={Path(tmp) / 'cache'}"
-        {"ratio": part_ratio, "ioc": part_ioc, "scale": part_scale}[args.part](
-            Path(tmp), args, lambda case: spawn(case, env, log)
-        )
-    print(f"\nresults: {log.relative_to(ROOT)}")
+        parts = {"ratio": part_ratio, "ioc": part_ioc, "scale": part_scale, "gate": part_gate}
+        parts[args.part](Path(tmp), args, lambda case: spawn(case, env, log))
+    if log.exists():  # the gate part prints its table only
+        print(f"\nresults: {log.relative_to(ROOT)}")
     return 0
 
 

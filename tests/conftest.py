@@ -102,10 +102,10 @@ def mocked_sampling():
 
 
 def tiny_sampler():
-    """Tiny draws: for wiring tests, where sampling quality is not under test."""
+    """Tiny draws, never extended: for wiring tests, where sampling quality is not under test."""
     from cmoc.analyses import SamplerConfig
 
-    return SamplerConfig(seed=7, chains=2, draws=60, tune=60)
+    return SamplerConfig(seed=7, chains=2, draws=60, tune=60, extend=0)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from conftest import write_base
 
 pytestmark = pytest.mark.slow  # real fits of three model variants: statistics
 
-SAMPLER = SamplerConfig(seed=2, chains=2, draws=300, tune=300)
+SAMPLER = SamplerConfig(seed=2, chains=2, draws=300, tune=300, extend=0)
 
 
 @pytest.fixture(scope="module")

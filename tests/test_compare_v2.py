@@ -260,7 +260,7 @@ def test_variants_record_the_models_default_tune(base, tmp_path):
 
     work = tmp_path / "b"
     shutil.copytree(base, work, ignore=shutil.ignore_patterns(".cmoc"))
-    sampler = SamplerConfig(seed=7, chains=2, draws=60)  # tune: the model's default
+    sampler = SamplerConfig(seed=7, chains=2, draws=60, extend=0)  # tune: the model's default
     messages = []
     with mocked():
         compare_models(work, load_evidence(work), V2, sampler)

@@ -90,7 +90,7 @@ def test_same_seed_same_numbers(tiny_base):
     a = fit(tiny_base, sampler=tiny_sampler())
     b = fit(tiny_base, sampler=tiny_sampler())
     np.testing.assert_array_equal(a["posterior"][name].values, b["posterior"][name].values)
-    c = fit(tiny_base, sampler=SamplerConfig(seed=8, chains=2, draws=60, tune=60))
+    c = fit(tiny_base, sampler=SamplerConfig(seed=8, chains=2, draws=60, tune=60, extend=0))
     assert not np.array_equal(a["posterior"][name].values, c["posterior"][name].values)
 
 
@@ -171,7 +171,7 @@ def test_gate_flags_low_ess():
 
 
 def test_summary_says_when_not_converged(tiny_base):
-    idata = fit(tiny_base, sampler=SamplerConfig(seed=1, chains=2, draws=20, tune=5))
+    idata = fit(tiny_base, sampler=SamplerConfig(seed=1, chains=2, draws=20, tune=5, extend=0))
     s = summarize(idata, tiny_base)
     assert not s["converged"].any()
 
@@ -202,7 +202,9 @@ def test_pymc_sampler_gives_the_same_kind_of_result(tiny_base):
     idata = fit(
         # one core: two processes would each compile the model again
         tiny_base,
-        sampler=SamplerConfig(sampler="pymc", seed=3, chains=2, draws=30, tune=30, cores=1),
+        sampler=SamplerConfig(
+            sampler="pymc", seed=3, chains=2, draws=30, tune=30, cores=1, extend=0
+        ),
     )
     assert idata["posterior"].sizes["draw"] == 30
     assert json.loads(idata.attrs["sampler"])["sampler"] == "pymc"
@@ -232,3 +234,74 @@ def test_prior_predictive_is_sane(small_base):
     assert lo > 1e-4 and hi < 50
     frame = pd.DataFrame({"support": support})
     assert frame["support"].between(0, 1).all()
+
+
+def _gate_stub(monkeypatch, outcomes):
+    """Make ``fit`` sample fakes: one per run, passing or failing as ``outcomes`` says."""
+    from cmoc.analyses.fitting import sampling
+
+    runs = []
+
+    def fake_sample(model, s, *, progress=False, key=None):
+        outcome = outcomes[len(runs)]
+        runs.append((s.draws, s.tune))
+        rng = np.random.default_rng(len(runs))
+        values = rng.uniform(0.4, 0.6, (s.chains, s.draws, 2))
+        if outcome == "rhat":  # one chain elsewhere: R-hat far above the limit
+            values[0] += 1.0
+        div = np.zeros((s.chains, s.draws), bool)
+        if outcome == "diverged":
+            div[0, 0] = True
+        return _fake(values, div)
+
+    monkeypatch.setattr(sampling, "sample_model", fake_sample)
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "extend", "expected_runs", "passed"),
+    [
+        (["pass"], 1, [(400, 50)], True),
+        (["rhat", "pass"], 1, [(400, 50), (800, 100)], True),
+        (["rhat", "rhat"], 1, [(400, 50), (800, 100)], False),
+        (["rhat", "rhat", "pass"], 2, [(400, 50), (800, 100), (1600, 200)], True),
+        (["rhat"], 0, [(400, 50)], False),
+        (["diverged"], 1, [(400, 50)], False),  # divergences: more draws do not help
+    ],
+)
+def test_fit_extends_a_run_that_fails_on_rhat_or_ess_only(
+    monkeypatch, tiny_base, outcomes, extend, expected_runs, passed
+):
+    runs = _gate_stub(monkeypatch, outcomes)
+    sampler = SamplerConfig(seed=1, chains=4, draws=400, tune=50, extend=extend)
+    idata = fit(tiny_base, sampler=sampler)
+    assert runs == expected_runs
+    check = check_convergence(idata)
+    assert check.passed is passed
+    assert idata["posterior"].sizes["draw"] == expected_runs[-1][0]
+    # the settings asked are kept (a saved fit is reused for the same request) ...
+    assert json.loads(idata.attrs["sampler"])["draws"] == 400
+    # ... and the runs extended are recorded, and said
+    extended = json.loads(idata.attrs.get("extended", "[]"))
+    assert [(r["draws"], r["tune"]) for r in extended] == expected_runs[:-1]
+    assert check.values["extensions"] == len(extended)
+    if extended:
+        assert all("R-hat above 1.01" in r["failures"][0] for r in extended)
+        assert "sampled again" in check.text and "400 draws and 50 tuning steps" in check.text
+    else:
+        assert "sampled again" not in check.text
+    if not passed and outcomes[-1] == "rhat":
+        n = 2 * expected_runs[-1][0]
+        assert f"--draws {n} --tune {n}" in check.text
+
+
+def test_extend_must_not_be_negative():
+    with pytest.raises(SamplerError, match="extend must be at least 0"):
+        SamplerConfig(extend=-1).validated()
+
+
+def test_fit_never_extends_one_chain(monkeypatch, tiny_base):
+    runs = _gate_stub(monkeypatch, ["pass"])
+    idata = fit(tiny_base, sampler=SamplerConfig(seed=1, chains=1, draws=400, tune=50, extend=3))
+    assert runs == [(400, 50)] and "extended" not in idata.attrs
+    assert "one chain only" in check_convergence(idata).text

@@ -418,7 +418,7 @@ def test_a_planted_outlier_moves_its_target_most(tmp_path):
     (directory / "sources.csv").write_text(OUTLIER_SOURCES)
     (directory / "codings.csv").write_text(OUTLIER_CODINGS)
     base = load_evidence(directory)
-    idata = fit(base, V2, sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300))
+    idata = fit(base, V2, sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300, extend=0))
     table = measurement_influence(idata, base)
     c4 = table[table["target_id"] == "C4"]
     k = table.drop_duplicates("unit").set_index("unit")["pareto_k"]
@@ -433,7 +433,7 @@ def test_a_planted_outlier_moves_its_target_most(tmp_path):
         c4,
         idata,
         base,
-        sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300),
+        sampler=SamplerConfig(seed=3, chains=2, draws=300, tune=300, extend=0),
         max_refits=int((~c4["reliable"].astype(bool)).sum()),
     )
     r16 = refitted[(refitted["target_id"] == "C4") & (refitted["unit"] == "R16")].iloc[0]

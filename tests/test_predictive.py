@@ -36,7 +36,7 @@ def outlier(tmp_path_factory):
     idata = fit(
         base,
         ModelConfig(model="hierarchical", likelihood="poisson"),
-        SamplerConfig(seed=3, chains=2, draws=300, tune=300),
+        SamplerConfig(seed=3, chains=2, draws=300, tune=300, extend=0),
     )
     return base, idata
 

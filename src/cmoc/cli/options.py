@@ -1,6 +1,7 @@
 """Options shared by several commands, each declared once.
 
-The six sampler options (``--seed --draws --tune --chains --sampler --target-accept``) are
+The seven sampler options (``--seed --draws --tune --chains --sampler --target-accept
+--extend``) are
 added to a command by :func:`sampling_options`, which replaces the command's ``sampling``
 parameter with them and hands the command one :class:`SamplingOptions`.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..defaults import EXTEND
 from ..defaults import SEED as DEFAULT_SEED
 from .common import UserError
 
@@ -95,6 +97,17 @@ TuneOpt = Annotated[
     ),
 ]
 ChainsOpt = Annotated[int, typer.Option(help="Number of chains.", min=1)]
+ExtendOpt = Annotated[
+    int,
+    typer.Option(
+        "--extend",
+        min=0,
+        help=(
+            "Times a fit that fails the convergence gate on R-hat or ESS (no divergences) is "
+            "sampled again with twice the draws and tuning; 0: never."
+        ),
+    ),
+]
 SamplerOpt = Annotated[Sampler, typer.Option(help="NUTS implementation.")]
 AcceptOpt = Annotated[
     float,
@@ -126,6 +139,8 @@ class SamplingOptions:
         None: the model's own default (:data:`cmoc.defaults.TUNE`), set when the model is known.
     sampler : Sampler
     target_accept : float
+    extend : int
+        :attr:`cmoc.analyses.SamplerConfig.extend`.
     """
 
     seed: int = SEED
@@ -134,6 +149,7 @@ class SamplingOptions:
     chains: int = 4
     sampler: Sampler = Sampler.nutpie
     target_accept: float = 0.9
+    extend: int = EXTEND
 
     def config(self) -> SamplerConfig:
         """Return the validated sampler settings; settings it refuses are a UserError."""
@@ -147,6 +163,7 @@ class SamplingOptions:
                 tune=self.tune,
                 chains=self.chains,
                 target_accept=self.target_accept,
+                extend=self.extend,
             ).validated()
         except SamplerError as error:
             raise UserError(str(error)) from error
@@ -194,6 +211,7 @@ def sampling_options(
         options += [
             inspect.Parameter("sampler", kind, default=Sampler.nutpie, annotation=SamplerOpt),
             inspect.Parameter("target_accept", kind, default=0.9, annotation=AcceptOpt),
+            inspect.Parameter("extend", kind, default=EXTEND, annotation=ExtendOpt),
         ]
     names = [p.name for p in options]
 

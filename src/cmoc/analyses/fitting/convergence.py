@@ -69,10 +69,33 @@ def _target_accept(idata: xr.DataTree) -> float | None:
         return None
 
 
-def _advice(diverged: bool, target_accept: float | None = None) -> str:
+def _extensions(idata: xr.DataTree) -> list[dict]:
+    """Return the runs :func:`cmoc.analyses.fit` extended before this one (oldest first)."""
+    try:
+        runs = json.loads(idata.attrs["extended"])
+    except (KeyError, TypeError, ValueError):
+        return []
+    return runs if isinstance(runs, list) else []
+
+
+def _extension_text(runs: list[dict], draws: int) -> str:
+    """Say, in a sentence, which runs were extended and why."""
+    if not runs:
+        return ""
+    first = runs[0]
+    why = "; ".join(first.get("failures", [])) or "the gate failed"
+    times = "once" if len(runs) == 1 else f"{len(runs)} times"
+    return (
+        f" (sampled again {times}, up to {draws} draws per chain: the run with "
+        f"{first.get('draws')} draws and {first.get('tune')} tuning steps failed: {why})"
+    )
+
+
+def _advice(diverged: bool, target_accept: float | None = None, draws: int = 1000) -> str:
     """Return what to try after a failed gate (the command line's options).
 
     After divergences, a ``--target-accept`` above the fit's own; at 0.99 already, none.
+    Otherwise twice the fit's ``draws`` and tuning.
     """
     if diverged:
         higher = [v for v in (0.95, 0.99) if target_accept is None or v > target_accept]
@@ -88,7 +111,8 @@ def _advice(diverged: bool, target_accept: float | None = None) -> str:
             "posterior's curvature somewhere"
         )
     return (
-        ". Try more draws (--draws 2000 --tune 2000): R-hat and ESS are estimated from the "
+        f". Try more draws (--draws {2 * draws} --tune {2 * draws}): R-hat and ESS are "
+        "estimated from the "
         "draws, and near the limits they pass or fail by chance; if they still fail, the "
         "chains have not mixed"
     )
@@ -155,12 +179,16 @@ def check_convergence(
     if divergences > th.max_divergences:
         failures.append(f"{divergences} divergent transitions after tuning")
     passed = not failures
+    runs = _extensions(idata)
+    extension = _extension_text(runs, post.sizes["draw"])
     if passed:
         text = (
-            f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, no divergences"
+            f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, "
+            f"no divergences{extension}"
         )
     else:
         diverged = divergences > th.max_divergences
-        text = "NOT CONVERGED: " + "; ".join(failures) + _advice(diverged, _target_accept(idata))
-    values = {"divergences": divergences, "failures": failures}
+        advice = _advice(diverged, _target_accept(idata), post.sizes["draw"])
+        text = "NOT CONVERGED: " + "; ".join(failures) + extension + advice
+    values = {"divergences": divergences, "failures": failures, "extensions": len(runs)}
     return ConvergenceCheck(table, text, passed, th, values=values)

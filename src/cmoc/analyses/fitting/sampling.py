@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ from typing import Literal
 import pymc as pm
 import xarray as xr
 
-from ...defaults import SEED, TUNE
+from ...defaults import EXTEND, SEED, TUNE
 from ...evidence import EvidenceBase
 from ...evidence.recording import refutes_recording
 from ...models import ModelConfig, build_measurement_model, build_model, config_for
 from .callbacks import CALLBACK_PREFIX, cached_callbacks
+from .convergence import check_convergence
 from .provenance import stamp
 
 __all__ = [
@@ -117,6 +119,10 @@ class SamplerConfig:
         at 1,100; with model v2's :data:`LOW_RANK_GAMMA`, about ``diag``'s at 234).
         ``auto`` takes ``low_rank`` up to :data:`LOW_RANK_MAX_DIM` parameters (per model),
         else ``diag`` (:func:`nutpie_adaptation`).
+    extend : int
+        Times :func:`fit` samples again, with twice the draws and tuning steps, when a run
+        fails the convergence gate on R-hat or ESS alone (no divergences); 0: never
+        (:data:`cmoc.defaults.EXTEND`).
     """
 
     sampler: Literal["nutpie", "pymc"] = "nutpie"
@@ -127,6 +133,7 @@ class SamplerConfig:
     cores: int | None = None
     target_accept: float = 0.9
     adaptation: Literal["auto", "low_rank", "diag"] = "auto"
+    extend: int = EXTEND
 
     def validated(self) -> SamplerConfig:
         """Check the settings and that the sampler's package is installed."""
@@ -139,6 +146,8 @@ class SamplerConfig:
                 raise SamplerError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if self.tune is not None and self.tune < 0:
             raise SamplerError(f"tune must be at least 0 (got {self.tune})")
+        if self.extend < 0:
+            raise SamplerError(f"extend must be at least 0 (got {self.extend})")
         if not 0 <= self.seed < 2**32:
             raise SamplerError(f"seed must be a whole number in [0, 2**32) (got {self.seed})")
         if self.sampler == "nutpie":
@@ -471,5 +480,39 @@ def fit(
         model = build_measurement_model(evidence, recording, pooling=cfg.support_pooling)
     else:
         model = build_model(evidence, cfg)
-    idata = sample_model(model, s, progress=progress, key=(evidence.evidence_hash, cfg.id))
-    return stamp(idata, evidence, cfg, asdict(s))
+    key = (evidence.evidence_hash, cfg.id)
+    idata, extended = _sample_extending(model, s, progress=progress, key=key)
+    idata = stamp(idata, evidence, cfg, asdict(s))
+    if extended:
+        idata.attrs["extended"] = json.dumps(extended, sort_keys=True)
+    return idata
+
+
+def _sample_extending(
+    model: pm.Model, sampler: SamplerConfig, *, progress: bool, key: tuple[str, ...]
+) -> tuple[xr.DataTree, list[dict]]:
+    """Sample; while a run fails the gate without divergences, sample again for longer.
+
+    Each extension is a new run (the same seed) with twice the draws and tuning steps of the
+    last, at most ``sampler.extend`` times: a longer warm-up adapts the step size and mass
+    matrix better, and a posterior estimated from more draws settles an R-hat or ESS that sat at
+    the gate's limit. Draws of runs with different warm-ups are not pooled. A run with divergent
+    transitions, or of one chain, is returned as it is: the gate reports it, with its advice.
+
+    Returns
+    -------
+    (xarray.DataTree, list of dict)
+        The last run, and one record per run that was extended (its ``draws``, ``tune`` and
+        the gate's ``failures``), oldest first, for the fit's ``extended`` attribute.
+    """
+    s = sampler
+    extended: list[dict] = []
+    while True:
+        idata = sample_model(model, s, progress=progress, key=key)
+        if len(extended) >= s.extend:
+            return idata, extended
+        check = check_convergence(idata)
+        if check.passed or check.divergences or s.chains < 2:  # one chain: no R-hat to settle
+            return idata, extended
+        extended.append({"draws": s.draws, "tune": s.tune, "failures": check.failures})
+        s = replace(s, draws=2 * s.draws, tune=max(2 * s.tune, 1))

@@ -701,7 +701,8 @@ def calibrate(
         )
     thin = min(thin, chains * draws)
     children = np.random.SeedSequence(seed).spawn(datasets)
-    sampler = {"chains": chains, "draws": draws, "tune": tune}
+    # each dataset sampled as asked: the ranks judge the fits, not the convergence gate
+    sampler = {"chains": chains, "draws": draws, "tune": tune, "extend": 0}
     # one structure per task, compiled once there; long runs of one structure split so that
     # no worker is left with most of the sampling
     chunk = max(5, -(-datasets // (4 * max(workers, 1))))
