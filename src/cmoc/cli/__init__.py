@@ -1,9 +1,9 @@
 """The ``cmoc`` command line, a thin layer over evidence, analyses and reports.
 
 One module per command (:mod:`~cmoc.cli.validate`, ``fit``, ``priors``, ``summary``,
-``update``, ``import_``, ``simulate``, ``report``, ``check``, ``calibrate``, ``plan``); the
-options several commands share are declared once in :mod:`~cmoc.cli.options`, and every frame
-is printed through :func:`cmoc.cli.render.render`.
+``paths``, ``update``, ``import_``, ``simulate``, ``report``, ``check``, ``calibrate``,
+``plan``); the options several commands share are declared once in
+:mod:`~cmoc.cli.options`, and every frame is printed through :func:`cmoc.cli.render.render`.
 
 Exit status: 0 on success, 2 on bad input (messages on stderr), 1 on an internal error.
 Results go to stdout, messages to stderr. Heavy modules (PyMC) are imported only by the
@@ -25,6 +25,7 @@ from . import (
     check,
     fit,
     import_,
+    paths,
     plan,
     priors,
     report,
@@ -59,6 +60,7 @@ app.command()(validate.validate)
 app.command()(fit.fit)
 app.command()(priors.priors)
 app.command()(summary.summary)
+app.command()(paths.paths)
 app.command()(update.update)
 app.command("import")(import_.import_)
 app.command()(simulate.simulate)

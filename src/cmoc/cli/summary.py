@@ -37,6 +37,14 @@ def summary(
             "--changes", help="What the wave (default: the newest) changed since the one before."
         ),
     ] = False,
+    links: Annotated[
+        bool,
+        typer.Option(
+            "--links",
+            help="The links of the web alone (A->B: a CMOC whose context or outcome is a "
+            "mechanism); model v2.",
+        ),
+    ] = False,
 ) -> None:
     """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
     if not 0 < ci < 1:
@@ -94,6 +102,10 @@ def summary(
         except FitMismatchError as error:
             raise UserError(str(error)) from error
     frame = summarize(idata, base, ci=ci)
+    if links:
+        if "link" not in set(frame["target_type"]):
+            raise UserError(_no_links(base, frame))
+        frame = frame[frame["target_type"] == "link"].reset_index(drop=True)
     check = check_convergence(idata)
     if not check.passed:
         err(f"WARNING: {check.text}")
@@ -112,6 +124,16 @@ def summary(
         table=lambda data: render_summary(data, "table", meta),
     )
     typer.echo(text, nl=False)
+
+
+def _no_links(base, frame) -> str:
+    """Say why a summary has no link rows."""
+    if "breadth_mean" not in frame.columns:
+        return "--links: links are estimated by model v2 (the measurement model); this fit is v1"
+    return (
+        f"--links: no CMOC of {base.config.name} expresses a link (a context or outcome that is "
+        "a mechanism id, cmocs.csv)"
+    )
 
 
 def _changes(directory: Path, wave: str | None, ci: float, fmt: Format) -> None:

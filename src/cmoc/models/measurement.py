@@ -305,13 +305,25 @@ def _activation_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray, np.
     return ev, p, n * p * (1.0 - p)
 
 
+def _coded_targets(md: MeasurementData) -> np.ndarray:
+    """Per mechanism, how many of its targets have a code (an exact cell or a band >= 1)."""
+    d = md.data
+    coded = np.zeros(len(d.targets), dtype=bool)
+    coded[md.cell_tgt] = True
+    coded[md.bt_tgt[md.bt_lo >= 1]] = True
+    return np.bincount(d.target_mech[coded], minlength=len(d.mechanisms))
+
+
 def _activation_precision(md: MeasurementData) -> np.ndarray:
     """Per mechanism, roughly how precisely its sources' own cells pin its activation logit.
 
-    The binomial precision of :func:`_activation_shares`. A sampling aid
-    (:mod:`.reparametrise`): the model does not depend on it.
+    The binomial precision of :func:`_activation_shares` where at least two of the mechanism's
+    targets have codes, else 0: a source evidences a target ``t`` with probability ``a b_t``,
+    and with one coded target the cells pin that product, not ``a``; two coded targets pin
+    ``a`` through how often they co-occur in a source. A sampling aid (:mod:`.reparametrise`):
+    the model does not depend on it.
     """
-    return _activation_shares(md)[2]
+    return np.where(_coded_targets(md) >= 2, _activation_shares(md)[2], 0.0)
 
 
 def _activation_centred(md: MeasurementData) -> bool:
@@ -331,7 +343,7 @@ def _activation_centred(md: MeasurementData) -> bool:
     scaled non-centred form diverged at none (docs/model.md, "Recovery and coverage").
     """
     n_m = len(md.data.mechanisms)
-    if n_m < CENTER_MIN_GROUPS or not md.pair_mech.size:
+    if n_m < CENTER_MIN_GROUPS or not md.pair_mech.size or (_coded_targets(md) < 2).any():
         return False
     per_mech, share, precision = _activation_shares(md)
     if np.median(per_mech) < CENTER_MIN_CODES:

@@ -35,7 +35,7 @@ from ..analyses import (
     summarize,
 )
 from ..analyses.planning.calibration import calibration_command
-from ..evidence import EvidenceBase, group_levels_table
+from ..evidence import EvidenceBase, group_levels_table, link_table
 from ..evidence.nesting import nesting_sentence
 from ..evidence.recording import recording_lines, refutes_recording
 from ..models import DEFAULT_CONFIG, ModelConfig
@@ -191,6 +191,7 @@ class ReportContent:
     ppc_targets: pd.DataFrame | None = None
     influence: pd.DataFrame | None = None
     influence_top: pd.DataFrame | None = None
+    links: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -709,4 +710,5 @@ def report_content(
         ppc_targets=ppc_targets,
         influence=influence,
         influence_top=top,
+        links=link_table(base) if v2 else None,
     )

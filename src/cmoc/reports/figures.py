@@ -42,6 +42,7 @@ __all__ = [
     "theory_diagram",
     "to_svg",
     "trajectory",
+    "web_diagram",
 ]
 
 STATUS_STYLE = {
@@ -230,6 +231,186 @@ def theory_diagram(
     )
     if key:
         ax.text(1.02, 0.5, key, transform=ax.transAxes, fontsize=7.5, va="center", ha="left")
+    return to_svg(fig)
+
+
+def _layered_layout(graph) -> tuple[dict, list[list]]:
+    """Place a directed graph in layers, causes above effects (a layout like graphviz's dot).
+
+    Mechanisms on a cycle share a layer (the strongly connected components of the graph form
+    a DAG, layered by topological generation); within a layer, nodes are ordered by id, then
+    by the mean position of their neighbours in the layers above and below, four sweeps, to
+    uncross edges. Deterministic: no random start. Returns positions (x in units of node
+    spacing, y = minus the layer) and the layers.
+    """
+    import networkx as nx
+
+    dag = nx.condensation(graph)
+    members = dag.graph["mapping"]  # node -> component
+    comp_nodes: dict[int, list] = {}
+    for node in sorted(graph.nodes):
+        comp_nodes.setdefault(members[node], []).append(node)
+    layers = [
+        [n for c in sorted(gen, key=lambda c: min(comp_nodes[c])) for n in comp_nodes[c]]
+        for gen in nx.topological_generations(dag)
+    ]
+    order = {n: i for layer in layers for i, n in enumerate(layer)}
+    for sweep in range(4):
+        seq = layers[1:] if sweep % 2 == 0 else layers[-2::-1]
+        for layer in seq:
+
+            def centre(n, down=sweep % 2 == 0, layer=layer):
+                near = list(graph.predecessors(n) if down else graph.successors(n))
+                near = [m for m in near if m not in layer] or list(nx.all_neighbors(graph, n))
+                return (np.mean([order[m] for m in near]) if near else order[n], n)
+
+            layer.sort(key=centre)
+            order.update({n: i for i, n in enumerate(layer)})
+    width = max((len(layer) for layer in layers), default=1)
+    # a wide layer zig-zags, so that neighbours' names do not run into each other
+    pos = {
+        n: (
+            i - (len(layer) - 1) / 2 + (width - 1) / 2,
+            -1.9 * k - (0.75 if len(layer) > STAGGER and i % 2 else 0.0),
+        )
+        for k, layer in enumerate(layers)
+        for i, n in enumerate(layer)
+    }
+    return pos, layers
+
+
+STAGGER = 4
+"""Layers of the web figure with more mechanisms than this zig-zag."""
+
+
+def _wrap(text: str, width: int = 16, lines: int = 3) -> str:
+    """Wrap a name into at most ``lines`` lines of about ``width`` characters (ellipsis)."""
+    import textwrap
+
+    out = textwrap.wrap(" ".join(str(text).split()), width) or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1] + "…"
+    return "\n".join(out)
+
+
+@_plain_text_figure
+def web_diagram(
+    summary: pd.DataFrame,
+    links: pd.DataFrame,
+    mechanism_names: dict[str, str],
+    *,
+    styles: dict[str, dict] | None = None,
+) -> str:
+    """Draw the programme theory as a web: mechanisms and the links between them.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        A model v2 summary with its link rows (``target_type = link``).
+    links : pandas.DataFrame
+        :func:`cmoc.evidence.link_table` (ends and sign of each link).
+    mechanism_names : dict
+        Mechanism id to its name (shown under the node).
+    styles : dict, optional
+        Status colours (default :data:`MEASUREMENT_STATUS_STYLE`).
+
+    Returns
+    -------
+    str
+        SVG. Nodes: mechanisms, filled by breadth, ringed in their status's colour. Arrows:
+        links, in their status's colour, as wide as their breadth, solid where their direction
+        was tested and dashed where not, marked with their sign (``+``, ``−``, ``?`` where no
+        CMOC states it). Laid out in layers, causes above effects (:func:`_layered_layout`).
+    """
+    import networkx as nx
+    from matplotlib.patches import FancyArrowPatch
+
+    styles = MEASUREMENT_STATUS_STYLE if styles is None else styles
+    by_id = summary.set_index("target_id")
+    mechs = sorted(summary.loc[summary["target_type"] == "mechanism", "target_id"])
+    graph = nx.DiGraph()
+    graph.add_nodes_from(mechs)
+    for link, r in links.sort_index().iterrows():
+        graph.add_edge(r["from_id"], r["to_id"], link=link, sign=r["sign"])
+    pos, layers = _layered_layout(graph)
+    width = max(len(layer) for layer in layers) if layers else 1
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * width + 1.0), max(4.0, 1.9 * len(layers) + 1.5)))
+    cmap = plt.get_cmap("Blues")
+    radius = 0.2
+    for a, b, data in sorted(graph.edges(data=True)):
+        row = by_id.loc[data["link"]] if data["link"] in by_id.index else None
+        status = "inconclusive" if row is None else str(row["status"])
+        style = styles.get(status, styles["inconclusive"])
+        breadth = 0.0 if row is None else float(row["breadth_mean"])
+        tested = row is not None and bool(row["direction_testable"])
+        reciprocal = graph.has_edge(b, a)
+        arrow = FancyArrowPatch(
+            pos[a],
+            pos[b],
+            arrowstyle="-|>",
+            mutation_scale=12,
+            connectionstyle=f"arc3,rad={0.15 if reciprocal else 0.0}",
+            color=style["color"],
+            linewidth=0.8 + 8.0 * breadth,
+            linestyle="-" if tested else (0, (4, 2)),
+            shrinkA=0,
+            shrinkB=0,
+            patchA=None,
+            patchB=None,
+            zorder=1,
+        )
+        # end the arrow at the nodes' rims
+        vec = np.asarray(pos[b]) - np.asarray(pos[a])
+        norm = float(np.hypot(*vec)) or 1.0
+        start = np.asarray(pos[a]) + vec / norm * radius
+        end = np.asarray(pos[b]) - vec / norm * (radius + 0.03)
+        arrow.set_positions(tuple(start), tuple(end))
+        ax.add_patch(arrow)
+        mid = (start + end) / 2 + (
+            np.array([-vec[1], vec[0]]) / norm * 0.12 if reciprocal else np.zeros(2)
+        )
+        sign = {"+": "+", "-": "−"}.get(str(data["sign"]), "?")
+        ax.text(
+            *mid, sign, fontsize=9, ha="center", va="center", weight="bold", color=style["color"],
+            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"}, zorder=2,
+        )  # fmt: skip
+    for m in mechs:
+        row = by_id.loc[m]
+        style = styles.get(str(row["status"]), styles["inconclusive"])
+        x, y = pos[m]
+        ax.add_patch(
+            plt.Circle(
+                (x, y),
+                radius,
+                facecolor=cmap(0.15 + 0.85 * float(row["breadth_mean"])),
+                edgecolor=style["color"],
+                linewidth=2.2,
+                zorder=3,
+            )
+        )
+        ax.text(x, y, plot_text(m), fontsize=9, ha="center", va="center", weight="bold", zorder=4)
+        name = _wrap(mechanism_names.get(m, ""))
+        if name:
+            ax.text(x, y - radius - 0.04, plot_text(name), fontsize=8, ha="center", va="top",
+                    zorder=4)  # fmt: skip
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.75, max(ys) + 0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    used = [k for k in styles if k in set(summary["status"])]
+    handles = [Line2D([0], [0], color=styles[k]["color"], linewidth=2.5, label=k) for k in used]
+    handles += [
+        Line2D([0], [0], color="#555555", linewidth=1.5, label="direction tested"),
+        Line2D([0], [0], color="#555555", linewidth=1.5, linestyle=(0, (4, 2)),
+               label="direction not tested"),
+        Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.1, label="breadth 0.1"),
+        Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.3, label="breadth 0.3"),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8,
+              frameon=False, ncol=4)  # fmt: skip
     return to_svg(fig)
 
 

@@ -715,6 +715,7 @@ def render_html(content: ReportContent) -> str:
     if content.measurement:
         return _render_measurement_html(content)
     figs = {
+        "web": None,  # links are estimated by model v2
         "theory": figures.theory_diagram(content.summary, content.mechanism_names),
         "forest": figures.forest(content.summary, content.ci),
         "trajectory": figures.trajectory(content.trajectory) if len(content.waves) > 1 else None,
@@ -776,7 +777,13 @@ def _plan_caption(content: ReportContent) -> str:
 def _render_measurement_html(content: ReportContent) -> str:
     """Render the report of model v2 fits (the sections v2 does not have yet say why)."""
     cl = content.classification
+    has_links = content.links is not None and not content.links.empty
     figs = {
+        "web": (
+            figures.web_diagram(content.summary, content.links, content.mechanism_names)
+            if has_links
+            else None
+        ),
         "theory": figures.theory_diagram(
             content.summary,
             content.mechanism_names,

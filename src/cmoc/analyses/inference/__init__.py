@@ -8,6 +8,7 @@ from .classify import STATUSES, Status, classify
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, UNGRADED, confidence
 from .draws import support_draws
 from .levels import predictive_levels
+from .links import link_draws, summarize_links
 from .measurement import (
     MEASUREMENT_COLUMNS,
     classify_measurement,
@@ -15,6 +16,7 @@ from .measurement import (
     measurement_draws,
     summarize_measurement,
 )
+from .paths import MAX_LINKS, PATH_COLUMNS, PathError, link_holds, theory_paths, web_graph
 from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
 
 __all__ = [
@@ -23,18 +25,26 @@ __all__ = [
     "CONFIDENCE_COLUMNS",
     "DEFAULT_CI",
     "GRADES",
+    "MAX_LINKS",
     "MEASUREMENT_COLUMNS",
+    "PATH_COLUMNS",
     "STATUSES",
     "SUMMARY_COLUMNS",
     "UNGRADED",
+    "PathError",
     "Status",
     "classify",
     "classify_measurement",
     "confidence",
     "is_measurement_fit",
+    "link_draws",
+    "link_holds",
     "measurement_draws",
     "predictive_levels",
     "summarize",
+    "summarize_links",
     "summarize_measurement",
     "support_draws",
+    "theory_paths",
+    "web_graph",
 ]

@@ -332,33 +332,48 @@ def evidence_profile(evidence: EvidenceBase, p_supported: pd.Series) -> pd.DataF
         else:
             covered = {t}
         r = rows[rows["target_id"].isin(covered)]
-        verdict = "supports" if p >= 0.5 else "refutes"
-        codes = float(r["net"].sum())
-        rec = {
-            "target_id": t,
-            "verdict": verdict,
-            "own_codes": codes,
-            "own_sources": int(r["label"].nunique()),
-            "individual_sources": int(r.loc[r["individual"], "label"].nunique()),
-            "dissent": np.nan,
-            "dissent_sources": np.nan,
-            "mean_weight": np.nan,
-            "indirect_share": np.nan,
-        }
-        if codes > 0:
-            signed = r["net"].where(r["stance"] == verdict, -r["net"])
-            by_label = signed.groupby(r["label"]).sum()
-            rec["dissent"] = float(r.loc[r["stance"] != verdict, "net"].sum() / codes)
-            rec["dissent_sources"] = float(
-                ((by_label < 0).sum() + 0.5 * (by_label == 0).sum()) / len(by_label)
-            )
-            agree = r[r["stance"] == verdict]
-            basis = agree if agree["net"].sum() > 0 else r
-            n = basis["net"]
-            rec["mean_weight"] = float((n * basis["weight"]).sum() / n.sum())
-            rec["indirect_share"] = float((n * basis["relevance"]).sum() / n.sum())
-        out.append(rec)
+        out.append({"target_id": t, **profile_of(r, "supports" if p >= 0.5 else "refutes")})
     return pd.DataFrame(out).set_index("target_id")
+
+
+def profile_of(r: pd.DataFrame, verdict: str) -> dict:
+    """Return the numbers behind coherence, limitations and relevance of a target's rows.
+
+    Parameters
+    ----------
+    r : pandas.DataFrame
+        Its rows of :func:`_net_rows` with codes (``net > 0``).
+    verdict : {"supports", "refutes"}
+
+    Returns
+    -------
+    dict
+        The columns of :func:`evidence_profile` but ``target_id``.
+    """
+    codes = float(r["net"].sum())
+    rec = {
+        "verdict": verdict,
+        "own_codes": codes,
+        "own_sources": int(r["label"].nunique()),
+        "individual_sources": int(r.loc[r["individual"], "label"].nunique()),
+        "dissent": np.nan,
+        "dissent_sources": np.nan,
+        "mean_weight": np.nan,
+        "indirect_share": np.nan,
+    }
+    if codes > 0:
+        signed = r["net"].where(r["stance"] == verdict, -r["net"])
+        by_label = signed.groupby(r["label"]).sum()
+        rec["dissent"] = float(r.loc[r["stance"] != verdict, "net"].sum() / codes)
+        rec["dissent_sources"] = float(
+            ((by_label < 0).sum() + 0.5 * (by_label == 0).sum()) / len(by_label)
+        )
+        agree = r[r["stance"] == verdict]
+        basis = agree if agree["net"].sum() > 0 else r
+        n = basis["net"]
+        rec["mean_weight"] = float((n * basis["weight"]).sum() / n.sum())
+        rec["indirect_share"] = float((n * basis["relevance"]).sum() / n.sum())
+    return rec
 
 
 def confidence(

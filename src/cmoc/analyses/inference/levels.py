@@ -34,7 +34,12 @@ def _truncated_draws(mean, alpha, lo, hi, poisson, rng) -> np.ndarray:
 
 
 def predictive_levels(
-    idata: xr.DataTree, evidence: EvidenceBase, wave: str | None = None, *, seed: int = 0
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    wave: str | None = None,
+    *,
+    seed: int = 0,
+    draws_out: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Evidence level per target in a wave, resolving banded totals by the posterior predictive.
 
@@ -47,6 +52,10 @@ def predictive_levels(
         Default: the newest wave.
     seed : int
         For the predictive draws (same seed, same levels).
+    draws_out : dict, optional
+        Model v2: filled with the predictive draws of the codes (either stance) in the wave of
+        every target whose rows there are banded, one per posterior draw (the links' levels
+        add them up: :mod:`cmoc.analyses.inference.links`).
 
     Returns
     -------
@@ -69,7 +78,7 @@ def predictive_levels(
     out["evidence_level_p"] = 1.0
     out["expected_codes"] = known["codes_min"].astype(float)
     if v2:
-        return _v2_levels(post, evidence, wave, out, known, seed)
+        return _v2_levels(post, evidence, wave, out, known, seed, draws_out)
     if "total_mean" not in post:
         return out
     poisson = Provenance.of(idata).config.get("likelihood") == "poisson"
@@ -166,7 +175,7 @@ def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> tuple[np.ndarray, n
     return np.concatenate([head, tail], axis=1), mean
 
 
-def _v2_levels(post, evidence, wave, out, known, seed) -> pd.DataFrame:
+def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.DataFrame:
     """Predictive levels of a model v2 fit: each banded block-target of the wave, by its pmf.
 
     Only counts below ``top`` (past the band's finite bounds and the ``significant`` threshold)
@@ -208,6 +217,8 @@ def _v2_levels(post, evidence, wave, out, known, seed) -> pd.DataFrame:
             else:
                 cond = (band[:, :-1] * x[:-1]).sum(axis=1) / mass
             expected += float(np.mean(cond)) - lo
+        if draws_out is not None:
+            draws_out[target] = total
         levels = pd.Series([level_of_count(x, thresholds) for x in total])
         freq = levels.value_counts(normalize=True)
         out.at[target, "expected_codes"] = expected

@@ -23,6 +23,7 @@ import xarray as xr
 from ...defaults import CI as DEFAULT_CI
 from ...defaults import Status
 from ...evidence import EvidenceBase, observed_codes
+from ...evidence.links import link_table
 from ...evidence.recording import refutes_recording
 from ...models import measurement_data
 from ..fitting.attrs import Provenance
@@ -204,22 +205,50 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
     pandas.Series
         The status per target (plain strings of :class:`~cmoc.defaults.Status`).
     """
-    th = evidence.config.classification
+    targets = evidence.targets.reindex(table.index)
+    first = first_coded(evidence).reindex(table.index)
+    newest = len(evidence.waves) - 1
+    new = (targets["origin"] == "novel") | (first.eq(newest) & (newest > 0))
+    return status_of(table, evidence.config.classification, new, evidence.cmocs["revises"])
+
+
+def first_coded(evidence: EvidenceBase) -> pd.Series:
+    """Return the index of the first wave with a coding row, per target that has one."""
+    cw = evidence.coding_waves().map(evidence.wave_index)
+    return pd.Series(cw.to_numpy(), index=evidence.codings["target_id"]).groupby(level=0).min()
+
+
+def status_of(
+    table: pd.DataFrame, th, new: pd.Series, revises: pd.Series | None = None
+) -> pd.Series:
+    """Apply the rules of :func:`classify_measurement` to a table of estimands (or links).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As for :func:`classify_measurement`.
+    th : cmoc.evidence.schema.Classification
+        The thresholds (``[classification]``).
+    new : pandas.Series of bool
+        Per row: novel by origin or first coded in the newest wave.
+    revises : pandas.Series, optional
+        ``cmocs.csv``'s ``revises`` (reviser id -> revised id); none for links.
+
+    Returns
+    -------
+    pandas.Series
+    """
     status = pd.Series(Status.inconclusive.value, index=table.index, dtype=object)
     testable = table["direction_testable"].astype(bool)
     clear_support = table["p_clear_support"] >= th.affirm
     clear_refute = table["p_clear_refute"] >= 1 - th.refute
     own = (table["supports"] + table["refutes"]) > 0
-    targets = evidence.targets.reindex(table.index)
-    cw = evidence.coding_waves().map(evidence.wave_index)
-    first = pd.Series(cw.to_numpy(), index=evidence.codings["target_id"]).groupby(level=0).min()
-    newest = len(evidence.waves) - 1
-    new = (targets["origin"] == "novel") | (first.reindex(table.index).eq(newest) & (newest > 0))
+    new = new.reindex(table.index).fillna(False).astype(bool)
     direction_ok = ~testable | clear_support
     broad = (table["p_broad"] >= th.affirm) & (table["sources_min"] >= th.min_sources)
     status[broad & direction_ok & ~new] = Status.affirmed.value
     status[broad & direction_ok & new] = Status.novel.value
-    for reviser, revised in evidence.cmocs["revises"].dropna().items():
+    for reviser, revised in () if revises is None else revises.dropna().items():
         if revised in status.index and status.get(reviser) in (Status.affirmed, Status.novel):
             status[revised] = Status.revised.value
     both = (table["supports"] > 0) & (table["refutes"] > 0)
@@ -230,7 +259,7 @@ def classify_measurement(evidence: EvidenceBase, table: pd.DataFrame) -> pd.Seri
 
 
 def summarize_measurement(
-    idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI
+    idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI, links: bool = True
 ) -> pd.DataFrame:
     """Summarise a model v2 fit per target for the newest wave.
 
@@ -241,11 +270,14 @@ def summarize_measurement(
     evidence : EvidenceBase
     ci : float
         Probability of the equal-tailed credible intervals.
+    links : bool
+        Add a row per link of the web (``target_type = link``, ``target_id = "A->B"``;
+        :func:`cmoc.analyses.inference.links.summarize_links`) after the targets.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`MEASUREMENT_COLUMNS`, one row per target (CMOCs then mechanisms).
+        :data:`MEASUREMENT_COLUMNS`, one row per target (CMOCs then mechanisms), then links.
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -289,7 +321,10 @@ def summarize_measurement(
     frame["wave"] = newest
     stance = _stance_codes(evidence).reindex(frame.index).fillna(0).astype(int)
     frame["supports"], frame["refutes"] = stance["supports"], stance["refutes"]
-    levels = predictive_levels(idata, evidence, newest, seed=Provenance.of(idata).seed)
+    level_draws: dict[str, np.ndarray] = {}
+    levels = predictive_levels(
+        idata, evidence, newest, seed=Provenance.of(idata).seed, draws_out=level_draws
+    )
     for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
         frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify_measurement(evidence, frame)
@@ -298,4 +333,14 @@ def summarize_measurement(
     grades = confidence(idata, evidence, frame).set_index("target_id")
     for col in CONFIDENCE_IN_SUMMARY:
         frame[col] = grades[col].reindex(frame["target_id"]).to_numpy()
-    return frame[MEASUREMENT_COLUMNS]
+    frame = frame[MEASUREMENT_COLUMNS]
+    if links and not link_table(evidence).empty:
+        from .links import summarize_links  # it imports this module
+
+        converged = bool(frame["converged"].all())
+        more = summarize_links(
+            idata, evidence, ci=ci, level_draws=level_draws, converged=converged,
+            columns=MEASUREMENT_COLUMNS,
+        )  # fmt: skip
+        frame = pd.concat([frame, more], ignore_index=True)
+    return frame

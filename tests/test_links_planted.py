@@ -1,0 +1,106 @@
+"""Links on a held-out base with planted patterns (issue 16, deliverable 5): each recovered.
+
+The base is drawn here with numpy from the generative story of docs/model.md ("Model v2"),
+independently of ``cmoc.models``: per source and mechanism an activation, per CMOC an
+evidencing draw, ``1 + NB`` codes, a beta-binomial split; refutes recorded for both kinds.
+Planted: a strong link (three broad, supported CMOCs), a weak link (one CMOC that few sources
+evidence) and a link that the programme theory states with one sign (one prior CMOC, ``+``)
+while three novel CMOCs, broad and supported, state the opposite. Every mechanism has CMOCs
+of its own with codes: where one has none, or one coded CMOC, its activation is not identified
+apart from its CMOCs' evidencing and the fit struggles (docs/model.md, "Links and paths").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmoc.analyses import SamplerConfig, check_convergence, fit, summarize, theory_paths
+from cmoc.evidence import link_table, load_evidence
+from cmoc.models import ModelConfig
+
+# cmoc: (mechanism, context, sign, origin, P(evidenced | active), P(a code supports))
+PLANTED = {
+    "S1": ("M2", "M1", "+", "prior", 0.6, 0.95),
+    "S2": ("M2", "M1", "+", "prior", 0.6, 0.95),
+    "S3": ("M2", "M1", "+", "prior", 0.6, 0.95),
+    "W1": ("M2", "M3", "+", "prior", 0.02, 0.95),
+    "O_prior": ("M4", "M1", "+", "prior", 0.1, 0.9),
+    "O_a": ("M4", "M1", "-", "novel", 0.6, 0.95),
+    "O_b": ("M4", "M1", "-", "novel", 0.6, 0.95),
+    "O_c": ("M4", "M1", "-", "novel", 0.6, 0.95),
+    "X1": ("M3", "context", "+", "prior", 0.5, 0.9),
+    "X2": ("M3", "context", "-", "prior", 0.4, 0.85),
+    "A1": ("M1", "context", "+", "prior", 0.5, 0.9),
+    "A2": ("M1", "context", "+", "prior", 0.4, 0.85),
+}
+EXPECTED = {"M1->M2": "affirmed", "M3->M2": "inconclusive", "M1->M4": "refuted"}
+ACTIVE = {"M1": 0.7, "M2": 0.7, "M3": 0.6, "M4": 0.7}
+SOURCES = {"review": 120, "interview": 60}
+
+
+def draw_web_base(directory: Path, seed: int) -> Path:
+    """Write the planted base into ``directory``."""
+    rng = np.random.default_rng(seed)
+    rows, sources = [], []
+    for kind, n in SOURCES.items():
+        for j in range(n):
+            sid = f"{kind[0].upper()}{j + 1:03d}"
+            sources.append((sid, kind, "w1"))
+            active = {m: rng.random() < a for m, a in ACTIVE.items()}
+            for cmoc, (mech, _ctx, _sign, _origin, b, p) in PLANTED.items():
+                if not (active[mech] and rng.random() < b):
+                    continue
+                n_codes = 1 + rng.negative_binomial(2.0, 2.0 / (2.0 + 1.5))
+                s = rng.binomial(n_codes, rng.beta(20 * p, 20 * (1 - p)))
+                for stance, count in (("supports", s), ("refutes", n_codes - s)):
+                    if count:
+                        rows.append((sid, cmoc, stance, count))
+    directory.mkdir(parents=True)
+    (directory / "evidence.toml").write_text(
+        'name = "web"\ntitle = "planted web"\ncitation = "test"\nformat = 1\nwaves = ["w1"]\n\n'
+        '[recording]\nrefutes = { review = "recorded", interview = "recorded" }\n'
+    )
+    (directory / "mechanisms.csv").write_text(
+        "mechanism_id,name,definition\n" + "".join(f"{m},{m.lower()},d\n" for m in ACTIVE)
+    )
+    (directory / "cmocs.csv").write_text(
+        "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
+        + "".join(f"{c},{m},{ctx},o,{sg},{o}\n" for c, (m, ctx, sg, o, *_) in PLANTED.items())
+    )
+    pd.DataFrame(sources, columns=["source_id", "kind", "wave"]).to_csv(
+        directory / "sources.csv", index=False
+    )
+    pd.DataFrame(rows, columns=["source_id", "target_id", "stance", "count"]).to_csv(
+        directory / "codings.csv", index=False
+    )
+    return directory
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_planted_links_are_recovered(tmp_path, seed):
+    base = load_evidence(draw_web_base(tmp_path / "web", seed))
+    table = link_table(base)
+    assert (
+        table.at["M1->M4", "sign"] == "+" and table.at["M1->M4", "cmocs_against"] == "O_a O_b O_c"
+    )
+    # the gate's advice taken up front: with four mechanisms the mechanism-level spreads are
+    # barely identified, and at the defaults (tune 500, target_accept 0.9) seed 1 diverged 92
+    # times (the open robustness problem of small theories: docs/model.md, "Links and paths")
+    sampler = SamplerConfig(seed=seed, tune=1000, target_accept=0.95)
+    idata = fit(base, ModelConfig(model="measurement"), sampler)
+    assert check_convergence(idata).passed, check_convergence(idata).text
+    s = summarize(idata, base).set_index("target_id")
+    links = s[s["target_type"] == "link"]
+    assert set(links.index) == set(EXPECTED)
+    for link, status in EXPECTED.items():
+        assert links.at[link, "status"] == status, (link, links.loc[link].to_dict())
+    # the strong link is broader than the weak one, and points the theory's way
+    assert links.at["M1->M2", "breadth_lo"] > links.at["M3->M2", "breadth_hi"]
+    assert links.at["M1->M2", "direction_lo"] > 0.8 > links.at["M1->M4", "direction_hi"] + 0.4
+    paths = theory_paths(idata, base, "M3", "M2")
+    assert list(paths["path"]) == ["M3->M2"] and not paths.at[0, "all_affirmed"]
