@@ -230,3 +230,14 @@ def test_cmoc_paths_and_summary_links_on_the_command_line(web, tmp_path, capsys)
     assert "M1->M2->M3" in capsys.readouterr().out
     assert main(["paths", str(base.path), "--from", "M1", "--to", "nope"]) == 2
     assert "not a mechanism" in capsys.readouterr().err
+
+
+def test_plans_are_for_cmocs_and_mechanisms_not_links(web):
+    from cmoc.analyses.planning.plan_measurement import inconclusive_targets
+
+    base, idata = web
+    s = summarize(idata, base)
+    s.loc[s["target_type"] == "link", "status"] = "inconclusive"
+    planned = inconclusive_targets(idata, base, s)
+    assert not (planned["target_type"] == "link").any()
+    assert set(planned["target_id"]) <= set(base.targets.index)

@@ -122,7 +122,9 @@ def inconclusive_targets(
 ) -> pd.DataFrame:
     """Return the targets (CMOCs, then mechanisms) whose v2 status is inconclusive.
 
-    ``summary``: the fit's :func:`summarize_measurement`, when already computed.
+    ``summary``: the fit's :func:`summarize_measurement`, when already computed. Links are
+    not planned for: a link is settled by its CMOCs' evidence, and a new source is coded
+    against CMOCs and mechanisms.
 
     Returns
     -------
@@ -131,8 +133,8 @@ def inconclusive_targets(
     """
     from ..inference.measurement import summarize_measurement
 
-    table = summarize_measurement(idata, evidence) if summary is None else summary
-    keep = table["status"] == Status.inconclusive
+    table = summarize_measurement(idata, evidence, links=False) if summary is None else summary
+    keep = (table["status"] == Status.inconclusive) & (table["target_type"] != "link")
     cols = ["target_id", "target_type", "p_broad", "sources_min", "ess_bulk"]
     return table.loc[keep, cols].reset_index(drop=True)
 
@@ -810,7 +812,7 @@ def _planned(
     if unknown:
         raise ValueError(f"not targets of the base: {', '.join(unknown)}")
     if summary is None:
-        summary = summarize_measurement(idata, evidence)
+        summary = summarize_measurement(idata, evidence, links=False)
     table = summary.set_index("target_id").loc[targets]
     cols = ["target_type", "p_broad", "sources_min", "ess_bulk"]
     return table[cols].reset_index()
