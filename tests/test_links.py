@@ -241,3 +241,27 @@ def test_plans_are_for_cmocs_and_mechanisms_not_links(web):
     planned = inconclusive_targets(idata, base, s)
     assert not (planned["target_type"] == "link").any()
     assert set(planned["target_id"]) <= set(base.targets.index)
+
+
+def test_outcome_paths_start_at_causes_and_end_at_outcomes(web):
+    from cmoc.analyses import outcome_paths
+
+    base, idata = web
+    statuses = summarize(idata, base).set_index("target_id")["status"]
+    out = outcome_paths(idata, base, statuses)
+    # M1 -> M2 -> M3: M1 the one cause, M3 the one outcome, one path listed once
+    assert list(out["outcome"]) == ["M3"] and list(out["path"]) == ["M1->M2->M3"]
+    assert list(out["rank"]) == ["strongest"]
+
+
+def test_the_report_draws_the_web_and_lists_the_paths(web, tmp_path):
+    base, _ = web
+    out = tmp_path / "report"
+    with mocked():
+        code = main(["report", str(base.path), "--out", str(out), "--no-plan", "--seed", "3",
+                     "--draws", "40", "--tune", "0", "--chains", "2", "--extend", "0"])  # fmt: skip
+    assert code == 0
+    html = next(out.rglob("report.html")).read_text()
+    md = next(out.rglob("report.md")).read_text()
+    assert 'id="web"' in html and 'id="paths-table"' in html and "M1-&gt;M2-&gt;M3" in html
+    assert "## Paths into the web's outcomes" in md

@@ -272,6 +272,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             f"{md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
             f"{r.r_hat:.3f} |"
         )
+    lines += _md_paths(content)
     changes = content.changes
     if changes is not None:
         ch = rounded(changes)
@@ -333,6 +334,39 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         *_md_measurement_sensitivity(content),
     ]
     return lines + _md_checks_tail(base, content)
+
+
+def _md_paths(content: ReportContent) -> list[str]:
+    """Return the Markdown of the paths into the web's outcome nodes (model v2 with links)."""
+    if content.paths is None:
+        return []
+    cl = content.classification
+    lines = ["", "## Paths into the web's outcomes", ""]
+    if not len(content.paths):
+        return [*lines, "The web has no outcome node (a mechanism that links end at and none "
+                "start from) reached from a cause.", ""]  # fmt: skip
+    lines += [
+        "| outcome | | path | sign | links' statuses | weakest link | P(weakest holds) "
+        "| P(all hold) | product of the links' P |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in content.paths.itertuples(index=False):
+        lines.append(
+            f"| {md_text(r.outcome)} | {r.rank} | {md_text(r.path)} | {r.sign} | "
+            f"{md_text(r.statuses)} | {md_text(r.weakest_link)} | {r.p_weakest:.2f} | "
+            f"{r.p_all_hold:.2f} | {r.p_product:.2f} |"
+        )
+    lines += [
+        "",
+        "Per outcome node (a mechanism that links end at and none start from), the strongest "
+        "and the weakest paths from the web's causes (mechanisms that links start from and none "
+        f"end at). In a posterior draw a link holds when its breadth is at least "
+        f"{cl['breadth_min']} and, where its direction was tested, its direction is at least "
+        f"{0.5 + cl['direction_margin']:g}; P(all hold) counts the draws in which every link of "
+        "the path holds. Any two mechanisms: `cmoc paths DIR --from A --to B`.",
+        "",
+    ]
+    return lines
 
 
 def _md_comparison(content: ReportContent) -> list[str]:

@@ -29,6 +29,7 @@ from ..analyses import (
     measurement_influence,
     measurement_predictive,
     moved_most,
+    outcome_paths,
     posterior_predictive,
     ppc_summary,
     prior_sensitivity,
@@ -101,6 +102,11 @@ class ReportContent:
         (whose influence is in ``changes``' ``moved_most``).
     influence_top : pandas.DataFrame or None
         Model v2: per target, the unit that moves it most (:func:`influence_top`).
+    links : pandas.DataFrame or None
+        Model v2: :func:`cmoc.evidence.link_table` (the web's links); None for model v1.
+    paths : pandas.DataFrame or None
+        Model v2 with links: the strongest and weakest paths into each outcome node of the web
+        (:func:`cmoc.analyses.outcome_paths`); None otherwise.
     sensitivity : pandas.DataFrame
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
         breadth, and v2's statuses, for a model v2 fit).
@@ -192,6 +198,7 @@ class ReportContent:
     influence: pd.DataFrame | None = None
     influence_top: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
+    paths: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -209,6 +216,7 @@ class ReportContent:
             "ppc_targets": self.ppc_targets,
             "influence": self.influence,
             "influence_top": self.influence_top,
+            "paths": self.paths,
             "sensitivity": self.sensitivity,
             "convergence": self.convergence.table.reset_index(),
         }
@@ -635,6 +643,10 @@ def report_content(
         tell("  influence of each unit of evidence on breadth (PSIS leave-one-unit-out)...")
         influence = measurement_influence(idata, base)
         top = influence_top(influence, summary)
+    paths = None
+    if v2 and not link_table(base).empty:
+        tell("  paths into the web's outcome nodes (joint posterior draws)...")
+        paths = outcome_paths(idata, base, summary.set_index("target_id")["status"])
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
@@ -711,4 +723,5 @@ def report_content(
         influence=influence,
         influence_top=top,
         links=link_table(base) if v2 else None,
+        paths=paths,
     )

@@ -16,7 +16,16 @@ from .measurement import (
     measurement_draws,
     summarize_measurement,
 )
-from .paths import MAX_LINKS, PATH_COLUMNS, PathError, link_holds, theory_paths, web_graph
+from .paths import (
+    MAX_LINKS,
+    OUTCOME_PATH_COLUMNS,
+    PATH_COLUMNS,
+    PathError,
+    link_holds,
+    outcome_paths,
+    theory_paths,
+    web_graph,
+)
 from .summary import DEFAULT_CI, SUMMARY_COLUMNS, summarize
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "GRADES",
     "MAX_LINKS",
     "MEASUREMENT_COLUMNS",
+    "OUTCOME_PATH_COLUMNS",
     "PATH_COLUMNS",
     "STATUSES",
     "SUMMARY_COLUMNS",
@@ -40,6 +50,7 @@ __all__ = [
     "link_draws",
     "link_holds",
     "measurement_draws",
+    "outcome_paths",
     "predictive_levels",
     "summarize",
     "summarize_links",

@@ -22,7 +22,16 @@ import xarray as xr
 from ...evidence import EvidenceBase
 from .links import link_draws
 
-__all__ = ["MAX_LINKS", "PATH_COLUMNS", "PathError", "link_holds", "theory_paths", "web_graph"]
+__all__ = [
+    "MAX_LINKS",
+    "OUTCOME_PATH_COLUMNS",
+    "PATH_COLUMNS",
+    "PathError",
+    "link_holds",
+    "outcome_paths",
+    "theory_paths",
+    "web_graph",
+]
 
 MAX_LINKS = 6
 """Longest path (in links) :func:`theory_paths` follows by default (``cmoc paths --max-links``)."""
@@ -144,7 +153,11 @@ def theory_paths(
 
         s = summarize(idata, evidence)
         statuses = s.set_index("target_id")["status"]
-    holds = link_holds(draws, evidence)
+    return _paths(graph, link_holds(draws, evidence), statuses, source, target, max_links)
+
+
+def _paths(graph, holds, statuses, source, target, max_links) -> pd.DataFrame:
+    """Return the rows of :func:`theory_paths` from the web and its links' holding per draw."""
     dims = ("chain", "draw")
     p_link = holds.mean(dims)
     rows = []
@@ -173,3 +186,64 @@ def theory_paths(
         ["all_affirmed", "p_all_hold", "links", "path"], ascending=[False, False, True, True]
     )
     return out.reset_index(drop=True)
+
+
+OUTCOME_PATH_COLUMNS = ["outcome", "rank", *PATH_COLUMNS]
+"""Columns of :func:`outcome_paths`: the outcome node, ``strongest`` or ``weakest``, and
+:data:`PATH_COLUMNS`."""
+
+
+def outcome_paths(
+    idata: xr.DataTree,
+    evidence: EvidenceBase,
+    statuses: pd.Series,
+    *,
+    top: int = 3,
+    max_links: int = MAX_LINKS,
+) -> pd.DataFrame:
+    """Return the strongest and the weakest paths into each outcome node of the web.
+
+    An *outcome node* is a mechanism that links end at and none start from (what the web
+    explains); the paths into it start at the web's *causes*, the mechanisms that links start
+    from and none end at. Paths ranked as :func:`theory_paths` ranks them.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A model v2 fit of ``evidence``.
+    evidence : EvidenceBase
+    statuses : pandas.Series
+        The links' statuses by link id.
+    top : int
+        Paths listed as strongest, and as weakest, per outcome node (fewer where there are
+        fewer than ``2 top``: each path listed once).
+    max_links : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`OUTCOME_PATH_COLUMNS`; empty where the web has no outcome node (every mechanism
+        on it leads somewhere, e.g. around a cycle) or no link.
+    """
+    draws = link_draws(idata, evidence)
+    if draws["table"].empty:
+        return pd.DataFrame(columns=OUTCOME_PATH_COLUMNS)
+    graph = web_graph(draws["table"])
+    holds = link_holds(draws, evidence)
+    causes = sorted(n for n in graph if graph.in_degree(n) == 0)
+    outcomes = sorted(n for n in graph if graph.out_degree(n) == 0)
+    frames = []
+    for outcome in outcomes:
+        found = [_paths(graph, holds, statuses, c, outcome, max_links) for c in causes]
+        found = [f for f in found if not f.empty]
+        if not found:
+            continue
+        ranked = pd.concat(found, ignore_index=True).sort_values(
+            ["all_affirmed", "p_all_hold", "links", "path"], ascending=[False, False, True, True]
+        )
+        strongest = ranked.head(top).assign(rank="strongest")
+        weakest = ranked.iloc[len(strongest) :].tail(top).iloc[::-1].assign(rank="weakest")
+        frames.append(pd.concat([strongest, weakest]).assign(outcome=outcome))
+    if not frames:
+        return pd.DataFrame(columns=OUTCOME_PATH_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[OUTCOME_PATH_COLUMNS]
