@@ -183,6 +183,7 @@ def test_summary_has_link_rows_and_links_lists_them_alone(web, tmp_path, capsys)
         for k in (("C1", "refutes"), ("C2", "refutes"), ("C3", "supports"), ("C5", "supports"))
     )
     assert m12["status"] in {"affirmed", "refuted", "contested", "inconclusive", "novel"}
+
     assert pd.notna(m12["direction_mean"]) and pd.notna(m12["confidence"])
 
 
@@ -265,3 +266,17 @@ def test_the_report_draws_the_web_and_lists_the_paths(web, tmp_path):
     md = next(out.rglob("report.md")).read_text()
     assert 'id="web"' in html and 'id="paths-table"' in html and "M1-&gt;M2-&gt;M3" in html
     assert "## Paths into the web's outcomes" in md
+
+
+def test_a_link_without_a_testable_cmoc_shows_no_direction(tmp_path):
+    d = _web_base(tmp_path / "b")
+    toml = (d / "evidence.toml").read_text().split("[recording]")[0]
+    (d / "evidence.toml").write_text(toml)  # refutes not recorded: nothing testable
+    base = load_evidence(d)
+    with mocked():
+        idata = fit(base, sampler=SamplerConfig(seed=3, chains=2, draws=30, tune=0, extend=0))
+    s = summarize(idata, base)
+    links = s[s["target_type"] == "link"]
+    assert len(links) == 2 and not links["direction_testable"].any()
+    for col in ("direction_mean", "direction_lo", "direction_hi", "support_mean", "p_supported"):
+        assert links[col].isna().all(), col

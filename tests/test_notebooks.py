@@ -155,6 +155,10 @@ def test_ioc_explore_content(executed, ioc_copy):
     what_if = _outputs(nb, "what-if-summary")
     hyper = float(re.search(r"refuting codes unknown: (-?[\d.]+)", what_if).group(1))
     assert hyper < 4.0  # about 2.5, against about 5.2 with refuting codes read as zero
+    links = _outputs(nb, "links-table")
+    assert "20 links" in links and "M12->M05" in links and "M10->M05" in links
+    paths = _outputs(nb, "paths-table")
+    assert "M12->M02->M10->M05" in paths and "p_all_hold" in paths
 
 
 @pytest.mark.slow  # runs the notebook on the IOC base: real fits of both waves (3 min cold)

@@ -303,6 +303,8 @@ def summarize_links(
         ("p_clear_refute", direction <= 0.5 - margin),
     ):
         frame[col] = np.where(testable, hit.mean(dims).values, np.nan)
+    for col in ("direction_mean", "direction_lo", "direction_hi"):
+        frame[col] = frame[col].where(testable)  # a pooled direction is never shown
     for a_, b_ in (("support_mean", "direction_mean"), ("support_lo", "direction_lo"),
                    ("support_hi", "direction_hi")):  # fmt: skip
         frame[a_] = frame[b_]
