@@ -7,7 +7,8 @@ import pandas as pd
 import xarray as xr
 
 from ...defaults import CI as DEFAULT_CI
-from ...evidence import EvidenceBase, observed_codes
+from ...evidence import EvidenceBase, link_table, observed_codes, theory_links
+from ..inference.links import link_draws
 from ..inference.measurement import measurement_draws, summarize_measurement
 
 __all__ = ["CHANGE_HEAD", "MEASUREMENT_CHANGE_COLUMNS", "measurement_change_report"]
@@ -66,6 +67,15 @@ def _sd(draws: xr.DataArray) -> pd.Series:
     return pd.Series(sd.values, index=list(sd["target"].values))
 
 
+def _sd_all(fit: xr.DataTree, evidence: EvidenceBase, name: str) -> pd.Series:
+    """Posterior sd of ``name`` per target, then per link of the web."""
+    out = _sd(measurement_draws(fit, evidence)[name])
+    if link_table(evidence).empty:
+        return out
+    sd = link_draws(fit, evidence)[name].std(("chain", "draw"))
+    return pd.concat([out, pd.Series(sd.values, index=list(sd["link"].values))])
+
+
 def _newest_wave_codes(evidence: EvidenceBase) -> pd.DataFrame:
     """Per target: the newest wave's sources with a code, and its codes of each stance."""
     newest = evidence.waves[-1]
@@ -80,13 +90,30 @@ def _newest_wave_codes(evidence: EvidenceBase) -> pd.DataFrame:
     frame["new_sources"] = (
         sources.drop_duplicates(["target_id", "source_id"]).groupby("target_id").size()
     )
+    per_cmoc = {}
     for stance in ("supports", "refutes"):
         codes = observed_codes(evidence, stances=(stance,))
         codes = codes[codes["wave"] == newest].set_index("target_id")["codes_min"]
+        per_cmoc[stance] = codes
         by_mech = codes.reindex(mech.index).fillna(0).groupby(mech.to_numpy()).sum()
         total = codes.reindex(frame.index).fillna(0)
         total.loc[by_mech.index] += by_mech.to_numpy()
         frame[f"new_{stance}"] = total
+    # a link's new evidence is its CMOCs' (a CMOC against it: its supports count as refutes)
+    links = {}
+    for link, g in theory_links(evidence).groupby("link_id", sort=False):
+        role = dict(zip(g["cmoc_id"], g["role"], strict=True))
+        new = {"supports": 0.0, "refutes": 0.0}
+        for c, r in role.items():
+            sup = float(per_cmoc["supports"].get(c, 0))
+            ref = float(per_cmoc["refutes"].get(c, 0))
+            new["supports"] += sup if r == "for" else 0.0
+            new["refutes"] += ref if r == "for" else sup
+        n_src = own[own["target_id"].isin(role)]["source_id"].nunique()
+        links[link] = {"new_sources": n_src, "new_supports": new["supports"],
+                       "new_refutes": new["refutes"]}  # fmt: skip
+    if links:
+        frame = pd.concat([frame, pd.DataFrame.from_dict(links, orient="index")])
     return frame.fillna(0).astype(int)
 
 
@@ -131,7 +158,7 @@ def measurement_change_report(
     ):
         out[col_before], out[col_after] = b[src], a[src]
     sd = {
-        when: {k: _sd(measurement_draws(f, ev)[k]) for k in ("breadth", "direction")}
+        when: {k: _sd_all(f, ev, k) for k in ("breadth", "direction")}
         for when, f, ev in (("before", before_fit, before), ("after", after_fit, after))
     }
     for name in ("breadth", "direction"):
