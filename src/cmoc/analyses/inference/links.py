@@ -22,7 +22,6 @@ Statuses follow the CMOCs' rules (:func:`~cmoc.analyses.inference.measurement.st
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -278,40 +277,12 @@ def summarize_links(
     pandas.DataFrame
         One row per link, in the order of :func:`~cmoc.evidence.links.theory_links`.
     """
-    from .measurement import first_coded, status_of  # it imports this module
+    from .measurement import estimand_columns, first_coded, status_of  # it imports this module
 
     draws = link_draws(idata, evidence)
     table, rows = draws["table"], theory_links(evidence)
-    dims = ("chain", "draw")
-    lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
     th = evidence.config.classification
-    frame = pd.DataFrame(index=pd.Index(table.index, name="target_id"))
-    for name in ("breadth", "direction", "depth"):
-        x = draws[name]
-        q = x.quantile([lo, hi], dim=dims)
-        frame[f"{name}_mean"] = x.mean(dims).values
-        frame[f"{name}_lo"] = q.isel(quantile=0).values
-        frame[f"{name}_hi"] = q.isel(quantile=1).values
-    frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
-    frame["sources_min"] = draws["sources_min"]
-    testable = draws["testable"].values
-    frame["direction_testable"] = testable
-    direction, margin = draws["direction"], th.direction_margin
-    for col, hit in (
-        ("p_supported", direction > 0.5),
-        ("p_clear_support", direction >= 0.5 + margin),
-        ("p_clear_refute", direction <= 0.5 - margin),
-    ):
-        frame[col] = np.where(testable, hit.mean(dims).values, np.nan)
-    for col in ("direction_mean", "direction_lo", "direction_hi"):
-        frame[col] = frame[col].where(testable)  # a pooled direction is never shown
-    for a_, b_ in (("support_mean", "direction_mean"), ("support_lo", "direction_lo"),
-                   ("support_hi", "direction_hi")):  # fmt: skip
-        frame[a_] = frame[b_]
-    ds = xr.Dataset({"breadth": draws["breadth"]})
-    frame["ess_bulk"] = az.ess(ds, method="bulk")["breadth"].values
-    chains = draws["breadth"].sizes["chain"]
-    frame["r_hat"] = az.rhat(ds)["breadth"].values if chains > 1 else np.nan
+    frame = estimand_columns(draws, list(table.index), th, ci)
     frame["target_type"] = "link"
     frame["mechanism_id"] = ""  # a link joins two mechanisms: its ends are in its id
     frame["origin"] = table["origin"]
@@ -332,7 +303,7 @@ def summarize_links(
     q = (
         draws["direction"]
         .where(draws["testable"], draws["breadth"])
-        .quantile([0.05, 0.95], dim=dims)
+        .quantile([0.05, 0.95], dim=("chain", "draw"))
     )
     width = pd.Series(q.isel(quantile=1).values - q.isel(quantile=0).values, index=frame.index)
     grades = _link_confidence(evidence, rows, frame, width, converged)

@@ -258,6 +258,58 @@ def status_of(
     return status
 
 
+def estimand_columns(draws: dict, ids: list[str], th, ci: float) -> pd.DataFrame:
+    """Return the summary's columns that come from the draws, for targets or links alike.
+
+    Parameters
+    ----------
+    draws : dict
+        ``breadth``, ``direction``, ``depth`` (draws with ``chain``, ``draw`` and one more
+        dimension, in the order of ``ids``), ``testable`` and ``sources_min``
+        (:func:`measurement_draws`, :func:`cmoc.analyses.inference.links.link_draws`).
+    ids : list of str
+        The rows' ids (the frame's index, ``target_id``).
+    th : cmoc.evidence.schema.Classification
+    ci : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Intervals of breadth, direction and depth, ``p_broad``, ``sources_min``,
+        ``direction_testable``, ``p_supported``, ``p_clear_*`` and ``support_*`` (empty where
+        the direction is not testable: a pooled direction is never shown), ``ess_bulk`` and
+        ``r_hat`` of the breadth.
+    """
+    dims = ("chain", "draw")
+    lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
+    frame = pd.DataFrame(index=pd.Index(ids, name="target_id"))
+    for name in ("breadth", "direction", "depth"):
+        x = draws[name]
+        q = x.quantile([lo, hi], dim=dims)
+        frame[f"{name}_mean"] = x.mean(dims).values
+        frame[f"{name}_lo"] = q.isel(quantile=0).values
+        frame[f"{name}_hi"] = q.isel(quantile=1).values
+    frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
+    frame["sources_min"] = draws["sources_min"]
+    testable = np.asarray(draws["testable"].values, dtype=bool)
+    frame["direction_testable"] = testable
+    direction, margin = draws["direction"], th.direction_margin
+    for col, hit in (
+        ("p_supported", direction > 0.5),
+        ("p_clear_support", direction >= 0.5 + margin),
+        ("p_clear_refute", direction <= 0.5 - margin),
+    ):
+        frame[col] = np.where(testable, hit.mean(dims).values, np.nan)
+    for col in ("mean", "lo", "hi"):
+        frame[f"direction_{col}"] = frame[f"direction_{col}"].where(testable)
+        frame[f"support_{col}"] = frame[f"direction_{col}"]
+    ds = xr.Dataset({"breadth": draws["breadth"]})
+    frame["ess_bulk"] = az.ess(ds, method="bulk")["breadth"].values
+    chains = draws["breadth"].sizes["chain"]
+    frame["r_hat"] = az.rhat(ds)["breadth"].values if chains > 1 else np.nan
+    return frame
+
+
 def summarize_measurement(
     idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = DEFAULT_CI, links: bool = True
 ) -> pd.DataFrame:
@@ -282,38 +334,8 @@ def summarize_measurement(
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
     draws = measurement_draws(idata, evidence)
-    dims = ("chain", "draw")
-    lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
-    th = evidence.config.classification
     ids = list(draws["breadth"]["target"].values)
-    frame = pd.DataFrame(index=pd.Index(ids, name="target_id"))
-    for name in ("breadth", "direction", "depth"):
-        x = draws[name]
-        q = x.quantile([lo, hi], dim=dims)
-        frame[f"{name}_mean"] = x.mean(dims).values
-        frame[f"{name}_lo"] = q.isel(quantile=0).values
-        frame[f"{name}_hi"] = q.isel(quantile=1).values
-    frame["p_broad"] = (draws["breadth"] >= th.breadth_min).mean(dims).values
-    frame["sources_min"] = draws["sources_min"]
-    testable = draws["testable"].values
-    frame["direction_testable"] = testable
-    direction = draws["direction"]
-    margin = th.direction_margin
-    for col, hit in (
-        ("p_supported", direction > 0.5),
-        ("p_clear_support", direction >= 0.5 + margin),
-        ("p_clear_refute", direction <= 0.5 - margin),
-    ):
-        frame[col] = np.where(testable, hit.mean(dims).values, np.nan)
-    for col in ("direction_mean", "direction_lo", "direction_hi"):
-        frame[col] = frame[col].where(testable)
-    for a, b in (("support_mean", "direction_mean"), ("support_lo", "direction_lo")):
-        frame[a] = frame[b]
-    frame["support_hi"] = frame["direction_hi"]
-    ds = xr.Dataset({"breadth": draws["breadth"]})
-    frame["ess_bulk"] = az.ess(ds, method="bulk")["breadth"].values
-    chains = draws["breadth"].sizes["chain"]
-    frame["r_hat"] = az.rhat(ds)["breadth"].values if chains > 1 else np.nan
+    frame = estimand_columns(draws, ids, evidence.config.classification, ci)
     targets = evidence.targets.reindex(frame.index)
     for col in ("target_type", "mechanism_id", "origin"):
         frame[col] = targets[col]
