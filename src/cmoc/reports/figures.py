@@ -335,7 +335,10 @@ def web_diagram(
         graph.add_edge(r["from_id"], r["to_id"], link=link, sign=r["sign"])
     pos, layers = _layered_layout(graph)
     width = max(len(layer) for layer in layers) if layers else 1
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * width + 1.0), max(4.0, 1.9 * len(layers) + 1.5)))
+    # at most 7 x 9 in, the PDF's A4 text block: its labels are never printed below 8 pt
+    fig, ax = plt.subplots(
+        figsize=(min(7.0, max(6.0, width + 1.0)), min(9.0, max(4.0, 1.9 * len(layers) + 1.5)))
+    )
     cmap = plt.get_cmap("Blues")
     radius = 0.2
     for a, b, data in sorted(graph.edges(data=True)):
