@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import shutil
@@ -192,7 +193,8 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 45 + 14
+    assert len(summary) == 45 + 14 + 20  # CMOCs, mechanisms, links of the web
+    assert (summary["target_type"] == "link").sum() == 20
     assert summary["converged"].all()
     mech = summary[summary["target_type"] == "mechanism"].set_index("target_id")
     assert mech["evidence_level"].value_counts().to_dict() == {
@@ -204,7 +206,7 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
     page = (out / "report.html").read_text()
     assert "WARNING" not in page and 'id="convergence-warning"' not in page
     for target in summary["target_id"]:
-        assert f'data-target="{target}"' in page
+        assert f'data-target="{html.escape(target)}"' in page
     assert page.count('<tr data-action="') == 35  # P3's action statements
     assert "interviews" in run.stderr and "review" in run.stderr  # both waves fitted or reused
 
