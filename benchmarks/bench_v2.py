@@ -37,6 +37,7 @@ Usage::
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 0.97
     python benchmarks/bench_v2.py --part ioc --seeds 20211 1 2 3 --target-accept 0.9 --tune 1000 500
     python benchmarks/bench_v2.py --part scale
+    python benchmarks/bench_v2.py --part small --seeds 1 2 3 4 5 6 7 8 --extend 1 2
 """
 
 from __future__ import annotations
@@ -459,9 +460,44 @@ def part_gate(root: Path, args, run) -> None:
     print(f"\ngate passed at {passed} of {total} fits; target: all")
 
 
+def part_small(root: Path, args, run) -> None:
+    """Check the gate at the defaults on a small theory: the planted web base of the link tests."""
+    import time
+
+    from cmoc.analyses import SamplerConfig, check_convergence, fit
+    from cmoc.evidence import load_evidence
+    from cmoc.models import ModelConfig
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_links_planted import draw_web_base
+
+    print("\n| seed | --extend | gate | runs extended (draws + tune at target_accept) | wall s |")
+    print("|---|---|---|---|---|")
+    passed = total = 0
+    for seed in args.seeds:
+        base = load_evidence(draw_web_base(root / f"web{seed}", seed))
+        for extend in args.extend:
+            start = time.perf_counter()
+            idata = fit(base, ModelConfig(), SamplerConfig(seed=seed, extend=extend))
+            wall = time.perf_counter() - start
+            check = check_convergence(idata)
+            runs = json.loads(idata.attrs.get("extended", "[]"))
+            said = "; ".join(
+                f"{r['draws']} + {r['tune']} at {r['target_accept']:g}: {', '.join(r['failures'])}"
+                for r in runs
+            )
+            verdict = "passed" if check.passed else f"FAILED ({'; '.join(check.failures)})"
+            print(f"| {seed} | {extend} | {verdict} | {said or '-'} | {wall:.1f} |", flush=True)
+            passed += check.passed
+            total += 1
+    print(f"\ngate passed at {passed} of {total} fits; target: all")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("ratio", "ioc", "scale", "gate"), default="ratio")
+    parser.add_argument(
+        "--part", choices=("ratio", "ioc", "scale", "gate", "small"), default="ratio"
+    )
     parser.add_argument("--baseline-draws", type=int, default=100)
     parser.add_argument("--baseline-tune", type=int, default=100)
     parser.add_argument(
@@ -477,6 +513,9 @@ def main() -> int:
     parser.add_argument(
         "--tune", type=int, nargs="+", default=[500], help="ioc: tuning steps (cmoc's default)"
     )
+    parser.add_argument(
+        "--extend", type=int, nargs="+", default=[1], help="small: extensions (cmoc's default)"
+    )
     parser.add_argument("--cache", choices=("machine", "private"), default="machine")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -490,7 +529,13 @@ def main() -> int:
         env = dict(os.environ)
         if args.cache == "private":
             env["PYTENSOR_FLAGS"] = f"base_compiledir={Path(tmp) / 'cache'}"
-        parts = {"ratio": part_ratio, "ioc": part_ioc, "scale": part_scale, "gate": part_gate}
+        parts = {
+            "ratio": part_ratio,
+            "ioc": part_ioc,
+            "scale": part_scale,
+            "gate": part_gate,
+            "small": part_small,
+        }
         parts[args.part](Path(tmp), args, lambda case: spawn(case, env, log))
     if log.exists():  # the gate part prints its table only
         print(f"\nresults: {log.relative_to(ROOT)}")

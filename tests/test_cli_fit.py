@@ -209,6 +209,10 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
         assert f'data-target="{html.escape(target)}"' in page
     assert page.count('<tr data-action="') == 35  # P3's action statements
     assert "interviews" in run.stderr and "review" in run.stderr  # both waves fitted or reused
+    # for whom: the review and the interviews side by side, from the fit with context effects
+    md = (out / "report.md").read_text()
+    assert "## For whom, in what circumstances" in md and 'id="context-table"' in page
+    assert "Coded against interview sources only" in md and "P3-R01" in md
 
 
 def test_priors_are_printed_and_configurable(tmp_path, capsys):

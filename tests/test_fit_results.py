@@ -244,7 +244,9 @@ def _gate_stub(monkeypatch, outcomes):
 
     def fake_sample(model, s, *, progress=False, key=None):
         outcome = outcomes[len(runs)]
-        runs.append((s.draws, s.tune))
+        runs.append(
+            (s.draws, s.tune) if s.target_accept == 0.9 else (s.draws, s.tune, s.target_accept)
+        )
         rng = np.random.default_rng(len(runs))
         values = rng.uniform(0.4, 0.6, (s.chains, s.draws, 2))
         if outcome == "rhat":  # one chain elsewhere: R-hat far above the limit
@@ -266,10 +268,20 @@ def _gate_stub(monkeypatch, outcomes):
         (["rhat", "rhat"], 1, [(400, 50), (800, 100)], False),
         (["rhat", "rhat", "pass"], 2, [(400, 50), (800, 100), (1600, 200)], True),
         (["rhat"], 0, [(400, 50)], False),
-        (["diverged"], 1, [(400, 50)], False),  # divergences: more draws do not help
+        # divergences: not more draws (they do not help) but smaller steps
+        (["diverged", "pass"], 1, [(400, 50), (400, 100, 0.95)], True),
+        (["diverged", "diverged"], 1, [(400, 50), (400, 100, 0.95)], False),
+        (
+            ["diverged", "diverged", "pass"],
+            2,
+            [(400, 50), (400, 100, 0.95), (400, 200, 0.975)],
+            True,
+        ),
+        (["diverged", "rhat", "pass"], 2, [(400, 50), (400, 100, 0.95), (800, 200, 0.95)], True),
+        (["diverged"], 0, [(400, 50)], False),
     ],
 )
-def test_fit_extends_a_run_that_fails_on_rhat_or_ess_only(
+def test_fit_extends_a_run_that_fails_the_gate(
     monkeypatch, tiny_base, outcomes, extend, expected_runs, passed
 ):
     runs = _gate_stub(monkeypatch, outcomes)
@@ -283,16 +295,37 @@ def test_fit_extends_a_run_that_fails_on_rhat_or_ess_only(
     assert json.loads(idata.attrs["sampler"])["draws"] == 400
     # ... and the runs extended are recorded, and said
     extended = json.loads(idata.attrs.get("extended", "[]"))
-    assert [(r["draws"], r["tune"]) for r in extended] == expected_runs[:-1]
+    assert [run[:2] for run in expected_runs[:-1]] == [(r["draws"], r["tune"]) for r in extended]
     assert check.values["extensions"] == len(extended)
+    for record, outcome in zip(extended, outcomes, strict=False):
+        failure = "R-hat above 1.01" if outcome == "rhat" else "divergent transitions"
+        assert any(failure in f for f in record["failures"])
     if extended:
-        assert all("R-hat above 1.01" in r["failures"][0] for r in extended)
         assert "sampled again" in check.text and "400 draws and 50 tuning steps" in check.text
+        last = expected_runs[-1]
+        assert json.loads(idata.attrs["last_run"]) == {
+            "draws": last[0],
+            "tune": last[1],
+            "target_accept": last[2] if len(last) > 2 else 0.9,
+        }
+        assert ("at target_accept" in check.text) is (len(last) > 2)
     else:
         assert "sampled again" not in check.text
     if not passed and outcomes[-1] == "rhat":
         n = 2 * expected_runs[-1][0]
         assert f"--draws {n} --tune {n}" in check.text
+    if not passed and outcomes[-1] == "diverged":
+        # the advice starts above the last run's target_accept
+        higher = "0.99" if len(expected_runs[-1]) > 2 else "0.95, 0.99"
+        assert f"higher --target-accept ({higher})" in check.text
+
+
+def test_fit_does_not_extend_divergences_at_the_highest_target_accept(monkeypatch, tiny_base):
+    runs = _gate_stub(monkeypatch, ["diverged", "pass"])
+    sampler = SamplerConfig(seed=1, chains=4, draws=400, tune=50, target_accept=0.99, extend=2)
+    idata = fit(tiny_base, sampler=sampler)
+    assert runs == [(400, 50, 0.99)] and "extended" not in idata.attrs
+    assert "already 0.99" in check_convergence(idata).text
 
 
 def test_extend_must_not_be_negative():

@@ -266,6 +266,9 @@ def test_the_report_draws_the_web_and_lists_the_paths(web, tmp_path):
     md = next(out.rglob("report.md")).read_text()
     assert 'id="web"' in html and 'id="paths-table"' in html and "M1-&gt;M2-&gt;M3" in html
     assert "## Paths into the web's outcomes" in md
+    # two kinds: the fit with context effects is kept beside the base, its section shown
+    assert (base.path / ".cmoc" / "context-kind-fit.nc").is_file()
+    assert 'id="for-whom"' in html and "## For whom, in what circumstances" in md
 
 
 def test_a_link_without_a_testable_cmoc_shows_no_direction(tmp_path):

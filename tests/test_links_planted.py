@@ -38,12 +38,19 @@ PLANTED = {
     "A2": ("M1", "context", "+", "prior", 0.4, 0.85),
 }
 EXPECTED = {"M1->M2": "affirmed", "M3->M2": "inconclusive", "M1->M4": "refuted"}
+# a CMOC that holds in reviews but not in interviews (issue 16, deliverable 5): P(a code
+# supports) per kind
+CONTEXT_PLANTED = {"K1": ("M3", "context", "+", "prior", 0.5, {"review": 0.9, "interview": 0.2})}
 ACTIVE = {"M1": 0.7, "M2": 0.7, "M3": 0.6, "M4": 0.7}
 SOURCES = {"review": 120, "interview": 60}
 
 
-def draw_web_base(directory: Path, seed: int) -> Path:
-    """Write the planted base into ``directory``."""
+def draw_web_base(directory: Path, seed: int, planted: dict | None = None) -> Path:
+    """Write the planted base (``planted``, default :data:`PLANTED`) into ``directory``.
+
+    A CMOC's ``P(a code supports)`` may be a dict by source kind.
+    """
+    planted = PLANTED if planted is None else planted
     rng = np.random.default_rng(seed)
     rows, sources = [], []
     for kind, n in SOURCES.items():
@@ -51,9 +58,10 @@ def draw_web_base(directory: Path, seed: int) -> Path:
             sid = f"{kind[0].upper()}{j + 1:03d}"
             sources.append((sid, kind, "w1"))
             active = {m: rng.random() < a for m, a in ACTIVE.items()}
-            for cmoc, (mech, _ctx, _sign, _origin, b, p) in PLANTED.items():
+            for cmoc, (mech, _ctx, _sign, _origin, b, p) in planted.items():
                 if not (active[mech] and rng.random() < b):
                     continue
+                p = p[kind] if isinstance(p, dict) else p
                 n_codes = 1 + rng.negative_binomial(2.0, 2.0 / (2.0 + 1.5))
                 s = rng.binomial(n_codes, rng.beta(20 * p, 20 * (1 - p)))
                 for stance, count in (("supports", s), ("refutes", n_codes - s)):
@@ -69,7 +77,7 @@ def draw_web_base(directory: Path, seed: int) -> Path:
     )
     (directory / "cmocs.csv").write_text(
         "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
-        + "".join(f"{c},{m},{ctx},o,{sg},{o}\n" for c, (m, ctx, sg, o, *_) in PLANTED.items())
+        + "".join(f"{c},{m},{ctx},o,{sg},{o}\n" for c, (m, ctx, sg, o, *_) in planted.items())
     )
     pd.DataFrame(sources, columns=["source_id", "kind", "wave"]).to_csv(
         directory / "sources.csv", index=False

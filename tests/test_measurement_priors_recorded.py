@@ -27,7 +27,9 @@ def test_the_priors_enter_the_id_of_model_v2_only(monkeypatch):
     v1_id, v2_id = ModelConfig(model="hierarchical").id, V2.id
     other = MeasurementPriors(depth_sd_target=Prior(dist="HalfNormal", sigma=1.0))
     monkeypatch.setattr(
-        config_module, "measurement_priors_json", lambda: measurement_priors_json(other)
+        config_module,
+        "measurement_priors_json",
+        lambda context=False: measurement_priors_json(other, context=context),
     )
     assert V2.id != v2_id
     assert ModelConfig(model="hierarchical").id == v1_id

@@ -159,6 +159,9 @@ def test_ioc_explore_content(executed, ioc_copy):
     assert "20 links" in links and "M12->M05" in links and "M10->M05" in links
     paths = _outputs(nb, "paths-table")
     assert "M12->M02->M10->M05" in paths and "p_all_hold" in paths
+    by_kind = _outputs(nb, "context-table")
+    assert "interview" in by_kind and "review" in by_kind and "p_differs_breadth" in by_kind
+    assert "M10->M05" in by_kind
 
 
 @pytest.mark.slow  # runs the notebook on the IOC base: real fits of both waves (3 min cold)

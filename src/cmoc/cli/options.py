@@ -30,6 +30,7 @@ __all__ = [
     "SEED",
     "AcceptOpt",
     "ChainsOpt",
+    "ContextBy",
     "DirArg",
     "DrawsOpt",
     "Format",
@@ -68,6 +69,12 @@ class Format(StrEnum):
     json = "json"
 
 
+class ContextBy(StrEnum):
+    """Contexts ``cmoc summary --by`` compares (model v2's :data:`cmoc.models.CONTEXTS`)."""
+
+    kind = "kind"
+
+
 class TableFormat(StrEnum):
     """Output formats of plan and calibrate."""
 
@@ -103,8 +110,9 @@ ExtendOpt = Annotated[
         "--extend",
         min=0,
         help=(
-            "Times a fit that fails the convergence gate on R-hat or ESS (no divergences) is "
-            "sampled again with twice the draws and tuning; 0: never."
+            "Times a fit that fails the convergence gate is sampled again as the gate advises: "
+            "twice the draws and tuning after R-hat or ESS failures, twice the tuning and a "
+            "higher target-accept after divergences; 0: never."
         ),
     ),
 ]

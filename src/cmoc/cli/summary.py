@@ -9,7 +9,7 @@ import typer
 
 from ..defaults import CI
 from .common import UserError, err, evidence_for, load_evidence
-from .options import Format, FormatOpt
+from .options import ContextBy, Format, FormatOpt
 from .render import render
 
 __all__ = ["summary"]
@@ -45,12 +45,26 @@ def summary(
             "mechanism); model v2.",
         ),
     ] = False,
+    by: Annotated[
+        ContextBy | None,
+        typer.Option(
+            "--by",
+            help="Breadth and direction per source kind, and P(they differ), from model v2 "
+            "with context effects, fitted beside DIR's fit (or reused): "
+            "DIR/.cmoc/context-kind-fit.nc.",
+        ),
+    ] = None,
 ) -> None:
     """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
     if not 0 < ci < 1:
         raise UserError(f"--ci must be between 0 and 1 (got {ci})")
     if changes:
+        if by is not None:
+            raise UserError("--changes and --by: choose one")
         _changes(target, wave, ci, format)
+        return
+    if by is not None:
+        _by_context(target, wave, ci, format, by.value, links)
         return
     from ..analyses import (
         FitEvidenceError,
@@ -124,6 +138,63 @@ def summary(
         table=lambda data: render_summary(data, "table", meta),
     )
     typer.echo(text, nl=False)
+
+
+def _by_context(
+    directory: Path, wave: str | None, ci: float, fmt: Format, by: str, links: bool
+) -> None:
+    """Print each target's breadth and direction per context (``--by``)."""
+    from ..analyses import (
+        SamplerConfig,
+        check_convergence,
+        context_estimates,
+        context_fit_or_reuse,
+        default_fit_path,
+        fit_config,
+        load_fit,
+    )
+    from ..reports import render_context, rounded
+    from .common import is_tty, model_config
+
+    if not directory.is_dir():
+        raise UserError(f"--by needs the evidence base directory, not {directory}")
+    base = evidence_for(load_evidence(directory), wave)
+    cfg, sampler = model_config(None, base), SamplerConfig()
+    main = default_fit_path(directory, wave)
+    if main.is_file():  # DIR's own fit: the context fit takes its model and sampler settings
+        try:
+            cfg, settings = fit_config(load_fit(main))
+            sampler = SamplerConfig(**settings)
+        except (KeyError, TypeError, ValueError):
+            cfg, sampler = model_config(None, base), SamplerConfig()
+    if cfg.model != "measurement":
+        raise UserError("--by: context effects are estimated by model v2 (the measurement model)")
+    err(f"model v2 with context effects by {by}: fitting it, or reusing its saved fit...")
+    try:
+        idata, how = context_fit_or_reuse(
+            directory, base, cfg, sampler, by=by, wave=wave, progress=is_tty()
+        )
+    except ValueError as error:
+        raise UserError(f"--by {by}: {error}") from error
+    err(how)
+    frame = context_estimates(idata, base, ci=ci, links=True)
+    if links:
+        frame = frame[frame["target_type"] == "link"].reset_index(drop=True)
+        if frame.empty:
+            raise UserError(_no_links(base, frame.assign(breadth_mean=0.0)))
+    check = check_convergence(idata)
+    if not check.passed:
+        err(f"WARNING: {check.text}")
+    meta = {
+        "evidence": base.config.name,
+        "wave": base.waves[-1],
+        "ci": ci,
+        "by": by,
+        "converged": check.passed,
+        "convergence": check.text,
+        "evidence_hash": base.evidence_hash,
+    }
+    typer.echo(render_context(rounded(frame), fmt.value, meta), nl=False)
 
 
 def _no_links(base, frame) -> str:

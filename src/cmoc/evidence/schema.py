@@ -32,6 +32,8 @@ from pydantic import (
 from ..defaults import (
     AFFIRM,
     BREADTH_MIN,
+    CONTEXT_MARGIN_BREADTH,
+    CONTEXT_MARGIN_DIRECTION,
     DIRECTION_MARGIN,
     LEVEL_THRESHOLDS,
     MIN_SOURCES,
@@ -336,6 +338,8 @@ class Classification(BaseModel):
     breadth_min: Annotated[float, Field(gt=0, lt=1)] = BREADTH_MIN
     direction_margin: Annotated[float, Field(ge=0, lt=0.5)] = DIRECTION_MARGIN
     min_sources: Annotated[int, Field(ge=1)] = MIN_SOURCES
+    context_breadth_margin: Annotated[float, Field(gt=0, lt=1)] = CONTEXT_MARGIN_BREADTH
+    context_direction_margin: Annotated[float, Field(gt=0, lt=1)] = CONTEXT_MARGIN_DIRECTION
 
 
 class ConfidenceKinds(BaseModel):

@@ -132,6 +132,13 @@ class ModelConfig(BaseModel):
         direction together (``build_measurement_model(..., pooling=)``): ``partial`` (the
         model), ``none`` (every target on its own) or ``complete`` (targets share their
         mechanism's breadth, depth and direction); it is part of ``id`` for both models.
+    context : {"none", "kind"}
+        Model v2 only: whether each target's breadth and direction may differ between source
+        kinds (``build_measurement_model(..., context=)``; docs/model.md, "Context
+        dependence"). ``none`` (the default model); ``kind``: partly pooled per-(target,
+        kind) deviations, the model behind ``cmoc summary --by kind`` and the report's "for
+        whom, in what circumstances" section, fitted beside the default model. Part of ``id``
+        only when not ``none`` (fits saved before it existed keep their ids).
     pooling : {"normal", "logistic"}
         Distribution of a CMOC's standardised deviation from its mechanism's support. With
         ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
@@ -184,6 +191,7 @@ class ModelConfig(BaseModel):
     model: Literal["hierarchical", "measurement"] = "measurement"
     likelihood: Literal["negbin", "poisson"] = "negbin"
     support_pooling: Literal["partial", "none", "complete"] = "partial"
+    context: Literal["none", "kind"] = "none"
     pooling: Literal["normal", "logistic"] = "normal"
     group_effects: Literal["auto", "all", "none"] = "auto"
     mechanisms: Literal["auto", "centered", "noncentered"] = "auto"
@@ -208,6 +216,10 @@ class ModelConfig(BaseModel):
                 f"{', '.join(v1_only)}: settings of model v1, which is no longer the default; "
                 'add model = "hierarchical" to fit model v1 (model v2, the default, has its own '
                 "priors: docs/model.md)"
+            )
+        if self.context != "none" and self.model != "measurement":
+            raise ValueError(
+                f'context = "{self.context}" is a setting of model v2 (model = "measurement")'
             )
         return self
 
@@ -265,6 +277,9 @@ class ModelConfig(BaseModel):
     def to_json(self) -> str:
         """Canonical JSON (sorted keys) for a result's attrs (:meth:`from_json` reads it)."""
         data = self.model_dump()
+        if data["context"] == "none":
+            # without the key, as before contexts existed: fits keep their ids
+            del data["context"]
         if data["model"] == "hierarchical":
             # without the key, as before model v2 existed: v1 fits keep their ids
             del data["model"]
@@ -279,6 +294,7 @@ class ModelConfig(BaseModel):
         """
         data = json.loads(text)
         data.setdefault("model", "hierarchical")
+        data.setdefault("context", "none")
         return cls.model_validate(data)
 
     @property
@@ -291,7 +307,7 @@ class ModelConfig(BaseModel):
         """
         text = self.to_json()
         if self.model == "measurement":
-            text += measurement_priors_json()
+            text += measurement_priors_json(context=self.context != "none")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _kind_lean_scale(self) -> str:
@@ -302,7 +318,9 @@ class ModelConfig(BaseModel):
     def describe_priors(self) -> list[tuple[str, str]]:
         """Return ``(parameter, prior)`` pairs in plain text, for printing and reports."""
         if self.model == "measurement":
-            out = describe_measurement_priors(measurement_priors_json())
+            out = describe_measurement_priors(
+                measurement_priors_json(context=self.context != "none")
+            )
             if self.support_pooling != "partial":  # a comparison variant
                 out.append(("target pooling (evidencing, depth, direction)", self.support_pooling))
             return out
@@ -338,13 +356,16 @@ V1_CONFIG = ModelConfig(model="hierarchical")
 """Model v1's default configuration, what its builder and generator use when given none."""
 
 
-def measurement_priors_json(priors=None) -> str:
+def measurement_priors_json(priors=None, *, context: bool = False) -> str:
     """Model v2's priors as canonical JSON (sorted keys), as a fit's attrs store them.
 
     Parameters
     ----------
     priors : MeasurementPriors, optional
         Default: ``MeasurementPriors()``.
+    context : bool
+        Include the scales of the context deviations (``context_*``): for a model with
+        ``context="kind"`` only, so that the default model's JSON (and ids) stay as they were.
     """
     from dataclasses import fields
 
@@ -353,6 +374,8 @@ def measurement_priors_json(priors=None) -> str:
     priors = priors or MeasurementPriors()
     data = {}
     for f in fields(priors):
+        if f.name.startswith("context_") and not context:
+            continue
         value = getattr(priors, f.name)
         data[f.name] = value.model_dump() if isinstance(value, Prior) else value
     return json.dumps(data, sort_keys=True)
@@ -394,6 +417,13 @@ def describe_measurement_priors(text: str) -> list[tuple[str, str]]:
                 "recording of refutes of a partial kind, psi_k",
                 f"Beta({p['recording_a']:g}, {p['recording_b']:g})",
             ),
+        ] + [
+            (what, str(p[key]))
+            for key, what in (
+                ("context_sd_breadth", "evidencing deviation per target and kind, sigma_B"),
+                ("context_sd_direction", "direction deviation per target and kind, sigma_D"),
+            )
+            if key in p
         ]
     except (ValueError, TypeError, KeyError) as err:
         raise ValueError(f"not model v2's priors as JSON: {err}") from err

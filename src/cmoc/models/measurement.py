@@ -39,10 +39,21 @@ from .reparametrise import (
     data_scaled_zero_sum,
 )
 
-__all__ = ["POOLINGS", "MeasurementPriors", "build_measurement_model", "depth_own_sd"]
+__all__ = [
+    "CONTEXTS",
+    "POOLINGS",
+    "MeasurementPriors",
+    "build_measurement_model",
+    "depth_own_sd",
+]
 
 POOLINGS = ("partial", "none", "complete")
 """The pooling variants of the target level (``build_measurement_model(..., pooling=)``)."""
+
+CONTEXTS = ("none", "kind")
+"""Contexts a target's breadth and direction may depend on (``build_measurement_model(...,
+context=)``): ``none``, one evidencing probability and direction per target (kinds differ only
+by their global leans); ``kind``, a partly pooled deviation per target and source kind."""
 
 _GRID = 64
 """Counts of one total summed term by term: at least this many values of each NB sum, more when
@@ -69,7 +80,9 @@ class MeasurementPriors:
     ``activation_kind_sd`` and ``kind_lean_sd`` are fixed scales of zero-sum kind effects;
     ``recording_a``, ``recording_b`` the Beta prior of ``psi_k`` for a ``"partial"`` kind.
     ``concentration`` (Gamma, mean 20, sd sqrt(200): shape 2, rate 0.1) is the beta-binomial's
-    ``c``.
+    ``c``. ``context_sd_breadth`` and ``context_sd_direction`` scale the per-(target, kind)
+    deviations of a model with ``context="kind"`` (log-odds scale; docs/model.md, "Context
+    dependence", on why normal rather than heavy-tailed deviations).
     """
 
     activation_mean: Prior = field(default_factory=lambda: _normal(0.0, 1.5))
@@ -90,6 +103,8 @@ class MeasurementPriors:
     )
     recording_a: float = 2.0
     recording_b: float = 2.0
+    context_sd_breadth: Prior = field(default_factory=lambda: _half(0.5))
+    context_sd_direction: Prior = field(default_factory=lambda: _half(0.5))
 
 
 def _root_mean_square(prior: Prior) -> float:
@@ -116,6 +131,44 @@ def depth_own_sd(priors: MeasurementPriors, mechanisms: int) -> float:
 
 def _depth_own_prior(priors: MeasurementPriors, mechanisms: int) -> Prior:
     return _normal(0.0, depth_own_sd(priors, mechanisms))
+
+
+def _per_kind(x, t, k):
+    """``x[t]``, or ``x[t, k]`` where ``x`` varies by kind too (a model with context effects)."""
+    return x[t] if x.ndim == 1 else x[t, k]
+
+
+def _context_deviations(
+    model: pm.Model, md: MeasurementData, pr: MeasurementPriors
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """Per-(target, kind) deviations of evidencing and direction (``context="kind"``).
+
+    Non-centred zero-sum normals over the kinds, one scale each for breadth and direction:
+    the kinds' deviations of one target sum to zero, so ``b_t`` and ``eta_t`` stay the
+    targets' values between kinds, and a kind with few sources is pulled towards them.
+    Direction deviates only between kinds whose refutes are recorded (fully or partly), at
+    least two: elsewhere nothing in the data sees it.
+
+    Returns
+    -------
+    (pytensor.tensor.TensorVariable, pytensor.tensor.TensorVariable)
+        ``logit b_tk`` (target, kind) and the direction deviations (target, kind).
+    """
+    d = md.data
+    n_t, n_k = len(d.targets), len(d.kinds)
+    logit_b = model["evidencing_logit"]
+    sd_b = _prior("context_sd_breadth", pr.context_sd_breadth)
+    z_b = pm.ZeroSumNormal("z_context_breadth", sigma=1.0, dims=("target", "kind"))
+    dev_b = pm.Deterministic("context_breadth", sd_b * z_b, dims=("target", "kind"))
+    seen = np.flatnonzero(md.psi != 0)
+    if seen.size < 2:  # no deviation (and no variable: its draws would be constant zeros)
+        return logit_b[:, None] + dev_b, pt.zeros((n_t, n_k))
+    model.add_coord("direction_context", [d.kinds[i] for i in seen])
+    sd_p = _prior("context_sd_direction", pr.context_sd_direction)
+    z_p = pm.ZeroSumNormal("z_context_direction", sigma=1.0, dims=("target", "direction_context"))
+    dev_p = pt.set_subtensor(pt.zeros((n_t, n_k))[:, seen], sd_p * z_p)
+    dev_p = pm.Deterministic("context_direction", dev_p, dims=("target", "kind"))
+    return logit_b[:, None] + dev_b, dev_p
 
 
 def _own(name: str, prior: Prior, n: int) -> pt.TensorVariable:
@@ -632,16 +685,23 @@ def _exact_terms(md: MeasurementData, p: dict, cells: bool = True) -> _ExactTerm
     d = md.data
     n_m = len(d.mechanisms)
     onehot = np.eye(n_m)[d.target_mech]  # (target, mechanism)
-    # S_wm: sum of log(1 - b_t) over the targets of m in the theory of wave w
-    s_wm = pt.dot(_data("theory", md.theory.astype(float)), onehot * p["log1m_b"][:, None])
+    # S_wm: sum of log(1 - b_t) over the targets of m in the theory of wave w (per kind too
+    # where b varies by kind)
+    theory = _data("theory", md.theory.astype(float))
     pair_mech, pair_kind = _data("pair_mechanism", md.pair_mech), _data("pair_kind", md.pair_kind)
+    pair_wave = _data("pair_wave", md.pair_wave)
     logit_a = p["logit_a"][pair_mech, pair_kind]
-    zeros = s_wm[_data("pair_wave", md.pair_wave), pair_mech]
+    if p["log1m_b"].ndim == 1:
+        zeros = pt.dot(theory, onehot * p["log1m_b"][:, None])[pair_wave, pair_mech]
+    else:
+        s_wmk = pt.tensordot(theory, onehot[:, :, None] * p["log1m_b"][:, None, :], axes=1)
+        zeros = s_wmk[pair_wave, pair_mech, pair_kind]
     on = _log_sigmoid(logit_a) + zeros
     evidenced = _data("pair_evidenced", md.pair_evidenced.astype(np.int8))
     ll = pt.where(evidenced, on, pt.logaddexp(_log_sigmoid(-logit_a), on))
     pair_weight = _data("pair_weight", md.pair_weight)
-    covered_weight = _data("covered_weight", md.covered_weight)
+    covered = md.covered_weight if p["log1m_b"].ndim == 1 else md.covered_kind_weight
+    covered_weight = _data("covered_weight", covered)
     cell, cell_weight = None, None
     if cells and md.cell_n.size:
         c_tgt, c_kind, c_n, c_s, c_logx, c_w = _cell_classes(md)
@@ -650,7 +710,11 @@ def _exact_terms(md: MeasurementData, p: dict, cells: bool = True) -> _ExactTerm
         n = _data("cell_codes", c_n)
         log_x = _data("cell_log_exposure", c_logx)
         mu = pt.exp(p["rho"][k] + p["lam"][t] + log_x)
-        cell = p["log_b"][t] - p["log1m_b"][t] + _nb_logp(n - 1, mu, p["phi"])
+        cell = (
+            _per_kind(p["log_b"], t, k)
+            - _per_kind(p["log1m_b"], t, k)
+            + _nb_logp(n - 1, mu, p["phi"])
+        )
         direct = md.psi[c_kind] != 0
         if direct.any():
             # every cell's split, kept where its kind records refutes (a mask, not an index
@@ -717,7 +781,10 @@ def _block_loglik(md: MeasurementData, p: dict, log_p) -> pt.TensorVariable:
     k_row = np.arange(n_k)[None, :]
     log_ck = _log_comb(md.block_free[:, None], k_row)
     logit_a = p["logit_a"][md.block_mech, md.block_kind][:, None]
-    zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
+    if p["log1m_b"].ndim == 1:
+        zsum = pt.dot(md.block_zero, p["log1m_b"])[:, None]
+    else:
+        zsum = pt.sum(md.block_zero * p["log1m_b"].T[md.block_kind], axis=1)[:, None]
     block = log_ck + k_row * (_log_sigmoid(logit_a) + zsum)
     block = block + (md.block_free[:, None] - k_row).clip(0) * _log_sigmoid(-logit_a)
     return pm.math.logsumexp(block + per_block, axis=1, keepdims=False)
@@ -742,7 +809,8 @@ def _count_blocks_loglik(md: MeasurementData, p: dict) -> pt.TensorVariable:
     if not simple.any():
         return _block_loglik(md, p, _count_rows_logp(md, p, np.arange(md.bt_tgt.size), active))
     rows = np.flatnonzero(simple)
-    s = active[rows] * p["log1m_b"][md.bt_tgt[rows]][:, None]
+    kind = md.block_kind[md.bt_block[rows]]
+    s = active[rows] * _per_kind(p["log1m_b"], md.bt_tgt[rows], kind)[:, None]
     log_p = pt.zeros((md.bt_tgt.size, n_k))
     log_p = pt.set_subtensor(log_p[rows], pm.math.log1mexp(pt.minimum(s, -_TINY)))
     if not simple.all():
@@ -777,7 +845,9 @@ def _count_rows_logp(
     zero_val = np.where(unbounded | (bt_lo == 0), 0.0, _NEG)[:, None]  # G(0) = 1, F(0)
     val = pt.where(e0, zero_val, val)
     # sum_e Binom(e; n_f + K, b_t) val(e), e <= min(n_f + K, top)
-    s = _binomial_mix(val, n_e, p["log_b"][t], p["log1m_b"][t], int(size.max()))
+    s = _binomial_mix(
+        val, n_e, _per_kind(p["log_b"], t, kind), _per_kind(p["log1m_b"], t, kind), int(size.max())
+    )
     if md.block_forced.any():  # (rows, K): P_t(n_f + K)
         s = s[np.arange(rows.size)[:, None], active]
     else:
@@ -865,7 +935,8 @@ def _blocks_loglik(md: MeasurementData, p: dict, grid: int = _GRID) -> pt.Tensor
     log_c = _log_comb(active, ee)
     log_c = np.where(kk <= md.block_free[b][:, None, None], log_c, _NEG)
     n_on, n_off = np.broadcast_to(ee, log_c.shape), np.maximum(active - ee, 0)
-    lb, l1b = p["log_b"][t][:, None, None], p["log1m_b"][t][:, None, None]
+    lb = _per_kind(p["log_b"], t, kind)[:, None, None]
+    l1b = _per_kind(p["log1m_b"], t, kind)[:, None, None]
     terms = log_c + n_on * lb + n_off * l1b + log_f[:, None, :]
     log_p = pm.math.logsumexp(terms, axis=2, keepdims=False)  # (bt, K)
     return _block_loglik(md, p, log_p)
@@ -883,6 +954,11 @@ def _unit_loglik(
     sufficient statistics.
     """
     units = measurement_units(md)
+    if p["log1m_b"].ndim != 1:
+        raise ValueError(
+            "the pointwise log-likelihood (pointwise=True) is not available for a model with "
+            "context effects (context='kind')"
+        )
     per_source = pt.dot(units.pair, exact.pair) - pt.dot(units.covered, p["log1m_b"])
     if exact.cell is not None:
         per_source = per_source + pt.dot(units.cell, exact.cell)
@@ -923,6 +999,7 @@ def build_measurement_model(
     *,
     pointwise: bool = False,
     pooling: str = "partial",
+    context: str = "none",
 ) -> pm.Model:
     """Build the measurement model (model v2, the default model) for an evidence base.
 
@@ -950,6 +1027,14 @@ def build_measurement_model(
         evidencing probability (a target's breadth is its mechanism's), ``lambda_t =
         theta_mech(t)``, ``eta_t = mu_mech(t)``. Activation keeps its mechanism level in all
         three. The last two exist for model comparison (``cmoc check --compare``).
+    context : {"none", "kind"}
+        :data:`CONTEXTS`. With ``kind`` (and two kinds or more), each target's evidencing
+        log-odds and direction log-odds get a zero-sum deviation per source kind, partly pooled
+        towards the target's own value: ``logit b_tk = logit b_t + sigma_B z_tk`` and
+        ``logit p_tk = eta_t + delta_k + sigma_D u_tk`` (``u`` over the kinds that record
+        refutes, at least two; none otherwise). Deterministics ``context_breadth`` and, where
+        direction deviates, ``context_direction`` (target, kind) hold the deviations
+        (docs/model.md, "Context dependence").
 
     Returns
     -------
@@ -971,6 +1056,8 @@ def build_measurement_model(
     )
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
     pr = priors or MeasurementPriors()
     d = md.data
     n_m, n_k, n_t = len(d.mechanisms), len(d.kinds), len(d.targets)
@@ -1168,6 +1255,9 @@ def build_measurement_model(
         if partial and psi_p is None:
             psi, psi_p = _recording(pr, psi, partial)
         logit_p = eta[:, None] + delta[None, :]
+        if context == "kind" and n_k > 1:
+            logit_b, dev = _context_deviations(model, md, pr)
+            logit_p = logit_p + dev
         # q: share of recorded codes that support; psi = 0 kinds get psi 1 here, unused
         psi_safe = pt.where(pt.eq(psi, 0.0), 1.0, psi)
         q = pm.math.sigmoid(logit_p - pt.log(psi_safe)[None, :])
@@ -1199,11 +1289,13 @@ def build_measurement_model(
         # derived quantities
         a = pm.math.sigmoid(logit_a)
         b = pm.math.sigmoid(logit_b)
-        pm.Deterministic("breadth", a[tm, :] * b[:, None], dims=("target", "kind"))
-        none_m = pt.exp(pt.dot(np.eye(n_m)[tm].T, p["log1m_b"]))
         pm.Deterministic(
-            "breadth_mechanism", a * (1.0 - none_m)[:, None], dims=("mechanism", "kind")
+            "breadth", a[tm, :] * (b[:, None] if b.ndim == 1 else b), dims=("target", "kind")
         )
+        none_m = pt.exp(pt.dot(np.eye(n_m)[tm].T, p["log1m_b"]))
+        if none_m.ndim == 1:
+            none_m = none_m[:, None]
+        pm.Deterministic("breadth_mechanism", a * (1.0 - none_m), dims=("mechanism", "kind"))
         pm.Deterministic("direction", pm.math.sigmoid(eta), dims="target")
         pm.Deterministic("direction_kind", pm.math.sigmoid(logit_p), dims=("target", "kind"))
         pm.Deterministic("depth_expected", 1.0 + pt.exp(lam + rho.mean()), dims="target")

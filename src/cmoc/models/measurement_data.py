@@ -50,6 +50,8 @@ class MeasurementData:
     covered_weight : numpy.ndarray
         Per target, the summed weights of forced block members for which the target is covered by
         their block (its ``log(1 - b_t)`` leaves their zeros).
+    covered_kind_weight : numpy.ndarray
+        ``covered_weight`` per (target, kind): where ``b`` varies by kind (context effects).
     block_mech, block_kind, block_wave, block_forced, block_free : numpy.ndarray
         Per block (the rows of one mechanism over one member set): mechanism, the members' kind
         and wave, the number of forced (active for sure) and free members.
@@ -82,6 +84,7 @@ class MeasurementData:
     pair_evidenced: np.ndarray
     pair_weight: np.ndarray
     covered_weight: np.ndarray
+    covered_kind_weight: np.ndarray
     block_mech: np.ndarray
     block_kind: np.ndarray
     block_wave: np.ndarray
@@ -144,14 +147,33 @@ class MeasurementData:
         a ``"not recorded"`` kind's unseen), so a target whose entry is zero has a direction
         from pooling alone. A mechanism's entry is its own codes, not its CMOCs'.
         """
+        return self.recorded_codes_by_kind().sum(axis=1)
+
+    def recorded_codes_by_kind(self) -> np.ndarray:
+        """:meth:`recorded_codes` per (target, kind): zero for a kind that does not record."""
         d = self.data
         recorded = np.array([r == "recorded" for r in self.recording], dtype=bool)
-        out = np.zeros(len(d.targets), dtype=np.int64)
-        cells = recorded[np.asarray(d.src_kind)[self.cell_src]]
-        np.add.at(out, self.cell_tgt[cells], self.cell_n[cells])
-        blocks = recorded[self.block_kind[self.bt_block]]
-        np.add.at(out, self.bt_tgt[blocks], np.maximum(self.bt_lo[blocks], 0))
+        out = np.zeros((len(d.targets), len(d.kinds)), dtype=np.int64)
+        kind = np.asarray(d.src_kind)[self.cell_src]
+        cells = recorded[kind]
+        np.add.at(out, (self.cell_tgt[cells], kind[cells]), self.cell_n[cells])
+        b_kind = self.block_kind[self.bt_block]
+        blocks = recorded[b_kind]
+        np.add.at(out, (self.bt_tgt[blocks], b_kind[blocks]), np.maximum(self.bt_lo[blocks], 0))
         return out
+
+    def sources_by_kind(self) -> np.ndarray:
+        """Per (target, kind), the sources of the kind coded against the target.
+
+        Those whose wave's theory holds it; a mechanism's row counts the sources coded against
+        any of its targets.
+        """
+        d = self.data
+        on = self.theory[d.src_wave]  # (source, target)
+        n_c = len(d.cmocs)
+        for m in range(len(d.mechanisms)):
+            on[:, n_c + m] = on[:, np.flatnonzero(d.target_mech == m)].any(axis=1)
+        return on.T.astype(np.int64) @ np.eye(len(d.kinds), dtype=np.int64)[d.src_kind]
 
 
 class UnsupportedLayout(ValueError):
@@ -264,6 +286,7 @@ def measurement_data(
     b_mech, b_kind, b_wave, b_forced, b_free, b_logx, b_w, b_label = ([] for _ in range(8))
     block_zero = np.zeros((len(blocks), n_t))
     covered_weight = np.zeros(n_t)
+    covered_kind_weight = np.zeros((n_t, len(d.kinds)))
     bt = {k: [] for k in ("block", "tgt", "fixed_supports", "fixed", "lo", "hi")}
     for b, (m, mset) in enumerate(blocks):
         rows = block_rows[b]
@@ -286,6 +309,7 @@ def measurement_data(
         block_zero[b, of_m] = 1.0
         block_zero[b, covered] = 0.0
         covered_weight[covered] += d.src_weight[js[forced]].sum()
+        covered_kind_weight[covered, k] += d.src_weight[js[forced]].sum()
         b_mech.append(m)
         b_kind.append(k)
         b_wave.append(w)
@@ -355,6 +379,7 @@ def measurement_data(
         pair_evidenced=np.array([c[3] for c in ck], dtype=bool),
         pair_weight=np.array([classes[c] for c in ck], dtype=float),
         covered_weight=covered_weight,
+        covered_kind_weight=covered_kind_weight,
         block_mech=np.array(b_mech, dtype=i64),
         block_kind=np.array(b_kind, dtype=i64),
         block_wave=np.array(b_wave, dtype=i64),

@@ -43,6 +43,8 @@ class ExactCellStatistics:
     ----------
     target_weight, target_extra : numpy.ndarray
         Per target, ``sum w`` and ``sum w (n - 1)`` of its cells.
+    target_kind_weight : numpy.ndarray
+        ``sum w`` per (target, kind): for ``log b`` where it varies by kind.
     kind_extra : numpy.ndarray
         Per kind, ``sum w (n - 1)``.
     extra_above : numpy.ndarray
@@ -67,6 +69,7 @@ class ExactCellStatistics:
     """
 
     target_weight: np.ndarray
+    target_kind_weight: np.ndarray
     target_extra: np.ndarray
     kind_extra: np.ndarray
     extra_above: np.ndarray
@@ -138,6 +141,7 @@ def exact_cell_statistics(md: MeasurementData) -> ExactCellStatistics:
     constant = float(np.sum(w * (-gammaln(y + 1.0) + y * log_x)) + np.sum(wd * log_comb))
     return ExactCellStatistics(
         target_weight=np.bincount(t, weights=w, minlength=n_t),
+        target_kind_weight=np.bincount(key, weights=w, minlength=n_t * n_k).reshape(n_t, n_k),
         target_extra=np.bincount(t, weights=w * y, minlength=n_t),
         kind_extra=np.bincount(k, weights=w * y, minlength=n_k),
         extra_above=_above(y, w, int(y.max())),
@@ -159,6 +163,17 @@ def exact_cell_statistics(md: MeasurementData) -> ExactCellStatistics:
         constant=constant,
         direct=bool(direct.any()),
     )
+
+
+def _evidenced_cells(stats: ExactCellStatistics, p: dict, data) -> pt.TensorVariable:
+    """Return ``sum_cells w (log b - log(1 - b))``.
+
+    Per target, or per (target, kind) where ``b`` varies by kind (context effects).
+    """
+    if p["log_b"].ndim == 1:
+        return pt.dot(data("cell_target_weight", stats.target_weight), p["log_b"] - p["log1m_b"])
+    weight = data("cell_target_kind_weight", stats.target_kind_weight)
+    return pt.sum(weight * (p["log_b"] - p["log1m_b"]))
 
 
 def exact_cells_logp(stats: ExactCellStatistics, p: dict, data) -> pt.TensorVariable:
@@ -190,7 +205,7 @@ def exact_cells_logp(stats: ExactCellStatistics, p: dict, data) -> pt.TensorVari
         "cell_group_extra", stats.group_extra
     )
     out = (
-        pt.dot(data("cell_target_weight", stats.target_weight), p["log_b"] - p["log1m_b"])
+        _evidenced_cells(stats, p, data)
         + pt.dot(data("cell_target_extra", stats.target_extra), p["lam"])
         + pt.dot(data("cell_kind_extra", stats.kind_extra), p["rho"])
         + pt.dot(extra_above, pt.log(phi + steps))

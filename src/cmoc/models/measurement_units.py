@@ -201,9 +201,13 @@ def measurement_without_unit(md: MeasurementData, unit: str) -> MeasurementData:
     j = int(units.source[i])
     src_weight = md.data.src_weight.copy()
     src_weight[j] = 0.0  # the cell classes' weights are summed from it
+    covered_kind = md.covered_kind_weight.copy()
+    k = int(md.data.src_kind[j])
+    covered_kind[:, k] = np.maximum(covered_kind[:, k] - units.covered[i], 0.0)
     return replace(
         md,
         data=replace(md.data, src_weight=src_weight),
         pair_weight=np.maximum(md.pair_weight - units.pair[i], 0.0),
         covered_weight=np.maximum(md.covered_weight - units.covered[i], 0.0),
+        covered_kind_weight=covered_kind,
     )

@@ -11,7 +11,7 @@ from .pipeline import (
     report_content_for,
     saved_calibration,
 )
-from .tables import FORMATS, render_changes, render_summary, rounded
+from .tables import FORMATS, render_changes, render_context, render_summary, rounded
 
 __all__ = [
     "FORMATS",
@@ -24,6 +24,7 @@ __all__ = [
     "default_report_dir",
     "methods_paragraph",
     "render_changes",
+    "render_context",
     "render_html",
     "render_summary",
     "report_content",

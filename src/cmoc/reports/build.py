@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..evidence import EvidenceBase, describe, file_mode
 from .content import MOVED_MIN, ReportContent
+from .context_section import context_section
 from .html import (
     build_date,
     calibration_paragraph,
@@ -273,6 +274,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             f"{r.r_hat:.3f} |"
         )
     lines += _md_paths(content)
+    lines += _md_context(content)
     changes = content.changes
     if changes is not None:
         ch = rounded(changes)
@@ -334,6 +336,56 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         *_md_measurement_sensitivity(content),
     ]
     return lines + _md_checks_tail(base, content)
+
+
+def _md_context(content: ReportContent) -> list[str]:
+    """Return the Markdown of "for whom, in what circumstances" (model v2, several kinds)."""
+    if content.context is None:
+        return []
+    ctx = context_section(content.context, content.mechanism_names, content.classification)
+    lines = ["", "## For whom, in what circumstances", ""]
+    text = (
+        "Model v2 refitted with a deviation of each target's evidencing and direction per "
+        "source kind, partly pooled towards the target's own (`cmoc summary DIR --by kind`). "
+        f"The kinds differ overall: {'; '.join(ctx.overall)}. A target *depends on context* "
+        f"when, with probability at least {ctx.affirm:g}, two kinds' breadths differ by more "
+        f"than {ctx.breadth_margin:g} or their directions by more than "
+        f"{ctx.direction_margin:g}; a direction is compared only between kinds whose refutes "
+        "are recorded and that coded the target."
+    )
+    check = content.context_check
+    if check is not None and not check.passed:
+        text += f" **The fit with context effects did not converge: {md_text(check.text)}**"
+    lines += [text, ""]
+    if ctx.depends:
+        noun = "target depends" if ctx.depends == 1 else "targets depend"
+        lines += [f"{ctx.depends} {noun} on context:", ""]
+    else:
+        lines += [
+            f"No CMOC, mechanism or link depends on context by these margins. The "
+            f"{len(ctx.rows)} closest:",
+            "",
+        ]
+    if ctx.rows:
+        head = ["target", "type", "name"]
+        head += [f"breadth, {k}" for k in ctx.kinds] + [f"direction, {k}" for k in ctx.kinds]
+        head += ["P(breadth differs)", "P(direction differs)"]
+        lines += ["| " + " | ".join(md_text(h) for h in head) + " |"]
+        lines += ["|" + "---|" * len(head)]
+        for r in ctx.rows:
+            cells = [r["target_id"], r["target_type"], r["name"]]
+            cells += [r["breadth"].get(k, "–") for k in ctx.kinds]
+            cells += [r["direction"].get(k, "–") for k in ctx.kinds]
+            cells += [r["p_breadth"], r["p_direction"]]
+            lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+        lines.append("")
+    for kind, ids in ctx.one_kind.items():
+        lines += [
+            f"Coded against {md_text(kind)} sources only (no estimate for another kind): "
+            f"{md_text(', '.join(ids))}.",
+            "",
+        ]
+    return lines
 
 
 def _md_paths(content: ReportContent) -> list[str]:

@@ -25,6 +25,7 @@ from ..analyses import (
     Provenance,
     change_report,
     check_convergence,
+    context_estimates,
     is_measurement_fit,
     measurement_influence,
     measurement_predictive,
@@ -107,6 +108,12 @@ class ReportContent:
     paths : pandas.DataFrame or None
         Model v2 with links: the strongest and weakest paths into each outcome node of the web
         (:func:`cmoc.analyses.outcome_paths`); None otherwise.
+    context : pandas.DataFrame or None
+        Model v2 with two source kinds or more: each target's breadth and direction per kind
+        (:func:`cmoc.analyses.context_estimates` of the fit with context effects); None
+        otherwise.
+    context_check : ConvergenceCheck or None
+        The convergence gate of that fit.
     sensitivity : pandas.DataFrame
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
         breadth, and v2's statuses, for a model v2 fit).
@@ -199,6 +206,8 @@ class ReportContent:
     influence_top: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
     paths: pd.DataFrame | None = None
+    context: pd.DataFrame | None = None
+    context_check: ConvergenceCheck | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -217,6 +226,7 @@ class ReportContent:
             "influence": self.influence,
             "influence_top": self.influence_top,
             "paths": self.paths,
+            "context": self.context,
             "sensitivity": self.sensitivity,
             "convergence": self.convergence.table.reset_index(),
         }
@@ -577,6 +587,7 @@ def report_content(
     comparison: ModelComparison | None = None,
     plan: PlanResult | None = None,
     calibration: CalibrationResult | None = None,
+    context: xr.DataTree | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
@@ -601,6 +612,10 @@ def report_content(
     calibration : CalibrationResult, optional
         A saved calibration (:func:`cmoc.analyses.load_calibration`); it must calibrate the
         fit's model configuration.
+    context : xarray.DataTree, optional
+        The newest wave's fit of model v2 with context effects
+        (:func:`cmoc.analyses.context_fit_or_reuse`): the "for whom, in what circumstances"
+        section.
     say : callable, optional
         Called with a message before each step that can take seconds (progress on stderr).
 
@@ -647,6 +662,11 @@ def report_content(
     if v2 and not link_table(base).empty:
         tell("  paths into the web's outcome nodes (joint posterior draws)...")
         paths = outcome_paths(idata, base, summary.set_index("target_id")["status"])
+    context_frame = context_check = None
+    if context is not None:
+        tell("  breadth and direction per source kind (the fit with context effects)...")
+        context_frame = context_estimates(context, base, ci=ci)
+        context_check = check_convergence(context)
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
@@ -724,4 +744,6 @@ def report_content(
         influence_top=top,
         links=link_table(base) if v2 else None,
         paths=paths,
+        context=context_frame,
+        context_check=context_check,
     )

@@ -13,6 +13,7 @@ import pandas as pd
 from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
+from .context_section import context_section
 from .tables import level_text
 
 __all__ = [
@@ -743,6 +744,7 @@ def render_html(content: ReportContent) -> str:
         command=_command(content),
         built=build_date(),
         status_style=figures.STATUS_STYLE,
+        ctx=None,
     )
 
 
@@ -835,4 +837,9 @@ def _render_measurement_html(content: ReportContent) -> str:
         command=_command(content),
         built=build_date(),
         status_style=figures.MEASUREMENT_STATUS_STYLE,
+        ctx=(
+            None
+            if content.context is None
+            else context_section(content.context, content.mechanism_names, content.classification)
+        ),
     )

@@ -35,6 +35,7 @@ from ..analyses import (
     FitMismatchError,
     SamplerConfig,
     compare_models,
+    context_fit_or_reuse,
     find_calibration,
     fit_config,
     fit_evidence,
@@ -236,6 +237,14 @@ def _content(
             **_report_plan(cfg),
         )
         say(f"plan: {how}")
+    context = None
+    if _is_v2(cfg) and base.sources["kind"].nunique() > 1:
+        say(
+            "fitting model v2 with context effects (per source kind: the 'for whom, in what "
+            "circumstances' section), or reusing its saved fit..."
+        )
+        context, how = context_fit_or_reuse(directory, base, cfg, s, progress=progress)
+        say(f"context: {how}")
     say("computing the report's tables (summaries, checks, what each wave changed)...")
     content = report_content(
         base,
@@ -244,6 +253,7 @@ def _content(
         comparison=comparison,
         plan=planned,
         calibration=saved,
+        context=context,
         say=say,
     )
     for wave, check in content.wave_checks.items():
@@ -377,8 +387,9 @@ def build_report_for(
 
 
 ONE_FIT_NOTE = (
-    "it shows the newest wave only; the trajectory across waves, what each wave changed and "
-    "the model comparison need the evidence base (cmoc report DIR)"
+    "it shows the newest wave only; the trajectory across waves, what each wave changed, "
+    "the model comparison and the estimates per source kind need the evidence base "
+    "(cmoc report DIR)"
 )
 """What a report built by :func:`build_report_from_fit` leaves out, as it says."""
 

@@ -14,7 +14,14 @@ from ..evidence.csvsafe import frame_to_csv
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["FORMATS", "level_text", "render_changes", "render_summary", "rounded"]
+__all__ = [
+    "FORMATS",
+    "level_text",
+    "render_changes",
+    "render_context",
+    "render_summary",
+    "rounded",
+]
 
 FORMATS = ("table", "csv", "json")
 
@@ -52,6 +59,8 @@ _DIGITS = {
         for suffix in ("_mean", "_lo", "_hi")
     },
     "p_broad": 4,
+    "p_differs_breadth": 4,
+    "p_differs_direction": 4,
     "p_clear_support": 4,
     "p_clear_refute": 4,
     **{
@@ -224,6 +233,69 @@ def _measurement_table(data: pd.DataFrame, meta: dict[str, object], ci: float):
         )
         table.add_row(*(_cell(v) for v in values))
     return table
+
+
+def render_context(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> str:
+    """Render the estimates per source kind (``cmoc summary --by kind``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`cmoc.analyses.context_estimates`.
+    fmt : {"table", "csv", "json"}
+    meta : dict
+        As for :func:`render_summary`.
+
+    Returns
+    -------
+    str
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    data, text = _plain(frame, fmt, meta)
+    if text is not None:
+        return text
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, force_terminal=False, color_system=None)
+    prefix = "" if meta.get("converged", True) else "WARNING: "
+    console.print(f"{prefix}{meta.get('convergence', '')}", markup=False)
+    ci = float(meta.get("ci", CI))
+    title = (
+        f"{meta.get('evidence', '')}: breadth and direction per source kind after wave "
+        f"{meta.get('wave', '')!s}"
+    )
+    table = Table(title=_cell(title), show_lines=False)
+    labels = ["target", "type", "kind", "sources", f"breadth ({ci:.0%})"]
+    labels += [f"direction ({ci:.0%})", "P(differs) b", "P(differs) d", "depends", "note"]
+    for label in labels:
+        table.add_column(label, no_wrap=label != "note")
+
+    def interval(r, name: str) -> str:
+        mean = getattr(r, f"{name}_mean")
+        if pd.isna(mean):
+            return "-"
+        return f"{mean:.2f} [{getattr(r, f'{name}_lo'):.2f}, {getattr(r, f'{name}_hi'):.2f}]"
+
+    def prob(value) -> str:
+        return "-" if pd.isna(value) else f"{value:.2f}"
+
+    for r in data.itertuples(index=False):
+        values = (
+            r.target_id,
+            r.target_type,
+            r.context,
+            r.sources,
+            interval(r, "breadth"),
+            interval(r, "direction"),
+            prob(r.p_differs_breadth),
+            prob(r.p_differs_direction),
+            "yes" if r.depends_on_context else "",
+            r.note,
+        )
+        table.add_row(*(_cell(v) for v in values))
+    console.print(table)
+    return buf.getvalue()
 
 
 def _confidence_table(console, data: pd.DataFrame) -> None:

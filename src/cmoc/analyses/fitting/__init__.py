@@ -9,7 +9,7 @@ from .attrs import Provenance
 from .convergence import ConvergenceCheck, GateThresholds, check_convergence
 from .provenance import package_versions, provenance
 from .result import AnalysisResult, Settings, load_result, result_kinds
-from .reuse import fit_or_reuse
+from .reuse import context_fit_or_reuse, fit_or_reuse
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
 from .store import (
     EVIDENCE_GROUP,
@@ -17,6 +17,7 @@ from .store import (
     FitEvidenceError,
     FitFileError,
     FitMismatchError,
+    context_fit_path,
     default_calibration_path,
     default_fit_path,
     default_plan_path,
@@ -51,6 +52,8 @@ __all__ = [
     "SamplerError",
     "Settings",
     "check_convergence",
+    "context_fit_or_reuse",
+    "context_fit_path",
     "default_calibration_path",
     "default_fit_path",
     "default_plan_path",

@@ -62,11 +62,17 @@ class ConvergenceCheck(AnalysisResult):
 
 
 def _target_accept(idata: xr.DataTree) -> float | None:
-    """Return the fit's ``target_accept`` from its provenance (``None`` when not recorded)."""
-    try:
-        return float(json.loads(idata.attrs["sampler"])["target_accept"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    """Return the ``target_accept`` of the fit's last run (``None`` when not recorded).
+
+    That of the settings asked, unless :func:`cmoc.analyses.fit` extended the fit with a
+    higher one (its ``last_run`` attribute).
+    """
+    for attr in ("last_run", "sampler"):
+        try:
+            return float(json.loads(idata.attrs[attr])["target_accept"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 def _extensions(idata: xr.DataTree) -> list[dict]:
@@ -78,15 +84,20 @@ def _extensions(idata: xr.DataTree) -> list[dict]:
     return runs if isinstance(runs, list) else []
 
 
-def _extension_text(runs: list[dict], draws: int) -> str:
+def _extension_text(runs: list[dict], draws: int, target_accept: float | None) -> str:
     """Say, in a sentence, which runs were extended and why."""
     if not runs:
         return ""
     first = runs[0]
     why = "; ".join(first.get("failures", [])) or "the gate failed"
     times = "once" if len(runs) == 1 else f"{len(runs)} times"
+    raised = (
+        f" at target_accept {target_accept:g}"
+        if target_accept is not None and target_accept != first.get("target_accept", target_accept)
+        else ""
+    )
     return (
-        f" (sampled again {times}, up to {draws} draws per chain: the run with "
+        f" (sampled again {times}, {draws} draws per chain{raised}: the run with "
         f"{first.get('draws')} draws and {first.get('tune')} tuning steps failed: {why})"
     )
 
@@ -180,7 +191,7 @@ def check_convergence(
         failures.append(f"{divergences} divergent transitions after tuning")
     passed = not failures
     runs = _extensions(idata)
-    extension = _extension_text(runs, post.sizes["draw"])
+    extension = _extension_text(runs, post.sizes["draw"], _target_accept(idata))
     if passed:
         text = (
             f"converged: R-hat <= {th.max_rhat}, bulk and tail ESS >= {min_ess:.0f}, "

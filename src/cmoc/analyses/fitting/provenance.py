@@ -55,7 +55,7 @@ def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> di
         "sampler": json.dumps(sampler, sort_keys=True),
         "packages": json.dumps(versions, sort_keys=True),
         **(
-            {"measurement_priors": measurement_priors_json()}
+            {"measurement_priors": measurement_priors_json(context=config.context != "none")}
             if config.model == "measurement"
             else {}
         ),

@@ -17,12 +17,13 @@ from .store import (
     FitFileError,
     FitMismatchError,
     base_of_result,
+    context_fit_path,
     fit_mismatches,
     load_fit,
     save_fit,
 )
 
-__all__ = ["fit_or_reuse"]
+__all__ = ["context_fit_or_reuse", "fit_or_reuse"]
 
 
 def fit_or_reuse(
@@ -120,3 +121,57 @@ def _refuse_changed(evidence: EvidenceBase, base: Path) -> None:
                 )
             ]
         )
+
+
+def context_fit_or_reuse(
+    directory: str | Path,
+    evidence: EvidenceBase,
+    config: ModelConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    by: str = "kind",
+    wave: str | None = None,
+    progress: bool = False,
+) -> tuple[xr.DataTree, str]:
+    """Return the fit of model v2 with context effects kept beside ``directory``'s fit.
+
+    The default model's configuration for ``evidence`` (or ``config``) with ``context = by``,
+    fitted or reused at :func:`~cmoc.analyses.fitting.store.context_fit_path` as
+    :func:`fit_or_reuse` does.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The evidence base's directory (its ``.cmoc/`` keeps the fit).
+    evidence : EvidenceBase
+        The evidence up to ``wave``.
+    config : ModelConfig, optional
+        Of model v2; default :func:`cmoc.models.config_for`.
+    sampler : SamplerConfig, optional
+    by : {"kind"}
+        The contexts (:data:`cmoc.models.CONTEXTS`).
+    wave : str, optional
+        The wave the evidence runs to (None: the newest); names the file.
+    progress : bool
+
+    Returns
+    -------
+    (xarray.DataTree, str)
+        The fit, and why it was reused or (re)fitted, in words.
+
+    Raises
+    ------
+    ValueError
+        When the configuration is not of model v2, or the base has one source kind.
+    """
+    cfg = config_for(evidence, config)
+    if cfg.model != "measurement":
+        raise ValueError("context effects are part of model v2 (the measurement model) only")
+    kinds = sorted(set(evidence.sources["kind"]))
+    if len(kinds) < 2:
+        raise ValueError(
+            f"{evidence.config.name} has sources of one kind only ({', '.join(kinds)}): "
+            "there is no other context to compare with"
+        )
+    path = context_fit_path(directory, by, wave)
+    return fit_or_reuse(evidence, path, cfg.merged({"context": by}), sampler, progress=progress)

@@ -14,7 +14,7 @@ from typing import Literal
 import pymc as pm
 import xarray as xr
 
-from ...defaults import EXTEND, SEED, TUNE
+from ...defaults import EXTEND, MAX_TARGET_ACCEPT, SEED, TUNE
 from ...evidence import EvidenceBase
 from ...evidence.recording import refutes_recording
 from ...models import ModelConfig, build_measurement_model, build_model, config_for
@@ -29,6 +29,7 @@ __all__ = [
     "fit",
     "model_family",
     "nutpie_adaptation",
+    "raised_target_accept",
     "sample_model",
 ]
 
@@ -120,8 +121,9 @@ class SamplerConfig:
         ``auto`` takes ``low_rank`` up to :data:`LOW_RANK_MAX_DIM` parameters (per model),
         else ``diag`` (:func:`nutpie_adaptation`).
     extend : int
-        Times :func:`fit` samples again, with twice the draws and tuning steps, when a run
-        fails the convergence gate on R-hat or ESS alone (no divergences); 0: never
+        Times :func:`fit` samples again when a run fails the convergence gate: with twice
+        the draws and tuning steps after R-hat or ESS failures alone, with twice the tuning
+        steps and a higher ``target_accept`` after divergences; 0: never
         (:data:`cmoc.defaults.EXTEND`).
     """
 
@@ -477,42 +479,74 @@ def fit(
     s = (sampler or SamplerConfig()).for_model(cfg.model).validated()
     if cfg.model == "measurement":
         recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
-        model = build_measurement_model(evidence, recording, pooling=cfg.support_pooling)
+        model = build_measurement_model(
+            evidence, recording, pooling=cfg.support_pooling, context=cfg.context
+        )
     else:
         model = build_model(evidence, cfg)
     key = (evidence.evidence_hash, cfg.id)
-    idata, extended = _sample_extending(model, s, progress=progress, key=key)
+    idata, extended, last = _sample_extending(model, s, progress=progress, key=key)
     idata = stamp(idata, evidence, cfg, asdict(s))
     if extended:
         idata.attrs["extended"] = json.dumps(extended, sort_keys=True)
+        idata.attrs["last_run"] = json.dumps(
+            {k: getattr(last, k) for k in ("draws", "tune", "target_accept")}, sort_keys=True
+        )
     return idata
 
 
 def _sample_extending(
     model: pm.Model, sampler: SamplerConfig, *, progress: bool, key: tuple[str, ...]
-) -> tuple[xr.DataTree, list[dict]]:
-    """Sample; while a run fails the gate without divergences, sample again for longer.
+) -> tuple[xr.DataTree, list[dict], SamplerConfig]:
+    """Sample; while a run fails the gate, sample again as the gate's advice says.
 
-    Each extension is a new run (the same seed) with twice the draws and tuning steps of the
-    last, at most ``sampler.extend`` times: a longer warm-up adapts the step size and mass
-    matrix better, and a posterior estimated from more draws settles an R-hat or ESS that sat at
-    the gate's limit. Draws of runs with different warm-ups are not pooled. A run with divergent
-    transitions, or of one chain, is returned as it is: the gate reports it, with its advice.
+    Each extension is a new run (the same seed), at most ``sampler.extend`` times. After R-hat
+    or ESS failures alone it has twice the draws and tuning steps of the last: a longer warm-up
+    adapts the step size and mass matrix better, and a posterior estimated from more draws
+    settles an R-hat or ESS that sat at the gate's limit. After divergent transitions it has
+    twice the tuning steps and a higher ``target_accept`` (:func:`raised_target_accept`): more
+    draws do not repair a step size too long for the posterior's curvature, smaller steps do.
+    Draws of runs with different warm-ups are never pooled. A run of one chain, or with
+    divergences at ``target_accept`` :data:`MAX_TARGET_ACCEPT` already, is returned as it is:
+    the gate reports it, with its advice.
 
     Returns
     -------
-    (xarray.DataTree, list of dict)
-        The last run, and one record per run that was extended (its ``draws``, ``tune`` and
-        the gate's ``failures``), oldest first, for the fit's ``extended`` attribute.
+    (xarray.DataTree, list of dict, SamplerConfig)
+        The last run; one record per run that was extended (its ``draws``, ``tune``,
+        ``target_accept`` and the gate's ``failures``), oldest first, for the fit's
+        ``extended`` attribute; and the last run's settings (its ``last_run`` attribute).
     """
     s = sampler
     extended: list[dict] = []
     while True:
         idata = sample_model(model, s, progress=progress, key=key)
         if len(extended) >= s.extend:
-            return idata, extended
+            return idata, extended, s
         check = check_convergence(idata)
-        if check.passed or check.divergences or s.chains < 2:  # one chain: no R-hat to settle
-            return idata, extended
-        extended.append({"draws": s.draws, "tune": s.tune, "failures": check.failures})
-        s = replace(s, draws=2 * s.draws, tune=max(2 * s.tune, 1))
+        if check.passed or s.chains < 2:  # one chain: no R-hat to settle
+            return idata, extended, s
+        if check.divergences and s.target_accept >= MAX_TARGET_ACCEPT:
+            return idata, extended, s
+        extended.append(
+            {
+                "draws": s.draws,
+                "tune": s.tune,
+                "target_accept": s.target_accept,
+                "failures": check.failures,
+            }
+        )
+        if check.divergences:
+            s = replace(
+                s, tune=max(2 * s.tune, 1), target_accept=raised_target_accept(s.target_accept)
+            )
+        else:
+            s = replace(s, draws=2 * s.draws, tune=max(2 * s.tune, 1))
+
+
+def raised_target_accept(target_accept: float) -> float:
+    """Return the ``target_accept`` of a run extended after divergences.
+
+    Half the way to 1 (0.9 to 0.95 to 0.975), at most :data:`MAX_TARGET_ACCEPT`.
+    """
+    return round(min(MAX_TARGET_ACCEPT, 1.0 - (1.0 - target_accept) / 2.0), 6)

@@ -47,6 +47,7 @@ __all__ = [
     "FitMismatchError",
     "base_of_result",
     "comparison_path",
+    "context_fit_path",
     "default_calibration_path",
     "default_fit_path",
     "default_plan_path",
@@ -208,6 +209,16 @@ def results_dir(evidence_dir: str | Path) -> Path:
 def default_fit_path(evidence_dir: str | Path, wave: str | None = None) -> Path:
     """Where ``cmoc fit DIR`` keeps its result: ``DIR/.cmoc/fit.nc`` (:func:`fit_file_name`)."""
     return results_dir(evidence_dir) / fit_file_name(wave)
+
+
+def context_fit_path(evidence_dir: str | Path, by: str = "kind", wave: str | None = None) -> Path:
+    """Where the fit with context effects is kept: ``DIR/.cmoc/context-<by>-<fit name>``.
+
+    Beside the default model's fit (:func:`default_fit_path`), for ``cmoc summary --by`` and the
+    report's "for whom, in what circumstances" section; ``by`` is one of
+    :data:`cmoc.models.CONTEXTS` other than ``none``.
+    """
+    return results_dir(evidence_dir) / f"context-{by}-{fit_file_name(wave)}"
 
 
 def variant_path(directory: str | Path, variant: str, model: str = "hierarchical") -> Path:

@@ -6,6 +6,7 @@ draws of support that the summary, the confidence grade and the checks share.
 
 from .classify import STATUSES, Status, classify
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, UNGRADED, confidence
+from .context import CONTEXT_COLUMNS, ContextError, context_estimates, is_context_fit
 from .draws import support_draws
 from .levels import predictive_levels
 from .links import link_draws, summarize_links
@@ -32,6 +33,7 @@ __all__ = [
     "CONCERNS",
     "CONCERN_TEXT",
     "CONFIDENCE_COLUMNS",
+    "CONTEXT_COLUMNS",
     "DEFAULT_CI",
     "GRADES",
     "MAX_LINKS",
@@ -41,11 +43,14 @@ __all__ = [
     "STATUSES",
     "SUMMARY_COLUMNS",
     "UNGRADED",
+    "ContextError",
     "PathError",
     "Status",
     "classify",
     "classify_measurement",
     "confidence",
+    "context_estimates",
+    "is_context_fit",
     "is_measurement_fit",
     "link_draws",
     "link_holds",

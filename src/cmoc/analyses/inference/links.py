@@ -65,7 +65,11 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         ``breadth``, ``direction``, ``depth``: DataArrays ``(chain, draw, link)``; ``testable``
         (bool per link: a CMOC of it has a testable direction; where none has, ``direction``
         is its CMOCs' pooled one, never to be reported); ``sources_min`` (ints per link, a
-        lower bound from the rows); ``table`` (:func:`~cmoc.evidence.links.link_table`).
+        lower bound from the rows); ``table`` (:func:`~cmoc.evidence.links.link_table`);
+        per source kind, ``breadth_kind`` and ``direction_kind`` ``(chain, draw, link,
+        kind)`` (the same sums over one kind's sources, with its CMOCs' directions of that
+        kind), ``sources_kind`` (sources of each kind coded against the link's CMOCs) and
+        ``testable_kind`` (a CMOC of the link has recorded codes of that kind).
     """
     table = link_table(evidence)
     rows = theory_links(evidence)
@@ -77,9 +81,14 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     n_c, tix = len(d.cmocs), {t: i for i, t in enumerate(d.targets)}
     shape = (post.sizes["chain"], post.sizes["draw"])
     breadth = _flat(post["breadth"])  # (S, T, K)
-    b = expit(_flat(post["evidencing_logit"]))  # (S, T)
-    a = breadth[:, n_c:, :] / b[:, n_c:, None]  # (S, M, K): a_mk = breadth(m) / b(m)
+    logit_b = _flat(post["evidencing_logit"])[:, :, None]
+    if "context_breadth" in post:  # evidencing varies by kind (context effects)
+        logit_b = logit_b + _flat(post["context_breadth"])
+    b = expit(np.broadcast_to(logit_b, breadth.shape))  # (S, T, K)
+    a = breadth[:, n_c:, :] / b[:, n_c:, :]  # (S, M, K): a_mk = breadth(m) / b(m)
     p = _flat(post["direction"])  # (S, T)
+    p_k = _flat(post["direction_kind"])  # (S, T, K)
+    n_k = len(d.kinds)
     depth_tk = 1.0 + np.exp(
         _flat(post["depth_target"])[:, :, None] + _flat(post["kind_rate"])[:, None, :]
     )
@@ -89,7 +98,8 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         .groupby(level=[0, 1])
         .sum()
     )
-    testable_t = md.recorded_codes() > 0
+    recorded_tk = md.recorded_codes_by_kind() > 0
+    testable_t = recorded_tk.any(axis=1)
     sure = md.sure_sources()
     exact_src = [set() for _ in d.targets]
     for j, t in zip(md.cell_src, md.cell_tgt, strict=True):
@@ -97,6 +107,9 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     sure_bt = md.bt_lo >= 1
     s_count = breadth.shape[0]
     out = {k: np.full((s_count, len(table)), np.nan) for k in ("breadth", "direction", "depth")}
+    by_kind = {k: np.full((s_count, len(table), n_k), np.nan) for k in ("breadth", "direction")}
+    sources_kind = np.zeros((len(table), n_k), dtype=np.int64)
+    testable_kind = np.zeros((len(table), n_k), dtype=bool)
     testable = np.zeros(len(table), dtype=bool)
     sources_min = np.zeros(len(table), dtype=np.int64)
     for li, link in enumerate(table.index):
@@ -106,18 +119,34 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         evidenced = np.zeros(s_count)
         coded = 0
         w = dict.fromkeys(ts, 0.0)
+        evidenced_k = np.zeros((s_count, n_k))
+        w_k = {t: np.zeros((s_count, n_k)) for t in ts}
         for (k, wave), n in kw.items():
             held = [t for t in ts if md.theory[wave, t]]
             if not held:
                 continue
             none = np.ones(s_count)
             for m in sorted({int(d.target_mech[t]) for t in held}):
-                quiet = np.prod([1.0 - b[:, t] for t in held if d.target_mech[t] == m], axis=0)
+                quiet = np.prod([1.0 - b[:, t, k] for t in held if d.target_mech[t] == m], axis=0)
                 none *= 1.0 - a[:, m, k] * (1.0 - quiet)
             evidenced += n * (1.0 - none)
+            evidenced_k[:, k] += n * (1.0 - none)
             coded += n
+            sources_kind[li, k] += n
             for t in held:
                 w[t] = w[t] + n * breadth[:, t, k] * depth_tk[:, t, k]
+                w_k[t][:, k] += n * breadth[:, t, k] * depth_tk[:, t, k]
+        for k in np.flatnonzero(sources_kind[li]):
+            by_kind["breadth"][:, li, k] = evidenced_k[:, k] / sources_kind[li, k]
+            seen_k = [t for t in ts if recorded_tk[t, k]]
+            testable_kind[li, k] = bool(seen_k)
+            basis_k = seen_k or ts
+            pro = sum(w_k[t][:, k] * (p_k[:, t, k] if role[t] == "for" else 0.0) for t in basis_k)
+            con = sum(
+                w_k[t][:, k] * (1.0 - p_k[:, t, k] if role[t] == "for" else p_k[:, t, k])
+                for t in basis_k
+            )
+            by_kind["direction"][:, li, k] = pro / (pro + con)
         if coded:
             out["breadth"][:, li] = evidenced / coded
             codes = sum(w.values())
@@ -147,6 +176,17 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
             coords={"link": list(table.index)},
         )
 
+    def arr_k(x):
+        return xr.DataArray(
+            x.reshape(*shape, *x.shape[1:]),
+            dims=("chain", "draw", "link", "kind"),
+            coords={"link": list(table.index), "kind": list(d.kinds)},
+        )
+
+    per_link_kind = {
+        "dims": ("link", "kind"),
+        "coords": {"link": list(table.index), "kind": list(d.kinds)},
+    }
     return {
         "breadth": arr(out["breadth"]),
         "direction": arr(out["direction"]),
@@ -154,6 +194,10 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         "testable": xr.DataArray(testable, dims="link", coords={"link": list(table.index)}),
         "sources_min": sources_min,
         "table": table,
+        "breadth_kind": arr_k(by_kind["breadth"]),
+        "direction_kind": arr_k(by_kind["direction"]),
+        "sources_kind": xr.DataArray(sources_kind, **per_link_kind),
+        "testable_kind": xr.DataArray(testable_kind, **per_link_kind),
     }
 
 

@@ -1,0 +1,222 @@
+"""For whom, in what circumstances: each target's breadth and direction per source kind.
+
+Read from a fit of model v2 with context effects (``ModelConfig(context="kind")``: per target,
+a partly pooled deviation of its evidencing and direction log-odds per source kind; docs/model.md,
+"Context dependence"). For every CMOC, mechanism and link and every kind:
+
+- ``breadth``: the expected share of the kind's sources coded against the target that evidence
+  it; shown only where the kind has such sources;
+- ``direction``: the share of its codes from that kind that support it; shown only where the
+  kind records refutes and the target has recorded codes of its own from it (a mechanism's
+  direction per kind is not modelled: its CMOCs' are);
+- ``p_differs_breadth`` and ``p_differs_direction`` (per target): the posterior probability that
+  the largest and the smallest of the shown values differ by more than
+  ``[classification] context_breadth_margin`` (or ``context_direction_margin``), computed per
+  draw; empty where fewer than two kinds are shown;
+- ``depends_on_context``: either probability at least ``[classification] affirm``.
+
+The kinds' own differences (a kind's sources engaging every mechanism more, or leaning one way)
+are part of each kind's estimate, as they are of the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ...evidence import EvidenceBase
+from ...evidence.recording import refutes_recording
+from ...models import measurement_data
+from .links import link_draws
+
+__all__ = ["CONTEXT_COLUMNS", "ContextError", "context_estimates", "is_context_fit"]
+
+CONTEXT_COLUMNS = [
+    "target_id",
+    "target_type",
+    "mechanism_id",
+    "wave",
+    "context_by",
+    "context",
+    "sources",
+    "breadth_mean",
+    "breadth_lo",
+    "breadth_hi",
+    "direction_identified",
+    "direction_mean",
+    "direction_lo",
+    "direction_hi",
+    "p_differs_breadth",
+    "p_differs_direction",
+    "depends_on_context",
+    "note",
+]
+"""Columns of :func:`context_estimates`: one row per target and source kind."""
+
+
+class ContextError(ValueError):
+    """The fit has no context effects (it is not a fit of ``context="kind"``)."""
+
+
+def is_context_fit(idata: xr.DataTree) -> bool:
+    """Whether ``idata`` is a model v2 fit with per-(target, kind) deviations."""
+    return "posterior" in idata and "context_breadth" in idata["posterior"]
+
+
+def _p_differs(x: np.ndarray, shown: np.ndarray, margin: float) -> np.ndarray:
+    """Per row, ``P(max_k x - min_k x > margin)`` over the shown kinds (NaN below two).
+
+    ``x``: draws ``(S, rows, K)``; ``shown``: ``(rows, K)`` bool.
+    """
+    out = np.full(x.shape[1], np.nan)
+    for i in np.flatnonzero(shown.sum(axis=1) >= 2):
+        v = x[:, i, shown[i]]
+        out[i] = float(np.mean(v.max(axis=1) - v.min(axis=1) > margin))
+    return out
+
+
+def _flat(x: xr.DataArray) -> np.ndarray:
+    return x.stack(s=("chain", "draw")).transpose("s", ...).values
+
+
+def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
+    """Draws ``(S, target, kind)`` and masks of the CMOCs and mechanisms."""
+    recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
+    md = measurement_data(evidence, recording)
+    d = md.data
+    post = idata["posterior"]
+    n_c = len(d.cmocs)
+    breadth = np.concatenate(
+        [_flat(post["breadth"])[:, :n_c, :], _flat(post["breadth_mechanism"])], axis=1
+    )
+    direction = _flat(post["direction_kind"]).copy()
+    direction[:, n_c:, :] = np.nan  # a mechanism's direction per kind is not modelled
+    identified = md.recorded_codes_by_kind() > 0
+    identified[n_c:, :] = False
+    if "context_direction" not in post:  # fewer than two kinds record refutes: no deviation
+        identified[:] = identified & (identified.sum(axis=1, keepdims=True) <= 1)
+    types = ["cmoc"] * n_c + ["mechanism"] * len(d.mechanisms)
+    mech = [d.mechanisms[m] for m in d.target_mech[:n_c]] + list(d.mechanisms)
+    return {
+        "ids": list(d.targets),
+        "types": types,
+        "mechanism": mech,
+        "breadth": breadth,
+        "direction": direction,
+        "sources": md.sources_by_kind(),
+        "identified": identified,
+        "recording": [recording.get(k, "recorded") for k in d.kinds],
+        "kinds": list(d.kinds),
+    }
+
+
+def _link_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict | None:
+    draws = link_draws(idata, evidence)
+    ids = list(draws["table"].index)
+    if not ids:
+        return None
+    return {
+        "ids": ids,
+        "types": ["link"] * len(ids),
+        "mechanism": [""] * len(ids),
+        "breadth": _flat(draws["breadth_kind"]),
+        "direction": _flat(draws["direction_kind"]),
+        "sources": np.asarray(draws["sources_kind"].values),
+        "identified": np.asarray(draws["testable_kind"].values, dtype=bool),
+    }
+
+
+def _note(sources: int, identified: bool, recording: str, target_type: str) -> str:
+    """Say what a row does not show, and why."""
+    if sources == 0:
+        return "no sources of this kind"
+    if identified:
+        return ""
+    if target_type == "mechanism":
+        return "direction: see its CMOCs"
+    if recording != "recorded":
+        return f"not tested: refutes {recording}"
+    return "not tested: no codes of its own"
+
+
+def context_estimates(
+    idata: xr.DataTree, evidence: EvidenceBase, *, ci: float = 0.9, links: bool = True
+) -> pd.DataFrame:
+    """Return each target's breadth and direction per source kind, and whether they differ.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A model v2 fit of ``evidence`` with ``context="kind"`` (:func:`is_context_fit`).
+    evidence : EvidenceBase
+    ci : float
+        Probability of the equal-tailed credible intervals.
+    links : bool
+        Also the links of the web (``target_type = link``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CONTEXT_COLUMNS`, one row per (target, kind): CMOCs, mechanisms, then links.
+        Estimates the data cannot identify are empty, and ``note`` says why.
+
+    Raises
+    ------
+    ContextError
+        When ``idata`` has no context effects.
+    """
+    if not is_context_fit(idata):
+        raise ContextError(
+            'this fit has no context effects: fit model v2 with context = "kind" '
+            "(`cmoc summary DIR --by kind` does)"
+        )
+    th = evidence.config.classification
+    lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
+    parts = [_target_parts(idata, evidence)]
+    kinds, recording = parts[0]["kinds"], parts[0]["recording"]
+    if links and (link := _link_parts(idata, evidence)) is not None:
+        parts.append(link)
+    frames = []
+    for part in parts:
+        breadth, direction = part["breadth"], part["direction"]
+        has_sources = part["sources"] > 0
+        identified = part["identified"] & has_sources
+        p_b = _p_differs(breadth, has_sources, th.context_breadth_margin)
+        p_d = _p_differs(direction, identified, th.context_direction_margin)
+        for i, target in enumerate(part["ids"]):
+            for k, kind in enumerate(kinds):
+                row = {
+                    "target_id": target,
+                    "target_type": part["types"][i],
+                    "mechanism_id": part["mechanism"][i],
+                    "wave": evidence.waves[-1],
+                    "context_by": "kind",
+                    "context": kind,
+                    "sources": int(part["sources"][i, k]),
+                    "direction_identified": bool(identified[i, k]),
+                    "p_differs_breadth": p_b[i],
+                    "p_differs_direction": p_d[i],
+                    "depends_on_context": bool(
+                        np.nan_to_num(p_b[i]) >= th.affirm or np.nan_to_num(p_d[i]) >= th.affirm
+                    ),
+                    "note": _note(
+                        int(part["sources"][i, k]),
+                        bool(identified[i, k]),
+                        recording[k],
+                        part["types"][i],
+                    ),
+                }
+                for name, x, ok in (
+                    ("breadth", breadth[:, i, k], has_sources[i, k]),
+                    ("direction", direction[:, i, k], identified[i, k]),
+                ):
+                    if ok:
+                        row[f"{name}_mean"] = float(np.mean(x))
+                        row[f"{name}_lo"], row[f"{name}_hi"] = (
+                            float(v) for v in np.quantile(x, [lo_q, hi_q])
+                        )
+                    else:
+                        row[f"{name}_mean"] = row[f"{name}_lo"] = row[f"{name}_hi"] = np.nan
+                frames.append(row)
+    return pd.DataFrame(frames, columns=CONTEXT_COLUMNS)

@@ -1,0 +1,143 @@
+"""The report's "for whom, in what circumstances" section, from the estimates per source kind.
+
+One shape for the HTML and the Markdown: what the kinds differ in overall, the targets whose
+breadth or direction depends on the kind (side by side), the closest of the others where none
+does, and the targets a kind has no sources for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CLOSEST", "ContextSection", "context_section"]
+
+CLOSEST = 5
+"""Targets listed, the most likely to differ first, when none depends on context."""
+
+
+@dataclass(frozen=True)
+class ContextSection:
+    """What the section shows.
+
+    Attributes
+    ----------
+    kinds : list of str
+    overall : list of str
+        Per kind, its mechanisms' median breadth, in words.
+    rows : list of dict
+        The targets that depend on context (or, where none does, the :data:`CLOSEST` most
+        likely to): ``target_id``, ``target_type``, ``name``, per kind ``breadth`` and
+        ``direction`` texts (dicts by kind), ``p_breadth``, ``p_direction`` (texts),
+        ``depends``.
+    depends : int
+        How many targets depend on context.
+    one_kind : dict
+        Kind -> the targets only that kind's sources were coded against.
+    breadth_margin, direction_margin, affirm : float
+    """
+
+    kinds: list[str]
+    overall: list[str]
+    rows: list[dict] = field(default_factory=list)
+    depends: int = 0
+    one_kind: dict[str, list[str]] = field(default_factory=dict)
+    breadth_margin: float = 0.1
+    direction_margin: float = 0.2
+    affirm: float = 0.9
+
+
+def _interval(mean: float, lo: float, hi: float) -> str:
+    return "–" if pd.isna(mean) else f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _p(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.2f}"
+
+
+def context_section(
+    frame: pd.DataFrame, names: dict[str, str], classification: dict
+) -> ContextSection:
+    """Build the section from :func:`cmoc.analyses.context_estimates`' frame.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per target and kind.
+    names : dict
+        Mechanism id -> name.
+    classification : dict
+        The base's ``[classification]`` (``affirm`` and the context margins).
+
+    Returns
+    -------
+    ContextSection
+    """
+    kinds = list(dict.fromkeys(frame["context"]))
+    mech = frame[frame["target_type"] == "mechanism"]
+    overall = []
+    for kind in kinds:
+        b = mech.loc[mech["context"] == kind, "breadth_mean"].dropna()
+        if len(b):
+            overall.append(
+                f"{kind}: a mechanism's median breadth {np.median(b):.2f} "
+                f"(from {b.min():.2f} to {b.max():.2f})"
+            )
+    per_target = frame.groupby(["target_type", "target_id"], sort=False)
+    scores = per_target[["p_differs_breadth", "p_differs_direction"]].first()
+    scores["best"] = scores.max(axis=1, skipna=True)
+    scores["depends"] = per_target["depends_on_context"].first()
+    n_dep = int(scores["depends"].sum())
+    chosen = (
+        scores[scores["depends"]]
+        if n_dep
+        else scores[scores["best"].notna()].sort_values("best", ascending=False).head(CLOSEST)
+    )
+    if n_dep:
+        chosen = chosen.sort_values("best", ascending=False, kind="stable")
+    rows = []
+    for (ttype, tid), score in chosen.iterrows():
+        g = frame[(frame["target_type"] == ttype) & (frame["target_id"] == tid)]
+        by_kind = {r.context: r for r in g.itertuples(index=False)}
+        if ttype == "mechanism":
+            name = names.get(tid, "")
+        elif ttype == "cmoc":
+            name = f"of {g['mechanism_id'].iloc[0]}"
+        else:
+            name = " → ".join(names.get(m, m) for m in tid.split("->"))
+        rows.append(
+            {
+                "target_id": tid,
+                "target_type": ttype,
+                "name": name,
+                "breadth": {
+                    k: _interval(r.breadth_mean, r.breadth_lo, r.breadth_hi)
+                    for k, r in by_kind.items()
+                },
+                "direction": {
+                    k: _interval(r.direction_mean, r.direction_lo, r.direction_hi)
+                    for k, r in by_kind.items()
+                },
+                "p_breadth": _p(score["p_differs_breadth"]),
+                "p_direction": _p(score["p_differs_direction"]),
+                "depends": bool(score["depends"]),
+            }
+        )
+    one_kind: dict[str, list[str]] = {}
+    targets = frame[frame["target_type"] != "link"]
+    for tid, g in targets.groupby("target_id", sort=False):
+        seen = g.loc[g["sources"] > 0, "context"].tolist()
+        if len(seen) == 1:
+            one_kind.setdefault(seen[0], []).append(str(tid))
+    return ContextSection(
+        kinds=kinds,
+        overall=overall,
+        rows=rows,
+        depends=n_dep,
+        one_kind=one_kind,
+        breadth_margin=float(classification["context_breadth_margin"]),
+        direction_margin=float(classification["context_direction_margin"]),
+        affirm=float(classification["affirm"]),
+    )
