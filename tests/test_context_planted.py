@@ -3,7 +3,8 @@
 The planted web base of ``test_links_planted.py`` (drawn with numpy, independently of
 ``cmoc.models``) plus one CMOC, K1, that holds in reviews (90% of its codes support it) but not
 in interviews (20%), refutes recorded in both kinds. Model v2 with context effects must find
-K1's direction depends on the kind, the right way round, and no other target's.
+that K1's direction depends on the kind, the right way round and beyond the kinds' overall
+difference, and that no other target's breadth or direction does.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ def test_a_cmoc_that_holds_in_reviews_not_interviews_is_found(tmp_path, seed):
     k1 = frame[frame["target_id"] == "K1"].set_index("context")
     assert k1["depends_on_context"].all()
     assert k1["p_differs_direction"].iloc[0] >= 0.9
+    assert k1["beyond_kinds"].all()  # its own, not the kinds' overall difference
     assert k1.at["review", "direction_lo"] > 0.7
     assert k1.at["interview", "direction_mean"] < 0.5
     assert k1.at["review", "direction_lo"] > k1.at["interview", "direction_hi"]
     # its breadth was planted alike in both kinds
     assert k1["p_differs_breadth"].iloc[0] < 0.5
     # no other CMOC, mechanism or link depends on context (none was planted to)
-    others = frame[(frame["target_id"] != "K1") & frame["depends_on_context"]]
-    assert others.empty, others[["target_id", "context", "p_differs_direction"]]
+    others = frame[frame["target_id"] != "K1"]
+    flagged = others[others["depends_on_context"] | others["beyond_kinds"]]
+    assert flagged.empty, flagged[["target_id", "context", "p_differs_breadth"]]

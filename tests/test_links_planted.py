@@ -38,8 +38,8 @@ PLANTED = {
     "A2": ("M1", "context", "+", "prior", 0.4, 0.85),
 }
 EXPECTED = {"M1->M2": "affirmed", "M3->M2": "inconclusive", "M1->M4": "refuted"}
-# a CMOC that holds in reviews but not in interviews (issue 16, deliverable 5): P(a code
-# supports) per kind
+# context dependence (issue 16, deliverable 5): K1 holds in reviews but not in interviews
+# (P(a code supports) per kind; P(evidenced | active) may be per kind too)
 CONTEXT_PLANTED = {"K1": ("M3", "context", "+", "prior", 0.5, {"review": 0.9, "interview": 0.2})}
 ACTIVE = {"M1": 0.7, "M2": 0.7, "M3": 0.6, "M4": 0.7}
 SOURCES = {"review": 120, "interview": 60}
@@ -48,7 +48,7 @@ SOURCES = {"review": 120, "interview": 60}
 def draw_web_base(directory: Path, seed: int, planted: dict | None = None) -> Path:
     """Write the planted base (``planted``, default :data:`PLANTED`) into ``directory``.
 
-    A CMOC's ``P(a code supports)`` may be a dict by source kind.
+    A CMOC's ``P(evidenced | active)`` and ``P(a code supports)`` may be dicts by source kind.
     """
     planted = PLANTED if planted is None else planted
     rng = np.random.default_rng(seed)
@@ -59,6 +59,7 @@ def draw_web_base(directory: Path, seed: int, planted: dict | None = None) -> Pa
             sources.append((sid, kind, "w1"))
             active = {m: rng.random() < a for m, a in ACTIVE.items()}
             for cmoc, (mech, _ctx, _sign, _origin, b, p) in planted.items():
+                b = b[kind] if isinstance(b, dict) else b
                 if not (active[mech] and rng.random() < b):
                     continue
                 p = p[kind] if isinstance(p, dict) else p

@@ -17,6 +17,7 @@ __all__ = [
     "CI",
     "CONTEXT_MARGIN_BREADTH",
     "CONTEXT_MARGIN_DIRECTION",
+    "CONTEXT_ODDS_RATIO",
     "DIRECTION_MARGIN",
     "EXTEND",
     "KHAT_MAX",
@@ -80,6 +81,13 @@ CONTEXT_MARGIN_DIRECTION = 0.2
 probability ``AFFIRM``, the directions of two source kinds (that record refutes) differ by more
 than this (``[classification] context_direction_margin``): say 80% of the codes supporting in
 one kind against 60% in the other."""
+
+CONTEXT_ODDS_RATIO = 2.0
+"""Model v2 with context effects: a target depends on context *beyond the kinds' overall
+difference* when, with probability ``AFFIRM``, its own deviations make the odds of being
+evidenced (or of a code supporting it) in one kind differ from another's by more than this
+factor, over and above every target's common difference between the kinds
+(``[classification] context_odds_ratio``)."""
 
 MIN_SOURCES = 2
 """Model v2: the number of distinct sources that, by a target's own rows, surely evidence it

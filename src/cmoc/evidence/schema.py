@@ -34,6 +34,7 @@ from ..defaults import (
     BREADTH_MIN,
     CONTEXT_MARGIN_BREADTH,
     CONTEXT_MARGIN_DIRECTION,
+    CONTEXT_ODDS_RATIO,
     DIRECTION_MARGIN,
     LEVEL_THRESHOLDS,
     MIN_SOURCES,
@@ -340,6 +341,7 @@ class Classification(BaseModel):
     min_sources: Annotated[int, Field(ge=1)] = MIN_SOURCES
     context_breadth_margin: Annotated[float, Field(gt=0, lt=1)] = CONTEXT_MARGIN_BREADTH
     context_direction_margin: Annotated[float, Field(gt=0, lt=1)] = CONTEXT_MARGIN_DIRECTION
+    context_odds_ratio: Annotated[float, Field(gt=1)] = CONTEXT_ODDS_RATIO
 
 
 class ConfidenceKinds(BaseModel):

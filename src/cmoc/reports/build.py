@@ -359,7 +359,20 @@ def _md_context(content: ReportContent) -> list[str]:
     lines += [text, ""]
     if ctx.depends:
         noun = "target depends" if ctx.depends == 1 else "targets depend"
-        lines += [f"{ctx.depends} {noun} on context:", ""]
+        if ctx.beyond == 0:
+            own, theirs = ("its", "its") if ctx.depends == 1 else ("their", "theirs")
+            said = (
+                f"none beyond the kinds' overall difference: {own} difference is the kinds', "
+                f"not {theirs}"
+            )
+        else:
+            said = f"{ctx.beyond} beyond the kinds' overall difference"
+        lines += [
+            f"{ctx.depends} {noun} on context, {said} (the last column: the probability that a "
+            "target's own deviations make its odds differ between the kinds by more than a "
+            f"factor {ctx.odds_ratio:g} over and above every target's common difference):",
+            "",
+        ]
     else:
         lines += [
             f"No CMOC, mechanism or link depends on context by these margins. The "
@@ -369,14 +382,14 @@ def _md_context(content: ReportContent) -> list[str]:
     if ctx.rows:
         head = ["target", "type", "name"]
         head += [f"breadth, {k}" for k in ctx.kinds] + [f"direction, {k}" for k in ctx.kinds]
-        head += ["P(breadth differs)", "P(direction differs)"]
+        head += ["P(breadth differs)", "P(direction differs)", "P(beyond the kinds')"]
         lines += ["| " + " | ".join(md_text(h) for h in head) + " |"]
         lines += ["|" + "---|" * len(head)]
         for r in ctx.rows:
             cells = [r["target_id"], r["target_type"], r["name"]]
             cells += [r["breadth"].get(k, "–") for k in ctx.kinds]
             cells += [r["direction"].get(k, "–") for k in ctx.kinds]
-            cells += [r["p_breadth"], r["p_direction"]]
+            cells += [r["p_breadth"], r["p_direction"], r["p_beyond"]]
             lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
         lines.append("")
     for kind, ids in ctx.one_kind.items():

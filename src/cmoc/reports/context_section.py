@@ -30,22 +30,26 @@ class ContextSection:
     rows : list of dict
         The targets that depend on context (or, where none does, the :data:`CLOSEST` most
         likely to): ``target_id``, ``target_type``, ``name``, per kind ``breadth`` and
-        ``direction`` texts (dicts by kind), ``p_breadth``, ``p_direction`` (texts),
-        ``depends``.
+        ``direction`` texts (dicts by kind), ``p_breadth``, ``p_direction``, ``p_beyond``
+        (texts: ``p_beyond`` the larger of ``p_specific_*``), ``depends``, ``beyond``.
     depends : int
         How many targets depend on context.
+    beyond : int
+        How many of them differ beyond the kinds' overall difference.
     one_kind : dict
         Kind -> the targets only that kind's sources were coded against.
-    breadth_margin, direction_margin, affirm : float
+    breadth_margin, direction_margin, odds_ratio, affirm : float
     """
 
     kinds: list[str]
     overall: list[str]
     rows: list[dict] = field(default_factory=list)
     depends: int = 0
+    beyond: int = 0
     one_kind: dict[str, list[str]] = field(default_factory=dict)
     breadth_margin: float = 0.1
     direction_margin: float = 0.2
+    odds_ratio: float = 2.0
     affirm: float = 0.9
 
 
@@ -89,6 +93,10 @@ def context_section(
     scores = per_target[["p_differs_breadth", "p_differs_direction"]].first()
     scores["best"] = scores.max(axis=1, skipna=True)
     scores["depends"] = per_target["depends_on_context"].first()
+    scores["beyond"] = per_target["beyond_kinds"].first()
+    scores["p_beyond"] = (
+        per_target[["p_specific_breadth", "p_specific_direction"]].first().max(axis=1)
+    )
     n_dep = int(scores["depends"].sum())
     chosen = (
         scores[scores["depends"]]
@@ -122,7 +130,9 @@ def context_section(
                 },
                 "p_breadth": _p(score["p_differs_breadth"]),
                 "p_direction": _p(score["p_differs_direction"]),
+                "p_beyond": _p(score["p_beyond"]),
                 "depends": bool(score["depends"]),
+                "beyond": bool(score["beyond"]),
             }
         )
     one_kind: dict[str, list[str]] = {}
@@ -136,8 +146,10 @@ def context_section(
         overall=overall,
         rows=rows,
         depends=n_dep,
+        beyond=int((scores["depends"] & scores["beyond"]).sum()),
         one_kind=one_kind,
         breadth_margin=float(classification["context_breadth_margin"]),
         direction_margin=float(classification["context_direction_margin"]),
+        odds_ratio=float(classification["context_odds_ratio"]),
         affirm=float(classification["affirm"]),
     )

@@ -267,7 +267,8 @@ def render_context(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> st
     )
     table = Table(title=_cell(title), show_lines=False)
     labels = ["target", "type", "kind", "sources", f"breadth ({ci:.0%})"]
-    labels += [f"direction ({ci:.0%})", "P(differs) b", "P(differs) d", "depends", "note"]
+    labels += [f"direction ({ci:.0%})", "P(differs) b", "P(differs) d", "depends"]
+    labels += ["P(beyond kinds)", "note"]
     for label in labels:
         table.add_column(label, no_wrap=label != "note")
 
@@ -291,6 +292,7 @@ def render_context(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> st
             prob(r.p_differs_breadth),
             prob(r.p_differs_direction),
             "yes" if r.depends_on_context else "",
+            prob(pd.Series([r.p_specific_breadth, r.p_specific_direction]).max()),
             r.note,
         )
         table.add_row(*(_cell(v) for v in values))

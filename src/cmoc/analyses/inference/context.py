@@ -13,10 +13,18 @@ a partly pooled deviation of its evidencing and direction log-odds per source ki
   the largest and the smallest of the shown values differ by more than
   ``[classification] context_breadth_margin`` (or ``context_direction_margin``), computed per
   draw; empty where fewer than two kinds are shown;
-- ``depends_on_context``: either probability at least ``[classification] affirm``.
+- ``depends_on_context``: either probability at least ``[classification] affirm``;
+- ``p_specific_breadth`` and ``p_specific_direction``: the same comparison made on the target's
+  own deviations only (``context_breadth``, ``context_direction`` of the model: what is left when
+  every target's common difference between the kinds is taken out), with the margin
+  ``log [classification] context_odds_ratio`` on the log-odds scale; a mechanism's deviation is
+  the mean of its targets', a link's the mean of its CMOCs' (turned for a CMOC against it);
+- ``beyond_kinds``: either at least ``affirm``: the target differs between the kinds more than
+  the kinds differ overall.
 
 The kinds' own differences (a kind's sources engaging every mechanism more, or leaning one way)
-are part of each kind's estimate, as they are of the data.
+are part of each kind's estimate, as they are of the data; ``beyond_kinds`` says whether a
+target's difference is more than theirs.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from ...evidence import EvidenceBase
+from ...evidence.links import theory_links
 from ...evidence.recording import refutes_recording
 from ...models import measurement_data
 from .links import link_draws
@@ -50,6 +59,9 @@ CONTEXT_COLUMNS = [
     "p_differs_breadth",
     "p_differs_direction",
     "depends_on_context",
+    "p_specific_breadth",
+    "p_specific_direction",
+    "beyond_kinds",
     "note",
 ]
 """Columns of :func:`context_estimates`: one row per target and source kind."""
@@ -98,7 +110,14 @@ def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         identified[:] = identified & (identified.sum(axis=1, keepdims=True) <= 1)
     types = ["cmoc"] * n_c + ["mechanism"] * len(d.mechanisms)
     mech = [d.mechanisms[m] for m in d.target_mech[:n_c]] + list(d.mechanisms)
+    dev_b, dev_d = _deviations(post, breadth.shape)
+    for m in range(len(d.mechanisms)):  # a mechanism's: the mean of its targets'
+        members = np.flatnonzero(d.target_mech == m)
+        dev_b[:, n_c + m] = dev_b[:, members].mean(axis=1)
+        dev_d[:, n_c + m] = dev_d[:, members].mean(axis=1)
     return {
+        "deviation_breadth": dev_b,
+        "deviation_direction": dev_d,
         "ids": list(d.targets),
         "types": types,
         "mechanism": mech,
@@ -111,16 +130,38 @@ def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     }
 
 
-def _link_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict | None:
+def _deviations(post: xr.DataTree, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Return the targets' own deviations ``(S, target, kind)``, log-odds (0 where none)."""
+    dev_b = _flat(post["context_breadth"]).copy()
+    dev_d = _flat(post["context_direction"]).copy() if "context_direction" in post else None
+    return dev_b, np.zeros(shape) if dev_d is None else dev_d
+
+
+def _link_parts(idata: xr.DataTree, evidence: EvidenceBase, targets: list[str]) -> dict | None:
     draws = link_draws(idata, evidence)
     ids = list(draws["table"].index)
     if not ids:
         return None
+    breadth = _flat(draws["breadth_kind"])
+    dev_b, dev_d = _deviations(
+        idata["posterior"], (breadth.shape[0], len(targets), breadth.shape[2])
+    )
+    index = {t: i for i, t in enumerate(targets)}
+    link_b, link_d = np.zeros_like(breadth), np.zeros_like(breadth)
+    rows = theory_links(evidence)
+    for li, link in enumerate(ids):
+        g = rows[rows["link_id"] == link].drop_duplicates("cmoc_id")
+        ts = [index[c] for c in g["cmoc_id"]]
+        turn = np.where(g["role"].to_numpy() == "for", 1.0, -1.0)
+        link_b[:, li] = dev_b[:, ts].mean(axis=1)
+        link_d[:, li] = (dev_d[:, ts] * turn[None, :, None]).mean(axis=1)
     return {
+        "deviation_breadth": link_b,
+        "deviation_direction": link_d,
         "ids": ids,
         "types": ["link"] * len(ids),
         "mechanism": [""] * len(ids),
-        "breadth": _flat(draws["breadth_kind"]),
+        "breadth": breadth,
         "direction": _flat(draws["direction_kind"]),
         "sources": np.asarray(draws["sources_kind"].values),
         "identified": np.asarray(draws["testable_kind"].values, dtype=bool),
@@ -175,7 +216,7 @@ def context_estimates(
     lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
     parts = [_target_parts(idata, evidence)]
     kinds, recording = parts[0]["kinds"], parts[0]["recording"]
-    if links and (link := _link_parts(idata, evidence)) is not None:
+    if links and (link := _link_parts(idata, evidence, parts[0]["ids"])) is not None:
         parts.append(link)
     frames = []
     for part in parts:
@@ -184,6 +225,9 @@ def context_estimates(
         identified = part["identified"] & has_sources
         p_b = _p_differs(breadth, has_sources, th.context_breadth_margin)
         p_d = _p_differs(direction, identified, th.context_direction_margin)
+        log_ratio = float(np.log(th.context_odds_ratio))
+        s_b = _p_differs(part["deviation_breadth"], has_sources, log_ratio)
+        s_d = _p_differs(part["deviation_direction"], identified, log_ratio)
         for i, target in enumerate(part["ids"]):
             for k, kind in enumerate(kinds):
                 row = {
@@ -199,6 +243,11 @@ def context_estimates(
                     "p_differs_direction": p_d[i],
                     "depends_on_context": bool(
                         np.nan_to_num(p_b[i]) >= th.affirm or np.nan_to_num(p_d[i]) >= th.affirm
+                    ),
+                    "p_specific_breadth": s_b[i],
+                    "p_specific_direction": s_d[i],
+                    "beyond_kinds": bool(
+                        np.nan_to_num(s_b[i]) >= th.affirm or np.nan_to_num(s_d[i]) >= th.affirm
                     ),
                     "note": _note(
                         int(part["sources"][i, k]),
