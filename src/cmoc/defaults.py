@@ -117,9 +117,8 @@ and more draws settle it. Measured on model v2 at 1,000 sources x 100 CMOCs with
 draws do not repair a step size too long for the posterior's curvature: on a small theory (the
 four-mechanism planted web base of ``tests/test_links_planted.py``, seeds 1-8) the default run
 diverged at 4 of 8 seeds (seed 2: 92 divergent transitions); extended after divergences, 4 of 8
-passed at ``EXTEND = 1`` (3 before) and 5 of 8 at 2. Small theories are not yet robust at the
-defaults: their mechanism-level direction spread is barely identified (docs/sampling.md,
-"Extension").
+passed at ``EXTEND = 1`` (3 before) and 5 of 8 at 2; with the mechanisms' directions centred
+where they visibly differ, 7 of 8 at ``EXTEND = 1`` (docs/sampling.md, "Extension").
 """
 
 MAX_TARGET_ACCEPT = 0.99

@@ -340,6 +340,23 @@ def _mechanism_direction_estimates(md: MeasurementData) -> tuple[np.ndarray, np.
     return _group_estimates(y[rich], md.data.target_mech[rich], n_m, float(se2[rich].mean()))
 
 
+def _mechanism_directions_centred(md: MeasurementData) -> bool:
+    """Whether the mechanisms' directions may be centred on their codes (when these are seen).
+
+    With :data:`CENTER_MIN_GROUPS` mechanisms or more; with three or four where every one is
+    pinned by its codes and their directions visibly differ (:func:`_spread_visible`, as v1's
+    mechanism level): then their spread is known well enough, and the non-centred form meets
+    the funnel of pinned values under a barely identified scale.
+    """
+    n_m = len(md.data.mechanisms)
+    if n_m >= CENTER_MIN_GROUPS:
+        return True
+    if n_m < 3:
+        return False
+    y_m, p_m = _mechanism_direction_estimates(md)
+    return bool(p_m.all() and _spread_visible(y_m, 1.0 / p_m))
+
+
 def _activation_shares(md: MeasurementData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per mechanism, its evidenced exact-form sources, their share, and its precision.
 
@@ -980,6 +997,7 @@ def structure_parts(md: MeasurementData) -> tuple:
         depth_centred,
         "".join("c" if c else "n" for c in _evidencing_centred(md, rich)),
         _activation_centred(md),
+        _mechanism_directions_centred(md),
         d.targets,
         d.mechanisms,
         d.kinds,
@@ -1209,9 +1227,12 @@ def build_measurement_model(
                 mu_0 = _prior("support_mean", pr.support_mean)
             tau_mu = _prior("support_sd_mechanism", pr.support_sd_mechanism)
             # as the recorded kinds see them, centred on their codes where these pin them and
-            # there are enough mechanisms for their spread to be known (as the activation's):
-            # with two, the planted base's seed 9 gave 8 divergences centred, none plain
-            centre_mu = mean_seen and n_m >= CENTER_MIN_GROUPS
+            # there are enough mechanisms for their spread to be known (as the activation's),
+            # or, with three or four, where their directions visibly differ (as v1's
+            # mechanisms): with two, the planted base's seed 9 gave 8 divergences centred, none
+            # plain; the four-mechanism web base passed at 7 of 8 seeds so, 4 of 8 plain
+            # (docs/sampling.md, "Extension")
+            centre_mu = mean_seen and _mechanism_directions_centred(md)
             y_m, p_m = _mechanism_direction_estimates(md) if centre_mu else (None, None)
             if centre_mu and p_m.any():
                 mu_seen = data_centred_normal(
