@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from ..evidence import EvidenceBase
     from ..models import ModelConfig
 
-__all__ = ["UserError", "err", "evidence_for", "is_tty", "load_evidence", "model_config"]
+__all__ = [
+    "UserError",
+    "err",
+    "evidence_for",
+    "fit_meta",
+    "is_tty",
+    "load_evidence",
+    "model_config",
+]
 
 
 class UserError(Exception):
@@ -28,6 +36,27 @@ class UserError(Exception):
 def err(message: str) -> None:
     """Print a message on stderr."""
     typer.echo(message, err=True)
+
+
+def fit_meta(idata, base: EvidenceBase, **extra: object) -> dict[str, object]:
+    """Check a fit's convergence (a warning on stderr if it failed); return the facts printed.
+
+    Printed beside the rows of a command's output: evidence, wave, ``extra``, convergence and
+    the evidence hash.
+    """
+    from ..analyses import check_convergence
+
+    check = check_convergence(idata)
+    if not check.passed:
+        err(f"WARNING: {check.text}")
+    return {
+        "evidence": base.config.name,
+        "wave": base.waves[-1],
+        **extra,
+        "converged": check.passed,
+        "convergence": check.text,
+        "evidence_hash": base.evidence_hash,
+    }
 
 
 def is_tty() -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import UserError, err, evidence_for, load_evidence
+from .common import UserError, err, evidence_for, fit_meta, load_evidence
 from .options import DirArg, Format, FormatOpt
 from .render import render
 
@@ -34,7 +34,6 @@ def paths(
     from ..analyses import (
         FitMismatchError,
         PathError,
-        check_convergence,
         default_fit_path,
         load_fit,
         theory_paths,
@@ -55,17 +54,8 @@ def paths(
         frame = theory_paths(idata, base, source, target, max_links=max_links)
     except PathError as error:
         raise UserError(str(error)) from error
-    check = check_convergence(idata)
-    if not check.passed:
-        err(f"WARNING: {check.text}")
+    meta = fit_meta(idata, base, **{"from": source, "to": target})
     if frame.empty:
         err(f"no path from {source} to {target} of at most {max_links} links")
-    meta = {
-        "evidence": base.config.name,
-        "wave": base.waves[-1],
-        "from": source,
-        "to": target,
-        "converged": check.passed,
-    }
     title = f"{base.config.name}: paths from {source} to {target} after wave {base.waves[-1]}"
     typer.echo(render(frame.round(3), format.value, title=title, meta=meta), nl=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..defaults import CI
-from .common import UserError, err, evidence_for, load_evidence
+from .common import UserError, err, evidence_for, fit_meta, load_evidence
 from .options import ContextBy, Format, FormatOpt
 from .render import render
 
@@ -69,7 +69,6 @@ def summary(
     from ..analyses import (
         FitEvidenceError,
         FitMismatchError,
-        check_convergence,
         default_fit_path,
         fit_evidence,
         load_fit,
@@ -120,17 +119,7 @@ def summary(
         if "link" not in set(frame["target_type"]):
             raise UserError(_no_links(base, frame))
         frame = frame[frame["target_type"] == "link"].reset_index(drop=True)
-    check = check_convergence(idata)
-    if not check.passed:
-        err(f"WARNING: {check.text}")
-    meta = {
-        "evidence": base.config.name,
-        "wave": base.waves[-1],
-        "ci": ci,
-        "converged": check.passed,
-        "convergence": check.text,
-        "evidence_hash": base.evidence_hash,
-    }
+    meta = fit_meta(idata, base, ci=ci)
     text = render(
         rounded(frame),
         format.value,
@@ -146,7 +135,6 @@ def _by_context(
     """Print each target's breadth and direction per context (``--by``)."""
     from ..analyses import (
         SamplerConfig,
-        check_convergence,
         context_estimates,
         context_fit_or_reuse,
         default_fit_path,
@@ -182,18 +170,7 @@ def _by_context(
         frame = frame[frame["target_type"] == "link"].reset_index(drop=True)
         if frame.empty:
             raise UserError(_no_links(base, frame.assign(breadth_mean=0.0)))
-    check = check_convergence(idata)
-    if not check.passed:
-        err(f"WARNING: {check.text}")
-    meta = {
-        "evidence": base.config.name,
-        "wave": base.waves[-1],
-        "ci": ci,
-        "by": by,
-        "converged": check.passed,
-        "convergence": check.text,
-        "evidence_hash": base.evidence_hash,
-    }
+    meta = fit_meta(idata, base, ci=ci, by=by)
     typer.echo(render_context(rounded(frame), fmt.value, meta), nl=False)
 
 
