@@ -218,3 +218,15 @@ def test_summary_by_kind_needs_two_kinds(tmp_path, tiny_base, capsys):
     assert main(["summary", str(base_dir), "--by", "kind"]) == 2
     assert "sources of one kind only" in capsys.readouterr().err
     assert not context_fit_path(base_dir).exists()
+
+
+def test_the_report_can_leave_the_context_fit_out(tmp_path, capsys):
+    base_dir = draw_web_base(tmp_path / "web", 3, PLANTED)
+    out = tmp_path / "report"
+    args = ["report", str(base_dir), "--out", str(out), "--no-plan", "--no-compare"]
+    args += ["--no-context", "--seed", "3", "--draws", "40", "--tune", "0", "--chains", "2"]
+    with mocked():
+        assert main([*args, "--extend", "0"]) == 0
+    html = (out / "report.html").read_text()
+    assert 'id="for-whom"' not in html and "## For whom" not in (out / "report.md").read_text()
+    assert not context_fit_path(base_dir).exists()

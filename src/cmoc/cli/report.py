@@ -48,6 +48,14 @@ def report(
             "of model v2, of its target level).",
         ),
     ] = True,
+    context: Annotated[
+        bool,
+        typer.Option(
+            "--context/--no-context",
+            help="Model v2, two source kinds or more: each target per source kind, from model "
+            "v2 with context effects (one more fit, saved: DIR/.cmoc/context-kind-fit.nc).",
+        ),
+    ] = True,
     plan: Annotated[
         bool,
         typer.Option(
@@ -137,6 +145,7 @@ def report(
                 s,
                 compare=compare,
                 plan=plan,
+                context=context,
                 calibration=calibration,
                 out=out,
                 pdf=pdf,

@@ -193,6 +193,7 @@ def _content(
     *,
     compare: bool,
     plan: bool,
+    context: bool,
     calibration: str | Path | None,
     ci: float,
     workers: int,
@@ -237,13 +238,13 @@ def _content(
             **_report_plan(cfg),
         )
         say(f"plan: {how}")
-    context = None
-    if _is_v2(cfg) and base.sources["kind"].nunique() > 1:
+    context_fit = None
+    if context and _is_v2(cfg) and base.sources["kind"].nunique() > 1:
         say(
             "fitting model v2 with context effects (per source kind: the 'for whom, in what "
             "circumstances' section), or reusing its saved fit..."
         )
-        context, how = context_fit_or_reuse(directory, base, cfg, s, progress=progress)
+        context_fit, how = context_fit_or_reuse(directory, base, cfg, s, progress=progress)
         say(f"context: {how}")
     say("computing the report's tables (summaries, checks, what each wave changed)...")
     content = report_content(
@@ -253,7 +254,7 @@ def _content(
         comparison=comparison,
         plan=planned,
         calibration=saved,
-        context=context,
+        context=context_fit,
         say=say,
     )
     for wave, check in content.wave_checks.items():
@@ -269,6 +270,7 @@ def report_content_for(
     *,
     compare: bool = True,
     plan: bool = True,
+    context: bool = True,
     calibration: str | Path | None = None,
     ci: float = DEFAULT_CI,
     workers: int = 0,
@@ -293,6 +295,7 @@ def report_content_for(
             sampler,
             compare=compare,
             plan=plan,
+            context=context,
             calibration=calibration,
             ci=ci,
             workers=workers,
@@ -309,6 +312,7 @@ def build_report_for(
     *,
     compare: bool = True,
     plan: bool = True,
+    context: bool = True,
     calibration: str | Path | None = None,
     out: str | Path | None = None,
     pdf: bool = False,
@@ -329,6 +333,9 @@ def build_report_for(
         Sampler settings (validated; default ``SamplerConfig()``); the plan uses its seed.
     compare : bool
         Compare the hierarchy with no and complete pooling (two more fits, saved).
+    context : bool
+        Of model v2 with two source kinds or more: fit (or reuse) model v2 with context effects
+        for the "for whom, in what circumstances" section (one more fit, saved).
     plan : bool
         Plan for inconclusive CMOCs (``DIR/.cmoc/plan.json`` if made from this fit, else
         :data:`cmoc.analyses.REPORT_PLAN`, saved); of model v2, for inconclusive targets
@@ -374,6 +381,7 @@ def build_report_for(
             sampler,
             compare=compare,
             plan=plan,
+            context=context,
             calibration=calibration,
             ci=DEFAULT_CI,
             workers=workers,
