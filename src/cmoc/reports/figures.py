@@ -96,6 +96,15 @@ def to_svg(fig) -> str:
     return text[text.index("<svg") :]  # drop the XML prologue: the SVG is inlined in HTML
 
 
+RING_INCHES = 6.3
+"""Side of the CMOC ring's axes: with its colour bar the figure is at most the A4 text block's
+7.2 in wide, so the PDF lays it out at its own size and its labels stay 8 pt."""
+
+_RING_MARKER_SCALE = 0.35
+"""Marker areas of the ring relative to the other figures' (:data:`_LEVEL_SIZE`): the ring was
+12.5 in wide when they were chosen."""
+
+
 def _size(level: str) -> float:
     return _LEVEL_SIZE.get(str(level).split("-")[-1].replace("at least ", ""), 50)
 
@@ -137,9 +146,10 @@ def theory_diagram(
     weights = np.array([max(len(per_mech[m]), 2) for m in mechs.index], dtype=float)
     spans = 2 * math.pi * weights / weights.sum()
     starts = np.concatenate([[0.0], np.cumsum(spans)[:-1]])
-    n_rows = max(len(mechs), 1)
-    size = 9 + 0.25 * n_rows
-    fig, ax = plt.subplots(figsize=(size, size))
+    # drawn at the A4 text block's width with 8 pt labels, so that the PDF lays it out at its
+    # own size (docs/reports.md); markers scaled to the ring, the key of names below it
+    fig, ax = plt.subplots(figsize=(RING_INCHES, RING_INCHES))
+    scale = _RING_MARKER_SCALE
     cmap = plt.get_cmap(cmap)
     styles = STATUS_STYLE if styles is None else styles
     r_mech, r_cmoc = 1.0, 1.75
@@ -162,7 +172,7 @@ def theory_diagram(
             ax.scatter(
                 cx,
                 cy,
-                s=_size(c.evidence_level),
+                s=scale * _size(c.evidence_level),
                 c=[cmap(float(getattr(c, value)))],
                 edgecolors=style["color"],
                 linewidths=1.2,
@@ -173,7 +183,7 @@ def theory_diagram(
                 1.07 * cx,
                 1.07 * cy,
                 plot_text(c.target_id),
-                fontsize=6.5,
+                fontsize=8,
                 ha="right" if left else "left",
                 va="center",
                 rotation=math.degrees(a) + (180 if left else 0),
@@ -183,10 +193,10 @@ def theory_diagram(
         ax.scatter(
             mx,
             my,
-            s=2.5 * _size(row["evidence_level"]) + 150,
+            s=scale * (2.5 * _size(row["evidence_level"]) + 150),
             c=[cmap(float(row[value]))],
             edgecolors=style["color"],
-            linewidths=2.5,
+            linewidths=2.0,
             zorder=3,
         )
         ax.text(mx, my, plot_text(m), fontsize=8, ha="center", va="center", weight="bold", zorder=4)
@@ -204,7 +214,7 @@ def theory_diagram(
             [0],
             marker="o",
             linestyle="",
-            markersize=math.sqrt(v) / 1.5,
+            markersize=math.sqrt(scale * v) / 1.5,
             color="#bbbbbb",
             label=f"evidence: {k}",
         )
@@ -214,23 +224,28 @@ def theory_diagram(
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
-        fontsize=7,
+        fontsize=8,
         frameon=False,
-        ncol=5,
+        ncol=4,
+        columnspacing=1.0,
     )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
-    cbar = fig.colorbar(sm, ax=ax, shrink=0.35, pad=0.01, location="left")
-    cbar.set_label(label)
+    # in the ring's empty top left corner, clear of the CMOCs' labels
+    cbar = fig.colorbar(sm, cax=ax.inset_axes([0.0, 0.8, 0.025, 0.17]))
+    cbar.ax.set_title(label, fontsize=8, loc="left")
+    cbar.ax.tick_params(labelsize=8)
     # a key beside the ring rather than names on it: neighbouring names would collide
     # names on one line each (a line break in a name would split the key), then escaped
     names = {m: " ".join(str(mechanism_names.get(m, "")).split()) for m in mechs.index}
-    key = "\n".join(
-        plot_text(f"{m}  {name if len(name) <= 40 else name[:39] + '…'}")
+    lines = [
+        plot_text(f"{m}  {name if len(name) <= 32 else name[:31] + '…'}")
         for m, name in names.items()
         if name
-    )
-    if key:
-        ax.text(1.02, 0.5, key, transform=ax.transAxes, fontsize=7.5, va="center", ha="left")
+    ]
+    half = (len(lines) + 1) // 2
+    for x, column in ((0.0, lines[:half]), (0.52, lines[half:])):
+        if column:  # below the legend's rows
+            ax.text(x, -0.12, "\n".join(column), transform=ax.transAxes, fontsize=8, va="top")
     return to_svg(fig)
 
 
