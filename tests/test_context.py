@@ -230,3 +230,35 @@ def test_the_report_can_leave_the_context_fit_out(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert 'id="for-whom"' not in html and "## For whom" not in (out / "report.md").read_text()
     assert not context_fit_path(base_dir).exists()
+
+
+def test_three_kinds_one_not_recording_refutes(tmp_path):
+    """Direction deviates between the two kinds that record refutes; the third shows breadth."""
+    base_dir = draw_web_base(tmp_path / "web", 3, PLANTED)
+    src = base_dir / "sources.csv"
+    lines = src.read_text().splitlines()
+    # every third interview becomes a survey, whose refutes are not recorded
+    out = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        sid, kind, wave = line.split(",")
+        out.append(f"{sid},{'survey' if kind == 'interview' and i % 3 == 0 else kind},{wave}")
+    src.write_text("\n".join(out) + "\n")
+    toml = base_dir / "evidence.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'interview = "recorded" }', 'interview = "recorded", survey = "not recorded" }'
+        )
+    )
+    base = load_evidence(base_dir)
+    model = build_measurement_model(_md(base), context="kind")
+    assert list(model.coords["direction_context"]) == ["interview", "review"]
+    assert model.coords["kind"] == ("interview", "review", "survey")
+    with mocked():
+        idata = fit(base, ModelConfig(context="kind"), tiny_sampler())
+    frame = context_estimates(idata, base).set_index(["target_id", "context"])
+    s1 = frame.loc["S1"]
+    assert s1.at["survey", "sources"] > 0 and not np.isnan(s1.at["survey", "breadth_mean"])
+    assert np.isnan(s1.at["survey", "direction_mean"])
+    assert s1.at["survey", "note"] == "not tested: refutes not recorded"
+    assert s1.loc[["interview", "review"], "direction_identified"].all()
+    assert s1["p_differs_direction"].between(0, 1).all()
