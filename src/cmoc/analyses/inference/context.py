@@ -106,8 +106,6 @@ def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     direction[:, n_c:, :] = np.nan  # a mechanism's direction per kind is not modelled
     identified = md.recorded_codes_by_kind() > 0
     identified[n_c:, :] = False
-    if "context_direction" not in post:  # fewer than two kinds record refutes: no deviation
-        identified[:] = identified & (identified.sum(axis=1, keepdims=True) <= 1)
     types = ["cmoc"] * n_c + ["mechanism"] * len(d.mechanisms)
     mech = [d.mechanisms[m] for m in d.target_mech[:n_c]] + list(d.mechanisms)
     dev_b, dev_d = _deviations(post, breadth.shape)
