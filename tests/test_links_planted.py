@@ -41,28 +41,41 @@ EXPECTED = {"M1->M2": "affirmed", "M3->M2": "inconclusive", "M1->M4": "refuted"}
 # context dependence (issue 16, deliverable 5): K1 holds in reviews but not in interviews
 # (P(a code supports) per kind; P(evidenced | active) may be per kind too)
 CONTEXT_PLANTED = {"K1": ("M3", "context", "+", "prior", 0.5, {"review": 0.9, "interview": 0.2})}
+# by group (sources of both kinds in two sites): G1 holds at site A but not at site B
+SITES = ("site/A", "site/B")
+GROUP_PLANTED = {"G1": ("M3", "context", "+", "prior", 0.5, {"site/A": 0.9, "site/B": 0.2})}
 ACTIVE = {"M1": 0.7, "M2": 0.7, "M3": 0.6, "M4": 0.7}
 SOURCES = {"review": 120, "interview": 60}
 
 
-def draw_web_base(directory: Path, seed: int, planted: dict | None = None) -> Path:
+def draw_web_base(
+    directory: Path, seed: int, planted: dict | None = None, groups: tuple[str, ...] = ()
+) -> Path:
     """Write the planted base (``planted``, default :data:`PLANTED`) into ``directory``.
 
-    A CMOC's ``P(evidenced | active)`` and ``P(a code supports)`` may be dicts by source kind.
+    A CMOC's ``P(evidenced | active)`` and ``P(a code supports)`` may be dicts by source kind,
+    or by group: with ``groups``, the sources of each kind go to the groups in turn (column
+    ``group``), and a dict's key may name a group (before its kind).
     """
     planted = PLANTED if planted is None else planted
     rng = np.random.default_rng(seed)
     rows, sources = [], []
+
+    def at(value, kind, group):
+        if not isinstance(value, dict):
+            return value
+        return value[group] if group in value else value[kind]
+
     for kind, n in SOURCES.items():
         for j in range(n):
             sid = f"{kind[0].upper()}{j + 1:03d}"
-            sources.append((sid, kind, "w1"))
+            group = groups[j % len(groups)] if groups else ""
+            sources.append((sid, kind, "w1", group))
             active = {m: rng.random() < a for m, a in ACTIVE.items()}
             for cmoc, (mech, _ctx, _sign, _origin, b, p) in planted.items():
-                b = b[kind] if isinstance(b, dict) else b
-                if not (active[mech] and rng.random() < b):
+                if not (active[mech] and rng.random() < at(b, kind, group)):
                     continue
-                p = p[kind] if isinstance(p, dict) else p
+                p = at(p, kind, group)
                 n_codes = 1 + rng.negative_binomial(2.0, 2.0 / (2.0 + 1.5))
                 s = rng.binomial(n_codes, rng.beta(20 * p, 20 * (1 - p)))
                 for stance, count in (("supports", s), ("refutes", n_codes - s)):
@@ -80,7 +93,8 @@ def draw_web_base(directory: Path, seed: int, planted: dict | None = None) -> Pa
         "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
         + "".join(f"{c},{m},{ctx},o,{sg},{o}\n" for c, (m, ctx, sg, o, *_) in planted.items())
     )
-    pd.DataFrame(sources, columns=["source_id", "kind", "wave"]).to_csv(
+    frame = pd.DataFrame(sources, columns=["source_id", "kind", "wave", "group"])
+    frame[list(frame.columns) if groups else ["source_id", "kind", "wave"]].to_csv(
         directory / "sources.csv", index=False
     )
     pd.DataFrame(rows, columns=["source_id", "target_id", "stance", "count"]).to_csv(

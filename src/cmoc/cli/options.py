@@ -73,6 +73,7 @@ class ContextBy(StrEnum):
     """Contexts ``cmoc summary --by`` compares (model v2's :data:`cmoc.models.CONTEXTS`)."""
 
     kind = "kind"
+    group_level = "group-level"
 
 
 class TableFormat(StrEnum):

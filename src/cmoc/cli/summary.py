@@ -49,11 +49,20 @@ def summary(
         ContextBy | None,
         typer.Option(
             "--by",
-            help="Breadth and direction per source kind, and P(they differ), from model v2 "
-            "with context effects, fitted beside DIR's fit (or reused): "
-            "DIR/.cmoc/context-kind-fit.nc.",
+            help="Breadth and direction per source kind (or per group at --level of the "
+            "sources' group paths), and P(they differ), from model v2 with context effects, "
+            "fitted beside DIR's fit (or reused): DIR/.cmoc/context-kind-fit.nc "
+            "(context-groupN-fit.nc). Refused where the data cannot identify them.",
         ),
     ] = None,
+    level: Annotated[
+        int,
+        typer.Option(
+            "--level",
+            min=1,
+            help="With --by group-level: the level of the group paths (1: the outermost).",
+        ),
+    ] = 1,
 ) -> None:
     """Summarise support per CMOC and mechanism: interval, P(support > 1/2), evidence, status."""
     if not 0 < ci < 1:
@@ -64,7 +73,8 @@ def summary(
         _changes(target, wave, ci, format)
         return
     if by is not None:
-        _by_context(target, wave, ci, format, by.value, links)
+        context = f"group:{level}" if by.value == "group-level" else by.value
+        _by_context(target, wave, ci, format, context, links, level)
         return
     from ..analyses import (
         FitEvidenceError,
@@ -130,11 +140,12 @@ def summary(
 
 
 def _by_context(
-    directory: Path, wave: str | None, ci: float, fmt: Format, by: str, links: bool
+    directory: Path, wave: str | None, ci: float, fmt: Format, by: str, links: bool, level: int
 ) -> None:
     """Print each target's breadth and direction per context (``--by``)."""
     from ..analyses import (
         SamplerConfig,
+        check_context,
         context_estimates,
         context_fit_or_reuse,
         default_fit_path,
@@ -157,13 +168,15 @@ def _by_context(
             cfg, sampler = model_config(None, base), SamplerConfig()
     if cfg.model != "measurement":
         raise UserError("--by: context effects are estimated by model v2 (the measurement model)")
-    err(f"model v2 with context effects by {by}: fitting it, or reusing its saved fit...")
+    option = "kind" if by == "kind" else f"group-level --level {level}"
     try:
+        check_context(base, by)
+        err(f"model v2 with context effects by {by}: fitting it, or reusing its saved fit...")
         idata, how = context_fit_or_reuse(
             directory, base, cfg, sampler, by=by, wave=wave, progress=is_tty()
         )
     except ValueError as error:
-        raise UserError(f"--by {by}: {error}") from error
+        raise UserError(f"--by {option}: {error}") from error
     err(how)
     frame = context_estimates(idata, base, ci=ci, links=True)
     if links:

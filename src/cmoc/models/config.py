@@ -132,13 +132,15 @@ class ModelConfig(BaseModel):
         direction together (``build_measurement_model(..., pooling=)``): ``partial`` (the
         model), ``none`` (every target on its own) or ``complete`` (targets share their
         mechanism's breadth, depth and direction); it is part of ``id`` for both models.
-    context : {"none", "kind"}
+    context : {"none", "kind", "group:N"}
         Model v2 only: whether each target's breadth and direction may differ between source
         kinds (``build_measurement_model(..., context=)``; docs/model.md, "Context
         dependence"). ``none`` (the default model); ``kind``: partly pooled per-(target,
         kind) deviations, the model behind ``cmoc summary --by kind`` and the report's "for
-        whom, in what circumstances" section, fitted beside the default model. Part of ``id``
-        only when not ``none`` (fits saved before it existed keep their ids).
+        whom, in what circumstances" section, fitted beside the default model; ``group:N``:
+        the same per group at level ``N`` of the sources' group paths (``cmoc summary --by
+        group-level``), where the data identify it. Part of ``id`` only when not ``none``
+        (fits saved before it existed keep their ids).
     pooling : {"normal", "logistic"}
         Distribution of a CMOC's standardised deviation from its mechanism's support. With
         ``logistic`` and the hierarchy fixed at mean 0 and scale 1, support has a uniform prior.
@@ -191,7 +193,7 @@ class ModelConfig(BaseModel):
     model: Literal["hierarchical", "measurement"] = "measurement"
     likelihood: Literal["negbin", "poisson"] = "negbin"
     support_pooling: Literal["partial", "none", "complete"] = "partial"
-    context: Literal["none", "kind"] = "none"
+    context: Annotated[str, Field(pattern=r"^(none|kind|group:[1-9][0-9]*)$")] = "none"
     pooling: Literal["normal", "logistic"] = "normal"
     group_effects: Literal["auto", "all", "none"] = "auto"
     mechanisms: Literal["auto", "centered", "noncentered"] = "auto"

@@ -28,6 +28,7 @@ from scipy.special import gammaln
 
 from ..evidence import EvidenceBase
 from .config import CENTER_MIN_CODES, CENTER_MIN_GROUPS, Prior
+from .context_classes import ContextClasses, context_classes, group_level_of
 from .hierarchical import _data, _prior, _spread_visible, _zero_sum_around
 from .measurement_data import MeasurementData, measurement_data
 from .measurement_exact import exact_cell_statistics, exact_cells_logp
@@ -50,10 +51,18 @@ __all__ = [
 POOLINGS = ("partial", "none", "complete")
 """The pooling variants of the target level (``build_measurement_model(..., pooling=)``)."""
 
-CONTEXTS = ("none", "kind")
+CONTEXTS = ("none", "kind", "group:N")
 """Contexts a target's breadth and direction may depend on (``build_measurement_model(...,
 context=)``): ``none``, one evidencing probability and direction per target (kinds differ only
-by their global leans); ``kind``, a partly pooled deviation per target and source kind."""
+by their global leans); ``kind``, a partly pooled deviation per target and source kind;
+``group:N`` (``N`` a level of the group paths, 1-based), one per target and group at that level,
+beside the groups' common difference (:mod:`cmoc.models.context_classes`)."""
+
+
+def is_context(context: str) -> bool:
+    """Whether ``context`` is one of :data:`CONTEXTS` (``group:N`` with a level ``N >= 1``)."""
+    return context in ("none", "kind") or group_level_of(context) is not None
+
 
 _GRID = 64
 """Counts of one total summed term by term: at least this many values of each NB sum, more when
@@ -155,20 +164,82 @@ def _context_deviations(
         ``logit b_tk`` (target, kind) and the direction deviations (target, kind).
     """
     d = md.data
-    n_t, n_k = len(d.targets), len(d.kinds)
-    logit_b = model["evidencing_logit"]
-    sd_b = _prior("context_sd_breadth", pr.context_sd_breadth)
-    z_b = pm.ZeroSumNormal("z_context_breadth", sigma=1.0, dims=("target", "kind"))
-    dev_b = pm.Deterministic("context_breadth", sd_b * z_b, dims=("target", "kind"))
     seen = np.flatnonzero(md.psi != 0)
+    dev_b, dev_p = _deviations(model, pr, len(d.targets), "kind", d.kinds, seen)
+    return model["evidencing_logit"][:, None] + dev_b, dev_p
+
+
+def _deviations(
+    model: pm.Model, pr: MeasurementPriors, n_t: int, dim: str, labels: list, seen: np.ndarray
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """Return the targets' own zero-sum deviations over the contexts ``dim`` (target, context).
+
+    Direction deviates between the ``seen`` contexts (at least two), zero elsewhere.
+    """
+    n_c = len(labels)
+    sd_b = _prior("context_sd_breadth", pr.context_sd_breadth)
+    z_b = pm.ZeroSumNormal("z_context_breadth", sigma=1.0, dims=("target", dim))
+    dev_b = pm.Deterministic("context_breadth", sd_b * z_b, dims=("target", dim))
     if seen.size < 2:  # no deviation (and no variable: its draws would be constant zeros)
-        return logit_b[:, None] + dev_b, pt.zeros((n_t, n_k))
-    model.add_coord("direction_context", [d.kinds[i] for i in seen])
+        return dev_b, pt.zeros((n_t, n_c))
+    model.add_coord("direction_context", [labels[i] for i in seen])
     sd_p = _prior("context_sd_direction", pr.context_sd_direction)
     z_p = pm.ZeroSumNormal("z_context_direction", sigma=1.0, dims=("target", "direction_context"))
-    dev_p = pt.set_subtensor(pt.zeros((n_t, n_k))[:, seen], sd_p * z_p)
-    dev_p = pm.Deterministic("context_direction", dev_p, dims=("target", "kind"))
-    return logit_b[:, None] + dev_b, dev_p
+    dev_p = pt.set_subtensor(pt.zeros((n_t, n_c))[:, seen], sd_p * z_p)
+    return dev_b, pm.Deterministic("context_direction", dev_p, dims=("target", dim))
+
+
+def _group_terms(
+    model: pm.Model, cc: ContextClasses, pr: MeasurementPriors, p: dict, logit_b, logit_p, psi
+) -> dict:
+    """Return the likelihood's parameters per class (kind, group): contexts by group level.
+
+    Each group has a common deviation of evidencing and of direction (every target's, as a
+    kind's activation and lean: ``context_common_breadth``, ``context_common_direction``) and
+    each target its own (:func:`_deviations`); a class gathers its kind's parameters and its
+    group's deviations (sources with no group at the level: none).
+    """
+    n_t, n_g = len(cc.md.data.targets), len(cc.contexts)
+    model.add_coord("context", cc.contexts)
+    recorded = np.flatnonzero(cc.md.psi != 0)
+    seen = np.unique(cc.class_context[recorded])
+    seen = seen[seen >= 0]
+    common_b = pm.ZeroSumNormal(
+        "context_common_breadth", sigma=pr.activation_kind_sd, dims="context"
+    )
+    dev_b, dev_p = _deviations(model, pr, n_t, "context", cc.contexts, seen)
+    dev_b = dev_b + common_b[None, :]
+    if seen.size >= 2:
+        common_p = pm.ZeroSumNormal(
+            "context_common_direction_seen", sigma=pr.kind_lean_sd, dims="direction_context"
+        )
+        common_p = pt.set_subtensor(pt.zeros(n_g)[seen], common_p)
+        dev_p = dev_p + pm.Deterministic("context_common_direction", common_p, dims="context")
+    return class_params(cc, p, logit_b, logit_p, psi, dev_b, dev_p)
+
+
+def class_params(cc: ContextClasses, p: dict, logit_b, logit_p, psi, dev_b, dev_p) -> dict:
+    """Return the likelihood's parameters per class from the kinds' and groups' deviations.
+
+    ``p``: the parameters per kind (as the default model's likelihood takes them);
+    ``logit_b`` (target), ``logit_p`` (target, kind), ``psi`` (kind); ``dev_b``, ``dev_p``
+    (target, context): the deviations of evidencing and direction log-odds per group.
+    """
+    kind, g = np.asarray(cc.class_kind), cc.class_context
+    pad = pt.zeros((len(cc.md.data.targets), 1))  # for the classes without a group (-1)
+    dev_b = pt.concatenate([pt.as_tensor(dev_b), pad], axis=1)[:, g]
+    dev_p = pt.concatenate([pt.as_tensor(dev_p), pad], axis=1)[:, g]
+    logit_bc = pt.as_tensor(logit_b)[:, None] + dev_b
+    psi = pt.as_tensor(psi)
+    psi_safe = pt.where(pt.eq(psi, 0.0), 1.0, psi)[kind]
+    return {
+        **p,
+        "logit_a": p["logit_a"][:, kind],
+        "log_b": _log_sigmoid(logit_bc),
+        "log1m_b": _log_sigmoid(-logit_bc),
+        "rho": p["rho"][kind],
+        "q": pm.math.sigmoid(pt.as_tensor(logit_p)[:, kind] + dev_p - pt.log(psi_safe)[None, :]),
+    }
 
 
 def _own(name: str, prior: Prior, n: int) -> pt.TensorVariable:
@@ -1045,14 +1116,18 @@ def build_measurement_model(
         evidencing probability (a target's breadth is its mechanism's), ``lambda_t =
         theta_mech(t)``, ``eta_t = mu_mech(t)``. Activation keeps its mechanism level in all
         three. The last two exist for model comparison (``cmoc check --compare``).
-    context : {"none", "kind"}
+    context : {"none", "kind", "group:N"}
         :data:`CONTEXTS`. With ``kind`` (and two kinds or more), each target's evidencing
         log-odds and direction log-odds get a zero-sum deviation per source kind, partly pooled
         towards the target's own value: ``logit b_tk = logit b_t + sigma_B z_tk`` and
         ``logit p_tk = eta_t + delta_k + sigma_D u_tk`` (``u`` over the kinds that record
         refutes, at least two; none otherwise). Deterministics ``context_breadth`` and, where
         direction deviates, ``context_direction`` (target, kind) hold the deviations
-        (docs/model.md, "Context dependence").
+        (docs/model.md, "Context dependence"). With ``group:N`` (``evidence`` a base), the same
+        per target and group at level ``N`` (dim ``context``), plus each group's common
+        deviations ``context_common_breadth`` and ``context_common_direction``; the kinds keep
+        their parameters (:mod:`~cmoc.models.context_classes`). Raises
+        :class:`~cmoc.models.context_classes.NotIdentified` where the data cannot identify them.
 
     Returns
     -------
@@ -1074,8 +1149,13 @@ def build_measurement_model(
     )
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-    if context not in CONTEXTS:
+    if not is_context(context):
         raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+    cc = None
+    if (level := group_level_of(context)) is not None:
+        if isinstance(evidence, MeasurementData):
+            raise ValueError("context by group level needs the evidence base, not its arrays")
+        cc = context_classes(evidence, dict(zip(md.data.kinds, md.recording, strict=True)), level)
     pr = priors or MeasurementPriors()
     d = md.data
     n_m, n_k, n_t = len(d.mechanisms), len(d.kinds), len(d.targets)
@@ -1293,7 +1373,17 @@ def build_measurement_model(
             "q": q,
             "c": c,
         }
-        if not pointwise:
+        if cc is not None:  # the likelihood's terms by class (kind, group)
+            if pointwise:
+                raise ValueError(
+                    "the pointwise log-likelihood (pointwise=True) is not available for a model "
+                    "with context effects"
+                )
+            p_c = _group_terms(model, cc, pr, p, logit_b, logit_p, psi)
+            pm.Potential("exact_codes", _exact_logp(cc.md, p_c))
+            if cc.md.block_label:
+                pm.Potential("total_codes", _blocks_logp(cc.md, p_c))
+        elif not pointwise:
             pm.Potential("exact_codes", _exact_logp(md, p))
             if md.block_label:
                 pm.Potential("total_codes", _blocks_logp(md, p))

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..evidence import EvidenceBase, describe, file_mode
 from .content import MOVED_MIN, ReportContent
-from .context_section import context_section
+from .context_section import context_section, group_sections
 from .html import (
     build_date,
     calibration_paragraph,
@@ -342,7 +342,9 @@ def _md_context(content: ReportContent) -> list[str]:
     """Return the Markdown of "for whom, in what circumstances" (model v2, several kinds)."""
     if content.context is None:
         return []
-    ctx = context_section(content.context, content.mechanism_names, content.classification)
+    ctx = context_section(
+        content.context, content.mechanism_names, content.classification, content.context_groups
+    )
     lines = ["", "## For whom, in what circumstances", ""]
     text = (
         "Model v2 refitted with a deviation of each target's evidencing and direction per "
@@ -379,26 +381,70 @@ def _md_context(content: ReportContent) -> list[str]:
             f"{len(ctx.rows)} closest:",
             "",
         ]
-    if ctx.rows:
-        head = ["target", "type", "name"]
-        head += [f"breadth, {k}" for k in ctx.kinds] + [f"direction, {k}" for k in ctx.kinds]
-        head += ["P(breadth differs)", "P(direction differs)", "P(beyond the kinds')"]
-        lines += ["| " + " | ".join(md_text(h) for h in head) + " |"]
-        lines += ["|" + "---|" * len(head)]
-        for r in ctx.rows:
-            cells = [r["target_id"], r["target_type"], r["name"]]
-            cells += [r["breadth"].get(k, "–") for k in ctx.kinds]
-            cells += [r["direction"].get(k, "–") for k in ctx.kinds]
-            cells += [r["p_breadth"], r["p_direction"], r["p_beyond"]]
-            lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
-        lines.append("")
+    lines += _md_context_table(ctx, "the kinds'")
     for kind, ids in ctx.one_kind.items():
         lines += [
             f"Coded against {md_text(kind)} sources only (no estimate for another kind): "
             f"{md_text(', '.join(ids))}.",
             "",
         ]
+    for level, g in group_sections(content):
+        lines += [f"### By {md_text(g.level_name)} (group level {level})", ""]
+        text = (
+            "Model v2 refitted with a deviation of each target's evidencing and direction per "
+            "group at this level, beside each group's common difference (`cmoc summary DIR "
+            f"--by group-level --level {level}`). The groups differ overall: "
+            f"{md_text('; '.join(g.overall))}. "
+        )
+        if g.depends:
+            noun = "target depends" if g.depends == 1 else "targets depend"
+            text += (
+                f"{g.depends} {noun} on the group, {g.beyond} beyond the groups' common difference:"
+            )
+        else:
+            text += (
+                "No CMOC, mechanism or link depends on the group by these margins. The "
+                f"{len(g.rows)} closest:"
+            )
+        if g.check is not None and not g.check.passed:
+            text += f" **The fit by group did not converge: {md_text(g.check.text)}**"
+        lines += [text, ""]
+        lines += _md_context_table(g, "the groups'")
+        for group, ids in g.one_kind.items():
+            lines += [
+                f"Coded against sources of {md_text(group)} only (no estimate for another "
+                f"group): {md_text(', '.join(ids))}.",
+                "",
+            ]
+    if ctx.groups:
+        said = [
+            f"{md_text(g['head'])}: "
+            + (
+                f"`{g['command']}`"
+                if g["command"]
+                else f"cannot be compared, {md_text(g['reason'])}"
+            )
+            for g in ctx.groups
+        ]
+        lines += [f"By group (the sources' group paths): {'; '.join(said)}.", ""]
     return lines
+
+
+def _md_context_table(ctx, beyond: str) -> list[str]:
+    """Return the Markdown table of a context section's rows (contexts side by side)."""
+    if not ctx.rows:
+        return []
+    head = ["target", "type", "name"]
+    head += [f"breadth, {k}" for k in ctx.kinds] + [f"direction, {k}" for k in ctx.kinds]
+    head += ["P(breadth differs)", "P(direction differs)", f"P(beyond {beyond})"]
+    lines = ["| " + " | ".join(md_text(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for r in ctx.rows:
+        cells = [r["target_id"], r["target_type"], r["name"]]
+        cells += [r["breadth"].get(k, "–") for k in ctx.kinds]
+        cells += [r["direction"].get(k, "–") for k in ctx.kinds]
+        cells += [r["p_breadth"], r["p_direction"], r["p_beyond"]]
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return [*lines, ""]
 
 
 def _md_paths(content: ReportContent) -> list[str]:

@@ -26,6 +26,7 @@ from ..analyses import (
     change_report,
     check_convergence,
     context_estimates,
+    group_contexts,
     is_measurement_fit,
     measurement_influence,
     measurement_predictive,
@@ -208,6 +209,9 @@ class ReportContent:
     paths: pd.DataFrame | None = None
     context: pd.DataFrame | None = None
     context_check: ConvergenceCheck | None = None
+    context_groups: pd.DataFrame | None = None
+    group_context: dict[int, pd.DataFrame] = field(default_factory=dict)
+    group_context_check: dict[int, ConvergenceCheck] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -231,6 +235,7 @@ class ReportContent:
             "convergence": self.convergence.table.reset_index(),
         }
         out = {name: table for name, table in out.items() if table is not None}
+        out |= {f"context_group{level}": frame for level, frame in self.group_context.items()}
         if self.changes is not None:
             out["changes"] = self.changes
         if self.comparison is not None:
@@ -588,6 +593,7 @@ def report_content(
     plan: PlanResult | None = None,
     calibration: CalibrationResult | None = None,
     context: xr.DataTree | None = None,
+    group_context: dict[int, xr.DataTree] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
@@ -616,6 +622,9 @@ def report_content(
         The newest wave's fit of model v2 with context effects
         (:func:`cmoc.analyses.context_fit_or_reuse`): the "for whom, in what circumstances"
         section.
+    group_context : dict, optional
+        Level of the group paths -> the newest wave's fit with contexts by that group level:
+        the section's tables per group.
     say : callable, optional
         Called with a message before each step that can take seconds (progress on stderr).
 
@@ -662,11 +671,17 @@ def report_content(
     if v2 and not link_table(base).empty:
         tell("  paths into the web's outcome nodes (joint posterior draws)...")
         paths = outcome_paths(idata, base, summary.set_index("target_id")["status"])
-    context_frame = context_check = None
+    context_frame = context_check = context_groups = None
     if context is not None:
         tell("  breadth and direction per source kind (the fit with context effects)...")
         context_frame = context_estimates(context, base, ci=ci)
         context_check = check_convergence(context)
+        context_groups = group_contexts(base)
+    by_group, by_group_check = {}, {}
+    for level, fit_g in (group_context or {}).items():
+        tell(f"  breadth and direction per group of level {level} (the fit by group)...")
+        by_group[level] = context_estimates(fit_g, base, ci=ci)
+        by_group_check[level] = check_convergence(fit_g)
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
@@ -746,4 +761,7 @@ def report_content(
         paths=paths,
         context=context_frame,
         context_check=context_check,
+        context_groups=context_groups,
+        group_context=by_group,
+        group_context_check=by_group_check,
     )

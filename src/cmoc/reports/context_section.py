@@ -7,12 +7,12 @@ does, and the targets a kind has no sources for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CLOSEST", "ContextSection", "context_section"]
+__all__ = ["CLOSEST", "ContextSection", "context_section", "group_sections"]
 
 CLOSEST = 5
 """Targets listed, the most likely to differ first, when none depends on context."""
@@ -38,6 +38,13 @@ class ContextSection:
         How many of them differ beyond the kinds' overall difference.
     one_kind : dict
         Kind -> the targets only that kind's sources were coded against.
+    groups : list of dict
+        Per level of the sources' group paths, whether its groups can be compared: ``head``,
+        ``command`` (empty where they cannot be) and ``reason``.
+    level_name : str
+        Of a section by group level: the level's name.
+    check : ConvergenceCheck or None
+        Of a section by group level: the gate's verdict on its fit.
     breadth_margin, direction_margin, odds_ratio, affirm : float
     """
 
@@ -47,6 +54,9 @@ class ContextSection:
     depends: int = 0
     beyond: int = 0
     one_kind: dict[str, list[str]] = field(default_factory=dict)
+    groups: list[dict] = field(default_factory=list)
+    level_name: str = ""
+    check: object = None
     breadth_margin: float = 0.1
     direction_margin: float = 0.2
     odds_ratio: float = 2.0
@@ -61,8 +71,33 @@ def _p(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:.2f}"
 
 
+def _group_sentences(groups: pd.DataFrame | None) -> list[dict]:
+    """Say, per level of the group paths, whether its groups can be compared.
+
+    From :func:`cmoc.analyses.group_contexts`: ``head``, and ``command`` (where they can be)
+    or ``reason`` (why not).
+    """
+    out = []
+    for r in [] if groups is None else groups.itertuples(index=False):
+        n = f"{r.groups} group{'' if r.groups == 1 else 's'}"
+        plain = r.name == f"level {r.level}"
+        out.append(
+            {
+                "head": f"level {r.level} ({n})" if plain else f"{r.name} (level {r.level}, {n})",
+                "command": (
+                    f"cmoc summary DIR --by group-level --level {r.level}" if r.identified else ""
+                ),
+                "reason": r.reason,
+            }
+        )
+    return out
+
+
 def context_section(
-    frame: pd.DataFrame, names: dict[str, str], classification: dict
+    frame: pd.DataFrame,
+    names: dict[str, str],
+    classification: dict,
+    groups: pd.DataFrame | None = None,
 ) -> ContextSection:
     """Build the section from :func:`cmoc.analyses.context_estimates`' frame.
 
@@ -74,6 +109,8 @@ def context_section(
         Mechanism id -> name.
     classification : dict
         The base's ``[classification]`` (``affirm`` and the context margins).
+    groups : pandas.DataFrame, optional
+        :func:`cmoc.analyses.group_contexts` of the base.
 
     Returns
     -------
@@ -93,7 +130,7 @@ def context_section(
     scores = per_target[["p_differs_breadth", "p_differs_direction"]].first()
     scores["best"] = scores.max(axis=1, skipna=True)
     scores["depends"] = per_target["depends_on_context"].first()
-    scores["beyond"] = per_target["beyond_kinds"].first()
+    scores["beyond"] = per_target["beyond_contexts"].first()
     scores["p_beyond"] = (
         per_target[["p_specific_breadth", "p_specific_direction"]].first().max(axis=1)
     )
@@ -148,8 +185,35 @@ def context_section(
         depends=n_dep,
         beyond=int((scores["depends"] & scores["beyond"]).sum()),
         one_kind=one_kind,
+        groups=_group_sentences(groups),
         breadth_margin=float(classification["context_breadth_margin"]),
         direction_margin=float(classification["context_direction_margin"]),
         odds_ratio=float(classification["context_odds_ratio"]),
         affirm=float(classification["affirm"]),
     )
+
+
+def group_sections(content) -> list[tuple[int, ContextSection]]:
+    """Return the section's parts by group level: (level, its :class:`ContextSection`).
+
+    From ``content.group_context`` (the estimates per group of each level the report
+    compares) with the level's name and the gate's verdict on its fit.
+    """
+    names = {}
+    if content.context_groups is not None:
+        table = content.context_groups
+        names = dict(zip(table["level"], table["name"], strict=True))
+    out = []
+    for level, frame in sorted(content.group_context.items()):
+        sec = context_section(frame, content.mechanism_names, content.classification)
+        out.append(
+            (
+                level,
+                replace(
+                    sec,
+                    level_name=str(names.get(level, f"level {level}")),
+                    check=content.group_context_check.get(level),
+                ),
+            )
+        )
+    return out

@@ -13,7 +13,7 @@ import pandas as pd
 from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
-from .context_section import context_section
+from .context_section import context_section, group_sections
 from .tables import level_text
 
 __all__ = [
@@ -837,9 +837,15 @@ def _render_measurement_html(content: ReportContent) -> str:
         command=_command(content),
         built=build_date(),
         status_style=figures.MEASUREMENT_STATUS_STYLE,
+        ctx_groups=group_sections(content) if content.context is not None else [],
         ctx=(
             None
             if content.context is None
-            else context_section(content.context, content.mechanism_names, content.classification)
+            else context_section(
+                content.context,
+                content.mechanism_names,
+                content.classification,
+                content.context_groups,
+            )
         ),
     )

@@ -44,6 +44,7 @@ from ..analyses import (
     load_fit,
     plan_or_reuse,
     plan_result,
+    report_group_levels,
 )
 from ..evidence import EvidenceBase, load_evidence
 from ..evidence.lock import writing
@@ -246,6 +247,14 @@ def _content(
         )
         context_fit, how = context_fit_or_reuse(directory, base, cfg, s, progress=progress)
         say(f"context: {how}")
+    group_fits = {}
+    if context and _is_v2(cfg):
+        for level in report_group_levels(base):
+            say(f"fitting model v2 with contexts by group level {level}, or reusing its fit...")
+            group_fits[level], how = context_fit_or_reuse(
+                directory, base, cfg, s, by=f"group:{level}", progress=progress
+            )
+            say(f"context by group level {level}: {how}")
     say("computing the report's tables (summaries, checks, what each wave changed)...")
     content = report_content(
         base,
@@ -255,6 +264,7 @@ def _content(
         plan=planned,
         calibration=saved,
         context=context_fit,
+        group_context=group_fits,
         say=say,
     )
     for wave, check in content.wave_checks.items():

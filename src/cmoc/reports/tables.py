@@ -236,7 +236,7 @@ def _measurement_table(data: pd.DataFrame, meta: dict[str, object], ci: float):
 
 
 def render_context(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> str:
-    """Render the estimates per source kind (``cmoc summary --by kind``).
+    """Render the estimates per context (``cmoc summary --by kind|group-level``).
 
     Parameters
     ----------
@@ -261,14 +261,16 @@ def render_context(frame: pd.DataFrame, fmt: str, meta: dict[str, object]) -> st
     prefix = "" if meta.get("converged", True) else "WARNING: "
     console.print(f"{prefix}{meta.get('convergence', '')}", markup=False)
     ci = float(meta.get("ci", CI))
+    by = str(frame["context_by"].iloc[0]) if len(frame) else "kind"
+    per = "source kind" if by == "kind" else f"group ({by})"
     title = (
-        f"{meta.get('evidence', '')}: breadth and direction per source kind after wave "
+        f"{meta.get('evidence', '')}: breadth and direction per {per} after wave "
         f"{meta.get('wave', '')!s}"
     )
     table = Table(title=_cell(title), show_lines=False)
-    labels = ["target", "type", "kind", "sources", f"breadth ({ci:.0%})"]
-    labels += [f"direction ({ci:.0%})", "P(differs) b", "P(differs) d", "depends"]
-    labels += ["P(beyond kinds)", "note"]
+    labels = ["target", "type", "kind" if by == "kind" else "group", "sources"]
+    labels += [f"breadth ({ci:.0%})", f"direction ({ci:.0%})", "P(differs) b", "P(differs) d"]
+    labels += ["depends", "P(beyond kinds)" if by == "kind" else "P(beyond groups)", "note"]
     for label in labels:
         table.add_column(label, no_wrap=label != "note")
 

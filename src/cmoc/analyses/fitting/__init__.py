@@ -9,7 +9,7 @@ from .attrs import Provenance
 from .convergence import ConvergenceCheck, GateThresholds, check_convergence
 from .provenance import package_versions, provenance
 from .result import AnalysisResult, Settings, load_result, result_kinds
-from .reuse import context_fit_or_reuse, fit_or_reuse
+from .reuse import check_context, context_fit_or_reuse, fit_or_reuse
 from .sampling import SAMPLERS, SamplerConfig, SamplerError, fit, sample_model
 from .store import (
     EVIDENCE_GROUP,
@@ -51,6 +51,7 @@ __all__ = [
     "SamplerConfig",
     "SamplerError",
     "Settings",
+    "check_context",
     "check_convergence",
     "context_fit_or_reuse",
     "context_fit_path",

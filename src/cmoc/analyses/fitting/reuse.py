@@ -11,7 +11,8 @@ import xarray as xr
 
 from ...evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
 from ...evidence.lock import writing
-from ...models import ModelConfig, config_for
+from ...evidence.recording import refutes_recording
+from ...models import ModelConfig, config_for, context_classes, group_level_of
 from .sampling import SamplerConfig, fit
 from .store import (
     FitFileError,
@@ -23,7 +24,7 @@ from .store import (
     save_fit,
 )
 
-__all__ = ["context_fit_or_reuse", "fit_or_reuse"]
+__all__ = ["check_context", "context_fit_or_reuse", "fit_or_reuse"]
 
 
 def fit_or_reuse(
@@ -123,6 +124,24 @@ def _refuse_changed(evidence: EvidenceBase, base: Path) -> None:
         )
 
 
+def check_context(evidence: EvidenceBase, by: str) -> None:
+    """Raise ValueError where ``evidence`` cannot identify estimates per context ``by``.
+
+    By kind: fewer than two kinds. By group level (``group:N``): as
+    :func:`cmoc.models.context_classes` (:class:`cmoc.models.NotIdentified`).
+    """
+    if (level := group_level_of(by)) is not None:
+        recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
+        context_classes(evidence, recording, level)
+        return
+    kinds = sorted(set(evidence.sources["kind"]))
+    if len(kinds) < 2:
+        raise ValueError(
+            f"{evidence.config.name} has sources of one kind only ({', '.join(kinds)}): "
+            "there is no other context to compare with"
+        )
+
+
 def context_fit_or_reuse(
     directory: str | Path,
     evidence: EvidenceBase,
@@ -148,7 +167,7 @@ def context_fit_or_reuse(
     config : ModelConfig, optional
         Of model v2; default :func:`cmoc.models.config_for`.
     sampler : SamplerConfig, optional
-    by : {"kind"}
+    by : {"kind", "group:N"}
         The contexts (:data:`cmoc.models.CONTEXTS`).
     wave : str, optional
         The wave the evidence runs to (None: the newest); names the file.
@@ -162,16 +181,13 @@ def context_fit_or_reuse(
     Raises
     ------
     ValueError
-        When the configuration is not of model v2, or the base has one source kind.
+        When the configuration is not of model v2, the base has one source kind (by kind), or
+        the data do not identify the groups (:class:`cmoc.models.NotIdentified`: one group at
+        the level, or a total over several groups).
     """
     cfg = config_for(evidence, config)
     if cfg.model != "measurement":
         raise ValueError("context effects are part of model v2 (the measurement model) only")
-    kinds = sorted(set(evidence.sources["kind"]))
-    if len(kinds) < 2:
-        raise ValueError(
-            f"{evidence.config.name} has sources of one kind only ({', '.join(kinds)}): "
-            "there is no other context to compare with"
-        )
+    check_context(evidence, by)
     path = context_fit_path(directory, by, wave)
     return fit_or_reuse(evidence, path, cfg.merged({"context": by}), sampler, progress=progress)

@@ -216,9 +216,9 @@ def context_fit_path(evidence_dir: str | Path, by: str = "kind", wave: str | Non
 
     Beside the default model's fit (:func:`default_fit_path`), for ``cmoc summary --by`` and the
     report's "for whom, in what circumstances" section; ``by`` is one of
-    :data:`cmoc.models.CONTEXTS` other than ``none``.
+    :data:`cmoc.models.CONTEXTS` other than ``none`` (``group:N`` is kept as ``groupN``).
     """
-    return results_dir(evidence_dir) / f"context-{by}-{fit_file_name(wave)}"
+    return results_dir(evidence_dir) / f"context-{by.replace(':', '')}-{fit_file_name(wave)}"
 
 
 def variant_path(directory: str | Path, variant: str, model: str = "hierarchical") -> Path:

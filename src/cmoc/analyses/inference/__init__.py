@@ -6,7 +6,14 @@ draws of support that the summary, the confidence grade and the checks share.
 
 from .classify import STATUSES, Status, classify
 from .confidence import CONCERN_TEXT, CONCERNS, CONFIDENCE_COLUMNS, GRADES, UNGRADED, confidence
-from .context import CONTEXT_COLUMNS, ContextError, context_estimates, is_context_fit
+from .context import (
+    CONTEXT_COLUMNS,
+    ContextError,
+    context_estimates,
+    group_contexts,
+    is_context_fit,
+    report_group_levels,
+)
 from .draws import support_draws
 from .levels import predictive_levels
 from .links import link_draws, summarize_links
@@ -50,6 +57,7 @@ __all__ = [
     "classify_measurement",
     "confidence",
     "context_estimates",
+    "group_contexts",
     "is_context_fit",
     "is_measurement_fit",
     "link_draws",
@@ -57,6 +65,7 @@ __all__ = [
     "measurement_draws",
     "outcome_paths",
     "predictive_levels",
+    "report_group_levels",
     "summarize",
     "summarize_links",
     "summarize_measurement",

@@ -1,4 +1,4 @@
-"""For whom, in what circumstances: each target's breadth and direction per source kind.
+"""For whom, in what circumstances: each target's breadth and direction per source kind or group.
 
 Read from a fit of model v2 with context effects (``ModelConfig(context="kind")``: per target,
 a partly pooled deviation of its evidencing and direction log-odds per source kind; docs/model.md,
@@ -19,12 +19,17 @@ a partly pooled deviation of its evidencing and direction log-odds per source ki
   every target's common difference between the kinds is taken out), with the margin
   ``log [classification] context_odds_ratio`` on the log-odds scale; a mechanism's deviation is
   the mean of its targets', a link's the mean of its CMOCs' (turned for a CMOC against it);
-- ``beyond_kinds``: either at least ``affirm``: the target differs between the kinds more than
+- ``beyond_contexts``: either at least ``affirm``: the target differs between the kinds more than
   the kinds differ overall.
 
 The kinds' own differences (a kind's sources engaging every mechanism more, or leaning one way)
-are part of each kind's estimate, as they are of the data; ``beyond_kinds`` says whether a
+are part of each kind's estimate, as they are of the data; ``beyond_contexts`` says whether a
 target's difference is more than theirs.
+
+A fit with contexts by group level (``context="group:N"``) gives the same per group at that
+level (``context_by`` ``"group level N"``): a group's breadth averages its sources' kinds'
+activation, its direction its sources of kinds that record refutes (docs/model.md, "By group
+level"). :func:`group_contexts` says per level whether the data identify its groups.
 """
 
 from __future__ import annotations
@@ -33,13 +38,24 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ...evidence import EvidenceBase
+from ...evidence import EvidenceBase, group_levels_table
 from ...evidence.links import theory_links
 from ...evidence.recording import refutes_recording
-from ...models import measurement_data
-from .links import link_draws
+from ...models import NotIdentified, context_classes, measurement_data
+from .links import class_draws, fit_classes, link_draws
 
-__all__ = ["CONTEXT_COLUMNS", "ContextError", "context_estimates", "is_context_fit"]
+__all__ = [
+    "CONTEXT_COLUMNS",
+    "REPORT_MAX_GROUPS",
+    "ContextError",
+    "context_estimates",
+    "group_contexts",
+    "is_context_fit",
+    "report_group_levels",
+]
+
+REPORT_MAX_GROUPS = 6
+"""The report compares the groups of a level side by side up to this many (more: the command)."""
 
 CONTEXT_COLUMNS = [
     "target_id",
@@ -61,7 +77,7 @@ CONTEXT_COLUMNS = [
     "depends_on_context",
     "p_specific_breadth",
     "p_specific_direction",
-    "beyond_kinds",
+    "beyond_contexts",
     "note",
 ]
 """Columns of :func:`context_estimates`: one row per target and source kind."""
@@ -93,18 +109,25 @@ def _flat(x: xr.DataArray) -> np.ndarray:
 
 
 def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
-    """Draws ``(S, target, kind)`` and masks of the CMOCs and mechanisms."""
+    """Draws ``(S, target, context)`` and masks of the CMOCs and mechanisms."""
     recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
     md = measurement_data(evidence, recording)
     d = md.data
     post = idata["posterior"]
     n_c = len(d.cmocs)
-    breadth = np.concatenate(
-        [_flat(post["breadth"])[:, :n_c, :], _flat(post["breadth_mechanism"])], axis=1
-    )
-    direction = _flat(post["direction_kind"]).copy()
-    direction[:, n_c:, :] = np.nan  # a mechanism's direction per kind is not modelled
-    identified = md.recorded_codes_by_kind() > 0
+    cc = fit_classes(idata, evidence, md)
+    if cc is None:
+        breadth = np.concatenate(
+            [_flat(post["breadth"])[:, :n_c, :], _flat(post["breadth_mechanism"])], axis=1
+        )
+        direction = _flat(post["direction_kind"]).copy()
+        identified = md.recorded_codes_by_kind() > 0
+        sources = md.sources_by_kind()
+        labels, ctx_recording = list(d.kinds), [recording.get(k, "recorded") for k in d.kinds]
+    else:
+        breadth, direction, sources, identified, ctx_recording = _by_group(post, md, cc)
+        labels = list(cc.contexts)
+    direction[:, n_c:, :] = np.nan  # a mechanism's direction per context is not modelled
     identified[n_c:, :] = False
     types = ["cmoc"] * n_c + ["mechanism"] * len(d.mechanisms)
     mech = [d.mechanisms[m] for m in d.target_mech[:n_c]] + list(d.mechanisms)
@@ -121,15 +144,48 @@ def _target_parts(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         "mechanism": mech,
         "breadth": breadth,
         "direction": direction,
-        "sources": md.sources_by_kind(),
+        "sources": sources,
         "identified": identified,
-        "recording": [recording.get(k, "recorded") for k in d.kinds],
-        "kinds": list(d.kinds),
+        "recording": ctx_recording,
+        "contexts": labels,
+        "by": "kind" if cc is None else f"group level {cc.level}",
     }
 
 
+def _by_group(post: xr.DataTree, md, cc) -> tuple:
+    """Breadth and direction draws per (target, group), sources, identified, recording.
+
+    A group's breadth of a target is its evidencing there times the activation of the
+    target's mechanism averaged over the group's sources coded against it (their kinds);
+    its direction, the share of supporting codes averaged the same way over its sources of
+    kinds whose refutes are recorded.
+    """
+    d = md.data
+    n_c, tm = len(d.cmocs), d.target_mech
+    n_tc = cc.md.sources_by_kind().astype(float)  # (target, class)
+    x = class_draws(post, md, cc)  # b, a, p per class
+    act = x["a"][:, tm, :]  # (S, T, class): the activation of each target's mechanism
+    on = x["b"].copy()
+    for m in range(len(d.mechanisms)):  # a mechanism's: it or any of its CMOCs
+        members = np.flatnonzero(tm == m)
+        on[:, n_c + m] = 1.0 - np.prod(1.0 - x["b"][:, members], axis=1)
+    sources = cc.per_context(n_tc).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        breadth = cc.per_context(n_tc[None] * act * on) / cc.per_context(n_tc)[None]
+        rec = np.array([r == "recorded" for r in cc.md.recording], dtype=float)
+        w = n_tc * rec[None, :]
+        direction = cc.per_context(w[None] * x["p"]) / cc.per_context(w)[None]
+    identified = cc.per_context(cc.md.recorded_codes_by_kind()) > 0
+    best = {}
+    for c, g in enumerate(cc.class_context):
+        if g >= 0:
+            r = cc.md.recording[c]
+            best[g] = max(best.get(g, r), r, key=("not recorded", "partial", "recorded").index)
+    return breadth, direction, sources, identified, [best[g] for g in range(len(cc.contexts))]
+
+
 def _deviations(post: xr.DataTree, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Return the targets' own deviations ``(S, target, kind)``, log-odds (0 where none)."""
+    """Return the targets' own deviations ``(S, target, context)``, log-odds (0 where none)."""
     dev_b = _flat(post["context_breadth"]).copy()
     dev_d = _flat(post["context_direction"]).copy() if "context_direction" in post else None
     return dev_b, np.zeros(shape) if dev_d is None else dev_d
@@ -140,7 +196,7 @@ def _link_parts(idata: xr.DataTree, evidence: EvidenceBase, targets: list[str]) 
     ids = list(draws["table"].index)
     if not ids:
         return None
-    breadth = _flat(draws["breadth_kind"])
+    breadth = _flat(draws["breadth_context"])
     dev_b, dev_d = _deviations(
         idata["posterior"], (breadth.shape[0], len(targets), breadth.shape[2])
     )
@@ -160,16 +216,16 @@ def _link_parts(idata: xr.DataTree, evidence: EvidenceBase, targets: list[str]) 
         "types": ["link"] * len(ids),
         "mechanism": [""] * len(ids),
         "breadth": breadth,
-        "direction": _flat(draws["direction_kind"]),
-        "sources": np.asarray(draws["sources_kind"].values),
-        "identified": np.asarray(draws["testable_kind"].values, dtype=bool),
+        "direction": _flat(draws["direction_context"]),
+        "sources": np.asarray(draws["sources_context"].values),
+        "identified": np.asarray(draws["testable_context"].values, dtype=bool),
     }
 
 
-def _note(sources: int, identified: bool, recording: str, target_type: str) -> str:
+def _note(sources: int, identified: bool, recording: str, target_type: str, by: str) -> str:
     """Say what a row does not show, and why."""
     if sources == 0:
-        return "no sources of this kind"
+        return "no sources of this kind" if by == "kind" else "no sources in this group"
     if identified:
         return ""
     if target_type == "mechanism":
@@ -213,7 +269,7 @@ def context_estimates(
     th = evidence.config.classification
     lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
     parts = [_target_parts(idata, evidence)]
-    kinds, recording = parts[0]["kinds"], parts[0]["recording"]
+    kinds, recording, by = parts[0]["contexts"], parts[0]["recording"], parts[0]["by"]
     if links and (link := _link_parts(idata, evidence, parts[0]["ids"])) is not None:
         parts.append(link)
     frames = []
@@ -233,7 +289,7 @@ def context_estimates(
                     "target_type": part["types"][i],
                     "mechanism_id": part["mechanism"][i],
                     "wave": evidence.waves[-1],
-                    "context_by": "kind",
+                    "context_by": by,
                     "context": kind,
                     "sources": int(part["sources"][i, k]),
                     "direction_identified": bool(identified[i, k]),
@@ -244,7 +300,7 @@ def context_estimates(
                     ),
                     "p_specific_breadth": s_b[i],
                     "p_specific_direction": s_d[i],
-                    "beyond_kinds": bool(
+                    "beyond_contexts": bool(
                         np.nan_to_num(s_b[i]) >= th.affirm or np.nan_to_num(s_d[i]) >= th.affirm
                     ),
                     "note": _note(
@@ -252,6 +308,7 @@ def context_estimates(
                         bool(identified[i, k]),
                         recording[k],
                         part["types"][i],
+                        by,
                     ),
                 }
                 for name, x, ok in (
@@ -267,3 +324,47 @@ def context_estimates(
                         row[f"{name}_mean"] = row[f"{name}_lo"] = row[f"{name}_hi"] = np.nan
                 frames.append(row)
     return pd.DataFrame(frames, columns=CONTEXT_COLUMNS)
+
+
+def group_contexts(evidence: EvidenceBase) -> pd.DataFrame:
+    """Say, per level of the sources' group paths, whether its groups can be compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level: ``level``, ``name``, ``groups``, ``sources`` (as
+        :func:`cmoc.evidence.group_levels_table`), ``identified`` and ``reason`` (why not: the
+        totals over several groups, by their ``codings.csv`` rows, or a single group).
+    """
+    recording = {k: r.refutes for k, r in refutes_recording(evidence).items()}
+    out = group_levels_table(evidence)
+    identified, reasons = [], []
+    for level in out["level"]:
+        try:
+            context_classes(evidence, recording, int(level))
+        except NotIdentified as error:
+            identified.append(False)
+            if error.rows:
+                shown = ", ".join(error.rows[:3]) + (", ..." if len(error.rows) > 3 else "")
+                n = len(error.rows)
+                reasons.append(
+                    f"{n} {'total is' if n == 1 else 'totals are'} over the sources of several "
+                    f"of its groups ({shown})"
+                )
+            else:
+                reasons.append("one group only")
+        else:
+            identified.append(True)
+            reasons.append("")
+    return out.assign(identified=identified, reason=reasons)
+
+
+def report_group_levels(evidence: EvidenceBase) -> list[int]:
+    """Return the levels whose groups the report compares: identified, 2 to 6 groups.
+
+    Beyond :data:`REPORT_MAX_GROUPS` groups a side-by-side table is not legible; the report
+    names the command instead (:func:`group_contexts`).
+    """
+    table = group_contexts(evidence)
+    keep = table["identified"] & table["groups"].between(2, REPORT_MAX_GROUPS)
+    return [int(level) for level in table.loc[keep, "level"]]

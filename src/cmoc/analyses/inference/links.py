@@ -25,12 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from ...evidence import EvidenceBase, level_of_count, observed_codes
 from ...evidence.links import link_table, theory_links
 from ...evidence.recording import refutes_recording
-from ...models import measurement_data
+from ...models import ContextClasses, context_classes, measurement_data
 from .confidence import (
     UNGRADED,
     _net_rows,
@@ -42,12 +42,125 @@ from .confidence import (
     relevance_concern,
 )
 
-__all__ = ["link_draws", "summarize_links"]
+__all__ = ["class_draws", "fit_classes", "link_draws", "summarize_links"]
 
 
 def _flat(x: xr.DataArray) -> np.ndarray:
     """Draws first: ``(chain * draw, ...)``."""
     return x.stack(s=("chain", "draw")).transpose("s", ...).values
+
+
+def fit_classes(idata: xr.DataTree, evidence: EvidenceBase, md) -> ContextClasses | None:
+    """Return the classes (kind, group) of a fit with contexts by group level, else None."""
+    post = idata["posterior"]
+    if "context_common_breadth" not in post:
+        return None
+    labels = [str(x) for x in post["context"].values]
+    level = labels[0].count("/") + 1
+    cc = context_classes(evidence, dict(zip(md.data.kinds, md.recording, strict=True)), level)
+    if cc.contexts != labels:
+        raise ValueError("the fit's groups do not match the evidence's: refit")
+    return cc
+
+
+def class_draws(post: xr.DataTree, md, cc: ContextClasses | None) -> dict:
+    """Per class of sources (a kind, or a kind in a group), the draws a link's sums need.
+
+    ``b`` (S, target, class), ``a`` (S, mechanism, class), ``p`` (S, target, class),
+    ``depth`` (S, target, class); ``counts`` (class, wave) -> sources; ``recorded`` (target,
+    class); ``context`` per class (-1: none) and ``labels`` of the contexts.
+    """
+    d = md.data
+    n_c = len(d.cmocs)
+    breadth = _flat(post["breadth"])  # (S, T, K)
+    logit_b = _flat(post["evidencing_logit"])[:, :, None]
+    by_kind = "context_breadth" in post and "kind" in post["context_breadth"].dims
+    if by_kind:  # evidencing varies by kind (context effects)
+        logit_b = logit_b + _flat(post["context_breadth"])
+    b = expit(np.broadcast_to(logit_b, breadth.shape))  # (S, T, K)
+    a = breadth[:, n_c:, :] / b[:, n_c:, :]  # (S, M, K): a_mk = breadth(m) / b(m)
+    depth = 1.0 + np.exp(
+        _flat(post["depth_target"])[:, :, None] + _flat(post["kind_rate"])[:, None, :]
+    )
+    p = _flat(post["direction_kind"])  # (S, T, K)
+    if cc is None:
+        src_class, recorded = d.src_kind, md.recorded_codes_by_kind() > 0
+        context, labels = np.arange(len(d.kinds)), list(d.kinds)
+    else:
+        kind, g = cc.class_kind, cc.class_context
+        s_count, n_t = breadth.shape[:2]
+        dev_b = np.concatenate(
+            [
+                _flat(post["context_breadth"]) + _flat(post["context_common_breadth"])[:, None],
+                np.zeros((s_count, n_t, 1)),
+            ],
+            axis=2,
+        )[:, :, g]
+        dev_p = np.zeros((s_count, n_t, len(cc.contexts) + 1))
+        if "context_direction" in post:
+            dev_p[:, :, :-1] = _flat(post["context_direction"])
+        if "context_common_direction" in post:
+            dev_p[:, :, :-1] += _flat(post["context_common_direction"])[:, None]
+        b = expit(logit_b + dev_b)
+        a, depth = a[:, :, kind], depth[:, :, kind]
+        p = expit(logit(p)[:, :, kind] + dev_p[:, :, g])
+        src_class, recorded = cc.md.data.src_kind, cc.md.recorded_codes_by_kind() > 0
+        context, labels = g, list(cc.contexts)
+    counts = (
+        pd.Series(1, index=pd.MultiIndex.from_arrays([src_class, d.src_wave]))
+        .groupby(level=[0, 1])
+        .sum()
+    )
+    return {
+        "b": b,
+        "a": a,
+        "p": p,
+        "depth": depth,
+        "counts": counts,
+        "recorded": recorded,
+        "context": np.asarray(context),
+        "labels": labels,
+    }
+
+
+def _per_context(x: dict, md, ts: list[int], role: dict) -> tuple:
+    """One link's breadth and direction draws per context, its sources and testability."""
+    d = md.data
+    s_count, n_g = x["b"].shape[0], len(x["labels"])
+    evidenced = np.zeros((s_count, n_g))
+    sources = np.zeros(n_g, dtype=np.int64)
+    pro, con = np.zeros((s_count, n_g)), np.zeros((s_count, n_g))
+    pro_all, con_all = np.zeros((s_count, n_g)), np.zeros((s_count, n_g))
+    testable = np.zeros(n_g, dtype=bool)
+    for (c, wave), n in x["counts"].items():
+        g = int(x["context"][c])
+        held = [t for t in ts if md.theory[wave, t]]
+        if g < 0 or not held:
+            continue
+        none = np.ones(s_count)
+        for m in sorted({int(d.target_mech[t]) for t in held}):
+            quiet = np.prod([1.0 - x["b"][:, t, c] for t in held if d.target_mech[t] == m], axis=0)
+            none *= 1.0 - x["a"][:, m, c] * (1.0 - quiet)
+        evidenced[:, g] += n * (1.0 - none)
+        sources[g] += n
+        for t in held:
+            w = n * x["a"][:, d.target_mech[t], c] * x["b"][:, t, c] * x["depth"][:, t, c]
+            p = x["p"][:, t, c]
+            up, down = (w * p, w * (1.0 - p)) if role[t] == "for" else (0.0, w * p)
+            pro_all[:, g] += up
+            con_all[:, g] += down
+            if x["recorded"][t, c]:
+                testable[g] = True
+                pro[:, g] += up
+                con[:, g] += down
+    breadth = np.full((s_count, n_g), np.nan)
+    direction = np.full((s_count, n_g), np.nan)
+    on = sources > 0
+    breadth[:, on] = evidenced[:, on] / sources[on]
+    # where no CMOC of the link is testable in a context: pooled, never reported
+    pro, con = np.where(testable, pro, pro_all), np.where(testable, con, con_all)
+    direction[:, on] = pro[:, on] / (pro[:, on] + con[:, on])
+    return breadth, direction, sources, testable
 
 
 def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
@@ -66,10 +179,11 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         (bool per link: a CMOC of it has a testable direction; where none has, ``direction``
         is its CMOCs' pooled one, never to be reported); ``sources_min`` (ints per link, a
         lower bound from the rows); ``table`` (:func:`~cmoc.evidence.links.link_table`);
-        per source kind, ``breadth_kind`` and ``direction_kind`` ``(chain, draw, link,
-        kind)`` (the same sums over one kind's sources, with its CMOCs' directions of that
-        kind), ``sources_kind`` (sources of each kind coded against the link's CMOCs) and
-        ``testable_kind`` (a CMOC of the link has recorded codes of that kind).
+        per context (a source kind, or a group of a fit with contexts by group level),
+        ``breadth_context`` and ``direction_context`` ``(chain, draw, link, context)`` (the
+        same sums over the context's sources, with its CMOCs' evidencing and directions
+        there), ``sources_context`` (its sources coded against the link's CMOCs) and
+        ``testable_context`` (a CMOC of the link has recorded codes from it).
     """
     table = link_table(evidence)
     rows = theory_links(evidence)
@@ -78,38 +192,23 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     post = idata["posterior"]
     if list(post["breadth"]["kind"].values) != list(d.kinds):
         raise ValueError("the fit's source kinds do not match the evidence's: refit")
-    n_c, tix = len(d.cmocs), {t: i for i, t in enumerate(d.targets)}
+    tix = {t: i for i, t in enumerate(d.targets)}
     shape = (post.sizes["chain"], post.sizes["draw"])
-    breadth = _flat(post["breadth"])  # (S, T, K)
-    logit_b = _flat(post["evidencing_logit"])[:, :, None]
-    if "context_breadth" in post:  # evidencing varies by kind (context effects)
-        logit_b = logit_b + _flat(post["context_breadth"])
-    b = expit(np.broadcast_to(logit_b, breadth.shape))  # (S, T, K)
-    a = breadth[:, n_c:, :] / b[:, n_c:, :]  # (S, M, K): a_mk = breadth(m) / b(m)
+    by_kind = class_draws(post, md, None)
+    x = by_kind if (cc := fit_classes(idata, evidence, md)) is None else class_draws(post, md, cc)
+    b, breadth = by_kind["b"], _flat(post["breadth"])
     p = _flat(post["direction"])  # (S, T)
-    p_k = _flat(post["direction_kind"])  # (S, T, K)
-    n_k = len(d.kinds)
-    depth_tk = 1.0 + np.exp(
-        _flat(post["depth_target"])[:, :, None] + _flat(post["kind_rate"])[:, None, :]
-    )
-    # sources per (kind, wave), and which targets each wave's theory holds
-    kw = (
-        pd.Series(1, index=pd.MultiIndex.from_arrays([d.src_kind, d.src_wave]))
-        .groupby(level=[0, 1])
-        .sum()
-    )
-    recorded_tk = md.recorded_codes_by_kind() > 0
-    testable_t = recorded_tk.any(axis=1)
+    testable_t = (md.recorded_codes_by_kind() > 0).any(axis=1)
     sure = md.sure_sources()
     exact_src = [set() for _ in d.targets]
     for j, t in zip(md.cell_src, md.cell_tgt, strict=True):
         exact_src[int(t)].add(int(j))
     sure_bt = md.bt_lo >= 1
-    s_count = breadth.shape[0]
+    s_count, n_g = breadth.shape[0], len(x["labels"])
     out = {k: np.full((s_count, len(table)), np.nan) for k in ("breadth", "direction", "depth")}
-    by_kind = {k: np.full((s_count, len(table), n_k), np.nan) for k in ("breadth", "direction")}
-    sources_kind = np.zeros((len(table), n_k), dtype=np.int64)
-    testable_kind = np.zeros((len(table), n_k), dtype=bool)
+    by_ctx = {k: np.full((s_count, len(table), n_g), np.nan) for k in ("breadth", "direction")}
+    sources_ctx = np.zeros((len(table), n_g), dtype=np.int64)
+    testable_ctx = np.zeros((len(table), n_g), dtype=bool)
     testable = np.zeros(len(table), dtype=bool)
     sources_min = np.zeros(len(table), dtype=np.int64)
     for li, link in enumerate(table.index):
@@ -119,34 +218,24 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         evidenced = np.zeros(s_count)
         coded = 0
         w = dict.fromkeys(ts, 0.0)
-        evidenced_k = np.zeros((s_count, n_k))
-        w_k = {t: np.zeros((s_count, n_k)) for t in ts}
-        for (k, wave), n in kw.items():
+        for (k, wave), n in by_kind["counts"].items():
             held = [t for t in ts if md.theory[wave, t]]
             if not held:
                 continue
             none = np.ones(s_count)
             for m in sorted({int(d.target_mech[t]) for t in held}):
                 quiet = np.prod([1.0 - b[:, t, k] for t in held if d.target_mech[t] == m], axis=0)
-                none *= 1.0 - a[:, m, k] * (1.0 - quiet)
+                none *= 1.0 - by_kind["a"][:, m, k] * (1.0 - quiet)
             evidenced += n * (1.0 - none)
-            evidenced_k[:, k] += n * (1.0 - none)
             coded += n
-            sources_kind[li, k] += n
             for t in held:
-                w[t] = w[t] + n * breadth[:, t, k] * depth_tk[:, t, k]
-                w_k[t][:, k] += n * breadth[:, t, k] * depth_tk[:, t, k]
-        for k in np.flatnonzero(sources_kind[li]):
-            by_kind["breadth"][:, li, k] = evidenced_k[:, k] / sources_kind[li, k]
-            seen_k = [t for t in ts if recorded_tk[t, k]]
-            testable_kind[li, k] = bool(seen_k)
-            basis_k = seen_k or ts
-            pro = sum(w_k[t][:, k] * (p_k[:, t, k] if role[t] == "for" else 0.0) for t in basis_k)
-            con = sum(
-                w_k[t][:, k] * (1.0 - p_k[:, t, k] if role[t] == "for" else p_k[:, t, k])
-                for t in basis_k
-            )
-            by_kind["direction"][:, li, k] = pro / (pro + con)
+                w[t] = w[t] + n * breadth[:, t, k] * by_kind["depth"][:, t, k]
+        (
+            by_ctx["breadth"][:, li],
+            by_ctx["direction"][:, li],
+            sources_ctx[li],
+            testable_ctx[li],
+        ) = _per_context(x, md, ts, role)
         if coded:
             out["breadth"][:, li] = evidenced / coded
             codes = sum(w.values())
@@ -176,17 +265,15 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
             coords={"link": list(table.index)},
         )
 
-    def arr_k(x):
+    per_link = {"link": list(table.index), "context": x["labels"]}
+
+    def arr_g(v):
         return xr.DataArray(
-            x.reshape(*shape, *x.shape[1:]),
-            dims=("chain", "draw", "link", "kind"),
-            coords={"link": list(table.index), "kind": list(d.kinds)},
+            v.reshape(*shape, *v.shape[1:]),
+            dims=("chain", "draw", "link", "context"),
+            coords=per_link,
         )
 
-    per_link_kind = {
-        "dims": ("link", "kind"),
-        "coords": {"link": list(table.index), "kind": list(d.kinds)},
-    }
     return {
         "breadth": arr(out["breadth"]),
         "direction": arr(out["direction"]),
@@ -194,10 +281,10 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
         "testable": xr.DataArray(testable, dims="link", coords={"link": list(table.index)}),
         "sources_min": sources_min,
         "table": table,
-        "breadth_kind": arr_k(by_kind["breadth"]),
-        "direction_kind": arr_k(by_kind["direction"]),
-        "sources_kind": xr.DataArray(sources_kind, **per_link_kind),
-        "testable_kind": xr.DataArray(testable_kind, **per_link_kind),
+        "breadth_context": arr_g(by_ctx["breadth"]),
+        "direction_context": arr_g(by_ctx["direction"]),
+        "sources_context": xr.DataArray(sources_ctx, dims=("link", "context"), coords=per_link),
+        "testable_context": xr.DataArray(testable_ctx, dims=("link", "context"), coords=per_link),
     }
 
 
