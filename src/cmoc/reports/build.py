@@ -382,12 +382,7 @@ def _md_context(content: ReportContent) -> list[str]:
             "",
         ]
     lines += _md_context_table(ctx, "the kinds'")
-    for kind, ids in ctx.one_kind.items():
-        lines += [
-            f"Coded against {md_text(kind)} sources only (no estimate for another kind): "
-            f"{md_text(', '.join(ids))}.",
-            "",
-        ]
+    lines += _md_only(ctx.one_kind, "{} sources", "kind")
     for level, g in group_sections(content):
         lines += [f"### By {md_text(g.level_name)} (group level {level})", ""]
         text = (
@@ -410,12 +405,7 @@ def _md_context(content: ReportContent) -> list[str]:
             text += f" **The fit by group did not converge: {md_text(g.check.text)}**"
         lines += [text, ""]
         lines += _md_context_table(g, "the groups'")
-        for group, ids in g.one_kind.items():
-            lines += [
-                f"Coded against sources of {md_text(group)} only (no estimate for another "
-                f"group): {md_text(', '.join(ids))}.",
-                "",
-            ]
+        lines += _md_only(g.one_kind, "sources of {}", "group")
     if ctx.groups:
         said = [
             f"{md_text(g['head'])}: "
@@ -427,6 +417,18 @@ def _md_context(content: ReportContent) -> list[str]:
             for g in ctx.groups
         ]
         lines += [f"By group (the sources' group paths): {'; '.join(said)}.", ""]
+    return lines
+
+
+def _md_only(one: dict[str, list[str]], what: str, other: str) -> list[str]:
+    """Return the notes on the targets only one context's sources were coded against."""
+    lines = []
+    for context, ids in one.items():
+        lines += [
+            f"Coded against {what.format(md_text(context))} only (no estimate for another "
+            f"{other}): {md_text(', '.join(ids))}.",
+            "",
+        ]
     return lines
 
 
