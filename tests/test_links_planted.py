@@ -145,3 +145,28 @@ def test_a_small_theorys_mechanism_directions_are_centred_where_they_differ(tmp_
     md = measurement_data(base, {k: r.refutes for k, r in refutes_recording(base).items()})
     assert not _mechanism_directions_centred(md)
     assert "data_support_mechanism_estimate" not in build_measurement_model(md).named_vars
+
+
+def test_a_links_evidence_entry_counts_a_cmoc_against_it_as_refuting(tmp_path):
+    """Issue 17, deliverable 3: O_a..O_c state M1 -> M4 with the opposite sign."""
+    from cmoc.reports.trail import evidence_trail
+
+    base = load_evidence(draw_web_base(tmp_path / "web", 1))
+    trail = {e.target_id: e for e in evidence_trail(base)}
+    link = trail["M1->M4"]
+    roles = {r["target"]: r["role"] for r in link.rows}
+    assert roles["O_prior"] == "for" and roles["O_a"] == roles["O_b"] == "against"
+    cod = base.codings
+    against = cod["target_id"].isin(["O_a", "O_b", "O_c"])
+    expected_refutes = int(cod.loc[against & (cod["stance"] == "supports"), "count_min"].sum())
+    expected_refutes += int(
+        cod.loc[(cod["target_id"] == "O_prior") & (cod["stance"] == "refutes"), "count_min"].sum()
+    )
+    expected_supports = int(
+        cod.loc[(cod["target_id"] == "O_prior") & (cod["stance"] == "supports"), "count_min"].sum()
+    )
+    assert link.refutes == str(expected_refutes) and link.supports == str(expected_supports)
+    # per source: one row per source with a code that bears on the link (an against-CMOC's
+    # refuting codes deny the opposite effect, not this one: they count neither way)
+    bears = (cod["target_id"] == "O_prior") | (against & (cod["stance"] == "supports"))
+    assert len(link.per_source) == cod.loc[bears, "source_id"].nunique()

@@ -65,7 +65,7 @@ from cmoc.reports.html import (
 )
 from cmoc.reports.pipeline import build_report_from_fit
 from cmoc.reports.tables import render_summary
-from conftest import mocked, tiny_sampler
+from conftest import IOC, mocked, tiny_sampler
 from test_report import _tables
 
 V2 = ModelConfig(model="measurement")
@@ -931,3 +931,45 @@ def test_pdf_tables_stay_within_the_page(built):
         and box.position_x + box.margin_width() > page.width - margin + 0.5
     ]
     assert beyond == [], beyond[:5]
+
+
+def test_every_number_leads_to_its_rows(built):
+    """Issue 17, deliverable 3: an evidence entry per target, reached from the tables."""
+    _, _, run, _, html, md = built
+    trail = {e.target_id: e for e in run.content.trail}
+    c1 = trail["C1"]
+    assert (c1.supports, c1.refutes) == ("5", "1")
+    per = {s["source"].split(":")[0]: (s["supports"], s["refutes"]) for s in c1.per_source}
+    # the interviews' refutes are declared not recorded: not zero, unknown
+    assert per == {"R1": ("2", "1"), "R2": ("1", "0"), "I2": ("2", "not recorded")}
+    assert [r["line"] for r in c1.rows] == sorted(r["line"] for r in c1.rows)
+    # the open band of the wave total counts its lower bound, said so
+    assert trail["C2"].supports == ">= 2"
+    assert any(r["source"] == "total over the sources of wave w2" for r in trail["C2"].rows)
+    assert trail["M1"].related == ["C1", "C2"] and not trail["M1"].rows
+    # HTML: collapsible entries, no script, reached from the mechanism and CMOC tables
+    assert html.count('<details id="trail-') == len(run.content.trail)
+    assert f'<a href="#{c1.anchor}">C1</a>' in html
+    entry = html.split(f'<details id="{c1.anchor}"')[1].split("</details>")[0]
+    assert "codes over every wave: 5 supporting, 1 refuting" in entry
+    assert "<td>R1: " in entry or "<td>R1</td>" in entry
+    assert "<script" not in html
+    # Markdown: the same entries
+    assert "## Evidence behind each number" in md and "### C1: ctx one -&gt; M1" not in md
+    assert "### C1: ctx one -\\> M1 -\\> out one (+)" in md
+    assert "Codes over every wave: 5 supporting, 1 refuting" in md
+
+
+def test_refutes_not_recorded_are_said_so_in_the_trail():
+    from cmoc.evidence import load_evidence
+    from cmoc.reports.trail import evidence_trail
+
+    trail = {e.target_id: e for e in evidence_trail(load_evidence(IOC))}
+    assert len(trail) == 14 + 45 + 20
+    p107 = trail["P1-07"]
+    assert [r["line"] for r in p107.rows] == [57]
+    assert (p107.supports, p107.refutes) == (">= 1", "not recorded")
+    assert trail["M01"].refutes == ">= 0 (partly recorded)"
+    link = trail["M10->M05"]
+    assert {r["target"] for r in link.rows} >= {"P1-06", "P1-12", "P3-R14"}
+    assert {r["role"] for r in link.rows} == {"for"}

@@ -152,7 +152,8 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
-    lines += ["", "## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
+    lines += ["", *_md_trail(content)]
+    lines += ["## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
     plan = content.plan
     if plan is not None and plan.targets:
         lines += [
@@ -325,6 +326,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
     check = content.convergence
     lines += [
         "",
+        *_md_trail(content),
         *_md_measurement_plan(content),
         "## Model checks",
         "",
@@ -417,6 +419,55 @@ def _md_context(content: ReportContent) -> list[str]:
             for g in ctx.groups
         ]
         lines += [f"By group (the sources' group paths): {'; '.join(said)}.", ""]
+    return lines
+
+
+def _md_trail(content: ReportContent) -> list[str]:
+    """Return the Markdown of "Evidence behind each number" (:mod:`cmoc.reports.trail`)."""
+    if not content.trail:
+        return []
+    lines = [
+        "## Evidence behind each number",
+        "",
+        "Per mechanism, CMOC and link: its rows of `codings.csv`, its supporting and refuting "
+        "codes per source and wave, and its passages (`excerpts.csv`). Codes over every wave; a "
+        "band counts its lower bound (>= n); not recorded: refuting codes were not coded for "
+        "that kind of source, so none is known.",
+        "",
+    ]
+    for e in content.trail:
+        lines += [
+            f"### {md_text(e.target_id)}: {md_text(e.name)}",
+            "",
+            f"Codes over every wave: {md_text(e.supports)} supporting, {md_text(e.refutes)} "
+            f"refuting; {len(e.rows)} {'row' if len(e.rows) == 1 else 'rows'}."
+            + (f" {md_text(e.note)}" if e.note else ""),
+            "",
+        ]
+        if e.rows:
+            link = e.target_type == "link"
+            head = ["line", *(["CMOC", "role"] if link else []), "source", "wave", "stance"]
+            lines += ["| " + " | ".join([*head, "codes", "basis"]) + " |"]
+            lines += ["|" + "---|" * (len(head) + 2)]
+            for r in e.rows:
+                cells = [r["line"], *([r["target"], r["role"]] if link else [])]
+                cells += [r["source"], r["wave"], r["stance"], r["codes"], r["basis"]]
+                lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+            lines += [
+                "",
+                "| source | wave | supporting codes | refuting codes |",
+                "|---|---|---|---|",
+            ]
+            for s in e.per_source:
+                cells = [s["source"], s["wave"], s["supports"], s["refutes"]]
+                lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+            lines.append("")
+        if e.related:
+            lines += [f"Its CMOCs: {md_text(', '.join(e.related))}.", ""]
+        for x in e.excerpts:
+            where = f", {x['location']}" if x["location"] else ""
+            said = f"{x['source']}{where} ({x['stance']} {x['target']})"
+            lines += [f"> {md_text(x['text'])}", f"> — {md_text(said)}", ""]
     return lines
 
 

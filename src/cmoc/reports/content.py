@@ -44,6 +44,7 @@ from ..evidence.recording import recording_lines, refutes_recording
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import describe_measurement_priors, measurement_priors_json
 from .tables import level_text
+from .trail import evidence_trail
 
 __all__ = [
     "INFLUENCE_TOP_COLUMNS",
@@ -115,6 +116,15 @@ class ReportContent:
         otherwise.
     context_check : ConvergenceCheck or None
         The convergence gate of that fit.
+    context_groups : pandas.DataFrame or None
+        With ``context``: per level of the group paths, whether its groups can be compared
+        (:func:`cmoc.analyses.group_contexts`).
+    group_context, group_context_check : dict
+        Level -> the estimates per group of that level, and its fit's gate (the levels of
+        :func:`cmoc.analyses.report_group_levels`).
+    trail : list of TrailEntry
+        The evidence behind each number: one entry per mechanism, CMOC and (model v2) link
+        (:func:`cmoc.reports.trail.evidence_trail`).
     sensitivity : pandas.DataFrame
         :func:`cmoc.analyses.prior_sensitivity` of the newest wave's fit (of each target's
         breadth, and v2's statuses, for a model v2 fit).
@@ -210,6 +220,7 @@ class ReportContent:
     context: pd.DataFrame | None = None
     context_check: ConvergenceCheck | None = None
     context_groups: pd.DataFrame | None = None
+    trail: list = field(default_factory=list)
     group_context: dict[int, pd.DataFrame] = field(default_factory=dict)
     group_context_check: dict[int, ConvergenceCheck] = field(default_factory=dict)
 
@@ -762,6 +773,7 @@ def report_content(
         context=context_frame,
         context_check=context_check,
         context_groups=context_groups,
+        trail=evidence_trail(base, links=v2),
         group_context=by_group,
         group_context_check=by_group_check,
     )

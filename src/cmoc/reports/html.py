@@ -15,6 +15,7 @@ from . import figures
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
 from .tables import level_text
+from .trail import trail_anchors
 
 __all__ = [
     "build_date",
@@ -838,6 +839,7 @@ def _render_measurement_html(content: ReportContent) -> str:
         built=build_date(),
         status_style=figures.MEASUREMENT_STATUS_STYLE,
         ctx_groups=group_sections(content) if content.context is not None else [],
+        anchors=trail_anchors(content.trail),
         ctx=(
             None
             if content.context is None
