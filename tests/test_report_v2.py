@@ -951,13 +951,13 @@ def test_every_number_leads_to_its_rows(built):
     assert html.count('<details id="trail-') == len(run.content.trail)
     assert f'<a href="#{c1.anchor}">C1</a>' in html
     entry = html.split(f'<details id="{c1.anchor}"')[1].split("</details>")[0]
-    assert "codes over every wave: 5 supporting, 1 refuting" in entry
+    assert "codes over every wave: 5 supporting; refuting: 1" in entry
     assert "<td>R1: " in entry or "<td>R1</td>" in entry
     assert "<script" not in html
     # Markdown: the same entries
     assert "## Evidence behind each number" in md and "### C1: ctx one -&gt; M1" not in md
     assert "### C1: ctx one -\\> M1 -\\> out one (+)" in md
-    assert "Codes over every wave: 5 supporting, 1 refuting" in md
+    assert "Codes over every wave: 5 supporting; refuting: 1" in md
 
 
 def test_refutes_not_recorded_are_said_so_in_the_trail():

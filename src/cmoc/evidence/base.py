@@ -20,8 +20,10 @@ EVIDENCE_FILES = (
     "sources.csv",
     "codings.csv",
     "actions.csv",
+    "excerpts.csv",
 )
-"""The files whose content defines an evidence base (and its hash)."""
+"""The files of an evidence base (what ``cmoc update`` journals; the hash is of the model's part:
+:attr:`EvidenceBase.evidence_hash` leaves the passages of ``excerpts.csv`` out)."""
 
 
 def group_prefixes(group: str | None) -> list[str]:
@@ -66,6 +68,10 @@ class EvidenceBase:
         SHA-256 of each file read (empty for bases built in memory).
     notes : tuple of str
         What loading had to do first (such as rolling back an interrupted update).
+    excerpts : pandas.DataFrame
+        ``excerpts.csv``: ``source_id, target_id, stance, text, location, coder`` per passage
+        (empty without the file). Not part of :attr:`evidence_hash`: passages do not change a
+        fit.
     """
 
     config: EvidenceConfig
@@ -77,6 +83,11 @@ class EvidenceBase:
     path: Path | None = None
     file_hashes: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    excerpts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["source_id", "target_id", "stance", "text", "location", "coder", "line"]
+        )
+    )
 
     @property
     def waves(self) -> list[str]:
@@ -234,8 +245,11 @@ class EvidenceBase:
         rests = self.actions["rests_on"].map(lambda r: set(r) <= kept).to_numpy(dtype=bool)
         actions = self.actions.loc[rests]  # a boolean array: an empty frame keeps its columns
         config = self.config.model_copy(update={"waves": keep_waves})
+        ex = self.excerpts
+        excerpts = ex[ex["source_id"].isin(sources.index) & ex["target_id"].isin(kept)]
         return replace(
             self,
+            excerpts=excerpts.reset_index(drop=True),
             config=config,
             mechanisms=mechanisms,
             cmocs=cmocs,

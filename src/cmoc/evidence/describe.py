@@ -130,6 +130,12 @@ def describe(base: EvidenceBase) -> str:
     lines.extend("  " + x for x in nesting_lines(base))
     if len(base.actions):
         lines.append(f"actions: {len(base.actions)}")
+    if len(base.excerpts):
+        ex = base.excerpts
+        lines.append(
+            f"excerpts: {len(ex)} passages of {ex['target_id'].nunique()} targets from "
+            f"{ex['source_id'].nunique()} sources (excerpts.csv; shown in the report)"
+        )
     bands = mechanism_bands(base)
     shown = [w for w in cfg.waves if (bands[(w, "codes")] != "").any()]
     if shown:

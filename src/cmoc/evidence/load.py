@@ -113,7 +113,10 @@ def _build(
     ]
     codings = codings.drop(columns="count")
     actions = _frame(rows["actions"], "actions")
-    return EvidenceBase(config, mechanisms, cmocs, sources, codings, actions, path, hashes)
+    excerpts = _frame(rows["excerpts"], "excerpts")
+    return EvidenceBase(
+        config, mechanisms, cmocs, sources, codings, actions, path, hashes, excerpts=excerpts
+    )
 
 
 def _dupes(file: str, rows: list[tuple[int, Any]], key: str) -> list[Problem]:
@@ -313,6 +316,17 @@ def _cross_check(
                 out.append(
                     Problem("actions.csv", line, "rests_on", ref, "a cmoc_id or mechanism_id")
                 )
+    for line, r in rows["excerpts"] or []:
+        if r.source_id not in sources:
+            out.append(
+                Problem(
+                    "excerpts.csv", line, "source_id", r.source_id, "a source_id of sources.csv"
+                )
+            )
+        if r.target_id not in targets:
+            out.append(
+                Problem("excerpts.csv", line, "target_id", r.target_id, "a cmoc_id or mechanism_id")
+            )
     return out
 
 

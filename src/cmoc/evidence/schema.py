@@ -57,6 +57,7 @@ __all__ = [
     "CodingRow",
     "ConfidenceKinds",
     "EvidenceConfig",
+    "ExcerptRow",
     "LedgerRow",
     "MechanismRow",
     "Recording",
@@ -288,6 +289,17 @@ class ActionRow(_Row):
     ]
     cluster: OptText = None
     citation: OptText = None
+
+
+class ExcerptRow(_Row):
+    """A row of ``excerpts.csv``: a passage coded to a target, the text behind a code."""
+
+    source_id: Ident
+    target_id: Ident
+    stance: Annotated[Literal["supports", "refutes"], BeforeValidator(_blank_to_none)]
+    text: Text
+    location: OptText = None
+    coder: OptText = None
 
 
 def _iso_time(value: str) -> str:
@@ -549,6 +561,14 @@ TABLES: dict[str, TableSpec] = {
         "action_id",
         ("action_id", "statement", "rests_on"),
         ("cluster", "citation"),
+        needed=False,
+    ),
+    "excerpts": TableSpec(
+        "excerpts.csv",
+        ExcerptRow,
+        None,
+        ("source_id", "target_id", "stance", "text"),
+        ("location", "coder"),
         needed=False,
     ),
 }

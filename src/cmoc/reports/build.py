@@ -439,8 +439,8 @@ def _md_trail(content: ReportContent) -> list[str]:
         lines += [
             f"### {md_text(e.target_id)}: {md_text(e.name)}",
             "",
-            f"Codes over every wave: {md_text(e.supports)} supporting, {md_text(e.refutes)} "
-            f"refuting; {len(e.rows)} {'row' if len(e.rows) == 1 else 'rows'}."
+            f"Codes over every wave: {md_text(e.supports)} supporting; refuting: "
+            f"{md_text(e.refutes)}; {e.n_rows} {'row' if e.n_rows == 1 else 'rows'}."
             + (f" {md_text(e.note)}" if e.note else ""),
             "",
         ]
@@ -453,6 +453,12 @@ def _md_trail(content: ReportContent) -> list[str]:
                 cells = [r["line"], *([r["target"], r["role"]] if link else [])]
                 cells += [r["source"], r["wave"], r["stance"], r["codes"], r["basis"]]
                 lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+            if e.n_rows > len(e.rows):
+                lines += [
+                    "",
+                    f"The first {len(e.rows)} of {e.n_rows} rows, and of {e.n_sources} sources "
+                    "below; the codes above count them all.",
+                ]
             lines += [
                 "",
                 "| source | wave | supporting codes | refuting codes |",
@@ -464,6 +470,8 @@ def _md_trail(content: ReportContent) -> list[str]:
             lines.append("")
         if e.related:
             lines += [f"Its CMOCs: {md_text(', '.join(e.related))}.", ""]
+        if e.more_excerpts:
+            lines += [f"{e.more_excerpts} more passages in `excerpts.csv`.", ""]
         for x in e.excerpts:
             where = f", {x['location']}" if x["location"] else ""
             said = f"{x['source']}{where} ({x['stance']} {x['target']})"

@@ -746,6 +746,8 @@ def render_html(content: ReportContent) -> str:
         built=build_date(),
         status_style=figures.STATUS_STYLE,
         ctx=None,
+        ctx_groups=[],
+        anchors=trail_anchors(content.trail),
     )
 
 

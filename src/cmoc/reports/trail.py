@@ -20,7 +20,24 @@ from ..evidence import EvidenceBase
 from ..evidence.links import link_table
 from ..evidence.recording import refutes_recording
 
-__all__ = ["TrailEntry", "evidence_trail", "trail_anchor", "trail_anchors"]
+__all__ = [
+    "EXCERPTS_SHOWN",
+    "EXCERPT_CHARS",
+    "TRAIL_ROWS",
+    "TrailEntry",
+    "evidence_trail",
+    "trail_anchor",
+    "trail_anchors",
+]
+
+EXCERPTS_SHOWN = 5
+"""Passages shown per entry (supporting and refuting in turn); the rest are counted."""
+
+TRAIL_ROWS = 40
+"""Rows shown per table of an entry (its codings rows, its codes per source); the rest counted."""
+
+EXCERPT_CHARS = 600
+"""A passage is cut after this many characters (with an ellipsis); excerpts.csv keeps it whole."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,11 @@ class TrailEntry:
         Its codes over every wave, the same way.
     excerpts : list of dict
         ``source``, ``target``, ``stance``, ``text``, ``location``, ``coder``.
+    n_rows, n_sources : int
+        How many rows and sources there are (``rows`` and ``per_source`` hold the first
+        :data:`TRAIL_ROWS`; the totals count them all).
+    more_excerpts : int
+        Passages of the target in ``excerpts.csv`` not shown (beyond :data:`EXCERPTS_SHOWN`).
     related : list of str
         A mechanism's CMOCs (their entries hold their rows).
     note : str
@@ -57,6 +79,9 @@ class TrailEntry:
     supports: str = "0"
     refutes: str = "0"
     excerpts: list[dict] = field(default_factory=list)
+    n_rows: int = 0
+    n_sources: int = 0
+    more_excerpts: int = 0
     related: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -179,6 +204,7 @@ def _entry(
     refutes = _codes(*total["refutes"])
     if unseen_all and total["refutes"][0] == 0:
         refutes = "not recorded" if unseen_all == {"not recorded"} else ">= 0 (partly recorded)"
+    shown, more = _excerpts(base, list(cmocs))
     note = ""
     if not rows:
         note = "No row of codings.csv names it: every source coded against it gave it no code."
@@ -187,32 +213,44 @@ def _entry(
         target_type=target_type,
         name=name,
         anchor=trail_anchor(index),
-        rows=rows,
-        per_source=per_source,
+        rows=rows[:TRAIL_ROWS],
+        per_source=per_source[:TRAIL_ROWS],
+        n_rows=len(rows),
+        n_sources=len(per_source),
         supports=_codes(*total["supports"]),
         refutes=refutes,
-        excerpts=_excerpts(base, list(cmocs)),
+        excerpts=shown,
+        more_excerpts=more,
         note=note,
     )
 
 
-def _excerpts(base: EvidenceBase, targets: list[str]) -> list[dict]:
-    """Return the passages of ``targets`` from the base's ``excerpts.csv`` (none without)."""
-    frame = getattr(base, "excerpts", None)
-    if frame is None or frame.empty:
-        return []
+def _cut(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + " …"
+
+
+def _excerpts(base: EvidenceBase, targets: list[str]) -> tuple[list[dict], int]:
+    """Return the passages of ``targets`` shown (refuting ones first), and how many are not."""
+    frame = base.excerpts
     mine = frame[frame["target_id"].isin(targets)]
-    return [
+    if mine.empty:
+        return [], 0
+    # refuting passages first: disconfirming evidence is the one a reader must not miss
+    mine = mine.assign(_order=(mine["stance"] != "refutes")).sort_values(
+        ["_order", "line"], kind="stable"
+    )
+    shown = [
         {
             "source": str(r.source_id),
             "target": str(r.target_id),
             "stance": str(r.stance),
-            "text": str(r.text),
+            "text": _cut(str(r.text)),
             "location": "" if pd.isna(r.location) else str(r.location),
             "coder": "" if pd.isna(r.coder) else str(r.coder),
         }
-        for r in mine.itertuples(index=False)
+        for r in mine.head(EXCERPTS_SHOWN).itertuples(index=False)
     ]
+    return shown, len(mine) - len(shown)
 
 
 def evidence_trail(base: EvidenceBase, links: bool = True) -> list[TrailEntry]:
