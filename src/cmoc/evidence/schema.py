@@ -83,6 +83,7 @@ Text = Annotated[str, BeforeValidator(_blank_to_none)]
 OptText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 _IdStr = Annotated[str, StringConstraints(pattern=r"^[^;\s](?:[^;]*[^;\s])?$")]
 Ident = Annotated[_IdStr, BeforeValidator(_blank_to_none)]
+Stance = Annotated[Literal["supports", "refutes"], BeforeValidator(_blank_to_none)]
 OptIdent = Annotated[_IdStr | None, BeforeValidator(_blank_to_none)]
 
 COUNT_MAX = 10**9
@@ -264,7 +265,7 @@ class CodingRow(_Row):
 
     source_id: Ident
     target_id: Ident
-    stance: Annotated[Literal["supports", "refutes"], BeforeValidator(_blank_to_none)]
+    stance: Stance
     count: OptCount = None
     count_min: OptCount = None
     count_max: OptCount = None
@@ -296,7 +297,7 @@ class ExcerptRow(_Row):
 
     source_id: Ident
     target_id: Ident
-    stance: Annotated[Literal["supports", "refutes"], BeforeValidator(_blank_to_none)]
+    stance: Stance
     text: Text
     location: OptText = None
     coder: OptText = None
