@@ -113,9 +113,19 @@ def test_import_into_new_base_validate_and_fit(tmp_path, capsys):
         "cmocs.csv",
         "codings.csv",
         "evidence.toml",
+        "excerpts.csv",
         "mechanisms.csv",
         "sources.csv",
     ]
+    # the passages behind the codes: each under a coding row, never more than its count
+    counts = {
+        (r["source_id"], r["target_id"], r["stance"]): int(r["count"])
+        for r in csv.DictReader((new / "codings.csv").open(encoding="utf-8"))
+    }
+    passages = list(csv.DictReader((new / "excerpts.csv").open(encoding="utf-8")))
+    per_cell = Counter((r["source_id"], r["target_id"], r["stance"]) for r in passages)
+    assert passages and all(n <= counts[cell] for cell, n in per_cell.items())
+    assert any(r["text"].startswith("Oh, that was great. See you tomorrow?") for r in passages)
     assert (new / "cmocs.csv").read_bytes() == (theory / "cmocs.csv").read_bytes()
     # the counts equal the program's: per target and stance, and per document
     assert codings_totals(new / "codings.csv") == expected_totals()
@@ -149,7 +159,7 @@ def test_import_batch_for_update(tmp_path, capsys):
     mapping = write_mapping(tmp_path / "map.csv")
     args = ["import", "refi-qda", str(EXAMPLE), "--out", str(batch), "--map", str(mapping)]
     assert main([*args, "--only-coded", "--weight", "0.8"]) == 0
-    assert sorted(p.name for p in batch.iterdir()) == ["codings.csv", "sources.csv"]
+    assert sorted(p.name for p in batch.iterdir()) == ["codings.csv", "excerpts.csv", "sources.csv"]
     assert codings_totals(batch / "codings.csv") == expected_totals()
     sources = list(csv.DictReader((batch / "sources.csv").open(encoding="utf-8")))
     assert len(sources) == 6  # the documents with a mapped coding
@@ -157,7 +167,8 @@ def test_import_batch_for_update(tmp_path, capsys):
     assert {s["weight"] for s in sources} == {"0.8"}
     plan = plan_append(load_evidence(theory), batch)
     assert plan.wave == "atlasti84_refi_spec_example"
-    assert plan.added == {"sources.csv": 6, "codings.csv": 12}
+    n_passages = len(list(csv.DictReader((batch / "excerpts.csv").open(encoding="utf-8"))))
+    assert plan.added == {"sources.csv": 6, "codings.csv": 12, "excerpts.csv": n_passages}
     assert b"atlasti84_refi_spec_example" in plan.files["evidence.toml"]
 
 

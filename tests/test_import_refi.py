@@ -487,3 +487,58 @@ def test_source_ids_are_safe_and_unique():
         "w1-2",
     ]
     assert not any(i[0] in "=+-@" for i in ids)
+
+
+def test_passages_of_coded_text_selections(tmp_path):
+    """Issue 17, deliverable 2: the span of the source's plain text, in the archive or embedded;
+    a PDF quotation's representation; else the selection's name; pictures have none."""
+    qde = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="{NS1}" name="p">
+ <CodeBook><Codes><Code guid="{G(2)}" name="trust" isCodable="true"/></Codes></CodeBook>
+ <Sources>
+  <TextSource guid="{G(31)}" name="Interview 1" plainTextPath="internal://{G(60)}.txt">
+   <PlainTextSelection guid="{G(41)}" startPosition="4" endPosition="13" name="ignored">
+    <Coding guid="{G(101)}"><CodeRef targetGUID="{G(2)}"/></Coding>
+   </PlainTextSelection>
+  </TextSource>
+  <TextSource guid="{G(32)}" name="Interview 2">
+   <PlainTextContent>Partners trust é each other</PlainTextContent>
+   <PlainTextSelection guid="{G(42)}" startPosition="9" endPosition="16">
+    <Coding guid="{G(102)}"><CodeRef targetGUID="{G(2)}"/></Coding>
+   </PlainTextSelection>
+  </TextSource>
+  <TextSource guid="{G(33)}" name="Interview 3" plainTextPath="relative:///i3.txt">
+   <PlainTextSelection guid="{G(43)}" startPosition="0" endPosition="40" name="A quotation…">
+    <Coding guid="{G(103)}"><CodeRef targetGUID="{G(2)}"/></Coding>
+   </PlainTextSelection>
+  </TextSource>
+  <PDFSource guid="{G(34)}" name="Paper.pdf">
+   <PDFSelection guid="{G(44)}" page="2" firstX="1" firstY="1" secondX="2" secondY="2">
+    <Representation guid="{G(45)}">
+     <PlainTextContent>From the PDF</PlainTextContent></Representation>
+    <Coding guid="{G(104)}"><CodeRef targetGUID="{G(2)}"/></Coding>
+   </PDFSelection>
+  </PDFSource>
+  <PictureSource guid="{G(35)}" name="Photo.jpg">
+   <PictureSelection guid="{G(46)}" firstX="1" firstY="1" secondX="2" secondY="2">
+    <Coding guid="{G(105)}"><CodeRef targetGUID="{G(2)}"/></Coding>
+   </PictureSelection>
+  </PictureSource>
+ </Sources>
+</Project>"""
+    path = _write_qdpx(tmp_path / "p.qdpx", qde)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr(f"Sources/{G(60)}.txt", "The trust grew slowly.")
+    project = refi.read(path)
+    by_doc = {d.key: d.name for d in project.documents}
+    got = {by_doc[doc]: texts for (doc, _), texts in project.passages.items()}
+    assert got == {
+        "Interview 1": (("trust gre", "characters 4-13"),),
+        "Interview 2": (("trust é", "characters 9-16"),),
+        "Interview 3": (("A quotation…", "characters 0-40"),),
+        "Paper.pdf": (("From the PDF", "page 3"),),
+    }
+    notes = "\n".join(project.notes)
+    assert "3 passage(s) read from the sources' plain text" in notes
+    assert "1 passage(s) from the selection's name" in notes
+    assert "1 coded selection(s) with no text" in notes

@@ -328,3 +328,14 @@ def test_cli_passes_the_codebook(built, tmp_path, capsys):
     assert main([*args[:-1], str(tmp_path / "other"), "--sheet", "Counts"]) == 2
     assert "sheet" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_highlight_contents_are_the_passages(built):
+    """Issue 17, deliverable 2: each highlight's content, once per (highlight, tag)."""
+    project = reader.read(built.export()["highlights"])
+    key = ("Interview 3", reader.tag_guid("cmoc\\P1-13\\supports"))
+    assert project.passages[key] == (("é ü ñ unicode", "highlight 7"),)
+    trust = project.passages[("Interview 1", reader.tag_guid("mechanism\\trust"))]
+    assert len(trust) == project.counts[("Interview 1", reader.tag_guid("mechanism\\trust"))]
+    assert trust[1] == ("trust again", "highlight 2")
+    assert sum(map(len, project.passages.values())) == sum(project.counts.values())

@@ -54,6 +54,7 @@ SOURCE_COLUMNS = ("source_id", "kind", "wave", "group", "weight", "title", "note
 """Columns of the ``sources.csv`` written (``group`` and ``weight`` only when some are set)."""
 
 CODING_COLUMNS = ("source_id", "target_id", "stance", "count")
+EXCERPT_COLUMNS = ("source_id", "target_id", "stance", "text", "location")
 """Columns of the ``codings.csv`` written."""
 
 THEORY_FILES = ("mechanisms.csv", "cmocs.csv", "actions.csv")
@@ -286,6 +287,8 @@ def _check(files: dict[str, str], complete: bool) -> None:
         problems: list[Problem] = []
         read_table(root, TABLES["sources"], problems)
         read_table(root, TABLES["codings"], problems)
+        if "excerpts.csv" in files:
+            read_table(root, TABLES["excerpts"], problems)
         if problems:
             raise QdaImportError(problems, head="the imported batch would not be valid")
 
@@ -617,6 +620,18 @@ def import_qda(
         )
     )
 
+    excerpt_rows = [
+        {
+            "source_id": sid_of[doc],
+            "target_id": cm.targets[code][0],
+            "stance": cm.targets[code][1],
+            "text": text,  # csv_text neutralises formula cells
+            "location": where or None,
+        }
+        for (doc, code), found in project.passages.items()
+        if code in cm.targets and doc in sid_of
+        for text, where in found
+    ]
     columns = [
         c
         for c in SOURCE_COLUMNS
@@ -626,6 +641,8 @@ def import_qda(
         "sources.csv": csv_text(columns, rows),
         "codings.csv": csv_text(CODING_COLUMNS, coding_rows, verbatim=("stance",)),
     }
+    if excerpt_rows:  # the passages of the mapped codes (a matrix export has none)
+        files["excerpts.csv"] = csv_text(EXCERPT_COLUMNS, excerpt_rows, verbatim=("stance",))
     if theory is not None and config is not None:
         files = {
             "evidence.toml": _evidence_toml(config, waves, theory, keep_levels=bool(groups)),
@@ -644,6 +661,10 @@ def import_qda(
             [Problem(str(out), None, None, None, "a new or empty directory for --out")]
         ) from err
     notes = list(project.notes) + list(cm.notes)
+    if project.format == "matrix":
+        notes.append("a matrix export holds counts, not passages: no excerpts.csv")
+    elif excerpt_rows:
+        notes.append(f"{len(excerpt_rows)} passage(s) of mapped codes written to excerpts.csv")
     if only_coded and len(documents) < len(project.documents):
         notes.append(
             f"{len(project.documents) - len(documents)} document(s) without a mapped coding "

@@ -110,6 +110,9 @@ class QdaProject:
     notes : tuple of str
         What was read but not counted, and why (annotations without a coding, codings of
         cases, total rows of a matrix, ...), one line each.
+    passages : mapping of (str, str) to tuple of (str, str)
+        ``(document key, code key)`` to the text of each coded reference whose text the export
+        holds, with where it is (``(text, location)``); empty for formats without passages.
     """
 
     format: str
@@ -117,6 +120,7 @@ class QdaProject:
     codes: tuple[QdaCode, ...]
     counts: Mapping[tuple[str, str], int]
     notes: tuple[str, ...] = ()
+    passages: Mapping[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 def unknown_options(path: Path, options: Mapping[str, object], expected: str) -> list[Problem]:

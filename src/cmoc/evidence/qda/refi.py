@@ -23,8 +23,10 @@ Source attributes come from ``<VariableValue>`` elements on a source and on the 
 (``<Case><SourceRef>``, including MAXQDA's nameless case per document); a source's own value wins
 over its case's. A named case also gives the attribute ``case``.
 
-Nothing the project points at is opened: ``internal://``, ``relative:///`` and ``absolute:///``
-paths and ``basePath`` are never read; only the ``.qde`` (or ``.qdc``) XML is.
+Nothing outside the archive is opened: ``relative:///`` and ``absolute:///`` paths and
+``basePath`` are never read. Inside a ``.qdpx``, besides the ``.qde`` (or ``.qdc``) XML, only the
+``internal://`` plain texts of sources with coded text selections are read (``Sources/``,
+through the same caps), for the passages (``QdaProject.passages``: :func:`_passages`).
 """
 
 from __future__ import annotations
@@ -343,6 +345,7 @@ def read(
 
     documents: list[QdaDocument] = []
     counts: Counter[tuple[str, str]] = Counter()
+    pending: list[tuple[str, str, Element, Element]] = []  # coded selections, for passages
     stats: Counter[str] = Counter()
     sources_el = _child(root, "Sources")
     doc_keys: set[str] = set()
@@ -365,9 +368,13 @@ def read(
         documents.append(QdaDocument(key=key, name=name, attributes=attributes))
 
         seen: set[tuple[str, str]] = set()
-        stack: list[tuple[Element, Element]] = [(c, source) for c in reversed(source)]
+        # (element, its parent, the nearest element holding plain text: the source or a
+        # representation of it)
+        stack: list[tuple[Element, Element, Element]] = [
+            (c, source, source) for c in reversed(source)
+        ]
         while stack:
-            element, parent = stack.pop()
+            element, parent, owner = stack.pop()
             local = _local(element.tag)
             if local == "Coding":
                 ref = _child(element, "CodeRef")
@@ -386,10 +393,14 @@ def read(
                 else:
                     counts[(key, code)] += 1
                     stats["whole document" if parent is source else _local(parent.tag)] += 1
+                    if parent is not source:
+                        pending.append((key, code, parent, owner))
                 continue
             if local in SELECTION_TYPES and _child(element, "Coding") is None:
                 stats["annotation" if _child(element, "Description") is not None else "bare"] += 1
-            stack.extend((c, element) for c in reversed(element))  # document order
+            if local == "Representation":
+                owner = element
+            stack.extend((c, element, owner) for c in reversed(element))  # document order
 
     if dangling:
         raise QdaImportError(_dangling_problems(label, dangling, len(codes)))
@@ -411,9 +422,111 @@ def read(
         notes.append(f"{stats['bare']} selection(s) with no coding: not counted")
     if stats["case"]:
         notes.append(f"{stats['case']} coding(s) of cases (not codes): not counted")
+    passages, said = _passages(path, pending, limits)
+    notes.extend(said)
     if root.get("basePath") or any(
         (s.get("path") or s.get("plainTextPath") or "").startswith(("relative:", "absolute:"))
         for s in (list(sources_el) if sources_el is not None else [])
     ):
         notes.append("paths to the exporter's disk (basePath, relative:///, absolute:///) ignored")
-    return QdaProject("refi-qda", tuple(documents), tuple(codes), dict(counts), tuple(notes))
+    return QdaProject(
+        "refi-qda", tuple(documents), tuple(codes), dict(counts), tuple(notes), passages
+    )
+
+
+def _internal_texts(path: Path, wanted: set[str], limits: Limits) -> dict[str, str]:
+    """Read the ``internal://`` plain texts ``wanted`` from the ``.qdpx`` archive (``Sources/``).
+
+    Only members of the archive itself, through :func:`read_member`'s caps; a text that is
+    missing or not UTF-8 is left out (its selections fall back to their quotation).
+    """
+    out: dict[str, str] = {}
+    if not wanted or not zipfile.is_zipfile(path):
+        return out
+    with open_archive(path, limits) as archive:
+        members = {
+            info.filename.split("/", 1)[1].lower(): info
+            for info in archive.infolist()
+            if info.filename.lower().startswith("sources/") and not info.is_dir()
+        }
+        for name in sorted(wanted):
+            info = members.get(name.lower())
+            if info is None:
+                continue
+            try:
+                out[name] = unicodedata.normalize(
+                    "NFC", read_member(archive, info, str(path), limits).decode("utf-8-sig")
+                )
+            except UnicodeDecodeError:
+                continue
+    return out
+
+
+def _embedded(owner: Element) -> str | None:
+    content = _child(owner, "PlainTextContent")
+    return None if content is None or content.text is None else content.text
+
+
+def _passages(
+    path: Path, pending: list[tuple[str, str, Element, Element]], limits: Limits
+) -> tuple[dict[tuple[str, str], tuple[tuple[str, str], ...]], list[str]]:
+    """Return the text of each coded selection, per (document, code), and notes.
+
+    A ``PlainTextSelection``: its span (``startPosition`` to ``endPosition``, characters) of
+    the plain text of its source or representation, embedded (``PlainTextContent``) or an
+    ``internal://`` member of the archive; without that text, its ``name`` (ATLAS.ti writes
+    the quotation there, cut at about 100 characters with an ellipsis). A ``PDFSelection``:
+    the ``PlainTextContent`` of its representation, else its ``name``. Other selections
+    (pictures, audio, video) have no text.
+    """
+    wanted = {
+        o.get("plainTextPath", "")[len("internal://") :]
+        for _, _, _, o in pending
+        if (o.get("plainTextPath") or "").startswith("internal://") and _embedded(o) is None
+    }
+    texts = _internal_texts(path, wanted, limits)
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    stats: Counter[str] = Counter()
+    for key, code, sel, owner in pending:
+        local = _local(sel.tag)
+        text, where = None, ""
+        if local == "PlainTextSelection":
+            try:
+                start, end = int(sel.get("startPosition", "")), int(sel.get("endPosition", ""))
+            except ValueError:
+                start = end = -1
+            where = f"characters {start}-{end}" if 0 <= start < end else ""
+            full = _embedded(owner)
+            if full is None:
+                full = texts.get((owner.get("plainTextPath") or "")[len("internal://") :])
+            if full is not None and 0 <= start < end <= len(full):
+                text = full[start:end]
+                stats["span"] += 1
+        elif local == "PDFSelection":
+            rep = _child(sel, "Representation")
+            text = _embedded(rep) if rep is not None else None
+            where = f"page {int(sel.get('page')) + 1}" if (sel.get("page") or "").isdigit() else ""
+            if text is not None:
+                stats["representation"] += 1
+        if text is None and local in ("PlainTextSelection", "PDFSelection") and sel.get("name"):
+            text = _text(sel.get("name"))
+            stats["name"] += 1
+        text = " ".join((text or "").split())
+        if not text:
+            stats["none"] += 1
+            continue
+        out.setdefault((key, code), []).append((text, where))
+    notes = []
+    if stats["span"] or stats["representation"]:
+        notes.append(
+            f"{stats['span'] + stats['representation']} passage(s) read from the sources' plain "
+            "text (excerpts.csv)"
+        )
+    if stats["name"]:
+        notes.append(
+            f"{stats['name']} passage(s) from the selection's name (the exporter's quotation, "
+            "perhaps cut: the source's plain text is not in the archive)"
+        )
+    if stats["none"]:
+        notes.append(f"{stats['none']} coded selection(s) with no text (pictures, audio, video)")
+    return {k: tuple(v) for k, v in out.items()}, notes

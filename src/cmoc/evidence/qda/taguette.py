@@ -7,10 +7,11 @@ Taguette (1.5.2) writes its highlights export ("Export all highlights" > CSV) as
     1,Interview 1,context\trust,"the snippet, as plain text"
 
 one row per (highlight, tag): a highlight with several tags appears once per tag, with the same
-``id``. Tags are flat strings in Taguette; a ``\`` or ``/`` in a tag name is read as hierarchy
-(``mechanism\trust`` is the code path ``("mechanism", "trust")``). Counting: one highlight
-tagged with a tag is one coding reference of (document, tag), as Taguette's own "number of
-highlights" counts it.
+``id``. Its ``content`` is the passage (``QdaProject.passages``, located as
+``highlight ID``). Tags are flat strings in Taguette; a ``\`` or ``/`` in a tag name is read
+as hierarchy (``mechanism\trust`` is the code path ``("mechanism", "trust")``). Counting: one
+highlight tagged with a tag is one coding reference of (document, tag), as Taguette's own
+"number of highlights" counts it.
 
 The codebook is Taguette's QDC export (REFI-QDA codebook XML, one ``<Code>`` per tag, its GUID
 a UUID-5 of the tag name) or its codebook CSV (``tag,description,number of highlights,number of
@@ -173,6 +174,7 @@ def read(
     doc_of_highlight: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str]] = set()
     counts: dict[tuple[str, str], int] = {}
+    passages: dict[tuple[str, str], list[tuple[str, str]]] = {}
     not_in_book: dict[str, int] = {}
     duplicates = 0
     for row in rows:
@@ -214,6 +216,10 @@ def read(
             continue
         seen.add((row.highlight, key))
         counts[(row.document, key)] = counts.get((row.document, key), 0) + 1
+        if row.content:
+            passages.setdefault((row.document, key), []).append(
+                (row.content, f"highlight {row.highlight}")
+            )
     if problems:
         raise QdaImportError(problems)
 
@@ -260,6 +266,7 @@ def read(
         codes=tuple(codes),
         counts=counts,
         notes=tuple(notes),
+        passages={k: tuple(v) for k, v in passages.items()},
     )
 
 
@@ -267,14 +274,17 @@ def read(
 
 
 class _Row:
-    __slots__ = ("document", "highlight", "line", "path", "tag")
+    __slots__ = ("content", "document", "highlight", "line", "path", "tag")
 
-    def __init__(self, line: int, highlight: str, document: str, tag: str, path: tuple):
+    def __init__(
+        self, line: int, highlight: str, document: str, tag: str, path: tuple, content: str = ""
+    ):
         self.line = line
         self.highlight = highlight
         self.document = document
         self.tag = tag
         self.path = path
+        self.content = content
 
 
 class _BookTag:
@@ -502,7 +512,8 @@ def _highlight_rows(
             )
             bad = True
         if not bad:
-            rows.append(_Row(line, str(int(highlight)), document, tag, tag_path))
+            content = cells[index["content"]].strip() if "content" in index else ""
+            rows.append(_Row(line, str(int(highlight)), document, tag, tag_path, content))
     return rows
 
 
