@@ -516,17 +516,12 @@ def _passages(
             stats["none"] += 1
             continue
         out.setdefault((key, code), []).append((text, where))
-    notes = []
-    if stats["span"] or stats["representation"]:
-        notes.append(
-            f"{stats['span'] + stats['representation']} passage(s) read from the sources' plain "
-            "text (excerpts.csv)"
-        )
-    if stats["name"]:
-        notes.append(
-            f"{stats['name']} passage(s) from the selection's name (the exporter's quotation, "
-            "perhaps cut: the source's plain text is not in the archive)"
-        )
-    if stats["none"]:
-        notes.append(f"{stats['none']} coded selection(s) with no text (pictures, audio, video)")
+    stats["text"] = stats["span"] + stats["representation"]
+    said = {
+        "text": "{} passage(s) read from the sources' plain text (excerpts.csv)",
+        "name": "{} passage(s) from the selection's name (the exporter's quotation, perhaps "
+        "cut: the source's plain text is not in the archive)",
+        "none": "{} coded selection(s) with no text (pictures, audio, video)",
+    }
+    notes = [text.format(stats[k]) for k, text in said.items() if stats[k]]
     return {k: tuple(v) for k, v in out.items()}, notes
