@@ -21,6 +21,7 @@ EVIDENCE_FILES = (
     "codings.csv",
     "actions.csv",
     "excerpts.csv",
+    "judgements.csv",
 )
 """The files of an evidence base (what ``cmoc update`` journals; the hash is of the model's part:
 :attr:`EvidenceBase.evidence_hash` leaves the passages of ``excerpts.csv`` out)."""
@@ -72,6 +73,10 @@ class EvidenceBase:
         ``excerpts.csv``: ``source_id, target_id, stance, text, location, coder`` per passage
         (empty without the file). Not part of :attr:`evidence_hash`: passages do not change a
         fit.
+    judgements : pandas.DataFrame
+        ``judgements.csv``: ``target_id, component, level, reason, reviewer, date`` per
+        reviewer's override of a confidence component or grade (empty without the file); not
+        part of :attr:`evidence_hash`.
     """
 
     config: EvidenceConfig
@@ -86,6 +91,11 @@ class EvidenceBase:
     excerpts: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(
             columns=["source_id", "target_id", "stance", "text", "location", "coder", "line"]
+        )
+    )
+    judgements: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["target_id", "component", "level", "reason", "reviewer", "date", "line"]
         )
     )
 
@@ -247,9 +257,13 @@ class EvidenceBase:
         config = self.config.model_copy(update={"waves": keep_waves})
         ex = self.excerpts
         excerpts = ex[ex["source_id"].isin(sources.index) & ex["target_id"].isin(kept)]
+        judged = self.judgements
+        ends = judged["target_id"].str.split("->")
+        keep = ends.map(lambda e: all(x in kept for x in e)) if len(judged) else []
         return replace(
             self,
             excerpts=excerpts.reset_index(drop=True),
+            judgements=judged[keep].reset_index(drop=True) if len(judged) else judged,
             config=config,
             mechanisms=mechanisms,
             cmocs=cmocs,

@@ -130,6 +130,12 @@ def describe(base: EvidenceBase) -> str:
     lines.extend("  " + x for x in nesting_lines(base))
     if len(base.actions):
         lines.append(f"actions: {len(base.actions)}")
+    if len(base.judgements):
+        j = base.judgements
+        lines.append(
+            f"judgements: {len(j)} reviewer overrides of confidence ({j['reviewer'].nunique()} "
+            "reviewers; judgements.csv; shown beside the computed values in the report)"
+        )
     if len(base.excerpts):
         ex = base.excerpts
         lines.append(

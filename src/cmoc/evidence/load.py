@@ -12,6 +12,7 @@ import pandas as pd
 
 from .base import EVIDENCE_FILES, EvidenceBase, group_prefixes
 from .journal import reading
+from .judgements import judgement_problems
 from .ledger import LEDGER_FILE, ledger_notes, read_ledger
 from .nesting import nesting_problems
 from .problems import EvidenceError, Problem
@@ -60,6 +61,8 @@ def load_evidence(path: str | Path) -> EvidenceBase:
             if (directory / name).is_file()
         }
         base = _build(config, rows, directory.resolve(), hashes)
+        if problems := judgement_problems(base):  # they need the web's links
+            raise EvidenceError(problems)
         notes = ([recovered] if recovered else []) + ledger_notes(base, ledger)
         return replace(base, notes=tuple(notes)) if notes else base
 
@@ -114,8 +117,18 @@ def _build(
     codings = codings.drop(columns="count")
     actions = _frame(rows["actions"], "actions")
     excerpts = _frame(rows["excerpts"], "excerpts")
+    judgements = _frame(rows["judgements"], "judgements")
     return EvidenceBase(
-        config, mechanisms, cmocs, sources, codings, actions, path, hashes, excerpts=excerpts
+        config,
+        mechanisms,
+        cmocs,
+        sources,
+        codings,
+        actions,
+        path,
+        hashes,
+        excerpts=excerpts,
+        judgements=judgements,
     )
 
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -45,8 +45,11 @@ from ..defaults import (
 )
 
 __all__ = [
+    "CONCERN_LEVELS",
     "COUNT_MAX",
     "FORMATS",
+    "GRADE_LEVELS",
+    "JUDGED_COMPONENTS",
     "LEDGER_TABLE",
     "TABLES",
     "WAVE_LABEL_MAX",
@@ -58,6 +61,7 @@ __all__ = [
     "ConfidenceKinds",
     "EvidenceConfig",
     "ExcerptRow",
+    "JudgementRow",
     "LedgerRow",
     "MechanismRow",
     "Recording",
@@ -311,6 +315,41 @@ def _iso_time(value: str) -> str:
     return value
 
 
+def _iso_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("an ISO 8601 date (2026-12-05)") from None
+    return value
+
+
+JUDGED_COMPONENTS = ("adequacy", "coherence", "limitations", "relevance", "confidence")
+"""What a reviewer may judge (``judgements.csv``): a CERQual component, or the grade itself."""
+
+CONCERN_LEVELS = ("none", "minor", "moderate", "serious")
+"""A component's levels of concern, least first."""
+
+GRADE_LEVELS = ("high", "moderate", "low", "very low")
+"""CERQual's confidence levels, highest first."""
+
+
+class JudgementRow(_Row):
+    """A row of ``judgements.csv``: a reviewer's override of a computed component or grade."""
+
+    target_id: Ident
+    component: Annotated[
+        Literal["adequacy", "coherence", "limitations", "relevance", "confidence"],
+        BeforeValidator(_blank_to_none),
+    ]
+    level: Annotated[
+        Literal["none", "minor", "moderate", "serious", "high", "low", "very low"],
+        BeforeValidator(lambda v: _blank_to_none(v.lower()) if isinstance(v, str) else v),
+    ]
+    reason: Text
+    reviewer: Text
+    date: Annotated[Text, AfterValidator(_iso_date)]
+
+
 class LedgerRow(_Row):
     """A row of ``ledger.csv``: the rows of one wave in one file, as recorded (see ``ledger``)."""
 
@@ -562,6 +601,14 @@ TABLES: dict[str, TableSpec] = {
         "action_id",
         ("action_id", "statement", "rests_on"),
         ("cluster", "citation"),
+        needed=False,
+    ),
+    "judgements": TableSpec(
+        "judgements.csv",
+        JudgementRow,
+        None,
+        ("target_id", "component", "level", "reason", "reviewer", "date"),
+        (),
         needed=False,
     ),
     "excerpts": TableSpec(

@@ -152,7 +152,7 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
-    lines += ["", *_md_trail(content)]
+    lines += ["", *_md_cerqual(content), *_md_trail(content)]
     lines += ["## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
     plan = content.plan
     if plan is not None and plan.targets:
@@ -326,6 +326,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
     check = content.convergence
     lines += [
         "",
+        *_md_cerqual(content),
         *_md_trail(content),
         *_md_measurement_plan(content),
         "## Model checks",
@@ -420,6 +421,68 @@ def _md_context(content: ReportContent) -> list[str]:
         ]
         lines += [f"By group (the sources' group paths): {'; '.join(said)}.", ""]
     return lines
+
+
+def _md_judged(v: dict) -> str:
+    """Return a component's cell: its level, or the computed and judged levels with the reason."""
+    if not v["judged"]:
+        return v["level"]
+    j = v["judged"]
+    said = f"{j['reason']}; {j['reviewer']}, {j['date']}"
+    return f"computed: {v['computed']}; judged: {v['level']} ({said})"
+
+
+def _md_cerqual(content: ReportContent) -> list[str]:
+    """Return the Markdown of the GRADE-CERQual tables (:mod:`cmoc.reports.cerqual`)."""
+    if not content.cerqual:
+        return []
+    n = content.judgements
+    lines = [
+        "## Confidence in each finding (GRADE-CERQual)",
+        "",
+        "Each component computed from the posterior and the evidence (docs/reports.md, "
+        '"Confidence grade"); '
+        + (
+            f"{n} reviewer judgement(s) override a computed value (`judgements.csv`), shown "
+            "beside it."
+            if n
+            else "no reviewer judgement overrides a computed value (`judgements.csv`)."
+        ),
+        "",
+        "### Summary of Qualitative Findings",
+        "",
+        "| finding | studies contributing | CERQual assessment | explanation |",
+        "|---|---|---|---|",
+    ]
+    for r in content.cerqual:
+        if r.judged_grade:
+            j = r.judged_grade
+            said = (
+                f"computed: {r.computed}; judged: {r.assessment} ({j['reason']}; "
+                f"{j['reviewer']}, {j['date']})"
+            )
+        elif r.assessment != r.computed:
+            said = f"computed: {r.computed}; {r.assessment} with the judged components"
+        else:
+            said = r.assessment
+        cells = [r.finding, r.studies, said, r.explanation]
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    lines += [
+        "",
+        "### Evidence Profile",
+        "",
+        "| finding | studies contributing | methodological limitations | coherence | adequacy "
+        "| relevance | CERQual assessment | explanation |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in content.cerqual:
+        cells = [r.finding, r.studies]
+        for comp in ("limitations", "coherence", "adequacy", "relevance"):
+            v = r.components[comp]
+            cells.append(f"{_md_judged(v)}: {v['why']}")
+        cells += [r.assessment, r.explanation]
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return [*lines, ""]
 
 
 def _md_trail(content: ReportContent) -> list[str]:

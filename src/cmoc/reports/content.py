@@ -43,6 +43,7 @@ from ..evidence.nesting import nesting_sentence
 from ..evidence.recording import recording_lines, refutes_recording
 from ..models import DEFAULT_CONFIG, ModelConfig
 from ..models.config import describe_measurement_priors, measurement_priors_json
+from .cerqual import cerqual_rows
 from .tables import level_text
 from .trail import evidence_trail
 
@@ -122,6 +123,11 @@ class ReportContent:
     group_context, group_context_check : dict
         Level -> the estimates per group of that level, and its fit's gate (the levels of
         :func:`cmoc.analyses.report_group_levels`).
+    cerqual : list of CerqualRow
+        The GRADE-CERQual tables' rows (:func:`cmoc.reports.cerqual.cerqual_rows`), with
+        reviewers' judgements applied.
+    judgements : int
+        How many judgements of ``judgements.csv`` override a computed value.
     trail : list of TrailEntry
         The evidence behind each number: one entry per mechanism, CMOC and (model v2) link
         (:func:`cmoc.reports.trail.evidence_trail`).
@@ -221,6 +227,8 @@ class ReportContent:
     context_check: ConvergenceCheck | None = None
     context_groups: pd.DataFrame | None = None
     trail: list = field(default_factory=list)
+    cerqual: list = field(default_factory=list)
+    judgements: int = 0
     group_context: dict[int, pd.DataFrame] = field(default_factory=dict)
     group_context_check: dict[int, ConvergenceCheck] = field(default_factory=dict)
 
@@ -693,6 +701,7 @@ def report_content(
         tell(f"  breadth and direction per group of level {level} (the fit by group)...")
         by_group[level] = context_estimates(fit_g, base, ci=ci)
         by_group_check[level] = check_convergence(fit_g)
+    trail = evidence_trail(base, links=v2)
     changes = None
     if len(fits) > 1:
         before_wave = base.waves[-2]
@@ -773,7 +782,9 @@ def report_content(
         context=context_frame,
         context_check=context_check,
         context_groups=context_groups,
-        trail=evidence_trail(base, links=v2),
+        trail=trail,
+        cerqual=cerqual_rows(summary, trail, base.judgements, measurement=v2),
+        judgements=len(base.judgements),
         group_context=by_group,
         group_context_check=by_group_check,
     )

@@ -206,6 +206,18 @@ def _methods_extra(content: ReportContent) -> str:
             f"({cal.settings.get('datasets')} simulated datasets; ranks of the true values "
             f"among posterior draws tested for uniformity): {cal.text}."
         )
+    n = content.judgements
+    out += (
+        " Confidence in each finding was graded by GRADE-CERQual's components computed from the "
+        "fit and the evidence; "
+    )
+    if n:
+        verb = "judgement overrides" if n == 1 else "judgements override"
+        out += (
+            f"{n} reviewer {verb} a computed component or grade (judgements.csv), shown beside it."
+        )
+    else:
+        out += "no reviewer judgement overrides them."
     return out
 
 
