@@ -101,6 +101,16 @@ def mocked_sampling():
         yield
 
 
+def mocked_report(base_dir, out, *extra: str) -> None:
+    """Build a report of ``base_dir`` into ``out`` from mocked draws (wiring, not statistics)."""
+    from cmoc.cli import main
+
+    args = ["report", str(base_dir), "--out", str(out), "--no-plan", "--no-compare", *extra]
+    args += ["--seed", "3", "--draws", "40", "--tune", "0", "--chains", "2", "--extend", "0"]
+    with mocked():
+        assert main(args) == 0
+
+
 def tiny_sampler():
     """Tiny draws, never extended: for wiring tests, where sampling quality is not under test."""
     from cmoc.analyses import SamplerConfig

@@ -30,7 +30,7 @@ from cmoc.evidence import load_evidence
 from cmoc.evidence.recording import refutes_recording
 from cmoc.models import ModelConfig, build_measurement_model, measurement_data
 from cmoc.models import measurement as mm
-from conftest import IOC, mocked, tiny_sampler
+from conftest import IOC, mocked, mocked_report, tiny_sampler
 from test_links_planted import PLANTED, draw_web_base
 
 
@@ -223,10 +223,7 @@ def test_summary_by_kind_needs_two_kinds(tmp_path, tiny_base, capsys):
 def test_the_report_can_leave_the_context_fit_out(tmp_path, capsys):
     base_dir = draw_web_base(tmp_path / "web", 3, PLANTED)
     out = tmp_path / "report"
-    args = ["report", str(base_dir), "--out", str(out), "--no-plan", "--no-compare"]
-    args += ["--no-context", "--seed", "3", "--draws", "40", "--tune", "0", "--chains", "2"]
-    with mocked():
-        assert main([*args, "--extend", "0"]) == 0
+    mocked_report(base_dir, out, "--no-context")
     html = (out / "report.html").read_text()
     assert 'id="for-whom"' not in html and "## For whom" not in (out / "report.md").read_text()
     assert not context_fit_path(base_dir).exists()

@@ -37,7 +37,7 @@ from cmoc.models import (
     measurement_data,
 )
 from cmoc.models import measurement as mm
-from conftest import IOC, mocked, tiny_sampler
+from conftest import IOC, mocked, mocked_report, tiny_sampler
 from test_links_planted import PLANTED, draw_web_base
 
 GROUPS = ("A", "B", "C")
@@ -222,10 +222,7 @@ def test_summary_by_group_level(tmp_path, capsys):
 def test_the_report_compares_the_groups_of_an_identified_level(tmp_path):
     base_dir = draw_web_base(tmp_path / "web", 3, PLANTED, ("site/A", "site/B"))
     out = tmp_path / "report"
-    args = ["report", str(base_dir), "--out", str(out), "--no-plan", "--no-compare"]
-    args += ["--seed", "3", "--draws", "40", "--tune", "0", "--chains", "2", "--extend", "0"]
-    with mocked():
-        assert main(args) == 0
+    mocked_report(base_dir, out)
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     assert 'id="for-whom-group-2"' in html and 'id="context-table-group-2"' in html

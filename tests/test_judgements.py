@@ -17,7 +17,7 @@ from cmoc.cli import main
 from cmoc.evidence import EvidenceError, load_evidence
 from cmoc.reports.cerqual import cerqual_rows
 from cmoc.reports.trail import evidence_trail
-from conftest import IOC, mocked
+from conftest import IOC, mocked_report
 from test_links_planted import PLANTED, draw_web_base
 
 HEADER = "target_id,component,level,reason,reviewer,date\n"
@@ -134,10 +134,7 @@ def test_the_report_shows_computed_and_judged_side_by_side(tmp_path):
     trail = evidence_trail(load_evidence(base_dir))
     assert trail  # the base loads with its judgement
     out = tmp_path / "report"
-    args = ["report", str(base_dir), "--out", str(out), "--no-plan", "--no-compare"]
-    args += ["--no-context", "--seed", "3", "--draws", "40", "--tune", "0", "--chains", "2"]
-    with mocked():
-        assert main([*args, "--extend", "0"]) == 0
+    mocked_report(base_dir, out, "--no-context")
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     # (mocked draws fail the gate: computed grades are "ungraded", judged ones shown beside)
