@@ -736,7 +736,7 @@ def test_prior_sensitivity_of_breadth_is_shown(built):
     assert "support" not in section and "configurable priors" not in section
     assert "not yet available" not in section.lower()
     # the Markdown: the same table in place of the sentence
-    tail = md.split("Prior sensitivity. ")[1].split("## Reproducibility")[0]
+    tail = md.split("Prior sensitivity. ")[1].split("## Reporting standards")[0]
     assert "| target | prior | likelihood | diagnosis | status | prior x1/2 | prior x2 |" in tail
     md_rows = [line for line in tail.splitlines() if line.startswith("| ") and "---" not in line]
     assert [line.split(" | ")[0][2:] for line in md_rows[1:]] == targets
@@ -973,3 +973,16 @@ def test_refutes_not_recorded_are_said_so_in_the_trail():
     link = trail["M10->M05"]
     assert {r["target"] for r in link.rows} >= {"P1-06", "P1-12", "P3-R14"}
     assert {r["role"] for r in link.rows} == {"for"}
+
+
+def test_rameses_items_lead_to_sections_the_report_has(built):
+    """Issue 17, deliverable 6: both standards' items, served by sections present or left."""
+    _, _, run, _, html, md = built
+    table = html.split('id="rameses-table"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(RAMESES I+)</td><td class=\"num\">(\d+)</td>", table)
+    assert rows.count(("RAMESES II", "1")) == 1 and len(rows) == 20 + 19
+    for anchor in set(re.findall(r'href="#([\w-]+)"', table)):
+        assert f'id="{anchor}"' in html, anchor
+    assert "Summary of findings</td><td><a href=\"#cerqual\">" in table
+    assert "Funding and conflict of interest</td><td><span class=\"muted\">left to the" in table
+    assert "## Reporting standards (RAMESES)" in md and "| RAMESES I | 10 | Data extraction |" in md

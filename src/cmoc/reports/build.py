@@ -41,6 +41,7 @@ from .html import (
     render_html,
 )
 from .pdf import render_pdf, require_pdf
+from .rameses import rameses_rows, report_sections
 from .tables import level_text, render_summary, rounded
 
 __all__ = [
@@ -206,6 +207,7 @@ def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
         "",
         *[f"- {md_text(name)}: {md_text(prior)}" for name, prior in content.priors],
         "",
+        *_md_rameses(content),
         "## Reproducibility",
         "",
         f"- evidence hash: {md_code(content.provenance['evidence_hash'])}",
@@ -430,6 +432,24 @@ def _md_judged(v: dict) -> str:
     j = v["judged"]
     said = f"{j['reason']}; {j['reviewer']}, {j['date']}"
     return f"computed: {v['computed']}; judged: {v['level']} ({said})"
+
+
+def _md_rameses(content: ReportContent) -> list[str]:
+    """Return the Markdown of the RAMESES table (:mod:`cmoc.reports.rameses`)."""
+    lines = [
+        "## Reporting standards (RAMESES)",
+        "",
+        "The items of RAMESES II (realist evaluations) and RAMESES I (realist syntheses) this "
+        "report serves, and the sections that serve them; the rest are the authors'.",
+        "",
+        "| standard | item | name | served by | how |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rameses_rows(report_sections(content)):
+        served = ", ".join(title for _, title in r["served"]) or "left to the authors"
+        cells = [r["standard"], r["number"], r["item"], served, r["how"]]
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return [*lines, ""]
 
 
 def _md_cerqual(content: ReportContent) -> list[str]:

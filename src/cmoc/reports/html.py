@@ -14,6 +14,7 @@ from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
+from .rameses import rameses_rows, report_sections
 from .tables import level_text
 from .trail import trail_anchors
 
@@ -760,6 +761,7 @@ def render_html(content: ReportContent) -> str:
         ctx=None,
         ctx_groups=[],
         anchors=trail_anchors(content.trail),
+        rameses=rameses_rows(report_sections(content)),
     )
 
 
@@ -854,6 +856,7 @@ def _render_measurement_html(content: ReportContent) -> str:
         status_style=figures.MEASUREMENT_STATUS_STYLE,
         ctx_groups=group_sections(content) if content.context is not None else [],
         anchors=trail_anchors(content.trail),
+        rameses=rameses_rows(report_sections(content)),
         ctx=(
             None
             if content.context is None
