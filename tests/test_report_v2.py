@@ -977,7 +977,7 @@ def test_refutes_not_recorded_are_said_so_in_the_trail():
 
 def test_rameses_items_lead_to_sections_the_report_has(built):
     """Issue 17, deliverable 6: both standards' items, served by sections present or left."""
-    _, _, run, _, html, md = built
+    _, _, _, _, html, md = built
     table = html.split('id="rameses-table"')[1].split("</table>")[0]
     rows = re.findall(r"<tr><td>(RAMESES I+)</td><td class=\"num\">(\d+)</td>", table)
     assert rows.count(("RAMESES II", "1")) == 1 and len(rows) == 20 + 19
