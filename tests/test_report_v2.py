@@ -983,6 +983,28 @@ def test_rameses_items_lead_to_sections_the_report_has(built):
     assert rows.count(("RAMESES II", "1")) == 1 and len(rows) == 20 + 19
     for anchor in set(re.findall(r'href="#([\w-]+)"', table)):
         assert f'id="{anchor}"' in html, anchor
-    assert "Summary of findings</td><td><a href=\"#cerqual\">" in table
-    assert "Funding and conflict of interest</td><td><span class=\"muted\">left to the" in table
+    served = '<a href="#findings">Findings</a>, <a href="#cerqual">'
+    assert f"Summary of findings</td><td>{served}" in table
+    assert 'Funding and conflict of interest</td><td><span class="muted">left to the' in table
     assert "## Reporting standards (RAMESES)" in md and "| RAMESES I | 10 | Data extraction |" in md
+
+
+def test_the_report_opens_with_its_findings(built):
+    """Issue 17, deliverable 1: counts per status, each target with its numbers, assumptions."""
+    _, _, run, _, html, md = built
+    assert html.index('id="findings"') < html.index('id="evidence"') < html.index('id="methods"')
+    s = run.content.summary
+    section = html.split('<section id="findings">')[1].split("</section>")[0]
+    n_cmocs = int((s["target_type"] == "cmoc").sum())
+    assert f"of {n_cmocs} CMOCs" in section
+    # every target named in the opening leads to its evidence entry, with its interval
+    anchors = {e.target_id: e.anchor for e in run.content.trail}
+    for tid in s.loc[s["target_type"] == "mechanism", "target_id"]:
+        assert f'<a href="#{anchors[tid]}">{tid}</a>' in section
+    row = s.set_index("target_id").loc["C1"]
+    assert f"breadth {row.breadth_mean:.2f} [{row.breadth_lo:.2f}, {row.breadth_hi:.2f}]" in section
+    # the assumption that drives every status, with its effect in numbers
+    testable = int((s["direction_testable"].astype(str).str.lower() == "true").sum())
+    assert f"The direction of {testable} of {len(s)} targets can be tested" in section
+    assert "interview: not recorded" in section
+    assert "## Findings" in md and md.index("## Findings") < md.index("## Breadth, direction")

@@ -28,6 +28,7 @@ import pandas as pd
 from ..evidence import EvidenceBase, describe, file_mode
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
+from .findings import findings
 from .html import (
     build_date,
     calibration_paragraph,
@@ -43,6 +44,7 @@ from .html import (
 from .pdf import render_pdf, require_pdf
 from .rameses import rameses_rows, report_sections
 from .tables import level_text, render_summary, rounded
+from .trail import trail_names
 
 __all__ = [
     "REPORT_FILES",
@@ -124,6 +126,7 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         lines += [md_text(content.nesting), ""]
     if content.scope_note:
         lines += [f"This is {md_text(content.scope_note)}.", ""]
+    lines += _md_findings(content)
     lines += [
         f"Evidence: {md_code(base.config.name)} ({md_text(base.config.citation)}); waves "
         + " -> ".join(md_text(w) for w in base.waves)
@@ -432,6 +435,20 @@ def _md_judged(v: dict) -> str:
     j = v["judged"]
     said = f"{j['reason']}; {j['reviewer']}, {j['date']}"
     return f"computed: {v['computed']}; judged: {v['level']} ({said})"
+
+
+def _md_findings(content: ReportContent) -> list[str]:
+    """Return the Markdown of the opening "Findings" (:mod:`cmoc.reports.findings`)."""
+    fnd = findings(content, trail_names(content.trail))
+    lines = ["## Findings", "", md_text(fnd.overview), ""]
+    for g in fnd.groups:
+        items = "; ".join(f"{it['target_id']} {it['text']}" for it in g["items"])
+        lines += [f"**{md_text(g['heading'])}:** {md_text(items)}.", ""]
+    if fnd.assumptions:
+        lines += ["What drives these results:", ""]
+        lines += [f"- {md_text(a)}" for a in fnd.assumptions]
+        lines.append("")
+    return lines
 
 
 def _md_rameses(content: ReportContent) -> list[str]:

@@ -14,9 +14,10 @@ from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
+from .findings import findings
 from .rameses import rameses_rows, report_sections
 from .tables import level_text
-from .trail import trail_anchors
+from .trail import trail_anchors, trail_names
 
 __all__ = [
     "build_date",
@@ -762,6 +763,7 @@ def render_html(content: ReportContent) -> str:
         ctx_groups=[],
         anchors=trail_anchors(content.trail),
         rameses=rameses_rows(report_sections(content)),
+        fnd=findings(content, trail_names(content.trail)),
     )
 
 
@@ -857,6 +859,7 @@ def _render_measurement_html(content: ReportContent) -> str:
         ctx_groups=group_sections(content) if content.context is not None else [],
         anchors=trail_anchors(content.trail),
         rameses=rameses_rows(report_sections(content)),
+        fnd=findings(content, trail_names(content.trail)),
         ctx=(
             None
             if content.context is None

@@ -107,8 +107,9 @@ RAMESES_II = (
         _EVAL,
         16,
         "Summary of findings",
-        ("cerqual",),
-        "the Summary of Qualitative Findings with CERQual confidence",
+        ("findings", "cerqual"),
+        "the findings in sentences with their numbers, and the Summary of Qualitative Findings "
+        "with CERQual confidence",
     ),
     RamesesItem(_EVAL, 17, "Comparison with existing literature", (), "the authors'"),
     RamesesItem(
@@ -186,8 +187,9 @@ RAMESES_I = (
         _SYN,
         15,
         "Summary of findings",
-        ("cerqual",),
-        "the Summary of Qualitative Findings with CERQual confidence",
+        ("findings", "cerqual"),
+        "the findings in sentences with their numbers, and the Summary of Qualitative Findings "
+        "with CERQual confidence",
     ),
     RamesesItem(
         _SYN,
@@ -216,6 +218,7 @@ _TITLES = {
     "waves": "What each wave changed",
     "plan": "Planning the next sources",
     "methods": "Methods",
+    "findings": "Findings",
     "trail": "Evidence behind each number",
     "checks": "Model checks",
     "for-whom": "For whom, in what circumstances",
@@ -255,7 +258,7 @@ def rameses_rows(sections: set[str]) -> list[dict]:
 
 def report_sections(content) -> set[str]:
     """Return the ids of the sections a report of ``content`` holds (HTML and Markdown)."""
-    out = {"methods", "evidence", "theory", "mechanisms", "cmocs", "plan", "checks"}
+    out = {"findings", "methods", "evidence", "theory", "mechanisms", "cmocs", "plan", "checks"}
     if content.changes is not None:
         out.add("waves")
     if len(content.actions):

@@ -28,6 +28,7 @@ __all__ = [
     "evidence_trail",
     "trail_anchor",
     "trail_anchors",
+    "trail_names",
 ]
 
 EXCERPTS_SHOWN = 5
@@ -94,6 +95,11 @@ def trail_anchor(index: int) -> str:
 def trail_anchors(entries: list[TrailEntry]) -> dict[str, str]:
     """Map ``"<target_type>:<target_id>"`` to its entry's anchor (for links from tables)."""
     return {f"{e.target_type}:{e.target_id}": e.anchor for e in entries}
+
+
+def trail_names(entries: list[TrailEntry]) -> dict[tuple[str, str], str]:
+    """Map ``(target_type, target_id)`` to the target in words (a mechanism's name, ...)."""
+    return {(e.target_type, e.target_id): e.name for e in entries}
 
 
 def _codes(lo: int, open_: bool) -> str:
