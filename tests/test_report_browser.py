@@ -226,3 +226,51 @@ def test_missing_pango_is_explained(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", [NoPango(), *sys.meta_path])
     with pytest.raises(PdfUnavailableError, match=r"apt-get install libpango-1\.0-0"):
         require_pdf()
+
+
+def test_a_reader_opens_an_entry_sees_its_passage_and_an_override(tmp_path):
+    """Issue 17, deliverable 9: the findings first, an evidence entry opening on a click and
+    showing its passage, and a reviewer's override beside the computed grade."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import mocked_report
+    from test_links_planted import PLANTED, draw_web_base
+
+    executable = _chromium()
+    base_dir = draw_web_base(tmp_path / "web", 3, PLANTED)
+    source = (base_dir / "codings.csv").read_text().splitlines()[1].split(",")[0]
+    (base_dir / "excerpts.csv").write_text(
+        "source_id,target_id,stance,text,location\n"
+        f'{source},S1,supports,"Trust <grew> once the budget was shared.",p. 4\n'
+    )
+    (base_dir / "judgements.csv").write_text(
+        "target_id,component,level,reason,reviewer,date\n"
+        "S1,confidence,high,three sites agree,CD,2026-12-05\n"
+    )
+    mocked_report(base_dir, tmp_path / "out", "--no-context")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((tmp_path / "out" / "report.html").as_uri())
+            # the findings come first: the first section a reader meets
+            first = page.locator("section").first
+            assert first.get_attribute("id") == "findings" and first.is_visible()
+            assert "of 12 CMOCs" in first.inner_text()
+            # the CMOC table's id leads to the entry; closed until opened
+            entry = page.locator("details.trail", has=page.locator("summary strong", has_text="S1"))
+            entry = entry.first
+            passage = entry.locator("blockquote.excerpt")
+            assert not passage.is_visible()
+            entry.locator("summary").click()
+            assert passage.is_visible()
+            assert "Trust <grew> once the budget was shared." in passage.inner_text()
+            assert "p. 4" in passage.inner_text()
+            # the override beside the computed grade, with its reason
+            row = page.locator('#soqf-table tr[data-target="S1"]')
+            text = row.inner_text()
+            assert "judged: high" in text and "three sites agree (CD, 2026-12-05)" in text
+            assert "computed: " in text
+            page.screenshot(path=str(tmp_path / "entry.png"))
+        finally:
+            browser.close()
