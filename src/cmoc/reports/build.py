@@ -36,6 +36,7 @@ from .html import (
     influence_warning,
     measurement_plan_rows,
     measurement_ppc_paragraph,
+    methods_paragraph,
     plan_method,
     plan_paragraph,
     plan_warning,
@@ -156,7 +157,7 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
-    lines += ["", *_md_cerqual(content), *_md_trail(content)]
+    lines += ["", *_md_actions(content), *_md_cerqual(content), *_md_trail(content)]
     lines += ["## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
     plan = content.plan
     if plan is not None and plan.targets:
@@ -209,6 +210,10 @@ def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
         "Priors and model choices:",
         "",
         *[f"- {md_text(name)}: {md_text(prior)}" for name, prior in content.priors],
+        "",
+        "## Methods",
+        "",
+        md_text(methods_paragraph(content)),
         "",
         *_md_rameses(content),
         "## Reproducibility",
@@ -331,6 +336,7 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
     check = content.convergence
     lines += [
         "",
+        *_md_actions(content),
         *_md_cerqual(content),
         *_md_trail(content),
         *_md_measurement_plan(content),
@@ -435,6 +441,41 @@ def _md_judged(v: dict) -> str:
     j = v["judged"]
     said = f"{j['reason']}; {j['reviewer']}, {j['date']}"
     return f"computed: {v['computed']}; judged: {v['level']} ({said})"
+
+
+def _md_actions(content: ReportContent) -> list[str]:
+    """Return the Markdown of the action statements with the evidence they rest on."""
+    if not len(content.actions):
+        return []
+    v2 = content.measurement
+    lines = [
+        "## Action statements and the evidence they rest on",
+        "",
+        "Each statement with the status of every mechanism and CMOC it rests on; weakest: the "
+        + (
+            "least borne out (by status, then breadth)."
+            if v2
+            else "lowest posterior mean support among them."
+        ),
+        "",
+        "| action | statement | rests on (status) | weakest |",
+        "|---|---|---|---|",
+    ]
+    for a in content.actions.itertuples(index=False):
+        rests = a.rests_on_status.replace(";", "; ").replace("=", ": ")
+        if not a.weakest:
+            weakest = "–"
+        elif v2:
+            weakest = (
+                f"{a.weakest} {a.weakest_status}, breadth {a.weakest_breadth:.2f} "
+                f"[{a.weakest_breadth_lo:.2f}, {a.weakest_breadth_hi:.2f}]"
+            )
+        else:
+            interval = f"[{a.weakest_lo:.2f}, {a.weakest_hi:.2f}]"
+            weakest = f"{a.weakest} {a.weakest_support:.2f} {interval}"
+        cells = [a.action_id, a.statement, rests, weakest]
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return [*lines, ""]
 
 
 def _md_findings(content: ReportContent) -> list[str]:
