@@ -1005,6 +1005,6 @@ def test_the_report_opens_with_its_findings(built):
     assert f"breadth {row.breadth_mean:.2f} [{row.breadth_lo:.2f}, {row.breadth_hi:.2f}]" in section
     # the assumption that drives every status, with its effect in numbers
     testable = int((s["direction_testable"].astype(str).str.lower() == "true").sum())
-    assert f"The direction of {testable} of {len(s)} targets can be tested" in section
+    assert f"the direction of {testable} of {len(s)} targets can be tested" in section
     assert "interview: not recorded" in section
     assert "## Findings" in md and md.index("## Findings") < md.index("## Breadth, direction")

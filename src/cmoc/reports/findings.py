@@ -145,12 +145,21 @@ def _assumptions(content) -> list[str]:
         unseen = sorted(k for k, r in rec.items() if r != "recorded")
         if unseen:
             how = "; ".join(f"{k}: {rec[k]}" for k in unseen)
+            n = int(testable.sum())
+            effect = (
+                "no target's direction can be tested: every status rests on how widely the "
+                "target is evidenced alone"
+                if n == 0
+                else f"the direction of {n} of {len(s)} targets can be tested; every other "
+                "status rests on how widely the target is evidenced alone"
+            )
             out.append(
                 f"Refuting evidence was not fully recorded ({how}): missing refutes are "
-                "read as unknown, not as none. The direction of "
-                f"{int(testable.sum())} of {len(s)} targets can be tested; every other status "
-                "rests on how widely the target is evidenced alone, and reads “direction not "
-                "tested”."
+                f"read as unknown, not as none, so {effect}, and reads “direction not tested”. "
+                "None can be found contested or refuted."
+                if n == 0
+                else f"Refuting evidence was not fully recorded ({how}): missing refutes are "
+                f"read as unknown, not as none, so {effect} (“direction not tested”)."
             )
     check = content.convergence
     if not check.passed:
