@@ -329,7 +329,7 @@ def _cross_check(
                 out.append(
                     Problem("actions.csv", line, "rests_on", ref, "a cmoc_id or mechanism_id")
                 )
-    for line, r in rows["excerpts"] or []:
+    for line, r in rows.get("excerpts") or []:
         if r.source_id not in sources:
             out.append(
                 Problem(
