@@ -138,10 +138,28 @@ def test_no_timestamp_unless_asked(content, monkeypatch):
 
 
 def test_build_writes_the_files(content, small_base, tmp_path):
-    written = build_report(small_base, content, tmp_path / "out")
-    names = sorted(p.name for p in written)
-    assert names == ["report.html", "report.md", "summary.csv", "summary.json"]
-    page = (tmp_path / "out" / "report.html").read_text()
+    out = tmp_path / "out"
+    written = build_report(small_base, content, out)
+    names = sorted(p.relative_to(out).as_posix() for p in written)
+    figures = [n for n in names if n.startswith("figures/")]
+    assert [n for n in names if n not in figures] == [
+        "report.html",
+        "report.md",
+        "summary.csv",
+        "summary.json",
+    ]
+    # every figure of the page is a file report.md links, and every file is linked
+    md = (out / "report.md").read_text()
+    assert figures and all(f"]({n})" in md for n in figures)
+    assert sorted(re.findall(r"\]\((figures/[^)]+)\)", md)) == figures
+    page = (out / "report.html").read_text()
+    assert page.count("<svg") == len(figures)
+    # a later build drawing fewer forest parts removes the parts it no longer draws
+    (out / "figures" / "forest-9.svg").write_text("<svg/>")
+    (out / "figures" / "mine.txt").write_text("kept")
+    build_report(small_base, content, out)
+    assert not (out / "figures" / "forest-9.svg").exists()
+    assert (out / "figures" / "mine.txt").read_text() == "kept"
     assert page.startswith("<!DOCTYPE html>") and "http://" not in page.split("<svg")[0]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -268,7 +269,9 @@ def _row(table: list[list[str]], target: str) -> list[str]:
 
 def test_the_report_files_are_written(built):
     _, out, run, _, html, md = built
-    assert [p.name for p in run.written] == list(FILES)
+    assert [p.name for p in run.written if p.parent == out] == list(FILES)
+    figures = [p.relative_to(out).as_posix() for p in run.written if p.parent != out]
+    assert figures and all(f"]({name})" in md for name in figures)
     assert all((out / name).stat().st_size > 0 for name in FILES)
     assert html.startswith("<!DOCTYPE html>") and md.startswith("# A model v2 report")
 
@@ -293,7 +296,7 @@ def test_summary_table_shows_breadth_direction_depth_status_level_confidence(bui
     head = tables["cmoc-table"][0]
     for label in ("status", "breadth [90% interval]", "direction [90% interval]", "depth"):
         assert label in head
-    assert "evidence level" in head and "confidence" in head
+    assert any(h.startswith("evidence level, wave") for h in head) and "confidence" in head
     assert "support" not in " ".join(head) and "P(>½)" not in " ".join(head)
     s = run.content.summary.set_index("target_id")
     for target in ("C1", "C2", "C3"):
@@ -324,12 +327,12 @@ def test_a_level_a_band_leaves_open_comes_with_its_probability_everywhere(built)
     shown = f"{c2.evidence_level} (P = {round(c2.evidence_level_p, 3):.2f})"
     tables = _tables(html)
     assert _row(tables["cmoc-table"], "C2")[11] == shown
-    assert _row(tables["changes-table"], "C2")[2].endswith("→ " + shown)
+    assert _row(tables["changes-table"], "C2")[2].endswith("“w2”: " + shown)
     assert f"| {shown} |" in next(x for x in md.splitlines() if x.startswith("| C2 | cmoc |"))
     change = next(
         x for x in md.splitlines() if x.startswith("| C2 | ") and not x.startswith("| C2 | cmoc")
     )
-    assert f"-> {shown} |" in change
+    assert f"w2: {shown} |" in change
     assert run.content.changes.set_index("target_id").at["C2", "level_after_p"] == (
         c2.evidence_level_p
     )
@@ -365,6 +368,42 @@ def test_breadth_forest_and_trajectory_replace_v1s_figures(built):
     assert "<svg" in waves and "Breadth (blue) and, where tested, direction" in waves
     assert list(run.content.trajectory["wave"].unique()) == ["w1", "w2"]
     assert "breadth_mean" in run.content.trajectory and "support_mean" not in run.content.trajectory
+
+
+def test_every_v2_figure_prints_at_8_pt_or_more(built):
+    from cmoc.reports.figures import LABEL_PT
+    from test_figures import printed_sizes
+
+    html = built[4]
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert len(svgs) >= 5
+    for svg in svgs:
+        assert min(printed_sizes(svg)) >= LABEL_PT - 1e-6, svg[:200]
+    forest = html.split('<section id="forest">')[1].split("</section>")[0]
+    assert "supporting (+, green) and refuting (−, red where any) codes over every wave" in forest
+
+
+def test_what_reading_missing_refutes_as_none_would_change(built):
+    from cmoc.analyses import WHATIF_COLUMNS, whatif_fit_path
+    from cmoc.reports.html import whatif_crosstab
+
+    directory, _, run, said, html, md = built
+    w = run.content.recording_whatif
+    assert list(w.columns) == WHATIF_COLUMNS
+    assert list(w["target_id"]) == list(run.content.summary["target_id"])
+    assert list(w["status"]) == list(run.content.summary["status"])
+    # the interview-only targets have no testable direction here, and would under the what-if
+    assert not w["direction_testable"].all() and w["direction_testable_whatif"].any()
+    assert whatif_fit_path(directory).is_file()
+    assert any(m.startswith("what-if: fitted") for m in said)
+    assert whatif_crosstab(w).to_numpy().sum() == len(w)
+    findings = html.split('<section id="findings">')[1].split("</section>")[0]
+    assert "Read as none instead" in findings
+    assert "What the recording of refutes decides" in findings
+    section = html.split('<h3 id="recording-whatif">')[1].split("<h3")[0]
+    assert 'id="whatif-table"' in section and 'id="whatif-targets"' in section
+    assert section.count("<tr data-target=") == len(w)
+    assert "### What the recording of refutes decides" in md and "Read as none instead" in md
 
 
 def test_what_the_newest_wave_changed(built):
@@ -731,12 +770,12 @@ def test_prior_sensitivity_of_breadth_is_shown(built):
     assert [r[0] for r in rows] == targets
     for r, s in zip(rows, sens.itertuples(index=False), strict=True):
         assert r[4:7] == [s.status, s.status_weaker_prior, s.status_stronger_prior]
-    section = unescape(html).split("<h3>Prior sensitivity</h3>")[1].split("<h3>")[0]
+    section = unescape(html).split("<h3>Prior sensitivity</h3>")[1].split("<h3")[0]
     assert "MeasurementPriors" in section and f"of {len(sens)} targets have a breadth" in section
     assert "support" not in section and "configurable priors" not in section
     assert "not yet available" not in section.lower()
     # the Markdown: the same table in place of the sentence
-    tail = md.split("Prior sensitivity. ")[1].split("## Reporting standards")[0]
+    tail = md.split("Prior sensitivity. ")[1].split("### What the recording of refutes")[0]
     assert "| target | prior | likelihood | diagnosis | status | prior x1/2 | prior x2 |" in tail
     md_rows = [line for line in tail.splitlines() if line.startswith("| ") and "---" not in line]
     assert [line.split(" | ")[0][2:] for line in md_rows[1:]] == targets
@@ -838,7 +877,10 @@ def test_command_line_report_of_a_v2_fit(tmp_path, capsys):
         )
     assert code == 0
     captured = capsys.readouterr()
-    assert captured.out.split() == [str(out / name) for name in (*FILES, "report.pdf")]
+    lines = captured.out.splitlines()
+    assert lines[:-1] == [str(out / name) for name in (*FILES, "report.pdf")]
+    figures = sorted((out / "figures").iterdir())
+    assert lines[-1] == f"{out / 'figures'}{os.sep} ({len(figures)} figures report.md links)"
     assert "skipping" not in captured.err and "fitting the comparison models" in captured.err
     assert "planning for the inconclusive targets, CMOCs and mechanisms" in captured.err
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
@@ -875,7 +917,7 @@ def test_hostile_ids_and_names_stay_text(tmp_path, monkeypatch):
         .render((tmp_path / "out" / "report.md").read_text())
     )
     assert "<b>" not in page and "<script" not in page
-    table = page.split("<table>")[1].split("</table>")[0]
+    (table,) = [t.split("</table>")[0] for t in page.split("<table>")[1:] if "<th>breadth [" in t]
     rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
     cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r, flags=re.S) for r in rows]
     assert {len(r) for r in cells} == {13}  # no row broken by a |
@@ -986,6 +1028,7 @@ def test_rameses_items_lead_to_sections_the_report_has(built):
     served = '<a href="#findings">Findings</a>, <a href="#cerqual">'
     assert f"Summary of findings</td><td>{served}" in table
     assert 'Funding and conflict of interest</td><td><span class="muted">left to the' in table
+    assert '<a href="#recording-whatif">What the recording of refutes decides</a>' in table
     assert "## Reporting standards (RAMESES)" in md and "| RAMESES I | 10 | Data extraction |" in md
 
 

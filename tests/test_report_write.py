@@ -70,6 +70,7 @@ def test_report_of_a_path_like_name_stays_in_reports_build(escaping_base):
     root, _, cwd = escaping_base
     folder = cwd / "reports" / "build" / f"x-{_hash('../../x')}"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "figures",
         "report.html",
         "report.md",
         "summary.csv",
@@ -80,7 +81,11 @@ def test_report_of_a_path_like_name_stays_in_reports_build(escaping_base):
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _disk_full_on(call: int):
@@ -105,7 +110,7 @@ def test_disk_full_leaves_the_old_report_whole(escaping_base, tmp_path, monkeypa
     out = tmp_path / "out"
     assert main(["report", str(base), "--out", str(out), *REPORT]) == 0
     (out / "notes.txt").write_text("mine")  # not the report's: never touched
-    for path in out.glob("*.*"):
+    for path in [*out.glob("*.*"), *out.glob("figures/*")]:
         if path.name != "notes.txt":  # an older report (a rebuild gives the same bytes)
             path.write_text(f"older {path.name}")
     before = _snapshot(out)
@@ -141,3 +146,17 @@ def test_out_that_is_a_file_is_refused(escaping_base, tmp_path, capsys):
     assert main(["report", str(base), "--out", str(out), *REPORT]) == 2
     assert f"not a folder while writing {out}: nothing was changed" in capsys.readouterr().err
     assert out.read_text() == "x"
+
+
+def test_a_figures_folder_that_is_a_link_is_refused(escaping_base, tmp_path, capsys):
+    """A ``figures`` link would let the report write outside the chosen folder: refused."""
+    _, base, _ = escaping_base
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "figures").symlink_to(elsewhere, target_is_directory=True)
+    assert main(["report", str(base), "--out", str(out), *REPORT]) == 2
+    err = capsys.readouterr().err
+    assert f"not a folder while writing {out / 'figures'}: nothing was changed" in err
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["figures"]

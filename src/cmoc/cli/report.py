@@ -11,6 +11,7 @@ comparison of its pooling variants and the plan for its inconclusive targets,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +55,15 @@ def report(
             "--context/--no-context",
             help="Model v2, two source kinds or more: each target per source kind, from model "
             "v2 with context effects (one more fit, saved: DIR/.cmoc/context-kind-fit.nc).",
+        ),
+    ] = True,
+    whatif: Annotated[
+        bool,
+        typer.Option(
+            "--whatif/--no-whatif",
+            help="Model v2, where some kind's refutes are not recorded: refit with every "
+            "missing refute read as none, and state what that reading would change (one more "
+            "fit, saved: DIR/.cmoc/whatif-refutes-none-fit.nc).",
         ),
     ] = True,
     plan: Annotated[
@@ -146,6 +156,7 @@ def report(
                 compare=compare,
                 plan=plan,
                 context=context,
+                whatif=whatif,
                 calibration=calibration,
                 out=out,
                 pdf=pdf,
@@ -157,5 +168,9 @@ def report(
         raise UserError(str(error)) from error
     except ReportWriteError as error:
         raise UserError(f"cannot write the report: {error}") from error
+    figures = [p for p in run.written if p.suffix == ".svg"]
     for path in run.written:
-        typer.echo(str(path))
+        if path not in figures:
+            typer.echo(str(path))
+    if figures:  # one line for the folder: report.md links each file
+        typer.echo(f"{figures[0].parent}{os.sep} ({len(figures)} figures report.md links)")

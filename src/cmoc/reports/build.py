@@ -28,7 +28,8 @@ import pandas as pd
 from ..evidence import EvidenceBase, describe, file_mode
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
-from .findings import findings
+from .figure_files import FIGURES_DIR, figure_files, is_figure_file, md_figure
+from .findings import findings, whatif_sentence
 from .html import (
     build_date,
     calibration_paragraph,
@@ -41,6 +42,8 @@ from .html import (
     plan_paragraph,
     plan_warning,
     render_html,
+    report_figures,
+    whatif_crosstab,
 )
 from .pdf import render_pdf, require_pdf
 from .rameses import rameses_rows, report_sections
@@ -96,8 +99,57 @@ def md_fence(text: str) -> list[str]:
     return [fence, text, fence]
 
 
-def _markdown(base: EvidenceBase, content: ReportContent) -> str:
-    """Render the plain-text companion of the HTML report: support table and model checks."""
+def _md_table(frame: pd.DataFrame, first: str | None = None) -> list[str]:
+    """Return a Markdown table of ``frame`` (its index first, as column ``first``, if given)."""
+    cols = ([first] if first else []) + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    for index, row in frame.iterrows():
+        cells = ([index] if first else []) + list(row)
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return [*lines, ""]
+
+
+def _md_evidence(base: EvidenceBase, content: ReportContent, files: dict[str, str]) -> list[str]:
+    """Return the Markdown of "The evidence" and "The programme theory" (as the HTML)."""
+    lines = [
+        "## The evidence",
+        "",
+        f"{md_code(base.config.name)} ({md_text(base.config.citation)}); waves "
+        + " -> ".join(md_text(w) for w in base.waves)
+        + ".",
+        "",
+        "### Sources by kind and wave",
+        "",
+        *_md_table(content.sources_by_kind_wave, "kind"),
+    ]
+    if len(content.groups):
+        lines += ["### Groups", "", *_md_table(content.groups.reset_index(drop=True))]
+    lines += ["### Codings per wave", "", *_md_table(content.codings_by_wave)]
+    lines += ["As `cmoc validate` describes the base:", "", *md_fence(describe(base)), ""]
+    theory = [
+        *md_figure(
+            files,
+            "web",
+            f"The web after wave {md_text(content.waves[-1])}: mechanisms, causes above "
+            "effects, and the links between them; fill: breadth, ring and arrow colour: status",
+        ),
+        *md_figure(
+            files, "theory", "The programme theory: CMOCs around their mechanisms, by status"
+        ),
+    ]
+    if theory:
+        lines += ["## The programme theory", "", *theory]
+    return lines
+
+
+def _markdown(
+    base: EvidenceBase, content: ReportContent, files: dict[str, str] | None = None
+) -> str:
+    """Render the companion of the HTML report: its sections as text, figures linked.
+
+    ``files`` are the figure files written beside it (:func:`figure_files`); none: no figures.
+    """
+    files = files or {}
     check = content.convergence
     data = rounded(content.summary)
     lines = [f"# {md_text(base.config.title)}", ""]
@@ -128,16 +180,9 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
     if content.scope_note:
         lines += [f"This is {md_text(content.scope_note)}.", ""]
     lines += _md_findings(content)
-    lines += [
-        f"Evidence: {md_code(base.config.name)} ({md_text(base.config.citation)}); waves "
-        + " -> ".join(md_text(w) for w in base.waves)
-        + ".",
-        "",
-        *md_fence(describe(base)),
-        "",
-    ]
+    lines += _md_evidence(base, content, files)
     if content.measurement:
-        return "\n".join(lines + _measurement_markdown(base, content))
+        return "\n".join(lines + _measurement_markdown(base, content, files))
     lines += [
         "## Support per mechanism and CMOC",
         "",
@@ -145,8 +190,9 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "borne out when it is coded; the interval is the 90% equal-tailed credible interval and "
         "P(>1/2) the posterior probability that support exceeds one half.",
         "",
-        "| target | type | mechanism | support | 90% interval | P(>1/2) | codes | evidence "
-        "| status | ESS | R-hat |",
+        "| target | type | mechanism | support | 90% interval | P(>1/2) "
+        f"| codes, wave {md_text(base.waves[-1])} | evidence level, wave "
+        f"{md_text(base.waves[-1])} | status | ESS | R-hat |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data.itertuples(index=False):
@@ -157,8 +203,11 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
             f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
-    lines += ["", *_md_actions(content), *_md_cerqual(content), *_md_trail(content)]
+    lines += ["", *md_figure(files, "forest", "Support per CMOC, grouped by mechanism")]
+    lines += md_figure(files, "trajectory", "Support of each mechanism after each wave")
+    lines += [*_md_actions(content), *_md_cerqual(content), *_md_trail(content)]
     lines += ["## Planning the next sources", "", md_text(plan_paragraph(content)), ""]
+    lines += md_figure(files, "plan", "The chance each CMOC is settled after more sources")
     plan = content.plan
     if plan is not None and plan.targets:
         lines += [
@@ -179,12 +228,15 @@ def _markdown(base: EvidenceBase, content: ReportContent) -> str:
         "",
         f"Convergence: {md_text(check.text)}.",
         "",
+        *md_figure(files, "ppc", "Observed codes against their posterior predictive intervals"),
     ]
-    lines += _md_checks_tail(base, content)
+    lines += _md_checks_tail(base, content, files)
     return "\n".join(lines)
 
 
-def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
+def _md_checks_tail(
+    base: EvidenceBase, content: ReportContent, files: dict[str, str] | None = None
+) -> list[str]:
     """Return the Markdown from the calibration on: calibration, priors, reproducibility."""
     sampler = content.sampler
     packages = content.provenance["packages"]
@@ -206,6 +258,7 @@ def _md_checks_tail(base: EvidenceBase, content: ReportContent) -> list[str]:
                 f"{r.power:.2f} |"
             )
         lines.append("")
+        lines += md_figure(files or {}, "ranks", "Calibration ranks per quantity")
     lines += [
         "Priors and model choices:",
         "",
@@ -249,7 +302,9 @@ def _md_shift(shift: float, sd: float) -> str:
     return "-" if pd.isna(shift) else f"{shift:+.3f} ± {sd:.3f}"
 
 
-def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[str]:
+def _measurement_markdown(
+    base: EvidenceBase, content: ReportContent, files: dict[str, str]
+) -> list[str]:
     """Return the Markdown of a model v2 report after the evidence: estimates, changes, checks."""
     data = rounded(content.summary)
     pct = f"{content.ci:.0%}"
@@ -267,7 +322,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         "below 1/2: no level is likely).",
         "",
         f"| target | type | mechanism | status | breadth [{pct}] | direction [{pct}] | depth "
-        "| codes +/- | sources | evidence | confidence | ESS | R-hat |",
+        f"| codes +/-, all waves | sources | evidence level, wave {md_text(content.waves[-1])} "
+        "| confidence | ESS | R-hat |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data.itertuples(index=False):
@@ -284,6 +340,15 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             f"{md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
             f"{r.r_hat:.3f} |"
         )
+    lines += [
+        "",
+        *md_figure(
+            files,
+            "forest",
+            "Breadth (left) and, where tested, direction (right) per CMOC grouped by mechanism, "
+            "with supporting and refuting codes over every wave",
+        ),
+    ]
     lines += _md_paths(content)
     lines += _md_context(content)
     changes = content.changes
@@ -293,8 +358,14 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             "",
             f"## What wave {md_text(content.waves[-1])} changed",
             "",
-            "| target | status | evidence | breadth before | breadth after | shift ± sd "
-            "| direction before -> after | shift ± sd | newest wave | moved most by |",
+            *md_figure(
+                files,
+                "trajectory",
+                "Breadth and, where tested, direction of each mechanism after each wave",
+            ),
+            "| target | status | evidence level, each wave's own codes | breadth before "
+            "| breadth after | shift ± sd | direction before -> after | shift ± sd | newest wave "
+            "| moved most by |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in ch.itertuples(index=False):
@@ -317,7 +388,8 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
                 direction = f"{d_before} -> {d_after}"
                 d_shift = _md_shift(r.direction_shift, r.direction_shift_sd)
             lines.append(
-                f"| {md_text(r.target_id)} | {status} | {level} -> "
+                f"| {md_text(r.target_id)} | {status} | {md_text(content.waves[-2])}: {level}; "
+                f"{md_text(content.waves[-1])}: "
                 f"{md_text(level_text(r.level_after, r.level_after_p))} | {b_before} | {b_after} | "
                 f"{_md_shift(r.breadth_shift, r.breadth_shift_sd)} | {direction} | {d_shift} | "
                 f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}, "
@@ -326,6 +398,9 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
             )
         lines += [
             "",
+            'Evidence level: each wave graded on its own codes ("none" after a wave means that '
+            "wave added no code, not that earlier evidence was lost; codes over every wave are in "
+            "the table above). "
             "Moved most by: the units of the newest wave (a source coded one by one, or a block "
             "of totals: one mechanism's totals over the same sources) whose removal changes the "
             "target's posterior mean breadth most, with the change (breadth with the unit minus "
@@ -340,16 +415,19 @@ def _measurement_markdown(base: EvidenceBase, content: ReportContent) -> list[st
         *_md_cerqual(content),
         *_md_trail(content),
         *_md_measurement_plan(content),
+        *md_figure(files, "plan", "The chance each target is decided after more sources"),
         "## Model checks",
         "",
         f"Convergence: {md_text(check.text)}.",
         "",
         *_md_measurement_ppc(content),
+        *md_figure(files, "ppc", "Observed counts against their posterior predictive intervals"),
         *_md_influence(content),
         *_md_comparison(content),
         *_md_measurement_sensitivity(content),
+        *_md_whatif(content),
     ]
-    return lines + _md_checks_tail(base, content)
+    return lines + _md_checks_tail(base, content, files)
 
 
 def _md_context(content: ReportContent) -> list[str]:
@@ -841,6 +919,50 @@ def _md_influence(content: ReportContent) -> list[str]:
     return lines
 
 
+def _md_whatif(content: ReportContent) -> list[str]:
+    """Return the Markdown of "What the recording of refutes decides" (as the HTML)."""
+    table = content.recording_whatif
+    if table is None:
+        return []
+    cross = whatif_crosstab(table)
+    lines = [
+        "### What the recording of refutes decides",
+        "",
+        md_text(whatif_sentence(content)),
+        "",
+        "| status as reported | "
+        + " | ".join(f"{md_text(c)} if missing refutes were none" for c in cross.columns)
+        + " |",
+        "|---|" + "---|" * len(cross.columns),
+    ]
+    for status, row in cross.iterrows():
+        lines.append(f"| {md_text(status)} | " + " | ".join(str(v) for v in row) + " |")
+    lines += [
+        "",
+        "| target | status | status if none | direction if none | breadth | breadth if none |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rounded(table).itertuples(index=False):
+        direction = (
+            _md_interval(r.direction_mean_whatif, r.direction_lo_whatif, r.direction_hi_whatif)
+            if r.direction_testable_whatif
+            else "not tested"
+        )
+        lines.append(
+            f"| {md_text(r.target_id)} | {md_text(r.status)} | {md_text(r.status_whatif)} | "
+            f"{direction} | {r.breadth_mean:.2f} | {r.breadth_mean_whatif:.2f} |"
+        )
+    check = content.recording_whatif_check
+    lines += [
+        "",
+        "The what-if fit is model v2 refitted to the same evidence with `[recording]` declaring "
+        "every source kind's refutes recorded, so that every missing refutes cell is a zero "
+        f"(saved as `.cmoc/whatif-refutes-none-fit.nc`; {md_text(check.text)}).",
+        "",
+    ]
+    return lines
+
+
 def _md_measurement_sensitivity(content: ReportContent) -> list[str]:
     """Return the prior sensitivity of a model v2 fit: the HTML report's verdict and table."""
     sens = content.sensitivity
@@ -989,7 +1111,10 @@ def write_report_files(out: str | Path, files: dict[str, bytes]) -> list[Path]:
     out : str or Path
         The report folder (created if needed, with its parents).
     files : dict of str to bytes
-        File name (one of :data:`REPORT_FILES`) to content.
+        File name (one of :data:`REPORT_FILES`, or a figure file ``figures/<name>.svg``,
+        :mod:`cmoc.reports.figure_files`) to content. When figure files are given, the
+        ``figures/`` folder's figure files that are not among them (an earlier build's) are
+        removed after the switch.
 
     Returns
     -------
@@ -997,16 +1122,27 @@ def write_report_files(out: str | Path, files: dict[str, bytes]) -> list[Path]:
         The files written, in the order given.
     """
     out = Path(out)
-    unknown = set(files) - set(REPORT_FILES)
+    unknown = {n for n in files if n not in REPORT_FILES and not is_figure_file(n)}
     if unknown:
         raise ValueError(f"not report files: {sorted(unknown)}")
+    figures_dir = out / FIGURES_DIR
     made = [d for d in (out, *out.parents) if not d.exists()]  # deepest first
+    if any(is_figure_file(n) for n in files) and not figures_dir.exists():
+        made.insert(0, figures_dir)
     staged: dict[str, Path] = {}
     current = out
     try:
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
         out.mkdir(parents=True, exist_ok=True)
+        if figures_dir in made:
+            current = figures_dir
+            figures_dir.mkdir()
+        elif any(is_figure_file(n) for n in files) and (
+            figures_dir.is_symlink() or not figures_dir.is_dir()
+        ):
+            current = figures_dir
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(figures_dir))
         for name in files:
             current = out / name
             if current.is_dir():
@@ -1037,6 +1173,14 @@ def write_report_files(out: str | Path, files: dict[str, bytes]) -> list[Path]:
         # lack of it
         os.replace(tmp, out / name)
         written.append(out / name)
+    if any(is_figure_file(n) for n in files):
+        for old in sorted(figures_dir.glob("*.svg")):  # an earlier build's figures not drawn now
+            if (
+                is_figure_file(f"{FIGURES_DIR}/{old.name}")
+                and f"{FIGURES_DIR}/{old.name}" not in files
+            ):
+                old.unlink(missing_ok=True)
+        _sync_directory(figures_dir)
     _sync_directory(out)
     return written
 
@@ -1044,7 +1188,10 @@ def write_report_files(out: str | Path, files: dict[str, bytes]) -> list[Path]:
 def build_report(
     base: EvidenceBase, content: ReportContent, out: str | Path, pdf: bool = False
 ) -> list[Path]:
-    """Write ``report.html``, ``report.md``, ``summary.csv`` and ``summary.json`` into ``out``.
+    """Write ``report.html``, ``report.md``, ``summary.csv``, ``summary.json`` and the figures.
+
+    The figures go to ``out/figures/`` as SVG files that ``report.md`` links
+    (:mod:`cmoc.reports.figure_files`); ``report.html`` carries them inline.
 
     Parameters
     ----------
@@ -1080,11 +1227,14 @@ def build_report(
         "convergence": check.text,
         "evidence_hash": base.evidence_hash,
     }
+    figs = report_figures(content)
+    svgs = figure_files(figs)
     texts = {
-        "report.html": render_html(content),
-        "report.md": _markdown(base, content),
+        "report.html": render_html(content, figs),
+        "report.md": _markdown(base, content, svgs),
         "summary.csv": render_summary(content.summary, "csv", meta),
         "summary.json": render_summary(content.summary, "json", meta),
+        **svgs,
     }
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     if pdf:

@@ -35,6 +35,7 @@ from ..analyses import (
     posterior_predictive,
     ppc_summary,
     prior_sensitivity,
+    recording_whatif,
     summarize,
 )
 from ..analyses.planning.calibration import calibration_command
@@ -180,6 +181,11 @@ class ReportContent:
         ``cmoc_version``, ``evidence_hash``, ``model_id``, ``packages``.
     thresholds, classification : dict
         Evidence-level thresholds and status thresholds used.
+    recording_whatif : pandas.DataFrame, optional
+        Where some kind's refutes are not recorded (model v2): each target's status beside the
+        status of the fit with every missing refute read as none
+        (:func:`cmoc.analyses.recording_whatif`); ``recording_whatif_check`` is that fit's
+        convergence check.
     """
 
     title: str
@@ -231,6 +237,8 @@ class ReportContent:
     judgements: int = 0
     group_context: dict[int, pd.DataFrame] = field(default_factory=dict)
     group_context_check: dict[int, ConvergenceCheck] = field(default_factory=dict)
+    recording_whatif: pd.DataFrame | None = None
+    recording_whatif_check: ConvergenceCheck | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by file stem (what ``analyses/report_numbers.py`` writes)."""
@@ -255,6 +263,8 @@ class ReportContent:
         }
         out = {name: table for name, table in out.items() if table is not None}
         out |= {f"context_group{level}": frame for level, frame in self.group_context.items()}
+        if self.recording_whatif is not None:
+            out["recording_whatif"] = self.recording_whatif
         if self.changes is not None:
             out["changes"] = self.changes
         if self.comparison is not None:
@@ -613,6 +623,7 @@ def report_content(
     calibration: CalibrationResult | None = None,
     context: xr.DataTree | None = None,
     group_context: dict[int, xr.DataTree] | None = None,
+    whatif: tuple[EvidenceBase, xr.DataTree] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> ReportContent:
     """Compute everything the report shows.
@@ -644,6 +655,10 @@ def report_content(
     group_context : dict, optional
         Level of the group paths -> the newest wave's fit with contexts by that group level:
         the section's tables per group.
+    whatif : (EvidenceBase, xarray.DataTree), optional
+        The evidence with every missing refute read as none and its fit
+        (:func:`cmoc.analyses.whatif_fit_or_reuse`): the findings state what that reading
+        would change.
     say : callable, optional
         Called with a message before each step that can take seconds (progress on stderr).
 
@@ -701,6 +716,11 @@ def report_content(
         tell(f"  breadth and direction per group of level {level} (the fit by group)...")
         by_group[level] = context_estimates(fit_g, base, ci=ci)
         by_group_check[level] = check_convergence(fit_g)
+    whatif_table = whatif_check = None
+    if whatif is not None:
+        tell("  what reading every missing refute as none would change (the what-if fit)...")
+        whatif_table = recording_whatif(summary, whatif[0], whatif[1], ci=ci)
+        whatif_check = check_convergence(whatif[1])
     trail = evidence_trail(base, links=v2)
     changes = None
     if len(fits) > 1:
@@ -787,4 +807,6 @@ def report_content(
         judgements=len(base.judgements),
         group_context=by_group,
         group_context_check=by_group_check,
+        recording_whatif=whatif_table,
+        recording_whatif_check=whatif_check,
     )

@@ -17,21 +17,29 @@ import functools
 import io
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import matplotlib.transforms
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter, NullLocator
 
 __all__ = [
+    "FOREST_ROWS",
+    "LABEL_PT",
     "MEASUREMENT_STATUS_STYLE",
     "PLAN_LABELLED",
+    "PRINT_INCHES",
     "STATUS_STYLE",
+    "ShareAxis",
     "forest",
+    "forest_pages",
     "measurement_forest",
     "measurement_trajectory",
     "plan_figure",
@@ -39,6 +47,7 @@ __all__ = [
     "plot_text",
     "ppc_figure",
     "rank_histograms",
+    "share_axis",
     "theory_diagram",
     "to_svg",
     "trajectory",
@@ -64,6 +73,88 @@ MEASUREMENT_STATUS_STYLE = {
 _CMAP = "RdYlGn"
 _LEVEL_SIZE = {"none": 30, "limited": 80, "moderate": 160, "significant": 260}
 
+PRINT_INCHES = 7.2
+"""Width of the A4 text block of the PDF (184 mm): a figure this wide or narrower is laid out at
+its own size, so its type prints at the size it is drawn (``pdf.PRINT_CSS``)."""
+
+LABEL_PT = 8
+"""The smallest type in a figure drawn :data:`PRINT_INCHES` wide: legible in print."""
+
+FOREST_ROWS = 40
+"""Rows of a forest plot: beyond this the mechanisms are split across figures."""
+
+_CROWDED = 0.2
+"""An interval lies "at an end" when it is within this of 0 or of 1; when most do, and they are
+narrow, a linear axis packs them into a corner and the logit axis spreads them."""
+
+_LOGIT_TICKS = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5,
+    0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShareAxis:
+    """The axis of a share (breadth, direction) drawn for a set of intervals.
+
+    Attributes
+    ----------
+    scale : {"linear", "logit"}
+    limits : (float, float)
+    """
+
+    scale: str
+    limits: tuple[float, float]
+
+    def apply(self, ax, axis: str = "x") -> None:
+        """Set the scale, limits and ticks on ``ax`` (its ``axis``: ``"x"`` or ``"y"``)."""
+        set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
+        set_lim = ax.set_xlim if axis == "x" else ax.set_ylim
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        set_scale(self.scale)
+        set_lim(*self.limits)
+        if self.scale == "logit":
+            lo, hi = self.limits
+            target.set_major_locator(FixedLocator([t for t in _LOGIT_TICKS if lo <= t <= hi]))
+            target.set_major_formatter(FormatStrFormatter("%g"))
+            target.set_minor_locator(NullLocator())
+            target.set_minor_formatter(NullFormatter())
+
+
+def share_axis(lo, hi, marks: tuple[float, ...] = ()) -> ShareAxis:
+    """Choose the axis for intervals ``[lo, hi]`` of a share: logit when they crowd an end.
+
+    Parameters
+    ----------
+    lo, hi : array-like
+        The intervals' ends (missing values ignored).
+    marks : tuple of float
+        Values the axis must show (a threshold line, ½).
+
+    Returns
+    -------
+    ShareAxis
+        Linear over [0, 1], unless most intervals lie within 0.2 of one end and are narrower
+        than 0.2 (a linear axis would pack them into a corner): then logit, from a little
+        below the smallest end to a little above the largest, marks included.
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    lo, hi = lo[ok], hi[ok]
+    if not lo.size:
+        return ShareAxis("linear", (0.0, 1.0))
+    at_end = (hi <= _CROWDED) | (lo >= 1 - _CROWDED)
+    narrow = np.median(hi - lo) < _CROWDED
+    if not (at_end.mean() > 0.5 and narrow):
+        return ShareAxis("linear", (0.0, 1.0))
+    values = np.concatenate([lo, hi, np.asarray(marks, dtype=float)])
+    values = np.clip(values, 1e-4, 1 - 1e-4)
+    logit = np.log(values / (1 - values))
+    pad = 0.08 * (logit.max() - logit.min()) + 0.05
+    a, b = logit.min() - pad, logit.max() + pad
+    return ShareAxis("logit", (float(1 / (1 + np.exp(-a))), float(1 / (1 + np.exp(-b)))))
+
 
 def plot_text(value: object) -> str:
     r"""Return data text as matplotlib should show it: every ``$`` escaped, so no mathtext.
@@ -75,7 +166,7 @@ def plot_text(value: object) -> str:
     return str(value).replace("$", r"\$")
 
 
-def _plain_text_figure[F: Callable[..., str]](func: F) -> F:
+def _plain_text_figure[F: Callable[..., str | list[str]]](func: F) -> F:
     """Draw the figure with LaTeX off, whatever the user's matplotlibrc says."""
 
     @functools.wraps(func)
@@ -390,9 +481,16 @@ def web_diagram(
         )
         sign = {"+": "+", "-": "−"}.get(str(data["sign"]), "?")
         ax.text(
-            *mid, sign, fontsize=9, ha="center", va="center", weight="bold", color=style["color"],
-            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"}, zorder=2,
-        )  # fmt: skip
+            *mid,
+            sign,
+            fontsize=9,
+            ha="center",
+            va="center",
+            weight="bold",
+            color=style["color"],
+            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"},
+            zorder=2,
+        )
     for m in mechs:
         row = by_id.loc[m]
         style = styles.get(str(row["status"]), styles["inconclusive"])
@@ -410,8 +508,9 @@ def web_diagram(
         ax.text(x, y, plot_text(m), fontsize=9, ha="center", va="center", weight="bold", zorder=4)
         name = _wrap(mechanism_names.get(m, ""))
         if name:
-            ax.text(x, y - radius - 0.04, plot_text(name), fontsize=8, ha="center", va="top",
-                    zorder=4)  # fmt: skip
+            ax.text(
+                x, y - radius - 0.04, plot_text(name), fontsize=8, ha="center", va="top", zorder=4
+            )
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
@@ -422,19 +521,31 @@ def web_diagram(
     handles = [Line2D([0], [0], color=styles[k]["color"], linewidth=2.5, label=k) for k in used]
     handles += [
         Line2D([0], [0], color="#555555", linewidth=1.5, label="direction tested"),
-        Line2D([0], [0], color="#555555", linewidth=1.5, linestyle=(0, (4, 2)),
-               label="direction not tested"),
+        Line2D(
+            [0],
+            [0],
+            color="#555555",
+            linewidth=1.5,
+            linestyle=(0, (4, 2)),
+            label="direction not tested",
+        ),
         Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.1, label="breadth 0.1"),
         Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.3, label="breadth 0.3"),
-    ]  # fmt: skip
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8,
-              frameon=False, ncol=4)  # fmt: skip
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        fontsize=8,
+        frameon=False,
+        ncol=4,
+    )
     return to_svg(fig)
 
 
 @_plain_text_figure
-def forest(summary: pd.DataFrame, ci: float) -> str:
-    """Forest plot of support with its credible interval, CMOCs grouped under their mechanism.
+def forest(summary: pd.DataFrame, ci: float) -> list[str]:
+    """Forest plots of support with its credible interval, CMOCs grouped under their mechanism.
 
     Parameters
     ----------
@@ -445,16 +556,20 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
 
     Returns
     -------
-    str
-        SVG; mechanisms in bold with a square marker, their CMOCs indented below.
+    list of str
+        SVGs of at most :data:`FOREST_ROWS` rows each, whole mechanisms together
+        (:func:`forest_pages`), :data:`PRINT_INCHES` wide with type of at least
+        :data:`LABEL_PT` points; mechanisms in bold with a square marker, their CMOCs indented
+        below, highest support first.
     """
-    rows = []
-    mechs = summary[summary["target_type"] == "mechanism"]
-    for m in mechs.itertuples(index=False):
-        rows.append((m, True))
-        cm = summary[(summary["target_type"] == "cmoc") & (summary["mechanism_id"] == m.target_id)]
-        rows.extend((c, False) for c in cm.itertuples(index=False))
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.19 * len(rows)))
+    rows = _forest_rows(summary, order="support_mean")
+    return [_support_page(page, ci) for page in forest_pages(rows)]
+
+
+def _support_page(rows, ci: float) -> str:
+    """One forest figure of model v1 (:func:`forest`)."""
+    height = 1.4 + 0.2 * len(rows)
+    fig, ax = plt.subplots(figsize=(PRINT_INCHES, height))
     for i, (r, is_mech) in enumerate(rows):
         y = -i
         style = STATUS_STYLE.get(r.status, STATUS_STYLE["inconclusive"])
@@ -475,7 +590,7 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
     ax.set_yticks([-i for i in range(len(rows))])
     ax.set_yticklabels(
         [plot_text(r.target_id if is_mech else f"   {r.target_id}") for r, is_mech in rows],
-        fontsize=7,
+        fontsize=LABEL_PT,
     )
     for label, (_, is_mech) in zip(ax.get_yticklabels(), rows, strict=True):
         if is_mech:
@@ -483,31 +598,79 @@ def forest(summary: pd.DataFrame, ci: float) -> str:
     ax.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, 1)
     ax.set_ylim(-len(rows) + 0.4, 0.6)
-    ax.set_xlabel(f"support (posterior mean and {ci:.0%} credible interval)")
+    ax.tick_params(axis="x", labelsize=LABEL_PT)
+    ax.set_xlabel(f"support (posterior mean and {ci:.0%} credible interval)", fontsize=LABEL_PT)
     ax.grid(axis="x", color="#eeeeee")
     handles = [
         Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
         for s in STATUS_STYLE.values()
     ]
-    ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=True)
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        ncol=len(handles),
+        fontsize=LABEL_PT,
+        frameon=False,
+        bbox_to_anchor=(0.0, 1.0),
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     return to_svg(fig)
 
 
-def _forest_rows(summary: pd.DataFrame) -> list[tuple[object, bool]]:
-    """Rows of a forest plot: each mechanism (True), then its CMOCs (False)."""
+def _forest_rows(summary: pd.DataFrame, order: str | None = None) -> list[tuple[object, bool]]:
+    """Rows of a forest plot: each mechanism (True), then its CMOCs (False).
+
+    ``order`` names a column the CMOCs of a mechanism are sorted by, largest first (ties and
+    missing values by id); None keeps their order in ``summary``.
+    """
     rows = []
     for m in summary[summary["target_type"] == "mechanism"].itertuples(index=False):
         rows.append((m, True))
         cm = summary[(summary["target_type"] == "cmoc") & (summary["mechanism_id"] == m.target_id)]
+        if order is not None:
+            cm = cm.assign(_key=-cm[order].astype(float).fillna(-np.inf)).sort_values(
+                ["_key", "target_id"], kind="stable"
+            )
         rows.extend((c, False) for c in cm.itertuples(index=False))
     return rows
+
+
+def forest_pages(rows: list[tuple[object, bool]], size: int = FOREST_ROWS) -> list[list]:
+    """Split forest rows into figures of at most ``size`` rows, whole mechanisms together.
+
+    A mechanism whose own rows exceed ``size`` is split at ``size`` (its later figure repeats
+    no heading row: the labels say which CMOCs they are).
+    """
+    blocks: list[list] = []
+    for row in rows:
+        if row[1] or not blocks:
+            blocks.append([])
+        blocks[-1].append(row)
+    pages: list[list] = []
+    for block in blocks:
+        for start in range(0, len(block), size):
+            part = block[start : start + size]
+            if pages and len(pages[-1]) + len(part) <= size:
+                pages[-1].extend(part)
+            else:
+                pages.append(list(part))
+    return pages
+
+
+def _codes_label(r) -> str:
+    """``+supports / −refutes`` of a row; ``−?`` for none where its direction cannot be tested."""
+    sup = int(r.supports) if pd.notna(r.supports) else 0
+    ref = int(r.refutes) if pd.notna(r.refutes) else 0
+    if not ref and not bool(r.direction_testable):
+        return f"+{sup} / −?"
+    return f"+{sup} / −{ref}"
 
 
 @_plain_text_figure
 def measurement_forest(
     summary: pd.DataFrame, ci: float, breadth_min: float, direction_margin: float
-) -> str:
-    """Forest plot of a model v2 summary: breadth, and direction where it is testable.
+) -> list[str]:
+    """Forest plots of a model v2 summary: breadth, direction where testable, and the codes.
 
     Parameters
     ----------
@@ -521,23 +684,46 @@ def measurement_forest(
 
     Returns
     -------
-    str
-        SVG, two panels sharing the rows (mechanisms in bold with a square marker, their CMOCs
-        indented below), in the colours and line styles of the statuses: breadth on the left,
-        direction on the right ("not tested" where no kind records refutes); breadth alone when
-        no target's direction is tested.
+    list of str
+        SVGs of at most :data:`FOREST_ROWS` rows each, whole mechanisms together
+        (:func:`forest_pages`), :data:`PRINT_INCHES` wide with type of at least
+        :data:`LABEL_PT` points. Each: mechanisms in bold with a square marker, their CMOCs
+        indented below, widest breadth first, in the colours and line styles of the statuses;
+        breadth on the left, direction on the right where any is tested ("not tested"
+        elsewhere), and at the right edge each target's supporting and refuting codes over
+        every wave (``−?`` where refutes were not recorded), refuting counts in red. The axes
+        are shared by every figure and logit where the intervals crowd an end
+        (:func:`share_axis`).
     """
-    rows = _forest_rows(summary)
+    rows = _forest_rows(summary, order="breadth_mean")
     tested = bool(summary["direction_testable"].astype(bool).any())
-    height = 0.9 + 0.19 * len(rows)
+    b_axis = share_axis(summary["breadth_lo"], summary["breadth_hi"], (breadth_min,))
+    testable = summary[summary["direction_testable"].astype(bool)]
+    d_axis = share_axis(
+        testable["direction_lo"],
+        testable["direction_hi"],
+        (0.5 - direction_margin, 0.5 + direction_margin),
+    )
+    shown = list(dict.fromkeys(r.status for r, _ in rows))
+    pages = forest_pages(rows)
+    return [
+        _forest_page(page, tested, b_axis, d_axis, ci, breadth_min, direction_margin, shown)
+        for page in pages
+    ]
+
+
+def _forest_page(rows, tested, b_axis, d_axis, ci, breadth_min, margin, shown) -> str:
+    """One forest figure (:func:`measurement_forest`)."""
+    height = 1.2 + 0.2 * len(rows)
     if tested:
         fig, (left, right) = plt.subplots(
-            1, 2, figsize=(10, height), sharey=True, width_ratios=(1.2, 1)
+            1, 2, figsize=(PRINT_INCHES - 0.9, height), sharey=True, width_ratios=(1.2, 1)
         )
-        right.axvspan(0.5 - direction_margin, 0.5 + direction_margin, color="#f0f0f0", lw=0)
     else:
-        fig, left = plt.subplots(figsize=(8, height))
+        fig, left = plt.subplots(figsize=(PRINT_INCHES - 0.9, height))
         right = None
+    codes_ax = right if right is not None else left
+    place = matplotlib.transforms.blended_transform_factory(codes_ax.transAxes, codes_ax.transData)
     for i, (r, is_mech) in enumerate(rows):
         y = -i
         style = MEASUREMENT_STATUS_STYLE.get(r.status, STATUS_STYLE["inconclusive"])
@@ -553,41 +739,96 @@ def measurement_forest(
         }
         left.plot([r.breadth_lo, r.breadth_hi], [y, y], **line)
         left.plot(r.breadth_mean, y, **marker)
+        label = _codes_label(r)
+        sup, ref = label.split(" / ")
+        weight = "bold" if is_mech else "normal"
+        codes_ax.text(
+            1.03,
+            y,
+            sup,
+            transform=place,
+            fontsize=LABEL_PT,
+            va="center",
+            fontweight=weight,
+            color="#1b7837",
+        )
+        codes_ax.text(
+            1.17,
+            y,
+            ref,
+            transform=place,
+            fontsize=LABEL_PT,
+            va="center",
+            fontweight=weight,
+            color="#d73027" if ref not in ("−0", "−?") else "#888888",
+        )
         if right is None:
             continue
         if bool(r.direction_testable):
             right.plot([r.direction_lo, r.direction_hi], [y, y], **line)
             right.plot(r.direction_mean, y, **marker)
         else:
-            right.text(0.5, y, "not tested", fontsize=6, color="#888888", ha="center", va="center")
+            right.text(
+                0.5,
+                y,
+                "not tested",
+                fontsize=LABEL_PT,
+                color="#888888",
+                ha="center",
+                va="center",
+                transform=place,
+            )
+    codes_ax.text(
+        1.03,
+        1.0,
+        "codes\n+ / −",
+        transform=codes_ax.transAxes,
+        fontsize=LABEL_PT,
+        va="bottom",
+        color="#444444",
+    )
     left.set_yticks([-i for i in range(len(rows))])
     left.set_yticklabels(
         [plot_text(r.target_id if is_mech else f"   {r.target_id}") for r, is_mech in rows],
-        fontsize=7,
+        fontsize=LABEL_PT,
     )
     for label, (_, is_mech) in zip(left.get_yticklabels(), rows, strict=True):
         if is_mech:
             label.set_fontweight("bold")
+    b_axis.apply(left)
     left.axvline(breadth_min, color="#999999", linewidth=0.8, linestyle="--")
-    for ax in (left, right):
-        if ax is not None:
-            ax.set_xlim(0, 1)
-            ax.grid(axis="x", color="#eeeeee")
+    left.grid(axis="x", color="#eeeeee")
+    left.tick_params(axis="x", labelsize=LABEL_PT)
     left.set_ylim(-len(rows) + 0.4, 0.6)
-    left.set_xlabel(f"breadth: share of sources evidencing it ({ci:.0%} interval)", fontsize=8)
+    scale = " (logit axis)" if b_axis.scale == "logit" else ""
+    left.set_xlabel(
+        f"breadth: share of sources evidencing it\n({ci:.0%} interval){scale}", fontsize=LABEL_PT
+    )
     if right is not None:
+        d_axis.apply(right)
+        right.axvspan(0.5 - margin, 0.5 + margin, color="#f0f0f0", lw=0, zorder=0)
         right.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+        right.grid(axis="x", color="#eeeeee")
+        right.tick_params(axis="x", labelsize=LABEL_PT)
+        scale = " (logit axis)" if d_axis.scale == "logit" else ""
         right.set_xlabel(
-            f"direction: share of its codes supporting it ({ci:.0%} interval)", fontsize=8
+            f"direction: share of its codes supporting it\n({ci:.0%} interval){scale}",
+            fontsize=LABEL_PT,
         )
-    shown = list(dict.fromkeys(r.status for r, _ in rows))
     handles = [
         Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
         for name, s in MEASUREMENT_STATUS_STYLE.items()
         if name in shown
     ]
-    left.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
-    fig.tight_layout()
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        ncol=len(handles),
+        fontsize=LABEL_PT,
+        frameon=False,
+        bbox_to_anchor=(0.0, 1.0),
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     return to_svg(fig)
 
 
@@ -605,16 +846,28 @@ def measurement_trajectory(waves: pd.DataFrame) -> str:
     Returns
     -------
     str
-        SVG, one small panel per mechanism: breadth (blue) and, after the waves where it is
-        testable, direction (orange), each as mean and interval.
+        SVG, one small panel per mechanism (four a row, :data:`PRINT_INCHES` wide, type of at
+        least :data:`LABEL_PT` points): breadth (blue) and, after the waves where it is
+        testable, direction (orange), each as mean and interval, on an axis shared by the
+        panels, logit where the intervals crowd an end (:func:`share_axis`).
     """
     mechs = waves[waves["target_type"] == "mechanism"]
     order = list(dict.fromkeys(waves["wave"]))
     ids = list(dict.fromkeys(mechs["target_id"]))
-    ncol = min(5, max(len(ids), 1))
+    ncol = min(4, max(len(ids), 1))
     nrow = max(math.ceil(len(ids) / ncol), 1)
     fig, axes = plt.subplots(
-        nrow, ncol, figsize=(2.0 * ncol, 1.7 * nrow + 0.4), sharey=True, squeeze=False
+        nrow,
+        ncol,
+        figsize=(PRINT_INCHES * ncol / 4, 1.9 * nrow + 0.4),
+        sharey=True,
+        squeeze=False,
+    )
+    tested = mechs[mechs["direction_testable"].fillna(False).astype(bool)]
+    axis = share_axis(
+        pd.concat([mechs["breadth_lo"], tested["direction_lo"]]),
+        pd.concat([mechs["breadth_hi"], tested["direction_hi"]]),
+        (0.5,),
     )
     for ax in axes.ravel()[len(ids) :]:
         ax.axis("off")
@@ -634,20 +887,33 @@ def measurement_trajectory(waves: pd.DataFrame) -> str:
                 alpha=0.6,
                 linewidth=0,
             )
+            # each wave's interval as a bar too: a target seen in one wave has no band
+            ax.vlines(
+                x[ok],
+                rows[f"{name}_lo"].to_numpy(float)[ok],
+                rows[f"{name}_hi"].to_numpy(float)[ok],
+                color=line,
+                alpha=0.5,
+                linewidth=1.2,
+            )
             ax.plot(x[ok], rows[f"{name}_mean"].to_numpy(float)[ok], "o-", color=line, ms=3)
-        ax.set_title(plot_text(m), fontsize=8)
+        ax.set_title(plot_text(m), fontsize=LABEL_PT + 1)
         ax.set_xticks(x)
-        ax.set_xticklabels([plot_text(w) for w in order], fontsize=6, rotation=20)
-        ax.set_ylim(0, 1)
+        ax.set_xticklabels([plot_text(w) for w in order], fontsize=LABEL_PT, rotation=20)
+        axis.apply(ax, "y")
         ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle="--")
-        ax.tick_params(axis="y", labelsize=6)
+        ax.tick_params(axis="y", labelsize=LABEL_PT)
     handles = [
         Line2D([0], [0], color=line, marker="o", ms=3, label=label)
         for label, (_, line) in zip(
             ("breadth", "direction (where testable)"), colours.values(), strict=True
         )
     ]
-    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=7, frameon=False)
+    if axis.scale == "logit":
+        handles.append(Line2D([], [], linestyle="none", label="(logit axis)"))
+    fig.legend(
+        handles=handles, loc="upper center", ncol=len(handles), fontsize=LABEL_PT, frameon=False
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return to_svg(fig)
 
@@ -670,10 +936,10 @@ def trajectory(waves: pd.DataFrame) -> str:
     mechs = waves[waves["target_type"] == "mechanism"]
     order = list(dict.fromkeys(waves["wave"]))
     ids = list(dict.fromkeys(mechs["target_id"]))
-    ncol = min(5, max(len(ids), 1))
+    ncol = min(4, max(len(ids), 1))
     nrow = max(math.ceil(len(ids) / ncol), 1)
     fig, axes = plt.subplots(
-        nrow, ncol, figsize=(2.0 * ncol, 1.7 * nrow), sharey=True, squeeze=False
+        nrow, ncol, figsize=(PRINT_INCHES * ncol / 4, 1.9 * nrow), sharey=True, squeeze=False
     )
     for ax in axes.ravel()[len(ids) :]:
         ax.axis("off")
@@ -690,12 +956,12 @@ def trajectory(waves: pd.DataFrame) -> str:
             linewidth=0,
         )
         ax.plot(x[ok], rows["support_mean"].to_numpy(float)[ok], "o-", color="#08519c")
-        ax.set_title(plot_text(m), fontsize=8)
+        ax.set_title(plot_text(m), fontsize=LABEL_PT + 1)
         ax.set_xticks(x)
-        ax.set_xticklabels([plot_text(w) for w in order], fontsize=6, rotation=20)
+        ax.set_xticklabels([plot_text(w) for w in order], fontsize=LABEL_PT, rotation=20)
         ax.set_ylim(0, 1)
         ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle="--")
-        ax.tick_params(axis="y", labelsize=6)
+        ax.tick_params(axis="y", labelsize=LABEL_PT)
     fig.tight_layout()
     return to_svg(fig)
 
@@ -717,7 +983,7 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
         in red; units ordered by wave, type and kind.
     """
     data = ppc.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    fig, ax = plt.subplots(figsize=(PRINT_INCHES, 3.6))
     x = np.arange(len(data))
     ax.vlines(x, data["predicted_lo"], data["predicted_hi"], color="#bdbdbd", linewidth=2)
     colour = np.where(data["surprising"], "#d73027", "#08519c")
@@ -740,10 +1006,11 @@ def ppc_figure(ppc: pd.DataFrame) -> str:
         [plot_text(f"{wave}: {unit_type}s ({kind})") for wave, unit_type, kind in groups],
         rotation=25,
         ha="right",
-        fontsize=7,
+        fontsize=LABEL_PT,
     )
-    ax.set_ylabel("codes")
+    ax.set_ylabel("codes", fontsize=LABEL_PT + 1)
     ax.set_yscale("symlog", linthresh=10)
+    ax.tick_params(axis="y", labelsize=LABEL_PT)
     return to_svg(fig)
 
 
@@ -808,9 +1075,11 @@ def rank_histograms(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
     from scipy import stats
 
     quantities = list(tests["quantity"])
-    ncol = min(5, max(len(quantities), 1))
+    ncol = min(4, max(len(quantities), 1))
     nrow = max(math.ceil(len(quantities) / ncol), 1)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.0 * ncol, 1.6 * nrow), squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(PRINT_INCHES * ncol / 4, 1.7 * nrow), squeeze=False
+    )
     for ax in axes.ravel()[len(quantities) :]:
         ax.axis("off")
     n_ranks = int(ranks["n_draws"].iloc[0]) + 1 if len(ranks) else 1
@@ -824,11 +1093,13 @@ def rank_histograms(ranks: pd.DataFrame, tests: pd.DataFrame) -> str:
         ax.bar(np.arange(bins), counts, width=0.9, color="#4a7ab5")
         ax.set_title(
             plot_text(test.quantity),
-            fontsize=8,
+            fontsize=LABEL_PT + 1,
             color="#222222" if test.uniform else STATUS_STYLE["refuted"]["color"],
         )
         ax.set_xticks([])
-        ax.tick_params(axis="y", labelsize=6)
-    fig.supxlabel("rank of the true value among the posterior draws (binned)", fontsize=8)
+        ax.tick_params(axis="y", labelsize=LABEL_PT)
+    fig.supxlabel(
+        "rank of the true value among the posterior draws (binned)", fontsize=LABEL_PT + 1
+    )
     fig.tight_layout()
     return to_svg(fig)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..analyses.checks.sensitivity import STATUS_ALPHAS
 
-__all__ = ["Findings", "findings"]
+__all__ = ["Findings", "findings", "whatif_sentence"]
 
 STATUS_ORDER = (
     "refuted",
@@ -135,6 +135,50 @@ def findings(content, names: dict[tuple[str, str], str]) -> Findings:
     return Findings(overview, groups, _assumptions(content))
 
 
+def _whatif(content) -> str:
+    """Return the what-if's sentence for the findings, with where its table is."""
+    text = whatif_sentence(content)
+    return f" {text} (Model checks, “What the recording of refutes decides”.)" if text else ""
+
+
+def whatif_sentence(content) -> str:
+    """Say what reading every missing refute as none would change (the what-if refit).
+
+    Empty when the report has no what-if (every kind records refutes, or model v1).
+    """
+    w = content.recording_whatif
+    if w is None or not len(w):
+        return ""
+    n = len(w)
+    testable = w[w["direction_testable_whatif"].astype(bool)]
+    text = (
+        "Read as none instead (the same model refitted with every kind's refutes declared "
+        "recorded, as cmoc's first version read them): "
+    )
+    if len(testable):
+        lo, hi = testable["direction_mean_whatif"].min(), testable["direction_mean_whatif"].max()
+        digits = 2 if f"{lo:.2f}" != f"{hi:.2f}" else 3
+        above = int((testable["direction_lo_whatif"] > 0.5).sum())
+        text += (
+            f"{len(testable)} of {n} directions could be tested, with means from {lo:.{digits}f} "
+            f"to {hi:.{digits}f} and {above} intervals wholly above ½: refutes that nobody "
+            "recorded would read as near-unanimous support; "
+            if above
+            else f"{len(testable)} of {n} directions could be tested (means {lo:.2f} to {hi:.2f}); "
+        )
+    moved = w[w["status"] != w["status_whatif"]]
+    if len(moved):
+        pairs = moved.groupby(["status", "status_whatif"], sort=True).size()
+        said = ", ".join(f"{k} {a} → {b}" for (a, b), k in pairs.items())
+        text += f"{len(moved)} of {n} statuses would change ({said})."
+    else:
+        text += f"no status would change (all {n} rest on breadth alike)."
+    check = content.recording_whatif_check
+    if check is not None and not check.passed:
+        text += f" That fit did not pass its convergence gate ({check.text})."
+    return text
+
+
 def _assumptions(content) -> list[str]:
     """Say what drives the results, each with what it does to them in numbers."""
     s = content.summary
@@ -154,12 +198,15 @@ def _assumptions(content) -> list[str]:
                 "status rests on how widely the target is evidenced alone"
             )
             out.append(
-                f"Refuting evidence was not fully recorded ({how}): missing refutes are "
-                f"read as unknown, not as none, so {effect}, and reads “direction not tested”. "
-                "None can be found contested or refuted."
-                if n == 0
-                else f"Refuting evidence was not fully recorded ({how}): missing refutes are "
-                f"read as unknown, not as none, so {effect} (“direction not tested”)."
+                (
+                    f"Refuting evidence was not fully recorded ({how}): missing refutes are "
+                    f"read as unknown, not as none, so {effect}, and reads “direction not "
+                    "tested”. None can be found contested or refuted."
+                    if n == 0
+                    else f"Refuting evidence was not fully recorded ({how}): missing refutes "
+                    f"are read as unknown, not as none, so {effect} (“direction not tested”)."
+                )
+                + _whatif(content)
             )
     check = content.convergence
     if not check.passed:

@@ -14,7 +14,7 @@ from ..defaults import KHAT_MAX
 from . import figures
 from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
-from .findings import findings
+from .findings import STATUS_ORDER, findings, whatif_sentence
 from .rameses import rameses_rows, report_sections
 from .tables import level_text
 from .trail import trail_anchors, trail_names
@@ -33,6 +33,7 @@ __all__ = [
     "plan_paragraph",
     "plan_warning",
     "render_html",
+    "report_figures",
     "unit_name",
 ]
 
@@ -716,21 +717,27 @@ def _command(content: ReportContent) -> str:
     return shlex.join(args)
 
 
-def render_html(content: ReportContent) -> str:
-    """Render the report as one self-contained HTML page (figures inline, no external files).
+def whatif_crosstab(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Count targets by status as reported (rows) and status in the what-if (columns)."""
+    if table is None:
+        return None
+    order = [s for s in STATUS_ORDER if s in set(table["status"]) | set(table["status_whatif"])]
+    cross = pd.crosstab(table["status"], table["status_whatif"])
+    return cross.reindex(index=[s for s in order if s in cross.index], columns=order, fill_value=0)
 
-    Parameters
-    ----------
-    content : ReportContent
+
+def report_figures(content: ReportContent) -> dict[str, str | list[str] | None]:
+    """Draw the report's figures once, for the HTML page and the Markdown's figure files.
 
     Returns
     -------
-    str
-        The page. Deterministic: no timestamp unless ``SOURCE_DATE_EPOCH`` is set.
+    dict
+        ``web``, ``theory``, ``forest`` (a list: one SVG per part), ``trajectory``, ``ppc``,
+        ``plan``, ``ranks``: SVG text, or None where the report has no such figure.
     """
     if content.measurement:
-        return _render_measurement_html(content)
-    figs = {
+        return _measurement_figures(content)
+    return {
         "web": None,  # links are estimated by model v2
         "theory": figures.theory_diagram(content.summary, content.mechanism_names),
         "forest": figures.forest(content.summary, content.ci),
@@ -747,10 +754,32 @@ def render_html(content: ReportContent) -> str:
             else None
         ),
     }
+
+
+def render_html(
+    content: ReportContent, figs: dict[str, str | list[str] | None] | None = None
+) -> str:
+    """Render the report as one self-contained HTML page (figures inline, no external files).
+
+    Parameters
+    ----------
+    content : ReportContent
+    figs : dict, optional
+        :func:`report_figures` of ``content``, when already drawn.
+
+    Returns
+    -------
+    str
+        The page. Deterministic: no timestamp unless ``SOURCE_DATE_EPOCH`` is set.
+    """
+    figs = report_figures(content) if figs is None else figs
+    if content.measurement:
+        return _render_measurement_html(content, figs)
     summary = content.summary.set_index("target_id")
     return _ENV.get_template("report.html.j2").render(
         c=content,
         figs=figs,
+        forest_rows=figures.FOREST_ROWS,
         support=summary,
         methods=methods_paragraph(content),
         plan_text=plan_paragraph(content),
@@ -795,11 +824,11 @@ def _plan_caption(content: ReportContent) -> str:
     return text + "."
 
 
-def _render_measurement_html(content: ReportContent) -> str:
-    """Render the report of model v2 fits (the sections v2 does not have yet say why)."""
+def _measurement_figures(content: ReportContent) -> dict[str, str | list[str] | None]:
+    """Draw the figures of a model v2 report (:func:`report_figures`)."""
     cl = content.classification
     has_links = content.links is not None and not content.links.empty
-    figs = {
+    return {
         "web": (
             figures.web_diagram(content.summary, content.links, content.mechanism_names)
             if has_links
@@ -836,10 +865,22 @@ def _render_measurement_html(content: ReportContent) -> str:
             else None
         ),
     }
+
+
+def _render_measurement_html(content: ReportContent, figs: dict) -> str:
+    """Render the report of model v2 fits (the sections v2 does not have yet say why)."""
+    cl = content.classification
     summary = content.summary.set_index("target_id")
+    breadth_axis = figures.share_axis(
+        content.summary["breadth_lo"], content.summary["breadth_hi"], (cl["breadth_min"],)
+    )
     return _ENV.get_template("report.html.j2").render(
         c=content,
         figs=figs,
+        forest_rows=figures.FOREST_ROWS,
+        forest_logit=breadth_axis.scale == "logit",
+        whatif_text=whatif_sentence(content),
+        whatif_cross=whatif_crosstab(content.recording_whatif),
         support=summary,
         methods=measurement_methods_paragraph(content),
         plan_text=plan_paragraph(content),

@@ -44,7 +44,9 @@ from ..analyses import (
     load_fit,
     plan_or_reuse,
     plan_result,
+    refutes_read_as_none,
     report_group_levels,
+    whatif_fit_or_reuse,
 )
 from ..evidence import EvidenceBase, load_evidence
 from ..evidence.lock import writing
@@ -200,6 +202,7 @@ def _content(
     workers: int,
     progress: bool,
     say: _Say,
+    whatif: bool = True,
 ) -> tuple[EvidenceBase, ReportContent]:
     """Compute the report's content (the writer lock held by the caller)."""
     base = load_evidence(directory)  # the base read under the lock is the one the fits are of
@@ -255,6 +258,14 @@ def _content(
                 directory, base, cfg, s, by=f"group:{level}", progress=progress
             )
             say(f"context by group level {level}: {how}")
+    whatif_fit = None
+    if whatif and _is_v2(cfg) and refutes_read_as_none(base) is not None:
+        say(
+            "refitting model v2 with every missing refute read as none (what the recording "
+            "of refutes decides), or reusing its saved fit..."
+        )
+        *whatif_fit, how = whatif_fit_or_reuse(directory, base, cfg, s, progress=progress)
+        say(f"what-if: {how}")
     say("computing the report's tables (summaries, checks, what each wave changed)...")
     content = report_content(
         base,
@@ -265,6 +276,7 @@ def _content(
         calibration=saved,
         context=context_fit,
         group_context=group_fits,
+        whatif=None if whatif_fit is None else tuple(whatif_fit),
         say=say,
     )
     for wave, check in content.wave_checks.items():
@@ -281,6 +293,7 @@ def report_content_for(
     compare: bool = True,
     plan: bool = True,
     context: bool = True,
+    whatif: bool = True,
     calibration: str | Path | None = None,
     ci: float = DEFAULT_CI,
     workers: int = 0,
@@ -306,6 +319,7 @@ def report_content_for(
             compare=compare,
             plan=plan,
             context=context,
+            whatif=whatif,
             calibration=calibration,
             ci=ci,
             workers=workers,
@@ -323,6 +337,7 @@ def build_report_for(
     compare: bool = True,
     plan: bool = True,
     context: bool = True,
+    whatif: bool = True,
     calibration: str | Path | None = None,
     out: str | Path | None = None,
     pdf: bool = False,
@@ -346,6 +361,10 @@ def build_report_for(
     context : bool
         Of model v2 with two source kinds or more: fit (or reuse) model v2 with context effects
         for the "for whom, in what circumstances" section (one more fit, saved).
+    whatif : bool
+        Of model v2 where some kind's refutes are not recorded: fit (or reuse) the what-if
+        with every missing refute read as none (:mod:`cmoc.analyses.checks.recording_whatif`;
+        one more fit, saved), for the findings' statement of that assumption.
     plan : bool
         Plan for inconclusive CMOCs (``DIR/.cmoc/plan.json`` if made from this fit, else
         :data:`cmoc.analyses.REPORT_PLAN`, saved); of model v2, for inconclusive targets
@@ -392,6 +411,7 @@ def build_report_for(
             compare=compare,
             plan=plan,
             context=context,
+            whatif=whatif,
             calibration=calibration,
             ci=DEFAULT_CI,
             workers=workers,

@@ -116,9 +116,10 @@ RAMESES_II = (
         _EVAL,
         18,
         "Strengths, limitations and future directions",
-        ("cerqual", "checks", "plan"),
+        ("cerqual", "checks", "recording-whatif", "plan"),
         "confidence components, model checks (convergence, predictive, sensitivity, "
-        "calibration) and the sources that would settle open findings",
+        "calibration), what the recording of refutes decides (a what-if refit) and the "
+        "sources that would settle open findings",
     ),
     RamesesItem(
         _EVAL,
@@ -195,8 +196,9 @@ RAMESES_I = (
         _SYN,
         16,
         "Strengths, limitations and future research directions",
-        ("cerqual", "checks", "plan"),
-        "confidence components, model checks and the sources that would settle open findings",
+        ("cerqual", "checks", "recording-whatif", "plan"),
+        "confidence components, model checks, what the recording of refutes decides and the "
+        "sources that would settle open findings",
     ),
     RamesesItem(_SYN, 17, "Comparison with existing literature", (), "the authors'"),
     RamesesItem(
@@ -223,6 +225,7 @@ _TITLES = {
     "checks": "Model checks",
     "for-whom": "For whom, in what circumstances",
     "cerqual": "Confidence in each finding",
+    "recording-whatif": "What the recording of refutes decides",
     "actions": "Action statements",
 }
 
@@ -269,4 +272,6 @@ def report_sections(content) -> set[str]:
         out.add("cerqual")
     if content.context is not None:
         out.add("for-whom")
+    if getattr(content, "recording_whatif", None) is not None:
+        out.add("recording-whatif")
     return out

@@ -29,6 +29,13 @@ from .predictive import (
     posterior_predictive,
     ppc_summary,
 )
+from .recording_whatif import (
+    WHATIF_COLUMNS,
+    recording_whatif,
+    refutes_read_as_none,
+    whatif_fit_or_reuse,
+    whatif_fit_path,
+)
 from .sensitivity import (
     PRIOR_NAMES,
     SENSITIVITY_COLUMNS,
@@ -48,6 +55,7 @@ __all__ = [
     "PRIOR_NAMES",
     "SENSITIVITY_COLUMNS",
     "VARIANTS",
+    "WHATIF_COLUMNS",
     "ComparisonSettings",
     "InfluenceCheck",
     "InfluenceSettings",
@@ -72,6 +80,10 @@ __all__ = [
     "posterior_predictive",
     "ppc_summary",
     "prior_sensitivity",
+    "recording_whatif",
     "refit_unreliable",
+    "refutes_read_as_none",
     "sensitivity_tree",
+    "whatif_fit_or_reuse",
+    "whatif_fit_path",
 ]
