@@ -178,7 +178,7 @@ def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys, 
     assert not (tmp_path / "r4").exists()
 
 
-@pytest.mark.slow  # about 6 minutes: v2 fits both IOC waves, the comparison variants, the plan
+@pytest.mark.slow  # about 18 minutes: v2 fits both IOC waves, the variants, the plan, the what-if
 def test_readme_first_command_builds_the_ioc_report(tmp_path):
     """`make report` (the README's first command) on a copy of the bundled base."""
     base = tmp_path / "ioc"
@@ -189,7 +189,7 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=3600,
     )
     assert run.returncode == 0, run.stderr
     summary = pd.read_csv(out / "summary.csv")
@@ -213,6 +213,20 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
     md = (out / "report.md").read_text()
     assert "## For whom, in what circumstances" in md and 'id="context-table"' in page
     assert "Coded against interview sources only" in md and "P3-R01" in md
+    # what reading the unrecorded refutes as none would decide, measured by the what-if refit
+    assert "what-if: fitted" in run.stderr
+    findings = md.split("## Findings")[1].split("## The evidence")[0]
+    assert "Read as none instead" in findings and "79 of 79 directions could be tested" in findings
+    assert "### What the recording of refutes decides" in md
+    assert sorted(p.name for p in (out / "figures").iterdir()) == [
+        "forest-1.svg",
+        "forest-2.svg",
+        "plan.svg",
+        "ppc.svg",
+        "theory.svg",
+        "trajectory.svg",
+        "web.svg",
+    ]
 
 
 def test_priors_are_printed_and_configurable(tmp_path, capsys):
