@@ -298,6 +298,12 @@ def _md_interval(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _md_direction(
+    testable: bool, mean: float, lo: float, hi: float, untested: str = "direction not tested"
+) -> str:
+    return _md_interval(mean, lo, hi) if testable else untested
+
+
 def _md_shift(shift: float, sd: float) -> str:
     return "-" if pd.isna(shift) else f"{shift:+.3f} ± {sd:.3f}"
 
@@ -327,10 +333,8 @@ def _measurement_markdown(
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data.itertuples(index=False):
-        direction = (
-            _md_interval(r.direction_mean, r.direction_lo, r.direction_hi)
-            if r.direction_testable
-            else "direction not tested"
+        direction = _md_direction(
+            r.direction_testable, r.direction_mean, r.direction_lo, r.direction_hi
         )
         lines.append(
             f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
@@ -943,10 +947,12 @@ def _md_whatif(content: ReportContent) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for r in rounded(table).itertuples(index=False):
-        direction = (
-            _md_interval(r.direction_mean_whatif, r.direction_lo_whatif, r.direction_hi_whatif)
-            if r.direction_testable_whatif
-            else "not tested"
+        direction = _md_direction(
+            r.direction_testable_whatif,
+            r.direction_mean_whatif,
+            r.direction_lo_whatif,
+            r.direction_hi_whatif,
+            "not tested",
         )
         lines.append(
             f"| {md_text(r.target_id)} | {md_text(r.status)} | {md_text(r.status_whatif)} | "

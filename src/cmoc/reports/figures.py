@@ -481,16 +481,9 @@ def web_diagram(
         )
         sign = {"+": "+", "-": "−"}.get(str(data["sign"]), "?")
         ax.text(
-            *mid,
-            sign,
-            fontsize=9,
-            ha="center",
-            va="center",
-            weight="bold",
-            color=style["color"],
-            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"},
-            zorder=2,
-        )
+            *mid, sign, fontsize=9, ha="center", va="center", weight="bold", color=style["color"],
+            bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "none"}, zorder=2,
+        )  # fmt: skip
     for m in mechs:
         row = by_id.loc[m]
         style = styles.get(str(row["status"]), styles["inconclusive"])
@@ -508,9 +501,8 @@ def web_diagram(
         ax.text(x, y, plot_text(m), fontsize=9, ha="center", va="center", weight="bold", zorder=4)
         name = _wrap(mechanism_names.get(m, ""))
         if name:
-            ax.text(
-                x, y - radius - 0.04, plot_text(name), fontsize=8, ha="center", va="top", zorder=4
-            )
+            ax.text(x, y - radius - 0.04, plot_text(name), fontsize=8, ha="center", va="top",
+                    zorder=4)  # fmt: skip
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
@@ -521,25 +513,13 @@ def web_diagram(
     handles = [Line2D([0], [0], color=styles[k]["color"], linewidth=2.5, label=k) for k in used]
     handles += [
         Line2D([0], [0], color="#555555", linewidth=1.5, label="direction tested"),
-        Line2D(
-            [0],
-            [0],
-            color="#555555",
-            linewidth=1.5,
-            linestyle=(0, (4, 2)),
-            label="direction not tested",
-        ),
+        Line2D([0], [0], color="#555555", linewidth=1.5, linestyle=(0, (4, 2)),
+               label="direction not tested"),
         Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.1, label="breadth 0.1"),
         Line2D([0], [0], color="#555555", linewidth=0.8 + 8.0 * 0.3, label="breadth 0.3"),
-    ]
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        fontsize=8,
-        frameon=False,
-        ncol=4,
-    )
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8,
+              frameon=False, ncol=4)  # fmt: skip
     return to_svg(fig)
 
 
@@ -601,9 +581,14 @@ def _support_page(rows, ci: float) -> str:
     ax.tick_params(axis="x", labelsize=LABEL_PT)
     ax.set_xlabel(f"support (posterior mean and {ci:.0%} credible interval)", fontsize=LABEL_PT)
     ax.grid(axis="x", color="#eeeeee")
+    return _legend_above(fig, list(STATUS_STYLE.values()), height)
+
+
+def _legend_above(fig, styles: list[dict], height: float) -> str:
+    """Lay the statuses' legend in one row above a forest figure ``height`` in tall; the SVG."""
     handles = [
         Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
-        for s in STATUS_STYLE.values()
+        for s in styles
     ]
     fig.legend(
         handles=handles,
@@ -815,21 +800,8 @@ def _forest_page(rows, tested, b_axis, d_axis, ci, breadth_min, margin, shown) -
             f"direction: share of its codes supporting it\n({ci:.0%} interval){scale}",
             fontsize=LABEL_PT,
         )
-    handles = [
-        Line2D([0], [0], color=s["color"], linestyle=s["linestyle"], linewidth=2, label=s["label"])
-        for name, s in MEASUREMENT_STATUS_STYLE.items()
-        if name in shown
-    ]
-    fig.legend(
-        handles=handles,
-        loc="upper left",
-        ncol=len(handles),
-        fontsize=LABEL_PT,
-        frameon=False,
-        bbox_to_anchor=(0.0, 1.0),
-    )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
-    return to_svg(fig)
+    styles = [s for name, s in MEASUREMENT_STATUS_STYLE.items() if name in shown]
+    return _legend_above(fig, styles, height)
 
 
 @_plain_text_figure
@@ -879,23 +851,11 @@ def measurement_trajectory(waves: pd.DataFrame) -> str:
             ok = rows[f"{name}_mean"].notna().to_numpy()
             if name == "direction":
                 ok = ok & rows["direction_testable"].fillna(False).astype(bool).to_numpy()
-            ax.fill_between(
-                x[ok],
-                rows[f"{name}_lo"].to_numpy(float)[ok],
-                rows[f"{name}_hi"].to_numpy(float)[ok],
-                color=band,
-                alpha=0.6,
-                linewidth=0,
-            )
+            lo = rows[f"{name}_lo"].to_numpy(float)[ok]
+            hi = rows[f"{name}_hi"].to_numpy(float)[ok]
+            ax.fill_between(x[ok], lo, hi, color=band, alpha=0.6, linewidth=0)
             # each wave's interval as a bar too: a target seen in one wave has no band
-            ax.vlines(
-                x[ok],
-                rows[f"{name}_lo"].to_numpy(float)[ok],
-                rows[f"{name}_hi"].to_numpy(float)[ok],
-                color=line,
-                alpha=0.5,
-                linewidth=1.2,
-            )
+            ax.vlines(x[ok], lo, hi, color=line, alpha=0.5, linewidth=1.2)
             ax.plot(x[ok], rows[f"{name}_mean"].to_numpy(float)[ok], "o-", color=line, ms=3)
         ax.set_title(plot_text(m), fontsize=LABEL_PT + 1)
         ax.set_xticks(x)
