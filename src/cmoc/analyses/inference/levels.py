@@ -5,7 +5,7 @@ does not say which level the evidence reached. Given the fit, the total follows 
 distribution truncated to the band; drawing it once per posterior draw gives the probability of
 each level, and the most probable one is reported with its probability. Model v1: the total's
 negative binomial (Poisson). Model v2: the codes of either stance that a block's members give
-the target (:func:`_v2_total_pmf`).
+the target given everything its block's rows say (:func:`_v2_block_predictive`).
 """
 
 from __future__ import annotations
@@ -120,67 +120,243 @@ def predictive_levels(
     return out
 
 
-def _v2_total_pmf(post: xr.Dataset, md, i: int, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per draw, block-target ``i``'s recorded codes: ``P(n = x)`` below ``top``, and ``E[n]``.
+def _flat(x: xr.DataArray) -> np.ndarray:
+    """Return a posterior variable with its draws first: ``(chain x draw, ...)``."""
+    return x.stack(s=("chain", "draw")).transpose("s", ...).values
 
-    The pmf's columns are ``x = 0 .. top - 1`` and, last, ``P(n >= top)``.
 
-    Of the block's ``J_f`` free members each evidences the target with probability ``a b``
-    (``breadth``), of its ``n_f`` forced ones with ``b``; ``e`` evidencing members give
-    ``e + NB(e mu, e phi)`` codes. Given the parameters, this ignores what the block's other
-    rows say about how many members were active (the draws carry it only through ``a``).
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+class _Block:
+    """What the predictive of block ``b`` needs from the fit, per posterior draw."""
+
+    def __init__(self, post: xr.Dataset, md, b: int):
+        from scipy.special import gammaln
+
+        self.post, self.md, self.b = post, md, b
+        self.rows = np.flatnonzero(md.bt_block == b)
+        self.k, m = int(md.block_kind[b]), int(md.block_mech[b])
+        self.n_f, self.j_f = int(md.block_forced[b]), int(md.block_free[b])
+        self.recorded = md.psi[self.k] == 1
+        logit_a = _flat(post["activation_mechanism"].isel(mechanism=m))
+        if "activation_kind" in post:
+            logit_a = logit_a + _flat(post["activation_kind"].isel(kind=self.k))
+        logit_b = post["evidencing_logit"]
+        self.logit_b = _flat(logit_b.isel(kind=self.k) if "kind" in logit_b.dims else logit_b)
+        zsum = _log_sigmoid(-self.logit_b) @ md.block_zero[b]
+        kk = np.arange(self.j_f + 1)
+        self.log_prior = (
+            (gammaln(self.j_f + 1.0) - gammaln(kk + 1.0) - gammaln(self.j_f - kk + 1.0))[None, :]
+            + kk[None, :] * (_log_sigmoid(logit_a) + zsum)[:, None]
+            + (self.j_f - kk)[None, :] * _log_sigmoid(-logit_a)[:, None]
+        )  # Binom(K; J_f, a) (prod_{Z_free} (1 - b_t))^K
+        self.phi = _flat(post["dispersion"])
+        self.concentration = _flat(post["concentration"]) if self.recorded else None
+        self.rate = _flat(post["kind_rate"].isel(kind=self.k)) + md.block_log_exposure[b]
+        self.n_s = logit_a.size
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def var(self, name: str, t: int) -> np.ndarray:
+        """Return target ``t``'s draws of a posterior variable (of the block's kind), once."""
+        if (name, t) not in self._cache:
+            x = self.post[name].isel(target=t)
+            self._cache[(name, t)] = _flat(x.isel(kind=self.k) if "kind" in x.dims else x)
+        return self._cache[(name, t)]
+
+    def grid(self, i: int, top: int = 0) -> int:
+        """Return ``n_x``: the counts ``0 .. n_x - 1`` that row ``i`` (and ``top``) tell apart."""
+        lo, hi = int(self.md.bt_lo[i]), int(self.md.bt_hi[i])
+        need = max(lo if hi < 0 else hi + 1, top + 1 if top else 0, 1)
+        # a split weighed: the likelihood's grid of 64 and its tail term
+        return max(need + 1, 64) if self.recorded else need
+
+    def terms(self, i: int, kk: np.ndarray, n_x: int, sl: slice):
+        """Return row ``i``'s terms on draws ``sl`` at ``K = kk``.
+
+        ``P(n = x | K) H(x)`` within the band, the mass past the grid that is in the band, the
+        band's probability ``P_t(n_f + K)`` and ``E[n; band | K]``.
+        """
+        from scipy.special import betaln, gammaln
+
+        md, t = self.md, int(self.md.bt_tgt[i])
+        lo, hi = int(md.bt_lo[i]), int(md.bt_hi[i])
+        act = self.n_f + kk
+        n_e = int(min(act.max(initial=0), n_x - 1)) + 1  # e evidencing members give >= e codes
+        e, x = np.arange(n_e), np.arange(n_x)
+        lb = _log_sigmoid(self.logit_b[sl, t])[:, None, None]
+        l1b = _log_sigmoid(-self.logit_b[sl, t])[:, None, None]
+        mu = np.exp(self.rate[sl] + self.var("depth_target", t)[sl])
+        phi = self.phi[sl]
+        with np.errstate(divide="ignore"):
+            log_c = np.where(
+                e[None, :] <= act[:, None],
+                gammaln(act[:, None] + 1.0)
+                - gammaln(e[None, :] + 1.0)
+                - gammaln(np.maximum(act[:, None] - e[None, :], 0) + 1.0),
+                -np.inf,
+            )
+        off = np.maximum(act[:, None] - e[None, :], 0)[None]
+        wb = np.exp(log_c[None] + e[None, None, :] * lb + off * l1b)  # Binom(e; n_f + K, b)
+        extra = x[None, :] - e[:, None]
+        ok = (extra >= 0) & (e[:, None] >= 1)
+        xx = np.where(ok, extra, 0)[None]
+        size = phi[:, None, None] * np.maximum(e, 1)[None, :, None]
+        mm = mu[:, None, None] * np.maximum(e, 1)[None, :, None]
+        # log NB(y; e mu, e phi) for y = 0 .. n_x - 1 by its ratio recursion (one log a term),
+        # then shifted by e: P(e + NB = x)
+        y = np.arange(n_x, dtype=float)[None, None, :]
+        steps = np.log((y[..., :-1] + size) / (y[..., :-1] + 1.0))
+        log_nb = np.concatenate([np.zeros(size.shape), np.cumsum(steps, axis=2)], axis=2)
+        log_nb = log_nb + size * np.log(size / (size + mm)) + y * np.log(mm / (size + mm))
+        log_g = np.take_along_axis(log_nb, np.broadcast_to(xx, log_nb.shape), axis=2)
+        g = np.where(ok[None], np.exp(log_g), 0.0)  # P(e + NB(e mu, e phi) = x)
+        g[:, 0, 0] = 1.0  # e = 0: no code
+        pmf = np.matmul(wb, g)
+        tail = np.clip(1.0 - pmf.sum(axis=2), 0.0, None)  # P(n >= n_x | K)
+        h = np.ones((phi.size, n_x + 1))
+        if self.recorded:  # H(n): the split's beta-binomial probability
+            q = self.var("direction_kind", t)[sl][:, None]
+            c = self.concentration[sl][:, None]
+            n_all = np.arange(n_x + 1)
+            fixed = int(md.bt_fixed[i])
+            s_all = fixed if md.bt_fixed_supports[i] else n_all - fixed
+            s_all = np.broadcast_to(s_all, n_all.shape)
+            s_ok = np.clip(s_all, 0, n_all)
+            log_h = (
+                gammaln(n_all + 1.0)
+                - gammaln(s_ok + 1.0)
+                - gammaln(n_all - s_ok + 1.0)
+                + betaln(s_ok + c * q, n_all - s_ok + c * (1 - q))
+                - betaln(c * q, c * (1 - q))
+            )
+            h = np.where(((s_all >= 0) & (s_all <= n_all))[None, :], np.exp(log_h), 0.0)
+        band = (x >= lo) & ((hi < 0) | (x <= hi))
+        inside = np.where(band[None, None, :], pmf * h[:, None, :n_x], 0.0)
+        h_tail = h[:, None, n_x] if hi < 0 else np.zeros((phi.size, 1))
+        if hi < 0 and not self.recorded:  # exact: one less what lies below the band
+            p_t = 1.0 - (pmf * ~band[None, None, :]).sum(axis=2)
+        else:
+            p_t = inside.sum(axis=2) + tail * h_tail
+        # E[n; band | K]: the whole mean less what lies below the band (or the grid's, the
+        # tail at its mean, where a split is weighed)
+        whole = act[None, :] * np.exp(lb[:, :, 0]) * (1.0 + mu)[:, None]
+        grid_mean = (pmf * x[None, None, :]).sum(axis=2)
+        mean = (inside * x[None, None, :]).sum(axis=2) + np.maximum(whole - grid_mean, 0.0) * h_tail
+        return inside, tail * h_tail, p_t, mean
+
+
+def _given_k(terms: tuple, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``P(n = x | K, band)`` (``x < top``, then ``n >= top``) and ``E[n | K, band]``."""
+    inside, tail, p_t, mean = terms
+    safe = np.where(p_t > 0, p_t, 1.0)
+    head = inside[:, :, :top]
+    rest = inside[:, :, top:].sum(axis=2) + tail
+    return np.concatenate([head, rest[:, :, None]], axis=2) / safe[:, :, None], mean / safe
+
+
+def _chunks(n_s: int, per_draw: int, budget: int = 8_000_000):
+    step = max(1, budget // max(per_draw, 1))
+    for s0 in range(0, n_s, step):
+        yield slice(s0, min(s0 + step, n_s))
+
+
+def _v2_block_predictive(
+    post: xr.Dataset, md, b: int, top: int, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, dict[int, dict[str, np.ndarray]]]:
+    """Per draw, the codes of block ``b``'s targets given everything the block's rows say.
+
+    With ``K`` of the block's ``J_f`` free members active, the ``n_f + K`` active members
+    evidence target ``t`` independently with probability ``b_t``, ``e`` evidencing members give
+    ``e + NB(e mu, e phi)`` codes, and the targets are independent given ``K``. The block's
+    likelihood terms (docs/model.md, "Totals and bands") weigh each ``K``::
+
+        w_K  ~  Binom(K; J_f, a) (prod_{Z_free} (1 - b_t))^K prod_t P_t(n_f + K)
+
+    so what the mechanism's other rows and its silent targets say about how many members were
+    active reaches every target's predictive. Given ``K``, a target's codes follow its pmf
+    restricted to its band (times ``H_t``, the split's probability, where refutes are recorded).
+    Two passes: the rows' ``P_t`` give ``w``; then each row again, at the ``K`` that carry
+    weight only, for its predictive.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator, optional
+        Given, one ``K`` is drawn per posterior draw and each row's codes given it (the rows of
+        one block drawn together), clipped at ``top``.
+
+    Returns
+    -------
+    w : numpy.ndarray
+        ``(draws, J_f + 1)``: ``P(K | the block's rows)``.
+    rows : dict
+        Per (block, target) row: ``pmf`` ``(draws, top + 1)``, ``P(n = x | rows)`` for ``x <
+        top`` and, last, ``P(n >= top | rows)``; ``mean``, ``E[n | rows]``; with ``rng``,
+        ``draws``.
     """
-    from scipy.special import expit, gammaln
+    from scipy.special import logsumexp
 
-    b, t = int(md.bt_block[i]), int(md.bt_tgt[i])
-    k = int(md.block_kind[b])
-
-    def flat(x):
-        return x.stack(s=("chain", "draw")).values
-
-    ab = flat(post["breadth"].isel(target=t, kind=k))
-    bt = expit(flat(post["evidencing_logit"].isel(target=t)))
-    mu = np.exp(
-        flat(post["kind_rate"].isel(kind=k))
-        + flat(post["depth_target"].isel(target=t))
-        + md.block_log_exposure[b]
-    )
-    phi = flat(post["dispersion"])
-    n_f, j_f = int(md.block_forced[b]), int(md.block_free[b])
-    mean = (j_f * ab + n_f * bt) * (1.0 + mu)
-    # e <= x < top evidencing members matter: P(e) for e = 0 .. top - 1
-    e = np.arange(min(j_f + n_f, top - 1) + 1)
-    p_e = stats.binom.pmf(e[None, : min(j_f, e[-1]) + 1], j_f, ab[:, None])
-    if n_f:
-        p_f = stats.binom.pmf(np.arange(n_f + 1)[None, :], n_f, bt[:, None])
-        p_e = np.stack([np.convolve(x, y)[: e.size] for x, y in zip(p_e, p_f, strict=True)])
-    p_e = np.pad(p_e, ((0, 0), (0, e.size - p_e.shape[1])))
-    x = np.arange(top)
-    extra = (x[None, :] - e[:, None])[None]  # (1, e, x): codes beyond one per member
-    size = phi[:, None, None] * np.maximum(e, 1)[None, :, None]
-    m_e = mu[:, None, None] * np.maximum(e, 1)[None, :, None]
-    ok = extra >= 0
-    xx = np.where(ok, extra, 0)
-    log_nb = (
-        gammaln(xx + size)
-        - gammaln(size)
-        - gammaln(xx + 1)
-        + size * np.log(size / (size + m_e))
-        + xx * np.log(m_e / (size + m_e))
-    )
-    nb = np.where(ok & (e[None, :, None] >= 1), np.exp(log_nb), 0.0)
-    nb[:, 0, 0] = 1.0  # e = 0: no code
-    head = np.einsum("se,sex->sx", p_e, nb)
-    tail = np.clip(1.0 - head.sum(axis=1, keepdims=True), 0.0, None)
-    return np.concatenate([head, tail], axis=1), mean
+    blk = _Block(post, md, b)
+    kk = np.arange(blk.j_f + 1)
+    n_all = blk.n_f + blk.j_f + 1
+    log_w = blk.log_prior.copy()
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in blk.rows:  # pass 1: P_t(n_f + K) for every K
+        n_x, full = blk.grid(int(i)), max(blk.grid(int(i), top), top + 1)
+        # where pass 2's grid is pass 1's (a split weighed: 64), keep the predictive of every
+        # K if it is small, rather than compute it twice
+        keep = full == n_x and blk.n_s * kk.size * (top + 2) <= 4_000_000
+        if keep:
+            cond_all, mean_all = np.empty((blk.n_s, kk.size, top + 1)), np.empty((blk.n_s, kk.size))
+        for sl in _chunks(blk.n_s, kk.size * n_x * min(n_x, n_all)):
+            terms = blk.terms(int(i), kk, n_x, sl)
+            with np.errstate(divide="ignore"):
+                log_w[sl] += np.log(np.maximum(terms[2], 0.0))
+            if keep:
+                cond_all[sl], mean_all[sl] = _given_k(terms, top)
+        if keep:
+            kept[int(i)] = (cond_all, mean_all)
+    w = np.exp(log_w - logsumexp(log_w, axis=1, keepdims=True))
+    live = np.flatnonzero(w.max(axis=0) > 1e-12)  # the K that carry weight in some draw
+    kk = kk[live]
+    wl = w[:, live] / w[:, live].sum(axis=1, keepdims=True)
+    k_draw = None
+    if rng is not None:
+        u = rng.uniform(size=blk.n_s)[:, None]
+        k_draw = (np.cumsum(wl, axis=1) < u).sum(axis=1).clip(0, kk.size - 1)
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for i in blk.rows:  # pass 2: each row's predictive over the live K
+        n_x = max(blk.grid(int(i), top), top + 1)
+        pmf = np.empty((blk.n_s, top + 1))
+        mean = np.empty(blk.n_s)
+        at_k = np.empty((blk.n_s, top + 1)) if k_draw is not None else None
+        for sl in _chunks(blk.n_s, kk.size * n_x * min(n_x, n_all)):
+            if int(i) in kept:
+                cond, m = kept[int(i)][0][sl][:, live], kept[int(i)][1][sl][:, live]
+            else:
+                cond, m = _given_k(blk.terms(int(i), kk, n_x, sl), top)
+            pmf[sl] = np.einsum("sk,skx->sx", wl[sl], cond)
+            mean[sl] = (wl[sl] * m).sum(axis=1)
+            if at_k is not None:
+                at_k[sl] = cond[np.arange(cond.shape[0]), k_draw[sl]]
+        row = {"pmf": pmf, "mean": mean}
+        if at_k is not None:
+            cdf = np.cumsum(at_k, axis=1)
+            u = rng.uniform(size=blk.n_s)[:, None] * cdf[:, -1:]
+            row["draws"] = (cdf < u).sum(axis=1).clip(0, top)
+        out[int(i)] = row
+    return w, out
 
 
 def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.DataFrame:
-    """Predictive levels of a model v2 fit: each banded block-target of the wave, by its pmf.
+    """Predictive levels of a model v2 fit: each banded block-target of the wave.
 
-    Only counts below ``top`` (past the band's finite bounds and the ``significant`` threshold)
-    are told apart; larger ones are drawn as ``top`` (a level no higher than significant), and
-    the predictive mean is exact: ``E[n | band]`` from ``E[n]`` and the pmf below ``lo``.
+    The targets of a block are drawn together given all its rows
+    (:func:`_v2_block_predictive`).
+    Only counts below ``top`` (past the block's finite bounds and the ``significant``
+    threshold) are told apart; larger ones are drawn as ``top`` (a level no higher than
+    significant), and the predictive mean is exact.
     """
     from ...evidence.recording import refutes_recording
     from ...models import measurement_data
@@ -195,28 +371,25 @@ def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.Dat
     per_target: dict[str, list[int]] = {}
     for i in np.flatnonzero(banded & (md.block_wave[md.bt_block] == w)):
         per_target.setdefault(targets[int(md.bt_tgt[i])], []).append(int(i))
+    wanted = {t for t in per_target if t in out.index}
+    blocks = sorted({int(md.bt_block[i]) for t in wanted for i in per_target[t]})
+    drawn: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for b in blocks:
+        rows = np.flatnonzero(md.bt_block == b)
+        finite = np.concatenate([md.bt_lo[rows], md.bt_hi[rows]])
+        top = max(int(finite.max()), thresholds.significant) + 1
+        for i, row in _v2_block_predictive(post, md, b, top, rng)[1].items():
+            drawn[i] = (row["draws"], row["mean"])
     for target, rows in sorted(per_target.items()):
-        if target not in out.index:
+        if target not in wanted:
             continue
         total = np.full(n_s, float(known.at[target, "codes_min"]))
         expected = float(known.at[target, "codes_min"])
         for i in rows:
-            lo, hi = int(md.bt_lo[i]), int(md.bt_hi[i])
-            top = max(lo, hi, thresholds.significant) + 1
-            pmf, mean = _v2_total_pmf(post, md, i, top)
-            x = np.arange(top + 1)  # the last value stands for "top or more"
-            inside = (x >= lo) & ((hi < 0) | (x <= hi))
-            band = np.where(inside, pmf, 0.0)
-            mass = band.sum(axis=1)
-            cdf = np.cumsum(band, axis=1)
-            draw = (cdf < (rng.uniform(size=n_s) * mass)[:, None]).sum(axis=1).clip(lo, top)
+            draw, mean = drawn[i]
+            lo = int(md.bt_lo[i])
             total = total + draw - lo  # codes_min already holds the band's lower bound
-            below = x < lo
-            if hi < 0:
-                cond = (mean - (pmf[:, below] * x[below]).sum(axis=1)) / mass
-            else:
-                cond = (band[:, :-1] * x[:-1]).sum(axis=1) / mass
-            expected += float(np.mean(cond)) - lo
+            expected += float(np.mean(mean)) - lo
         if draws_out is not None:
             draws_out[target] = total
         levels = pd.Series([level_of_count(x, thresholds) for x in total])
