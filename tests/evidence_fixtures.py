@@ -133,6 +133,32 @@ def make_base(directory: Path, **files: str | bytes | None) -> Path:
     return base
 
 
+TWO_MECHANISMS_CMOCS = "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M2,c,o,+,prior\n"
+"""Rows of ``cmocs.csv`` of :func:`write_two_mechanisms`: C1 and C2 of M1, C3 of M2."""
+
+
+def write_two_mechanisms(
+    directory: Path, *, toml_tail: str, sources: str, codings: str, cmocs: str | None = None
+) -> Path:
+    """Write a two-wave base (``w1``, ``w2``) of two mechanisms and three CMOCs.
+
+    ``toml_tail`` is appended to ``evidence.toml`` (a ``[recording]`` table, say); ``sources``
+    and ``codings`` are the whole files; ``cmocs`` the rows of ``cmocs.csv`` below its header
+    (default :data:`TWO_MECHANISMS_CMOCS`).
+    """
+    directory.mkdir(parents=True)
+    (directory / "evidence.toml").write_text(
+        'name = "t"\ntitle = "t"\ncitation = "t"\nformat = 1\nwaves = ["w1", "w2"]\n' + toml_tail
+    )
+    (directory / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\nM2,n,d\n")
+    (directory / "cmocs.csv").write_text(
+        "cmoc_id,mechanism_id,context,outcome,sign,origin\n" + (cmocs or TWO_MECHANISMS_CMOCS)
+    )
+    (directory / "sources.csv").write_text(sources)
+    (directory / "codings.csv").write_text(codings)
+    return directory
+
+
 def replace_line(text: str, line: int, new: str) -> str:
     """Return ``text`` with its 1-based ``line`` replaced by ``new``."""
     lines = text.splitlines(keepends=True)

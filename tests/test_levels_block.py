@@ -16,6 +16,7 @@ from cmoc.analyses.inference.levels import _v2_block_predictive
 from cmoc.evidence import load_evidence
 from cmoc.evidence.recording import refutes_recording
 from cmoc.models import measurement_data
+from evidence_fixtures import write_two_mechanisms
 
 SOURCES = "source_id,kind,wave\nR1,review,w1\nR2,review,w1\n" + "".join(
     f"I{j},interview,w2\n" for j in range(1, 7)
@@ -30,17 +31,7 @@ CODINGS = (
 
 
 def _base(root, recording: str, codings: str = CODINGS):
-    root.mkdir(parents=True)
-    (root / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "t"\nformat = 1\nwaves = ["w1", "w2"]\n' + recording
-    )
-    (root / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\nM2,n,d\n")
-    (root / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
-        "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M2,c,o,+,prior\n"
-    )
-    (root / "sources.csv").write_text(SOURCES)
-    (root / "codings.csv").write_text(codings)
+    write_two_mechanisms(root, toml_tail=recording, sources=SOURCES, codings=codings)
     base = load_evidence(root)
     rec = {k: r.refutes for k, r in refutes_recording(base).items()}
     return measurement_data(base, rec)

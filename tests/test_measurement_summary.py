@@ -25,25 +25,20 @@ from cmoc.analyses.inference.measurement import measurement_draws
 from cmoc.evidence import load_evidence
 from cmoc.models import DEFAULT_CONFIG, V1_CONFIG, ModelConfig, build_model
 from conftest import mocked, tiny_sampler
+from evidence_fixtures import write_two_mechanisms
 
 V2 = ModelConfig(model="measurement")
 
 
 def _base(directory, recording: str, codings: str, cmocs: str | None = None):
-    directory.mkdir(parents=True)
-    (directory / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "t"\nformat = 1\nwaves = ["w1", "w2"]\n' + recording
+    write_two_mechanisms(
+        directory,
+        toml_tail=recording,
+        sources="source_id,kind,wave\nR1,review,w1\nR2,review,w1\nR3,review,w1\n"
+        "I1,interview,w2\nI2,interview,w2\n",
+        codings="source_id,target_id,stance,count\n" + codings,
+        cmocs=cmocs,
     )
-    (directory / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\nM2,n,d\n")
-    (directory / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
-        + (cmocs or "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M2,c,o,+,prior\n")
-    )
-    (directory / "sources.csv").write_text(
-        "source_id,kind,wave\nR1,review,w1\nR2,review,w1\nR3,review,w1\nI1,interview,w2\n"
-        "I2,interview,w2\n"
-    )
-    (directory / "codings.csv").write_text("source_id,target_id,stance,count\n" + codings)
     return load_evidence(directory)
 
 

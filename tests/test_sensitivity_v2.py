@@ -27,6 +27,7 @@ from cmoc.cli import main
 from cmoc.evidence import load_evidence
 from cmoc.models import ModelConfig
 from conftest import mocked, tiny_sampler
+from evidence_fixtures import write_two_mechanisms
 
 pytestmark = pytest.mark.usefixtures("fast_compile")  # what the graphs compute, not speed
 
@@ -47,19 +48,12 @@ CODINGS = (
 
 
 def _write(directory):
-    directory.mkdir(parents=True)
-    (directory / "evidence.toml").write_text(
-        'name = "t"\ntitle = "t"\ncitation = "t"\nformat = 1\nwaves = ["w1", "w2"]\n'
-        '\n[recording]\nrefutes = { review = "recorded", interview = "partial" }\n'
+    return write_two_mechanisms(
+        directory,
+        toml_tail='\n[recording]\nrefutes = { review = "recorded", interview = "partial" }\n',
+        sources=SOURCES,
+        codings=CODINGS,
     )
-    (directory / "mechanisms.csv").write_text("mechanism_id,name,definition\nM1,m,d\nM2,n,d\n")
-    (directory / "cmocs.csv").write_text(
-        "cmoc_id,mechanism_id,context,outcome,sign,origin\n"
-        "C1,M1,c,o,+,prior\nC2,M1,c,o,+,prior\nC3,M2,c,o,+,prior\n"
-    )
-    (directory / "sources.csv").write_text(SOURCES)
-    (directory / "codings.csv").write_text(CODINGS)
-    return directory
 
 
 @pytest.fixture(scope="module")
