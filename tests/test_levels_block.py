@@ -83,9 +83,9 @@ def _simulate(md, post, b: int, n: int, seed: int, split: bool):
     active = n_f + rng.binomial(j_f, a, size=n)
     rows = np.flatnonzero(md.bt_block == b)
     keep = np.ones(n, bool)
-    for t in np.flatnonzero(md.block_zero[b]):  # a silent target: no active member evidences it
+    for t in np.flatnonzero(md.block_zero[b]):  # silent: no active free member evidences it
         bt = 1 / (1 + np.exp(-p["evidencing_logit"][t]))
-        keep &= rng.binomial(active, bt) == 0
+        keep &= rng.binomial(active - n_f, bt) == 0
     codes = {}
     for i in rows:
         t = int(md.bt_tgt[i])
@@ -167,3 +167,21 @@ def test_block_draws_follow_the_conditional_and_repeat_by_seed(tmp_path):
         freq = np.bincount(a[i]["draws"], minlength=9) / a[i]["draws"].size
         np.testing.assert_allclose(freq, row["pmf"][0], atol=0.012)
         np.testing.assert_array_equal(a[i]["draws"], again[i]["draws"])
+
+
+def test_a_member_with_a_cell_of_its_own_is_active_for_sure(tmp_path):
+    # I1 has an exact cell of M1 (C2): it is a forced member of the interviews' block, always
+    # active, and C2's silence binds only the five free members
+    recording = '\n[recording]\nrefutes = { review = "not recorded", interview = "not recorded" }\n'
+    md = _base(tmp_path / "b", recording, CODINGS + "I1,C2,supports,2,,\n")
+    post = _post(md)
+    b = _m1_block(md)
+    assert md.block_forced[b] == 1 and md.block_free[b] == 5
+    w, rows = _v2_block_predictive(post, md, b, 12)
+    k_kept, sims, _ = _simulate(md, post, b, 2_000_000, seed=11, split=False)
+    np.testing.assert_allclose(w[0], np.bincount(k_kept, minlength=6) / k_kept.size, atol=4e-3)
+    for i, row in rows.items():
+        x = sims[i]
+        freq = np.bincount(np.minimum(x, 12), minlength=13) / x.size
+        np.testing.assert_allclose(row["pmf"][0], freq, atol=4e-3)
+        assert float(row["mean"][0]) == pytest.approx(x.mean(), rel=0.02)
