@@ -1,10 +1,16 @@
-"""Posterior draws of support, shared by the summary, the confidence grade and the checks."""
+"""Posterior draws shared by the summary, the levels, the links, the confidence grade and checks."""
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
-__all__ = ["support_draws"]
+__all__ = ["flat_draws", "support_draws"]
+
+
+def flat_draws(x: xr.DataArray) -> np.ndarray:
+    """Return a posterior variable's values with the draws first: ``(chain * draw, ...)``."""
+    return x.stack(s=("chain", "draw")).transpose("s", ...).values
 
 
 def support_draws(idata: xr.DataTree) -> xr.DataArray:

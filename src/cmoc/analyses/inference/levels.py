@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import stats
+from scipy.special import betaln, gammaln, log_expit, logsumexp
 
 from ...evidence import EvidenceBase, level_of_count, observed_codes
 from ...models import model_data
 from ..fitting.attrs import Provenance
+from .draws import flat_draws
 
 __all__ = ["predictive_levels"]
 
@@ -120,41 +122,35 @@ def predictive_levels(
     return out
 
 
-def _flat(x: xr.DataArray) -> np.ndarray:
-    """Return a posterior variable with its draws first: ``(chain x draw, ...)``."""
-    return x.stack(s=("chain", "draw")).transpose("s", ...).values
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
+def _log_comb(n, k) -> np.ndarray:
+    """``log C(n, k)`` (``k <= n``)."""
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
 class _Block:
     """What the predictive of block ``b`` needs from the fit, per posterior draw."""
 
     def __init__(self, post: xr.Dataset, md, b: int):
-        from scipy.special import gammaln
-
         self.post, self.md, self.b = post, md, b
         self.rows = np.flatnonzero(md.bt_block == b)
         self.k, m = int(md.block_kind[b]), int(md.block_mech[b])
         self.n_f, self.j_f = int(md.block_forced[b]), int(md.block_free[b])
         self.recorded = md.psi[self.k] == 1
-        logit_a = _flat(post["activation_mechanism"].isel(mechanism=m))
+        logit_a = flat_draws(post["activation_mechanism"].isel(mechanism=m))
         if "activation_kind" in post:
-            logit_a = logit_a + _flat(post["activation_kind"].isel(kind=self.k))
+            logit_a = logit_a + flat_draws(post["activation_kind"].isel(kind=self.k))
         logit_b = post["evidencing_logit"]
-        self.logit_b = _flat(logit_b.isel(kind=self.k) if "kind" in logit_b.dims else logit_b)
-        zsum = _log_sigmoid(-self.logit_b) @ md.block_zero[b]
+        self.logit_b = flat_draws(logit_b.isel(kind=self.k) if "kind" in logit_b.dims else logit_b)
+        zsum = log_expit(-self.logit_b) @ md.block_zero[b]
         kk = np.arange(self.j_f + 1)
         self.log_prior = (
-            (gammaln(self.j_f + 1.0) - gammaln(kk + 1.0) - gammaln(self.j_f - kk + 1.0))[None, :]
-            + kk[None, :] * (_log_sigmoid(logit_a) + zsum)[:, None]
-            + (self.j_f - kk)[None, :] * _log_sigmoid(-logit_a)[:, None]
+            _log_comb(self.j_f, kk)[None, :]
+            + kk[None, :] * (log_expit(logit_a) + zsum)[:, None]
+            + (self.j_f - kk)[None, :] * log_expit(-logit_a)[:, None]
         )  # Binom(K; J_f, a) (prod_{Z_free} (1 - b_t))^K
-        self.phi = _flat(post["dispersion"])
-        self.concentration = _flat(post["concentration"]) if self.recorded else None
-        self.rate = _flat(post["kind_rate"].isel(kind=self.k)) + md.block_log_exposure[b]
+        self.phi = flat_draws(post["dispersion"])
+        self.concentration = flat_draws(post["concentration"]) if self.recorded else None
+        self.rate = flat_draws(post["kind_rate"].isel(kind=self.k)) + md.block_log_exposure[b]
         self.n_s = logit_a.size
         self._cache: dict[tuple[str, int], np.ndarray] = {}
 
@@ -162,7 +158,7 @@ class _Block:
         """Return target ``t``'s draws of a posterior variable (of the block's kind), once."""
         if (name, t) not in self._cache:
             x = self.post[name].isel(target=t)
-            self._cache[(name, t)] = _flat(x.isel(kind=self.k) if "kind" in x.dims else x)
+            self._cache[(name, t)] = flat_draws(x.isel(kind=self.k) if "kind" in x.dims else x)
         return self._cache[(name, t)]
 
     def grid(self, i: int, top: int = 0) -> int:
@@ -178,23 +174,19 @@ class _Block:
         ``P(n = x | K) H(x)`` within the band, the mass past the grid that is in the band, the
         band's probability ``P_t(n_f + K)`` and ``E[n; band | K]``.
         """
-        from scipy.special import betaln, gammaln
-
         md, t = self.md, int(self.md.bt_tgt[i])
         lo, hi = int(md.bt_lo[i]), int(md.bt_hi[i])
         act = self.n_f + kk
         n_e = int(min(act.max(initial=0), n_x - 1)) + 1  # e evidencing members give >= e codes
         e, x = np.arange(n_e), np.arange(n_x)
-        lb = _log_sigmoid(self.logit_b[sl, t])[:, None, None]
-        l1b = _log_sigmoid(-self.logit_b[sl, t])[:, None, None]
+        lb = log_expit(self.logit_b[sl, t])[:, None, None]
+        l1b = log_expit(-self.logit_b[sl, t])[:, None, None]
         mu = np.exp(self.rate[sl] + self.var("depth_target", t)[sl])
         phi = self.phi[sl]
         with np.errstate(divide="ignore"):
             log_c = np.where(
                 e[None, :] <= act[:, None],
-                gammaln(act[:, None] + 1.0)
-                - gammaln(e[None, :] + 1.0)
-                - gammaln(np.maximum(act[:, None] - e[None, :], 0) + 1.0),
+                _log_comb(act[:, None], np.minimum(e[None, :], act[:, None])),
                 -np.inf,
             )
         off = np.maximum(act[:, None] - e[None, :], 0)[None]
@@ -225,9 +217,7 @@ class _Block:
             s_all = np.broadcast_to(s_all, n_all.shape)
             s_ok = np.clip(s_all, 0, n_all)
             log_h = (
-                gammaln(n_all + 1.0)
-                - gammaln(s_ok + 1.0)
-                - gammaln(n_all - s_ok + 1.0)
+                _log_comb(n_all, s_ok)
                 + betaln(s_ok + c * q, n_all - s_ok + c * (1 - q))
                 - betaln(c * q, c * (1 - q))
             )
@@ -295,8 +285,6 @@ def _v2_block_predictive(
         top`` and, last, ``P(n >= top | rows)``; ``mean``, ``E[n | rows]``; with ``rng``,
         ``draws``.
     """
-    from scipy.special import logsumexp
-
     blk = _Block(post, md, b)
     kk = np.arange(blk.j_f + 1)
     n_all = blk.n_f + blk.j_f + 1

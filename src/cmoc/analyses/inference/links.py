@@ -41,13 +41,9 @@ from .confidence import (
     profile_of,
     relevance_concern,
 )
+from .draws import flat_draws
 
 __all__ = ["class_draws", "fit_classes", "link_draws", "summarize_links"]
-
-
-def _flat(x: xr.DataArray) -> np.ndarray:
-    """Draws first: ``(chain * draw, ...)``."""
-    return x.stack(s=("chain", "draw")).transpose("s", ...).values
 
 
 def fit_classes(idata: xr.DataTree, evidence: EvidenceBase, md) -> ContextClasses | None:
@@ -72,17 +68,17 @@ def class_draws(post: xr.DataTree, md, cc: ContextClasses | None) -> dict:
     """
     d = md.data
     n_c = len(d.cmocs)
-    breadth = _flat(post["breadth"])  # (S, T, K)
-    logit_b = _flat(post["evidencing_logit"])[:, :, None]
+    breadth = flat_draws(post["breadth"])  # (S, T, K)
+    logit_b = flat_draws(post["evidencing_logit"])[:, :, None]
     by_kind = "context_breadth" in post and "kind" in post["context_breadth"].dims
     if by_kind:  # evidencing varies by kind (context effects)
-        logit_b = logit_b + _flat(post["context_breadth"])
+        logit_b = logit_b + flat_draws(post["context_breadth"])
     b = expit(np.broadcast_to(logit_b, breadth.shape))  # (S, T, K)
     a = breadth[:, n_c:, :] / b[:, n_c:, :]  # (S, M, K): a_mk = breadth(m) / b(m)
     depth = 1.0 + np.exp(
-        _flat(post["depth_target"])[:, :, None] + _flat(post["kind_rate"])[:, None, :]
+        flat_draws(post["depth_target"])[:, :, None] + flat_draws(post["kind_rate"])[:, None, :]
     )
-    p = _flat(post["direction_kind"])  # (S, T, K)
+    p = flat_draws(post["direction_kind"])  # (S, T, K)
     if cc is None:
         src_class, recorded = d.src_kind, md.recorded_codes_by_kind() > 0
         context, labels = np.arange(len(d.kinds)), list(d.kinds)
@@ -91,16 +87,17 @@ def class_draws(post: xr.DataTree, md, cc: ContextClasses | None) -> dict:
         s_count, n_t = breadth.shape[:2]
         dev_b = np.concatenate(
             [
-                _flat(post["context_breadth"]) + _flat(post["context_common_breadth"])[:, None],
+                flat_draws(post["context_breadth"])
+                + flat_draws(post["context_common_breadth"])[:, None],
                 np.zeros((s_count, n_t, 1)),
             ],
             axis=2,
         )[:, :, g]
         dev_p = np.zeros((s_count, n_t, len(cc.contexts) + 1))
         if "context_direction" in post:
-            dev_p[:, :, :-1] = _flat(post["context_direction"])
+            dev_p[:, :, :-1] = flat_draws(post["context_direction"])
         if "context_common_direction" in post:
-            dev_p[:, :, :-1] += _flat(post["context_common_direction"])[:, None]
+            dev_p[:, :, :-1] += flat_draws(post["context_common_direction"])[:, None]
         b = expit(logit_b + dev_b)
         a, depth = a[:, :, kind], depth[:, :, kind]
         p = expit(logit(p)[:, :, kind] + dev_p[:, :, g])
@@ -196,8 +193,8 @@ def link_draws(idata: xr.DataTree, evidence: EvidenceBase) -> dict:
     shape = (post.sizes["chain"], post.sizes["draw"])
     by_kind = class_draws(post, md, None)
     x = by_kind if (cc := fit_classes(idata, evidence, md)) is None else class_draws(post, md, cc)
-    b, breadth = by_kind["b"], _flat(post["breadth"])
-    p = _flat(post["direction"])  # (S, T)
+    b, breadth = by_kind["b"], flat_draws(post["breadth"])
+    p = flat_draws(post["direction"])  # (S, T)
     testable_t = (md.recorded_codes_by_kind() > 0).any(axis=1)
     sure = md.sure_sources()
     exact_src = [set() for _ in d.targets]
