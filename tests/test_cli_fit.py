@@ -218,6 +218,10 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
     findings = md.split("## Findings")[1].split("## The evidence")[0]
     assert "Read as none instead" in findings and "79 of 79 directions could be tested" in findings
     assert "### What the recording of refutes decides" in md
+    # the review's ">= 1" rows bound nothing from above: its levels show the floor beside the
+    # model's; the interviews' bands and silent CMOCs bound theirs
+    assert "review: at least limited (model: significant, P = " in md
+    assert summary["evidence_level_floor"].isna().all()  # empty cells
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
         "forest-1.svg",
         "forest-2.svg",

@@ -47,7 +47,7 @@ from .html import (
 )
 from .pdf import render_pdf, require_pdf
 from .rameses import rameses_rows, report_sections
-from .tables import level_text, render_summary, rounded
+from .tables import LEVEL_FLOOR_NOTE, level_text, render_summary, rounded
 from .trail import trail_names
 
 __all__ = [
@@ -200,7 +200,7 @@ def _markdown(
             f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
             f"{r.support_mean:.2f} | [{r.support_lo:.2f}, {r.support_hi:.2f}] | "
             f"{r.p_supported:.2f} | {md_text(r.codes)} | "
-            f"{md_text(level_text(r.evidence_level, getattr(r, 'evidence_level_p', None)))} | "
+            f"{_md_level(r)} | "
             f"{md_text(r.status)} | {md_text(r.ess_bulk)} | {r.r_hat:.3f} |"
         )
     lines += ["", *md_figure(files, "forest", "Support per CMOC, grouped by mechanism")]
@@ -294,6 +294,17 @@ def _md_checks_tail(
     return lines
 
 
+def _md_level(r) -> str:
+    """Return a summary row's evidence level as shown (:func:`level_text`), for Markdown."""
+    return md_text(
+        level_text(
+            r.evidence_level,
+            getattr(r, "evidence_level_p", None),
+            getattr(r, "evidence_level_floor", None),
+        )
+    )
+
+
 def _md_interval(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
 
@@ -325,7 +336,7 @@ def _measurement_markdown(
         "refuting codes over every wave so far, sources the distinct sources a target's own rows "
         "show to evidence it (a total or band counts one), the evidence level the codes of the "
         "newest wave; where a band leaves the level open it comes with its probability (P "
-        "below 1/2: no level is likely).",
+        f"below 1/2: no level is likely). {LEVEL_FLOOR_NOTE}",
         "",
         f"| target | type | mechanism | status | breadth [{pct}] | direction [{pct}] | depth "
         f"| codes +/-, all waves | sources | evidence level, wave {md_text(content.waves[-1])} "
@@ -340,7 +351,7 @@ def _measurement_markdown(
             f"| {md_text(r.target_id)} | {md_text(r.target_type)} | {md_text(r.mechanism_id)} | "
             f"{md_text(r.status)} | {_md_interval(r.breadth_mean, r.breadth_lo, r.breadth_hi)} | "
             f"{direction} | {r.depth_mean:.1f} | {r.supports}/{r.refutes} | {r.sources_min} | "
-            f"{md_text(level_text(r.evidence_level, r.evidence_level_p))} | "
+            f"{_md_level(r)} | "
             f"{md_text(r.confidence)} | {md_text(r.ess_bulk)} | "
             f"{r.r_hat:.3f} |"
         )
@@ -376,7 +387,9 @@ def _measurement_markdown(
             before = "(new)" if pd.isna(r.status_before) else md_text(r.status_before)
             after = md_text(r.status_after)
             status = after if before == after else f"{before} -> {after}"
-            level = md_text(level_text(r.level_before, r.level_before_p)) or "-"
+            level = (
+                md_text(level_text(r.level_before, r.level_before_p, r.level_before_floor)) or "-"
+            )
             b_before = (
                 "-"
                 if pd.isna(r.breadth_before)
@@ -394,7 +407,8 @@ def _measurement_markdown(
             lines.append(
                 f"| {md_text(r.target_id)} | {status} | {md_text(content.waves[-2])}: {level}; "
                 f"{md_text(content.waves[-1])}: "
-                f"{md_text(level_text(r.level_after, r.level_after_p))} | {b_before} | {b_after} | "
+                f"{md_text(level_text(r.level_after, r.level_after_p, r.level_after_floor))} | "
+                f"{b_before} | {b_after} | "
                 f"{_md_shift(r.breadth_shift, r.breadth_shift_sd)} | {direction} | {d_shift} | "
                 f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}, "
                 f"+{r.new_supports} / -{r.new_refutes} codes | "
@@ -404,7 +418,7 @@ def _measurement_markdown(
             "",
             'Evidence level: each wave graded on its own codes ("none" after a wave means that '
             "wave added no code, not that earlier evidence was lost; codes over every wave are in "
-            "the table above). "
+            f"the table above). {LEVEL_FLOOR_NOTE} "
             "Moved most by: the units of the newest wave (a source coded one by one, or a block "
             "of totals: one mechanism's totals over the same sources) whose removal changes the "
             "target's posterior mean breadth most, with the change (breadth with the unit minus "

@@ -309,8 +309,12 @@ def _codings_by_wave(base: EvidenceBase) -> pd.DataFrame:
 def _levels(s: pd.DataFrame) -> np.ndarray:
     """Evidence levels as shown: a level a band does not fix comes with its probability."""
     p = s["evidence_level_p"] if "evidence_level_p" in s else [None] * len(s)
+    floor = s["evidence_level_floor"] if "evidence_level_floor" in s else [None] * len(s)
     return np.array(
-        [level_text(level, q) for level, q in zip(s["evidence_level"], p, strict=True)],
+        [
+            level_text(level, q, f)
+            for level, q, f in zip(s["evidence_level"], p, floor, strict=True)
+        ],
         dtype=object,
     )
 

@@ -16,7 +16,7 @@ from .content import MOVED_MIN, ReportContent
 from .context_section import context_section, group_sections
 from .findings import STATUS_ORDER, findings, whatif_sentence
 from .rameses import rameses_rows, report_sections
-from .tables import level_text
+from .tables import LEVEL_FLOOR_NOTE, level_text
 from .trail import trail_anchors, trail_names
 
 __all__ = [
@@ -64,6 +64,7 @@ def _text(value) -> str:
 
 
 _ENV.filters.update(num=_num, interval=_interval, text=_text, level=level_text)
+_ENV.globals["level_floor_note"] = LEVEL_FLOOR_NOTE
 
 
 def build_date() -> str | None:

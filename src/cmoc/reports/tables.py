@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "LEVEL_FLOOR_NOTE",
     "level_text",
     "render_changes",
     "render_context",
@@ -75,7 +76,16 @@ _DIGITS = {
 _COMPONENTS = ("adequacy", "coherence", "limitations", "relevance")
 
 
-def level_text(level: object, p: object = None) -> str:
+LEVEL_FLOOR_NOTE = (
+    'A level shown as "at least limited (model: significant, P = 0.95)": no row of that '
+    "wave's source kind bounds a count from above (every one is an open lower bound such as "
+    '">= 1", no target is silent, no source coded one by one), so the data say only the floor; '
+    "the level above it is the model's, from its priors and pooling."
+)
+"""The reports' note on a level shown with its floor (``evidence_level_floor``)."""
+
+
+def level_text(level: object, p: object = None, floor: object = None) -> str:
     """Show an evidence level, with its probability where the codes do not fix it.
 
     Parameters
@@ -85,17 +95,23 @@ def level_text(level: object, p: object = None) -> str:
     p : float, optional
         Its posterior predictive probability (``evidence_level_p``); 1 or missing shows the
         level alone.
+    floor : str, optional
+        ``evidence_level_floor``: where set, no data of the band's kind bound its codes from
+        above, and the floor is shown as what the data say, the level as the model's.
 
     Returns
     -------
     str
-        ``"significant (P = 0.44)"``, ``"moderate"``, or ``""`` for a missing level.
+        ``"significant (P = 0.44)"``, ``"moderate"``, ``"at least limited (model: significant,
+        P = 0.95)"``, or ``""`` for a missing level.
     """
     if level is None or (not isinstance(level, str) and pd.isna(level)):
         return ""
-    if p is None or pd.isna(p) or float(p) >= 1:
-        return str(level)
-    return f"{level} (P = {float(p):.2f})"
+    sure = p is None or pd.isna(p) or float(p) >= 1
+    if isinstance(floor, str) and floor:
+        data = "any number of codes" if floor == "none" else f"at least {floor}"
+        return f"{data} (model: {level if sure else f'{level}, P = {float(p):.2f}'})"
+    return str(level) if sure else f"{level} (P = {float(p):.2f})"
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +209,9 @@ def _table(data: pd.DataFrame, meta: dict[str, object]) -> str:
         row["support_mean"] = f"{row['support_mean']:.2f}"
         row["p_supported"] = f"{row['p_supported']:.2f}"
         row["r_hat"] = f"{row['r_hat']:.3f}"
-        row["evidence_level"] = level_text(row["evidence_level"], row.get("evidence_level_p"))
+        row["evidence_level"] = level_text(
+            row["evidence_level"], row.get("evidence_level_p"), row.get("evidence_level_floor")
+        )
         table.add_row(*(_cell(row[c]) for c, _ in cols))
     console.print(table)
     if graded:
@@ -226,7 +244,11 @@ def _measurement_table(data: pd.DataFrame, meta: dict[str, object], ci: float):
             direction,
             f"{r.depth_mean:.1f}",
             f"{r.supports}/{r.refutes}",
-            level_text(r.evidence_level, getattr(r, "evidence_level_p", None)),
+            level_text(
+                r.evidence_level,
+                getattr(r, "evidence_level_p", None),
+                getattr(r, "evidence_level_floor", None),
+            ),
             r.status,
             f"{r.ess_bulk:.0f}",
             f"{r.r_hat:.3f}",
@@ -382,8 +404,8 @@ def render_changes(frame: pd.DataFrame, fmt: str) -> str:
             r.target_id,
             status,
             f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
-            f"{level_text(r.level_before, r.level_before_p) or '-'} -> "
-            f"{level_text(r.level_after, r.level_after_p)}",
+            f"{level_text(r.level_before, r.level_before_p, r.level_before_floor) or '-'} -> "
+            f"{level_text(r.level_after, r.level_after_p, r.level_after_floor)}",
             fmt_support(r.support_before, r.support_before_lo, r.support_before_hi),
             fmt_support(r.support_after, r.support_after_lo, r.support_after_hi),
             "-" if pd.isna(r.shift) else f"{r.shift:+.2f} ± {r.shift_sd:.2f}",
@@ -440,8 +462,8 @@ def _measurement_changes_table(data: pd.DataFrame) -> str:
             r.target_id,
             status,
             f"{'-' if pd.isna(r.codes_before) else r.codes_before} -> {r.codes_after}",
-            f"{level_text(r.level_before, r.level_before_p) or '-'}\n"
-            f"-> {level_text(r.level_after, r.level_after_p)}",
+            f"{level_text(r.level_before, r.level_before_p, r.level_before_floor) or '-'}\n"
+            f"-> {level_text(r.level_after, r.level_after_p, r.level_after_floor)}",
             *both(r, "breadth"),
             *direction,
             f"{r.new_sources} source{'' if r.new_sources == 1 else 's'}\n"

@@ -21,7 +21,7 @@ from ...models import model_data
 from ..fitting.attrs import Provenance
 from .draws import flat_draws
 
-__all__ = ["predictive_levels"]
+__all__ = ["open_kinds", "predictive_levels"]
 
 
 def _truncated_draws(mean, alpha, lo, hi, poisson, rng) -> np.ndarray:
@@ -64,7 +64,10 @@ def predictive_levels(
     pandas.DataFrame
         Indexed by ``target_id``: ``codes`` (as known), ``evidence_level`` (the most probable
         level), ``evidence_level_p`` (its posterior predictive probability; 1 when the codes
-        fix the level) and ``expected_codes`` (posterior predictive mean of the supporting codes;
+        fix the level), ``evidence_level_floor`` (model v2: the level of the band's lower
+        bound where no data of the band's source kind bound a count from above, so that the
+        level above it is the model's, not the data's: :func:`open_kinds`; empty otherwise)
+        and ``expected_codes`` (posterior predictive mean of the supporting codes;
         of model v2, of the codes of either stance).
     """
     wave = wave or evidence.waves[-1]
@@ -78,6 +81,7 @@ def predictive_levels(
     known = known[known["wave"] == wave].set_index("target_id")
     out = known[["codes", "evidence_level"]].copy()
     out["evidence_level_p"] = 1.0
+    out["evidence_level_floor"] = ""
     out["expected_codes"] = known["codes_min"].astype(float)
     if v2:
         return _v2_levels(post, evidence, wave, out, known, seed, draws_out)
@@ -120,6 +124,31 @@ def predictive_levels(
         out.at[target, "evidence_level"] = str(freq.index[0])
         out.at[target, "evidence_level_p"] = float(freq.iloc[0])
     return out
+
+
+def open_kinds(md) -> set[int]:
+    """Source kinds (``md.data.kinds`` positions) none of whose data bound a count from above.
+
+    A kind's data bound counts where it has exact cells (zeros included), a block with a member
+    of its own exact cells, a target its block's rows leave silent (an exact zero), or a row
+    with an upper bound. Where every row of a kind is an open lower bound (``>= 1``), the
+    likelihood only grows with the kind's rates: the codes above the bands' floors, and so a
+    level above a floor, are the priors' and the pooling's, not the data's.
+
+    Parameters
+    ----------
+    md : MeasurementData
+
+    Returns
+    -------
+    set of int
+    """
+    bounded = {int(k) for k in md.pair_kind}
+    for b, kind in enumerate(md.block_kind):
+        rows = md.bt_block == b
+        if md.block_forced[b] > 0 or md.block_zero[b].any() or (md.bt_hi[rows] >= 0).any():
+            bounded.add(int(kind))
+    return set(range(len(md.data.kinds))) - bounded
 
 
 def _log_comb(n, k) -> np.ndarray:
@@ -355,6 +384,7 @@ def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.Dat
     thresholds = evidence.config.thresholds
     rng = np.random.default_rng(seed)
     n_s = post.sizes["chain"] * post.sizes["draw"]
+    unbounded = open_kinds(md)
     banded = md.bt_lo != np.where(md.bt_hi < 0, -2, md.bt_hi)
     per_target: dict[str, list[int]] = {}
     for i in np.flatnonzero(banded & (md.block_wave[md.bt_block] == w)):
@@ -387,4 +417,7 @@ def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.Dat
             continue  # the band already fixes the level
         out.at[target, "evidence_level"] = str(freq.index[0])
         out.at[target, "evidence_level_p"] = float(freq.iloc[0])
+        if any(int(md.block_kind[md.bt_block[i]]) in unbounded for i in rows):
+            floor = level_of_count(int(known.at[target, "codes_min"]), thresholds)
+            out.at[target, "evidence_level_floor"] = floor
     return out

@@ -311,8 +311,13 @@ def _link_levels(
     rows: pd.DataFrame,
     wave: str,
     level_draws: dict[str, np.ndarray],
+    open_levels: set[str] = frozenset(),
 ) -> pd.DataFrame:
-    """Per link, the codes of either stance in ``wave`` of all its CMOCs, and their level."""
+    """Per link, the codes of either stance in ``wave`` of all its CMOCs, and their level.
+
+    A link whose CMOCs include one in ``open_levels`` (its codes not bounded from above by any
+    data of its kind) gets the level of its known codes as ``evidence_level_floor``.
+    """
     known = observed_codes(evidence, stances=("supports", "refutes"))
     known = known[known["wave"] == wave].set_index("target_id")
     th = evidence.config.thresholds
@@ -324,13 +329,15 @@ def _link_levels(
         if not drawn:
             level = level_of_count(codes, th) if codes else "none"
             res[link] = {"codes": codes, "evidence_level": level, "evidence_level_p": 1.0,
-                         "expected_codes": float(codes)}  # fmt: skip
+                         "evidence_level_floor": "", "expected_codes": float(codes)}  # fmt: skip
             continue
         fixed = sum(int(known["codes_min"].get(c, 0)) for c in cm if c not in level_draws)
         total = fixed + np.sum(drawn, axis=0)
         freq = pd.Series([level_of_count(x, th) for x in total]).value_counts(normalize=True)
+        floor = level_of_count(codes, th) if open_levels.intersection(cm) else ""
+        floor = "" if floor == "significant" else floor  # the known codes fix the level
         res[link] = {"codes": codes, "evidence_level": str(freq.index[0]),
-                     "evidence_level_p": float(freq.iloc[0]),
+                     "evidence_level_p": float(freq.iloc[0]), "evidence_level_floor": floor,
                      "expected_codes": float(np.mean(total))}  # fmt: skip
     return pd.DataFrame.from_dict(res, orient="index")
 
@@ -382,6 +389,7 @@ def summarize_links(
     level_draws: dict[str, np.ndarray],
     converged: bool,
     columns: list[str],
+    open_levels: set[str] = frozenset(),
 ) -> pd.DataFrame:
     """Summary rows of the links (``target_type = link``) in the columns of the targets' rows.
 
@@ -399,6 +407,9 @@ def summarize_links(
         Whether the fit passed the convergence gate.
     columns : list of str
         The summary's columns.
+    open_levels : set of str
+        CMOCs whose level above their band's floor no data of their kind bound
+        (``evidence_level_floor`` set); a link with one of them gets a floor too.
 
     Returns
     -------
@@ -417,8 +428,14 @@ def summarize_links(
     frame["wave"] = evidence.waves[-1]
     codes = _link_codes(evidence, rows).reindex(frame.index).fillna(0).astype(int)
     frame["supports"], frame["refutes"] = codes["supports"], codes["refutes"]
-    levels = _link_levels(evidence, rows, evidence.waves[-1], level_draws)
-    for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
+    levels = _link_levels(evidence, rows, evidence.waves[-1], level_draws, open_levels)
+    for col in (
+        "codes",
+        "evidence_level",
+        "evidence_level_p",
+        "evidence_level_floor",
+        "expected_codes",
+    ):
         frame[col] = levels[col].reindex(frame.index)
     first = first_coded(evidence)
     newest = len(evidence.waves) - 1

@@ -68,6 +68,7 @@ MEASUREMENT_COLUMNS = [
     "refutes",
     "evidence_level",
     "evidence_level_p",
+    "evidence_level_floor",
     "expected_codes",
     "status",
     "ess_bulk",
@@ -84,7 +85,10 @@ the target's own rows show to evidence it (``MeasurementData.sure_sources``);
 (``[classification] direction_margin``; empty where not testable); ``evidence_level`` of a
 band that spans levels is the most probable level by the posterior predictive, with its
 probability ``evidence_level_p`` (:func:`cmoc.analyses.predictive_levels`; 1 where the codes fix
-it) and ``expected_codes`` the predictive mean; ``supports``/``refutes``
+it) and ``expected_codes`` the predictive mean; ``evidence_level_floor`` is the level of the
+band's lower bound where no data of the band's source kind bound a count from above (the level
+beside it is then the model's, priors and pooling, not the data's; empty otherwise:
+:func:`cmoc.analyses.inference.levels.open_kinds`); ``supports``/``refutes``
 count the codes of each stance in every wave so far (lower bounds of bands); from ``own_codes``
 on, the confidence grade and its components (:func:`cmoc.analyses.confidence`)."""
 
@@ -347,7 +351,13 @@ def summarize_measurement(
     levels = predictive_levels(
         idata, evidence, newest, seed=Provenance.of(idata).seed, draws_out=level_draws
     )
-    for col in ("codes", "evidence_level", "evidence_level_p", "expected_codes"):
+    for col in (
+        "codes",
+        "evidence_level",
+        "evidence_level_p",
+        "evidence_level_floor",
+        "expected_codes",
+    ):
         frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify_measurement(evidence, frame)
     frame["converged"] = check_convergence(idata).passed
@@ -363,6 +373,7 @@ def summarize_measurement(
         more = summarize_links(
             idata, evidence, ci=ci, level_draws=level_draws, converged=converged,
             columns=MEASUREMENT_COLUMNS,
+            open_levels=set(levels.index[levels["evidence_level_floor"] != ""]),
         )  # fmt: skip
         frame = pd.concat([frame, more], ignore_index=True)
     return frame

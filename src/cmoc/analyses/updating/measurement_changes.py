@@ -25,10 +25,13 @@ CHANGE_HEAD = [
     "level_after",
     "level_before_p",
     "level_after_p",
+    "level_before_floor",
+    "level_after_floor",
 ]
 """The first columns of both change reports (model v1 and v2). ``level_*_p`` is the posterior
 predictive probability of the level (1 where the codes fix it;
-:func:`cmoc.analyses.predictive_levels`)."""
+:func:`cmoc.analyses.predictive_levels`); ``level_*_floor`` the level of the band's lower bound
+where no data of its kind bound the codes from above (empty otherwise; model v1: always empty)."""
 
 MEASUREMENT_CHANGE_COLUMNS = [
     *CHANGE_HEAD,
@@ -155,6 +158,7 @@ def measurement_change_report(
         ("codes_before", "codes_after", "codes"),
         ("level_before", "level_after", "evidence_level"),
         ("level_before_p", "level_after_p", "evidence_level_p"),
+        ("level_before_floor", "level_after_floor", "evidence_level_floor"),
     ):
         out[col_before], out[col_after] = b[src], a[src]
     sd = {

@@ -90,6 +90,7 @@ def change_report(
     out["level_after"] = a["evidence_level"]
     out["level_before_p"] = b["evidence_level_p"].reindex(a.index)
     out["level_after_p"] = a["evidence_level_p"]
+    out["level_before_floor"] = out["level_after_floor"] = ""  # model v1: levels rest on data
     for when, frame in (("before", b.reindex(a.index)), ("after", a)):
         out[f"support_{when}"] = frame["support_mean"]
         out[f"support_{when}_lo"] = frame["support_lo"]
