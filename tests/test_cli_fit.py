@@ -218,10 +218,14 @@ def test_readme_first_command_builds_the_ioc_report(tmp_path):
     findings = md.split("## Findings")[1].split("## The evidence")[0]
     assert "Read as none instead" in findings and "79 of 79 directions could be tested" in findings
     assert "### What the recording of refutes decides" in md
-    # the review's ">= 1" rows bound nothing from above: its levels show the floor beside the
-    # model's; the interviews' bands and silent CMOCs bound theirs
+    # the review's ">= 1" rows bound nothing from above, nor do M03's and M05's rows: those
+    # levels show the floor beside the model's; the other interview levels are bounded
     assert "review: at least limited (model: significant, P = " in md
-    assert summary["evidence_level_floor"].isna().all()  # empty cells
+    floored = summary.dropna(subset=["evidence_level_floor"])
+    assert sorted(floored.loc[floored["target_type"] == "cmoc", "target_id"]) == [
+        f"P3-R{n:02d}" for n in (3, 4, 5, 7, 10, 14, 19)
+    ]
+    assert floored["target_type"].isin(["cmoc", "link"]).all()
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
         "forest-1.svg",
         "forest-2.svg",

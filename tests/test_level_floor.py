@@ -1,9 +1,10 @@
 """Levels the data do not bound from above: the band's floor is the data's, the rest the model's.
 
-Where every row of a source kind is an open lower bound (``>= 1``), the likelihood only grows
-with that kind's rates and the codes above the floors are the priors'. The IOC review is such a
-kind (every row ">= 1", no target silent): its review-only fit put every review target at
-"significant" with P 0.94 to 1.00. cmoc shows such a level as "at least limited (model: ...)".
+Where every row of a source kind, or of a mechanism, is an open lower bound (``>= 1``), the
+likelihood only grows with that kind's rates or that mechanism's activation, and the codes above
+the floors are the priors' or the pooling's. The IOC review is such a kind (every row ">= 1", no
+target silent): its review-only fit put every review target at "significant" with P 0.945 to
+0.959. cmoc shows such a level as "at least limited (model: ...)".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cmoc.analyses.inference.levels import open_kinds, predictive_levels
+from cmoc.analyses.inference.levels import open_blocks, predictive_levels
 from cmoc.evidence import load_evidence
 from cmoc.evidence.recording import refutes_recording
 from cmoc.models import measurement_data
@@ -23,9 +24,10 @@ SOURCES = "source_id,kind,wave\nR1,review,w1\nR2,review,w1\n" + "".join(
     f"I{j},interview,w2\n" for j in range(1, 5)
 )
 HEAD = "source_id,target_id,stance,count,count_min,count_max\n"
-REVIEW = "R1,C1,supports,1,,\nR2,C3,supports,2,,\n"
-# every target of the theory has a ">= 1" row over the interviews: nothing bounds them
-OPEN = "".join(f"w2,{t},supports,,1,\n" for t in ("C1", "C2", "C3", "M1", "M2"))
+TARGETS = ("C1", "C2", "C3", "M1", "M2")
+# every target of the theory has a ">= 1" row over the reviews and over the interviews
+REVIEW = "".join(f"w1,{t},supports,,1,\n" for t in TARGETS)
+OPEN = "".join(f"w2,{t},supports,,1,\n" for t in TARGETS)
 
 
 def _base(root, codings: str):
@@ -37,23 +39,47 @@ def _md(base):
     return measurement_data(base, {k: r.refutes for k, r in refutes_recording(base).items()})
 
 
-def _kinds(md, which: set[int]) -> set[str]:
-    return {md.data.kinds[k] for k in which}
+def _open(md) -> set[tuple[str, str]]:
+    """The open blocks as (kind, mechanism)."""
+    return {
+        (md.data.kinds[int(md.block_kind[b])], md.data.mechanisms[int(md.block_mech[b])])
+        for b in np.flatnonzero(open_blocks(md))
+    }
+
+
+REV, INT = "review", "interview"
 
 
 @pytest.mark.parametrize(
     ("codings", "open_"),
     [
-        (REVIEW + OPEN, {"interview"}),  # reviews: exact cells (zeros included); interviews open
-        (REVIEW + OPEN.replace("w2,M1,supports,,1,", "w2,M1,supports,,1,4"), set()),  # a cap
-        (REVIEW + OPEN.replace("w2,C2,supports,,1,\n", ""), set()),  # a silent target: a zero
-        (REVIEW + OPEN.replace("w2,C3,supports,,1,", "w2,C3,supports,3,,"), set()),  # exact
+        (REVIEW + OPEN, {(REV, "M1"), (REV, "M2"), (INT, "M1"), (INT, "M2")}),
+        # a cap bounds the interviews and M1: the reviews and M2 stay open
+        (
+            REVIEW + OPEN.replace("w2,M1,supports,,1,", "w2,M1,supports,,1,4"),
+            {(REV, "M1"), (REV, "M2"), (INT, "M2")},
+        ),
+        # a target its block leaves silent is an exact zero
+        (
+            REVIEW + OPEN.replace("w2,C2,supports,,1,\n", ""),
+            {(REV, "M1"), (REV, "M2"), (INT, "M2")},
+        ),
+        (
+            REVIEW.replace("w1,C2,supports,,1,\n", "") + OPEN,
+            {(REV, "M2"), (INT, "M1"), (INT, "M2")},
+        ),
+        (
+            REVIEW + OPEN.replace("w2,C3,supports,,1,", "w2,C3,supports,3,,"),  # an exact total
+            {(REV, "M1"), (REV, "M2"), (INT, "M1")},
+        ),
+        # reviews coded one by one bound their kind and, through their zeros, both mechanisms
+        ("R1,C1,supports,2,,\nR2,C3,supports,1,,\n" + OPEN, {(INT, "M1"), (INT, "M2")}),
     ],
-    ids=["all-open", "upper-bound", "silent-target", "exact-total"],
+    ids=["all-open", "upper-bound", "silent-target", "silent-in-w1", "exact-total", "cells"],
 )
-def test_a_kind_is_open_only_where_nothing_bounds_a_count(tmp_path, codings, open_):
+def test_a_block_is_open_where_nothing_bounds_its_kind_or_its_mechanism(tmp_path, codings, open_):
     md = _md(_base(tmp_path / "b", codings))
-    assert _kinds(md, open_kinds(md)) == open_
+    assert _open(md) == open_
 
 
 def _idata(md, n_draws: int = 50) -> xr.DataTree:
@@ -82,18 +108,21 @@ def _idata(md, n_draws: int = 50) -> xr.DataTree:
     return xr.DataTree.from_dict({"posterior": post})
 
 
-def test_levels_of_an_open_kind_carry_their_floor(tmp_path):
+def test_levels_of_an_open_block_carry_their_floor(tmp_path):
     base = _base(tmp_path / "open", REVIEW + OPEN)
     out = predictive_levels(_idata(_md(base)), base, "w2", seed=1)
-    for t in ("C1", "C2", "C3", "M1", "M2"):
+    for t in TARGETS:
         assert out.at[t, "evidence_level_floor"] == "limited"
         assert out.at[t, "evidence_level"] in ("limited", "moderate", "significant")
     capped = _base(
         tmp_path / "capped", REVIEW + OPEN.replace("M1,supports,,1,", "M1,supports,,1,4")
     )
     out = predictive_levels(_idata(_md(capped)), capped, "w2", seed=1)
-    assert (out["evidence_level_floor"] == "").all()
-    # a band that fixes the level by itself gets no floor, open kind or not
+    assert (out.loc[["C1", "C2", "M1"], "evidence_level_floor"] == "").all()  # M1 capped
+    assert (out.loc[["C3", "M2"], "evidence_level_floor"] == "limited").all()  # M2 still open
+    review = predictive_levels(_idata(_md(capped)), capped, "w1", seed=1)
+    assert (review["evidence_level_floor"] == "limited").all()  # no review row is bounded
+    # a band that fixes the level by itself gets no floor, open mechanism or not
     fixed = _base(tmp_path / "fixed", REVIEW + OPEN.replace("C1,supports,,1,", "C1,supports,,5,"))
     out = predictive_levels(_idata(_md(fixed)), fixed, "w2", seed=1)
     assert out.at["C1", "evidence_level"] == "significant"

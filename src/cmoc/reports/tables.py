@@ -77,10 +77,11 @@ _COMPONENTS = ("adequacy", "coherence", "limitations", "relevance")
 
 
 LEVEL_FLOOR_NOTE = (
-    'A level shown as "at least limited (model: significant, P = 0.95)": no row of that '
-    "wave's source kind bounds a count from above (every one is an open lower bound such as "
-    '">= 1", no target is silent, no source coded one by one), so the data say only the floor; '
-    "the level above it is the model's, from its priors and pooling."
+    'A level shown as "at least limited (model: significant, P = 0.53)": no row of the '
+    "wave's source kind, or none of the target's mechanism in any wave, bounds a count from "
+    'above (each is an open lower bound such as ">= 1": none capped, no target silent, no '
+    "source coded one by one), so the data say only the floor; the level beside it is the "
+    "model's, from its priors or its pooling over the other mechanisms."
 )
 """The reports' note on a level shown with its floor (``evidence_level_floor``)."""
 
@@ -96,8 +97,9 @@ def level_text(level: object, p: object = None, floor: object = None) -> str:
         Its posterior predictive probability (``evidence_level_p``); 1 or missing shows the
         level alone.
     floor : str, optional
-        ``evidence_level_floor``: where set, no data of the band's kind bound its codes from
-        above, and the floor is shown as what the data say, the level as the model's.
+        ``evidence_level_floor``: where set, no row of the band's source kind or of the target's
+        mechanism bounds its codes from above, and the floor is shown as what the data say,
+        the level as the model's.
 
     Returns
     -------

@@ -21,7 +21,7 @@ from ...models import model_data
 from ..fitting.attrs import Provenance
 from .draws import flat_draws
 
-__all__ = ["open_kinds", "predictive_levels"]
+__all__ = ["open_blocks", "predictive_levels"]
 
 
 def _truncated_draws(mean, alpha, lo, hi, poisson, rng) -> np.ndarray:
@@ -65,8 +65,9 @@ def predictive_levels(
         Indexed by ``target_id``: ``codes`` (as known), ``evidence_level`` (the most probable
         level), ``evidence_level_p`` (its posterior predictive probability; 1 when the codes
         fix the level), ``evidence_level_floor`` (model v2: the level of the band's lower
-        bound where no data of the band's source kind bound a count from above, so that the
-        level above it is the model's, not the data's: :func:`open_kinds`; empty otherwise)
+        bound where no row of its source kind, or none of its mechanism, bounds a count from
+        above, so that the level above it is the model's, not the data's: :func:`open_blocks`;
+        empty otherwise)
         and ``expected_codes`` (posterior predictive mean of the supporting codes;
         of model v2, of the codes of either stance).
     """
@@ -126,14 +127,17 @@ def predictive_levels(
     return out
 
 
-def open_kinds(md) -> set[int]:
-    """Source kinds (``md.data.kinds`` positions) none of whose data bound a count from above.
+def open_blocks(md) -> np.ndarray:
+    """Per block: whether no row of its source kind, or none of its mechanism, bounds a count.
 
-    A kind's data bound counts where it has exact cells (zeros included), a block with a member
-    of its own exact cells, a target its block's rows leave silent (an exact zero), or a row
-    with an upper bound. Where every row of a kind is an open lower bound (``>= 1``), the
-    likelihood only grows with the kind's rates: the codes above the bands' floors, and so a
-    level above a floor, are the priors' and the pooling's, not the data's.
+    Rows bound counts from above where a source coded one by one speaks to a mechanism (exact
+    cells, zeros included), a block of totals has a member with cells of its own, leaves one of
+    its targets silent (an exact zero), or has a row with an upper bound. Where every row of a
+    kind, or of a mechanism in any wave and kind, is an open lower bound (``>= 1``), the
+    likelihood only grows with that kind's rates or that mechanism's activation: nothing but the
+    priors (a kind's) or the pooling over the other mechanisms (a mechanism's) holds them, and
+    a level above a band's floor is the model's, not the data's. An open target in a bounded
+    block is not flagged: pooling over the targets is what its predictive rests on by design.
 
     Parameters
     ----------
@@ -141,14 +145,28 @@ def open_kinds(md) -> set[int]:
 
     Returns
     -------
-    set of int
+    numpy.ndarray
+        ``(n_blocks,)`` bool.
     """
-    bounded = {int(k) for k in md.pair_kind}
-    for b, kind in enumerate(md.block_kind):
-        rows = md.bt_block == b
-        if md.block_forced[b] > 0 or md.block_zero[b].any() or (md.bt_hi[rows] >= 0).any():
-            bounded.add(int(kind))
-    return set(range(len(md.data.kinds))) - bounded
+    n_b = len(md.block_mech)
+    bounded = np.array(
+        [
+            md.block_forced[b] > 0
+            or bool(md.block_zero[b].any())
+            or bool((md.bt_hi[md.bt_block == b] >= 0).any())
+            for b in range(n_b)
+        ],
+        dtype=bool,
+    )
+    kinds = {int(k) for k in md.pair_kind} | {int(k) for k in md.block_kind[bounded]}
+    mechs = {int(m) for m in md.pair_mech} | {int(m) for m in md.block_mech[bounded]}
+    return np.array(
+        [
+            int(md.block_kind[b]) not in kinds or int(md.block_mech[b]) not in mechs
+            for b in range(n_b)
+        ],
+        dtype=bool,
+    )
 
 
 def _log_comb(n, k) -> np.ndarray:
@@ -384,7 +402,7 @@ def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.Dat
     thresholds = evidence.config.thresholds
     rng = np.random.default_rng(seed)
     n_s = post.sizes["chain"] * post.sizes["draw"]
-    unbounded = open_kinds(md)
+    unbounded = open_blocks(md)
     banded = md.bt_lo != np.where(md.bt_hi < 0, -2, md.bt_hi)
     per_target: dict[str, list[int]] = {}
     for i in np.flatnonzero(banded & (md.block_wave[md.bt_block] == w)):
@@ -417,7 +435,7 @@ def _v2_levels(post, evidence, wave, out, known, seed, draws_out=None) -> pd.Dat
             continue  # the band already fixes the level
         out.at[target, "evidence_level"] = str(freq.index[0])
         out.at[target, "evidence_level_p"] = float(freq.iloc[0])
-        if any(int(md.block_kind[md.bt_block[i]]) in unbounded for i in rows):
+        if unbounded[md.bt_block[rows]].any():
             floor = level_of_count(int(known.at[target, "codes_min"]), thresholds)
             out.at[target, "evidence_level_floor"] = floor
     return out

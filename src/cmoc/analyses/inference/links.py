@@ -316,7 +316,7 @@ def _link_levels(
     """Per link, the codes of either stance in ``wave`` of all its CMOCs, and their level.
 
     A link whose CMOCs include one in ``open_levels`` (its codes not bounded from above by any
-    data of its kind) gets the level of its known codes as ``evidence_level_floor``.
+    row of its kind or mechanism) gets the level of its known codes as ``evidence_level_floor``.
     """
     known = observed_codes(evidence, stances=("supports", "refutes"))
     known = known[known["wave"] == wave].set_index("target_id")
@@ -408,7 +408,7 @@ def summarize_links(
     columns : list of str
         The summary's columns.
     open_levels : set of str
-        CMOCs whose level above their band's floor no data of their kind bound
+        CMOCs whose level above their band's floor no row of their kind or mechanism bounds
         (``evidence_level_floor`` set); a link with one of them gets a floor too.
 
     Returns

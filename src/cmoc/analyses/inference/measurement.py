@@ -86,9 +86,10 @@ the target's own rows show to evidence it (``MeasurementData.sure_sources``);
 band that spans levels is the most probable level by the posterior predictive, with its
 probability ``evidence_level_p`` (:func:`cmoc.analyses.predictive_levels`; 1 where the codes fix
 it) and ``expected_codes`` the predictive mean; ``evidence_level_floor`` is the level of the
-band's lower bound where no data of the band's source kind bound a count from above (the level
+band's lower bound where no row of its source kind, or none of its mechanism, bounds a count
+from above (the level
 beside it is then the model's, priors and pooling, not the data's; empty otherwise:
-:func:`cmoc.analyses.inference.levels.open_kinds`); ``supports``/``refutes``
+:func:`cmoc.analyses.inference.levels.open_blocks`); ``supports``/``refutes``
 count the codes of each stance in every wave so far (lower bounds of bands); from ``own_codes``
 on, the confidence grade and its components (:func:`cmoc.analyses.confidence`)."""
 

@@ -31,7 +31,8 @@ CHANGE_HEAD = [
 """The first columns of both change reports (model v1 and v2). ``level_*_p`` is the posterior
 predictive probability of the level (1 where the codes fix it;
 :func:`cmoc.analyses.predictive_levels`); ``level_*_floor`` the level of the band's lower bound
-where no data of its kind bound the codes from above (empty otherwise; model v1: always empty)."""
+where no row of its kind or mechanism bounds the codes from above (empty otherwise; model v1:
+always empty)."""
 
 MEASUREMENT_CHANGE_COLUMNS = [
     *CHANGE_HEAD,
