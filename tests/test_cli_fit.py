@@ -132,6 +132,34 @@ class _RefitAttempted(BaseException):
     """Raised in place of sampling: what is under test is the decision to refit."""
 
 
+def test_a_fit_made_by_other_model_code_is_not_reused(sim_dir, tmp_path, monkeypatch):
+    from cmoc.analyses import SamplerConfig, fit_or_reuse
+    from cmoc.analyses.fitting import reuse
+    from cmoc.analyses.fitting.provenance import model_code
+    from cmoc.evidence import load_evidence
+
+    base = load_evidence(sim_dir)
+    path = tmp_path / "fit.nc"
+    tiny = SamplerConfig(seed=7, draws=60, tune=60, chains=2)
+    idata, how = fit_or_reuse(base, path, sampler=tiny)
+    assert how.startswith("fitted (no saved fit)")
+    assert idata.attrs["model_code"] == model_code() and len(model_code()) == 16
+    assert fit_or_reuse(base, path, sampler=tiny)[1].startswith("reused the saved fit")
+
+    def refit(*args, **kwargs):
+        raise _RefitAttempted
+
+    monkeypatch.setattr(reuse, "fit", refit)
+    monkeypatch.setattr(reuse, "model_code", lambda: "0" * 16)  # the code has changed
+    with pytest.raises(_RefitAttempted):
+        fit_or_reuse(base, path, sampler=tiny)
+    assert reuse._code_mismatch(idata) == [
+        f"the model code changed since the fit (fit made by {model_code()}, now {'0' * 16})"
+    ]
+    del idata.attrs["model_code"]
+    assert reuse._code_mismatch(idata) == ["the fit does not record the model code that made it"]
+
+
 def test_report_reuses_the_fit_and_is_byte_identical(sim_dir, tmp_path, capsys, monkeypatch):
     base = tmp_path / "base"
     shutil.copytree(sim_dir, base, ignore=shutil.ignore_patterns(".cmoc"))

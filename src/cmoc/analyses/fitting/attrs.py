@@ -45,6 +45,9 @@ class Provenance:
     measurement_priors : str
         Model v2's priors the fit was made with, as JSON (empty for model v1, and for v2 fits
         saved before they were recorded).
+    model_code : str
+        Fingerprint of the model and fitting code that made the fit (empty for fits saved
+        before it was recorded).
     """
 
     cmoc_version: str = ""
@@ -57,6 +60,7 @@ class Provenance:
     waves: tuple[str, ...] = ()
     packages: dict[str, str] = field(default_factory=dict)
     measurement_priors: str = ""
+    model_code: str = ""
 
     @classmethod
     def of(cls, idata: xr.DataTree) -> Provenance:
@@ -73,6 +77,7 @@ class Provenance:
             waves=tuple(_json(attrs, "evidence_waves", [])),
             packages=dict(_json(attrs, "packages", {})),
             measurement_priors=str(attrs.get("measurement_priors", "")),
+            model_code=str(attrs.get("model_code", "")),
         )
 
     @property

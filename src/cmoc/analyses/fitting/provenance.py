@@ -6,17 +6,21 @@ A stamped fit also carries the evidence it was fitted to, in its ``evidence`` gr
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import xarray as xr
 
 from ...evidence import EvidenceBase
 from ...models import ModelConfig
+from ...models import config as _models_config
 from ...models.config import measurement_priors_json
 from .store import EVIDENCE_GROUP, evidence_tree
 
-__all__ = ["PACKAGES", "package_versions", "provenance", "stamp"]
+__all__ = ["PACKAGES", "model_code", "package_versions", "provenance", "stamp"]
 
 PACKAGES = ("cmoc", "pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray")
 
@@ -32,20 +36,38 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@cache
+def model_code() -> str:
+    """Fingerprint of the code a fit's draws depend on: ``cmoc.models`` and the fitting package.
+
+    The SHA-256 (first 16 hex digits) of every ``.py`` file of the two packages, by path and
+    content. A saved fit is reused only when made by the same code
+    (:func:`~cmoc.analyses.fitting.reuse.fit_or_reuse`): the package version does not change
+    with every change to a model, and a fit made by other code may hold other numbers.
+    """
+    digest = hashlib.sha256()
+    for root in (Path(_models_config.__file__).parent, Path(__file__).parent):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root.parent).as_posix().encode())
+            digest.update(b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def provenance(evidence: EvidenceBase, config: ModelConfig, sampler: dict) -> dict[str, str]:
     """Build the attrs that identify a fit.
 
     Returns
     -------
     dict of str to str
-        ``cmoc_version``, ``evidence_name``, ``evidence_hash``, ``evidence_waves``,
-       , ``model_name``, ``model_id``, ``model_config`` (JSON), ``sampler``
-        (JSON with sampler, seed, chains, draws, tune), ``packages`` (JSON); for model v2
-        also ``measurement_priors`` (JSON: the priors it was fitted with).
+        ``cmoc_version``, ``model_code`` (:func:`model_code`), ``evidence_name``,
+        ``evidence_hash``, ``evidence_waves``, ``model_name``, ``model_id``, ``model_config``
+        (JSON), ``sampler`` (JSON with sampler, seed, chains, draws, tune), ``packages``
+        (JSON); for model v2 also ``measurement_priors`` (JSON: the priors it was fitted with).
     """
     versions = package_versions()
     return {
         "cmoc_version": versions["cmoc"],
+        "model_code": model_code(),
         "evidence_name": evidence.config.name,
         "evidence_hash": evidence.evidence_hash,
         "evidence_waves": json.dumps(evidence.waves),

@@ -13,6 +13,8 @@ from ...evidence import EVIDENCE_FILES, EvidenceBase, EvidenceError, Problem
 from ...evidence.lock import writing
 from ...evidence.recording import refutes_recording
 from ...models import ModelConfig, config_for, context_classes, group_level_of
+from .attrs import Provenance
+from .provenance import model_code
 from .sampling import SamplerConfig, fit
 from .store import (
     FitFileError,
@@ -25,6 +27,16 @@ from .store import (
 )
 
 __all__ = ["check_context", "context_fit_or_reuse", "fit_or_reuse"]
+
+
+def _code_mismatch(saved: xr.DataTree) -> list[str]:
+    """Say whether a saved fit was made by other model or fitting code than this cmoc's."""
+    made = Provenance.of(saved).model_code
+    if made == model_code():
+        return []
+    if not made:
+        return ["the fit does not record the model code that made it"]
+    return [f"the model code changed since the fit (fit made by {made}, now {model_code()})"]
 
 
 def fit_or_reuse(
@@ -77,10 +89,11 @@ def fit_or_reuse(
             except (OSError, ValueError, FitMismatchError, FitFileError) as err:
                 reason = f"the saved fit could not be read ({err})"
             else:
-                problems = fit_mismatches(saved, evidence, cfg, asdict(s))
+                problems = fit_mismatches(saved, evidence, cfg, asdict(s)) + _code_mismatch(saved)
                 if not problems:
                     return saved, (
-                        f"reused the saved fit {path} (evidence, model and sampler unchanged)"
+                        f"reused the saved fit {path} (evidence, model, its code and sampler "
+                        "unchanged)"
                     )
                 reason = "; ".join(problems)
         idata = fit(evidence, cfg, s, progress=progress)
