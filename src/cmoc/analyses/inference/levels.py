@@ -21,7 +21,16 @@ from ...models import model_data
 from ..fitting.attrs import Provenance
 from .draws import flat_draws
 
-__all__ = ["open_blocks", "predictive_levels"]
+__all__ = ["LEVEL_COLUMNS", "open_blocks", "predictive_levels"]
+
+LEVEL_COLUMNS = (
+    "codes",
+    "evidence_level",
+    "evidence_level_p",
+    "evidence_level_floor",
+    "expected_codes",
+)
+"""The columns of :func:`predictive_levels` that a summary takes over."""
 
 
 def _truncated_draws(mean, alpha, lo, hi, poisson, rng) -> np.ndarray:

@@ -42,6 +42,7 @@ from .confidence import (
     relevance_concern,
 )
 from .draws import flat_draws
+from .levels import LEVEL_COLUMNS
 
 __all__ = ["class_draws", "fit_classes", "link_draws", "summarize_links"]
 
@@ -429,13 +430,7 @@ def summarize_links(
     codes = _link_codes(evidence, rows).reindex(frame.index).fillna(0).astype(int)
     frame["supports"], frame["refutes"] = codes["supports"], codes["refutes"]
     levels = _link_levels(evidence, rows, evidence.waves[-1], level_draws, open_levels)
-    for col in (
-        "codes",
-        "evidence_level",
-        "evidence_level_p",
-        "evidence_level_floor",
-        "expected_codes",
-    ):
+    for col in LEVEL_COLUMNS:
         frame[col] = levels[col].reindex(frame.index)
     first = first_coded(evidence)
     newest = len(evidence.waves) - 1

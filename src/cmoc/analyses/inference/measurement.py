@@ -29,7 +29,7 @@ from ...models import measurement_data
 from ..fitting.attrs import Provenance
 from ..fitting.convergence import check_convergence
 from .confidence import CONFIDENCE_IN_SUMMARY, confidence
-from .levels import predictive_levels
+from .levels import LEVEL_COLUMNS, predictive_levels
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
@@ -352,13 +352,7 @@ def summarize_measurement(
     levels = predictive_levels(
         idata, evidence, newest, seed=Provenance.of(idata).seed, draws_out=level_draws
     )
-    for col in (
-        "codes",
-        "evidence_level",
-        "evidence_level_p",
-        "evidence_level_floor",
-        "expected_codes",
-    ):
+    for col in LEVEL_COLUMNS:
         frame[col] = levels[col].reindex(frame.index)
     frame["status"] = classify_measurement(evidence, frame)
     frame["converged"] = check_convergence(idata).passed
