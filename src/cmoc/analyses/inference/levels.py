@@ -76,8 +76,7 @@ def predictive_levels(
         fix the level), ``evidence_level_floor`` (model v2: the level of the band's lower
         bound where no row of its source kind, or none of its mechanism, bounds a count from
         above, so that the level above it is the model's, not the data's: :func:`open_blocks`;
-        empty otherwise)
-        and ``expected_codes`` (posterior predictive mean of the supporting codes;
+        empty otherwise) and ``expected_codes`` (posterior predictive mean of the supporting codes;
         of model v2, of the codes of either stance).
     """
     wave = wave or evidence.waves[-1]
@@ -158,24 +157,11 @@ def open_blocks(md) -> np.ndarray:
         ``(n_blocks,)`` bool.
     """
     n_b = len(md.block_mech)
-    bounded = np.array(
-        [
-            md.block_forced[b] > 0
-            or bool(md.block_zero[b].any())
-            or bool((md.bt_hi[md.bt_block == b] >= 0).any())
-            for b in range(n_b)
-        ],
-        dtype=bool,
-    )
-    kinds = {int(k) for k in md.pair_kind} | {int(k) for k in md.block_kind[bounded]}
-    mechs = {int(m) for m in md.pair_mech} | {int(m) for m in md.block_mech[bounded]}
-    return np.array(
-        [
-            int(md.block_kind[b]) not in kinds or int(md.block_mech[b]) not in mechs
-            for b in range(n_b)
-        ],
-        dtype=bool,
-    )
+    capped = np.bincount(md.bt_block, weights=md.bt_hi >= 0, minlength=n_b) > 0
+    bounded = (md.block_forced > 0) | md.block_zero.any(axis=1) | capped
+    kinds = np.isin(md.block_kind, np.concatenate([md.pair_kind, md.block_kind[bounded]]))
+    mechs = np.isin(md.block_mech, np.concatenate([md.pair_mech, md.block_mech[bounded]]))
+    return ~(kinds & mechs)
 
 
 def _log_comb(n, k) -> np.ndarray:

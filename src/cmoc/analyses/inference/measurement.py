@@ -87,9 +87,8 @@ band that spans levels is the most probable level by the posterior predictive, w
 probability ``evidence_level_p`` (:func:`cmoc.analyses.predictive_levels`; 1 where the codes fix
 it) and ``expected_codes`` the predictive mean; ``evidence_level_floor`` is the level of the
 band's lower bound where no row of its source kind, or none of its mechanism, bounds a count
-from above (the level
-beside it is then the model's, priors and pooling, not the data's; empty otherwise:
-:func:`cmoc.analyses.inference.levels.open_blocks`); ``supports``/``refutes``
+from above (the level beside it is then the model's, priors and pooling, not the data's; empty
+otherwise: :func:`cmoc.analyses.inference.levels.open_blocks`); ``supports``/``refutes``
 count the codes of each stance in every wave so far (lower bounds of bands); from ``own_codes``
 on, the confidence grade and its components (:func:`cmoc.analyses.confidence`)."""
 
